@@ -1,0 +1,116 @@
+/* -*- c++ -*- */
+/*
+ * The C ABI: a thin shell over doppler::ring<T>. Each dp_buffer_T_t is a
+ * ring<T>; every function forwards to one template below.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <doppler/buffer.h>
+#include <doppler/ring.hpp>
+
+#include <new>
+
+using namespace doppler;
+
+static_assert(sizeof(dp_cf32_t) == sizeof(cf32) && sizeof(dp_cf64_t) == sizeof(cf64) &&
+                  sizeof(dp_ci16_t) == sizeof(ci16),
+              "C sample types must match the C++ ones");
+
+struct dp_buffer_cf32 : ring<cf32> {
+    using ring::ring;
+};
+struct dp_buffer_cf64 : ring<cf64> {
+    using ring::ring;
+};
+struct dp_buffer_i16 : ring<ci16> {
+    using ring::ring;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+template <class B>
+B* fail_with(int err, const char* what)
+{
+    last_error = what;
+    errno = err;
+    return nullptr;
+}
+
+/// Runs a constructor-like call; C++ exceptions become NULL + errno.
+template <class B, class F>
+B* guarded(F make) noexcept
+{
+    try {
+        last_error.clear();
+        return make();
+    } catch (const doppler::error& e) {
+        return fail_with<B>(e.code().value(), e.what());
+    } catch (const std::bad_alloc&) {
+        return fail_with<B>(ENOMEM, "out of memory");
+    } catch (const std::exception& e) {
+        return fail_with<B>(EIO, e.what());
+    }
+}
+
+template <class B>
+B* create(size_t capacity) noexcept
+{
+    return guarded<B>([&] { return new B(segment::create(sample_traits<typename B::value_type>::type, capacity)); });
+}
+template <class B>
+B* create_named(const char* name, size_t capacity) noexcept
+{
+    if (!name)
+        return fail_with<B>(EINVAL, "ring name is NULL");
+    return guarded<B>([&] {
+        return new B(segment::create_named(sample_traits<typename B::value_type>::type, name, capacity));
+    });
+}
+template <class B>
+B* attach(const char* name) noexcept
+{
+    if (!name)
+        return fail_with<B>(EINVAL, "ring name is NULL");
+    return guarded<B>(
+        [&] { return new B(segment::attach(name, sample_traits<typename B::value_type>::type)); });
+}
+template <class B, class S>
+bool write(B* b, const S* src, size_t n) noexcept
+{
+    return b->write(reinterpret_cast<const typename B::value_type*>(src), n);
+}
+template <class S, class B>
+const S* wait(B* b, size_t n, int64_t timeout_ns) noexcept
+{
+    auto v = b->wait(n, timeout_ns);
+    if (!v)
+        errno = status_errno(v.why);
+    return reinterpret_cast<const S*>(v.data);
+}
+
+} // namespace
+
+extern "C" const char* dp_last_error(void) { return last_error.c_str(); }
+
+#define DP_BUFFER_DEFINE(T, S)                                                                               \
+    dp_buffer_##T##_t* dp_buffer_##T##_create(size_t c) { return create<dp_buffer_##T##_t>(c); }             \
+    dp_buffer_##T##_t* dp_buffer_##T##_create_named(const char* nm, size_t c)                                \
+    {                                                                                                        \
+        return create_named<dp_buffer_##T##_t>(nm, c);                                                       \
+    }                                                                                                        \
+    dp_buffer_##T##_t* dp_buffer_##T##_attach(const char* nm) { return attach<dp_buffer_##T##_t>(nm); }      \
+    void dp_buffer_##T##_destroy(dp_buffer_##T##_t* b) { delete b; }                                         \
+    bool dp_buffer_##T##_write(dp_buffer_##T##_t* b, const S* s, size_t n) { return write(b, s, n); }       \
+    const S* dp_buffer_##T##_wait(dp_buffer_##T##_t* b, size_t n, int64_t t) { return wait<S>(b, n, t); }   \
+    bool dp_buffer_##T##_consume(dp_buffer_##T##_t* b, size_t n) { return b->consume(n); }                  \
+    size_t dp_buffer_##T##_available(const dp_buffer_##T##_t* b) { return b->available(); }                 \
+    size_t dp_buffer_##T##_capacity(const dp_buffer_##T##_t* b) { return b->capacity(); }                   \
+    uint64_t dp_buffer_##T##_dropped(const dp_buffer_##T##_t* b) { return b->dropped(); }                   \
+    void dp_buffer_##T##_close(dp_buffer_##T##_t* b) { b->close(); }
+
+extern "C" {
+DP_BUFFER_DEFINE(cf32, dp_cf32_t)
+DP_BUFFER_DEFINE(cf64, dp_cf64_t)
+DP_BUFFER_DEFINE(i16, dp_ci16_t)
+}

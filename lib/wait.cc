@@ -1,0 +1,229 @@
+/* -*- c++ -*- */
+/*
+ * The one place that waits and wakes: spin, then park on a futex word in the
+ * shared control block; peer identity and liveness; role claims.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The futex words live in a MAP_SHARED mapping and use the shared (not
+ * FUTEX_PRIVATE) operations, so a producer in one process wakes a consumer in
+ * another. Every park is bounded by a slice (100 ms): after each slice the
+ * waiter re-checks the peer's health and its own deadline, so a dead peer is
+ * noticed and nothing sleeps forever on a wake that will never come.
+ */
+#include <doppler/ring.hpp>
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdio>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DOPPLER_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define DOPPLER_PAUSE() asm volatile("yield")
+#else
+#define DOPPLER_PAUSE() ((void)0)
+#endif
+
+namespace doppler {
+namespace detail {
+
+namespace {
+
+constexpr int64_t slice_ns = 100 * 1000 * 1000; // longest single park
+constexpr int spin_iterations = 512;            // ~tens of microseconds of pause
+constexpr int yield_iterations = 4;
+constexpr uint64_t pid_mask = (uint64_t(1) << 22) - 1;
+
+int64_t now_ns() noexcept
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+/// Process start time (ticks since boot) and whether it is still running,
+/// from /proc/PID/stat. False if the process is gone or a zombie.
+bool proc_start(int pid, uint64_t& start) noexcept
+{
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE* f = std::fopen(path, "re");
+    if (!f)
+        return false;
+    char buf[1024];
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    // comm (field 2) may contain spaces and parentheses: parse after the last ')'.
+    char* p = std::strrchr(buf, ')');
+    if (!p)
+        return false;
+    p += 2; // field 3: state
+    const char state = *p;
+    if (state == 'Z' || state == 'X' || state == 'x')
+        return false;
+    for (int field = 3; field < 22 && *p; ++p)
+        if (*p == ' ')
+            ++field;
+    start = std::strtoull(p, nullptr, 10);
+    return true;
+}
+
+void futex_wait(std::atomic<uint32_t>& word, uint32_t expect, int64_t ns) noexcept
+{
+    timespec ts{time_t(ns / 1000000000), long(ns % 1000000000)};
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT, expect, &ts, nullptr, 0);
+}
+
+/// Spin, then yield, while `ready()` is false. True if it became ready.
+template <class F>
+bool spin(F ready) noexcept
+{
+    for (int i = 0; i < spin_iterations; ++i) {
+        if (ready())
+            return true;
+        DOPPLER_PAUSE();
+    }
+    for (int i = 0; i < yield_iterations; ++i) {
+        if (ready())
+            return true;
+        sched_yield();
+    }
+    return ready();
+}
+
+/// The park loop shared by both sides. `index` is the other side's index
+/// (the one we wait to reach `need`), `parked`/`wake_at` our wake words,
+/// `peer` the other side's role, `done` reports end of stream (consumer only).
+template <class Done>
+status park(bool consumer,
+            std::atomic<uint64_t>& index,
+            std::atomic<uint32_t>& parked,
+            std::atomic<uint64_t>& wake_at,
+            std::atomic<peer_id>& peer,
+            uint64_t need,
+            int64_t timeout_ns,
+            uint64_t& seen,
+            Done done) noexcept
+{
+    if (spin([&] { return (seen = index.load(std::memory_order_acquire)) >= need || done(); })) {
+        if (seen >= need)
+            return status::ok;
+    }
+    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
+    for (;;) {
+        wake_at.store(need, std::memory_order_relaxed);
+        // seq_cst: announce, then re-check (Dekker with the other side's
+        // store-index-then-load-parked).
+        parked.store(1, std::memory_order_seq_cst);
+        seen = index.load(std::memory_order_seq_cst);
+        if (seen >= need) {
+            parked.store(0, std::memory_order_relaxed);
+            return status::ok;
+        }
+        if (done()) {
+            parked.store(0, std::memory_order_relaxed);
+            seen = index.load(std::memory_order_acquire); // final index, written before close
+            return seen >= need ? status::ok : status::end_of_stream;
+        }
+        const int64_t left = deadline - now_ns();
+        if (left <= 0) {
+            parked.store(0, std::memory_order_relaxed);
+            return detail::peer_alive(peer.load(std::memory_order_acquire)) ? status::timeout : status::broken;
+        }
+        futex_wait(parked, 1, left < slice_ns ? left : slice_ns);
+        // After each slice: is the other side still there?
+        if (!detail::peer_alive(peer.load(std::memory_order_acquire)) &&
+            index.load(std::memory_order_acquire) < need && !done()) {
+            // Consumer waiting on a dead producer: broken now. Producer waiting
+            // on a dead consumer: a new consumer may still attach, so only the
+            // deadline turns that into `broken` (above).
+            if (consumer) {
+                parked.store(0, std::memory_order_relaxed);
+                seen = index.load(std::memory_order_acquire);
+                return seen >= need ? status::ok : status::broken;
+            }
+        }
+    }
+}
+
+} // namespace
+
+peer_id self_id() noexcept
+{
+    // Recomputed after fork (the child has another pid).
+    static std::atomic<uint64_t> cached{0};
+    const int pid = int(getpid());
+    uint64_t id = cached.load(std::memory_order_relaxed);
+    if (id != 0 && int(id & pid_mask) == pid)
+        return id;
+    uint64_t start = 0;
+    proc_start(pid, start);
+    id = (start << 22) | (uint64_t(pid) & pid_mask);
+    cached.store(id, std::memory_order_relaxed);
+    return id;
+}
+
+bool peer_alive(peer_id id) noexcept
+{
+    if (id == 0)
+        return true;
+    const int pid = int(id & pid_mask);
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return false;
+    uint64_t start = 0;
+    if (!proc_start(pid, start))
+        return false;
+    return start == (id >> 22); // same pid, other start time: pid was reused
+}
+
+status consumer_park(control* c, uint64_t need, int64_t timeout_ns, uint64_t& write_seen) noexcept
+{
+    return park(true, c->write_idx, c->consumer_parked, c->consumer_wake_at, c->producer, need, timeout_ns,
+                write_seen, [c] { return c->closed.load(std::memory_order_seq_cst) != 0; });
+}
+
+status producer_park(control* c, uint64_t need, int64_t timeout_ns, uint64_t& read_seen) noexcept
+{
+    return park(false, c->read_idx, c->producer_parked, c->producer_wake_at, c->consumer, need, timeout_ns,
+                read_seen, [] { return false; });
+}
+
+void wake(std::atomic<uint32_t>& word) noexcept
+{
+    if (word.exchange(0, std::memory_order_acq_rel))
+        syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+bool claim(std::atomic<peer_id>& role, peer_id& holder) noexcept
+{
+    const peer_id me = self_id();
+    peer_id cur = role.load(std::memory_order_acquire);
+    for (;;) {
+        if (cur == me)
+            return true;
+        if (cur != 0 && peer_alive(cur)) {
+            holder = cur;
+            return false;
+        }
+        // Free, or left behind by a dead process: take it.
+        if (role.compare_exchange_weak(cur, me, std::memory_order_acq_rel, std::memory_order_acquire))
+            return true;
+    }
+}
+
+} // namespace detail
+
+template class ring<cf32>;
+template class ring<cf64>;
+template class ring<ci16>;
+
+} // namespace doppler
