@@ -141,8 +141,9 @@ status park(bool consumer,
         }
         futex_wait(parked, 1, left < slice_ns ? left : slice_ns);
         // After each slice: is the other side still there?
-        if (!detail::peer_alive(peer.load(std::memory_order_acquire)) &&
-            index.load(std::memory_order_acquire) < need && !done()) {
+        // (Cheap checks first: a woken waiter usually has its data.)
+        if (index.load(std::memory_order_acquire) < need && !done() &&
+            !detail::peer_alive(peer.load(std::memory_order_acquire))) {
             // Consumer waiting on a dead producer: broken now. Producer waiting
             // on a dead consumer: a new consumer may still attach, so only the
             // deadline turns that into `broken` (above).
