@@ -52,6 +52,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace doppler {
 
@@ -262,6 +263,41 @@ bool claim(std::atomic<peer_id>& role, peer_id& holder) noexcept;
 } // namespace detail
 
 // ---------------------------------------------------------------------------
+// Inspecting named rings (inspect.cc): what the `doppler-ring` tool shows.
+// Read-only; validation is segment::attach_fd's, so a foreign or corrupt
+// object is reported, never trusted.
+// ---------------------------------------------------------------------------
+
+struct ring_peer {
+    int pid = 0;        ///< 0: nobody holds the role
+    bool alive = false; ///< same pid and start time still running
+};
+
+struct ring_info {
+    std::string name;    ///< the part after "doppler." in /dev/shm
+    std::string problem; ///< empty for a valid ring, else "corrupt: <reason>" and the like
+    uint32_t uid = 0, mode = 0;
+    uint64_t bytes = 0; ///< size of the object
+    sample_type type = sample_type::cf32;
+    uint64_t capacity = 0, written = 0, read_index = 0, dropped = 0;
+    bool closed = false;
+    ring_peer creator, producer, consumer;
+    /// Samples written and not yet consumed (clamped to capacity).
+    uint64_t fill() const noexcept
+    {
+        uint64_t n = written - read_index;
+        return n > capacity ? capacity : n;
+    }
+};
+
+/// Every /dev/shm/doppler.* object, sorted by name (corrupt ones included).
+std::vector<ring_info> list_rings();
+/// One ring by name: error(EINVAL) for a bad name, error(ENOENT) if missing.
+ring_info inspect(const std::string& name);
+/// Remove the name (peers keep their mappings). False if there was none.
+bool remove_ring(const std::string& name);
+
+// ---------------------------------------------------------------------------
 // ring<T>: a handle on a segment, playing producer, consumer or both.
 // ---------------------------------------------------------------------------
 
@@ -436,9 +472,13 @@ public:
     /// (errno EINVAL) if n is more than is readable.
     bool consume(uint64_t n) noexcept
     {
+        if (!consuming_) { // r_ is not a read position yet: storing it would rewind read_idx
+            errno = EINVAL;
+            return false;
+        }
         if (n > w_cache_ - r_) {
             w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
-            if (!consuming_ || n > w_cache_ - r_) {
+            if (n > w_cache_ - r_) {
                 errno = EINVAL;
                 return false;
             }
