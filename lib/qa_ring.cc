@@ -1,29 +1,441 @@
-/* Core ring tests (Boost.Test). SPDX-License-Identifier: GPL-3.0-or-later */
+/* Core ring tests, in-process (Boost.Test): every behaviour is checked through
+ * the C++ template and, where the C ABI has it, through the C functions too.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
 #define BOOST_TEST_MODULE doppler_ring
 #include <boost/test/unit_test.hpp>
 
-#include <doppler/buffer.h>
-#include <doppler/ring.hpp>
+#include "qa_util.hpp"
 
+#include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
 using namespace doppler;
+using namespace qa;
 
-BOOST_AUTO_TEST_CASE(wrap_is_contiguous)
+namespace {
+
+/// Owns a C ABI buffer.
+template <class T>
+using c_buf = std::unique_ptr<typename c_api<T>::buf, decltype(c_api<T>::destroy)>;
+template <class T>
+c_buf<T> c_create(size_t capacity)
 {
-    ring<cf32> r(512);
-    BOOST_TEST(r.capacity() == 512u);
-    std::vector<cf32> a(400);
-    for (size_t i = 0; i < a.size(); ++i)
-        a[i] = cf32(float(i), -float(i));
-    BOOST_TEST(r.write(a.data(), 400));
-    auto v = r.wait(400, 0);
+    return c_buf<T>(c_api<T>::create(capacity), c_api<T>::destroy);
+}
+
+template <class T>
+std::vector<T> seq(uint64_t first, size_t n)
+{
+    std::vector<T> v(n);
+    for (size_t i = 0; i < n; ++i)
+        v[i] = sample_of<T>(first + i);
+    return v;
+}
+
+constexpr int64_t generous_ns = 10'000'000'000; // a bound so a broken ring fails instead of hanging
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+// wrap-around contiguity
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(mirror_aliases_the_same_bytes, T, all_types)
+{
+    ring<T> r(1);
+    const uint64_t cap = r.capacity();
+    T* d = static_cast<T*>(r.seg()->data());
+    for (uint64_t i = 0; i < cap; ++i)
+        d[i] = sample_of<T>(i);
+    BOOST_TEST(first_mismatch(d + cap, cap, 0) == cap); // second view sees the first's writes
+    for (uint64_t i = 0; i < cap; ++i)
+        d[cap + i] = sample_of<T>(1000 + i);
+    BOOST_TEST(first_mismatch(d, cap, 1000) == cap); // and the other way round
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(block_across_the_end_is_one_range_cxx, T, all_types)
+{
+    ring<T> r(1);
+    const uint64_t cap = r.capacity();
+    // Every offset class: the block starts k samples before the end.
+    for (uint64_t k : {uint64_t(1), uint64_t(3), cap / 2, cap - 1}) {
+        const uint64_t start = r.written();
+        const uint64_t pad = (cap - k - start) & (cap - 1); // move the write index to cap - k
+        auto a = seq<T>(start, pad);
+        if (pad)
+            BOOST_REQUIRE(r.write(a.data(), pad) && r.wait(pad, 0) && r.consume(pad));
+        auto b = seq<T>(start + pad, cap);
+        BOOST_REQUIRE(r.write(b.data(), cap)); // the whole ring, straddling
+        auto v = r.wait(cap, 0);
+        BOOST_REQUIRE(v);
+        BOOST_TEST(v.data == static_cast<const T*>(r.seg()->data()) + (cap - k));
+        BOOST_TEST(first_mismatch(v.data, cap, start + pad) == cap);
+        BOOST_REQUIRE(r.consume(cap));
+    }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(block_across_the_end_is_one_range_c, T, all_types)
+{
+    using C = c_api<T>;
+    auto b = c_create<T>(1);
+    BOOST_REQUIRE(b);
+    const size_t cap = C::capacity(b.get());
+    const size_t pad = cap - 5;
+    auto a = seq<T>(0, pad);
+    BOOST_REQUIRE(C::write(b.get(), as_c(a.data()), pad));
+    BOOST_REQUIRE(C::wait(b.get(), pad, 0));
+    BOOST_REQUIRE(C::consume(b.get(), pad));
+    auto all = seq<T>(pad, cap);
+    BOOST_REQUIRE(C::write(b.get(), as_c(all.data()), cap));
+    BOOST_TEST(C::available(b.get()) == cap);
+    const T* p = as_cxx<T>(C::wait(b.get(), cap, 0));
+    BOOST_REQUIRE(p);
+    BOOST_TEST(first_mismatch(p, cap, pad) == cap);
+    BOOST_TEST(C::consume(b.get(), cap));
+}
+
+// ---------------------------------------------------------------------------
+// capacity
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_rounds_up, T, all_types)
+{
+    const uint64_t floor = page_samples<T>();
+    BOOST_TEST(floor == 4096 / sizeof(T));
+    const std::pair<uint64_t, uint64_t> cases[] = {
+        {1, floor}, {floor - 1, floor}, {floor, floor}, {floor + 1, 2 * floor},
+        {1000, std::max<uint64_t>(1024, floor)}, {4096, 4096}, {65536, 65536}, {65537, 131072},
+    };
+    for (auto [req, want] : cases) {
+        BOOST_TEST_CONTEXT("requested " << req)
+        {
+            BOOST_TEST(ring<T>(req).capacity() == want);
+            BOOST_TEST(segment::round_capacity(sample_traits<T>::type, req) == want);
+            auto b = c_create<T>(size_t(req));
+            BOOST_REQUIRE(b);
+            BOOST_TEST(c_api<T>::capacity(b.get()) == want);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_zero_or_too_large_is_einval, T, all_types)
+{
+    const uint64_t too_large = max_data_bytes / sizeof(T) + 1;
+    for (uint64_t req : {uint64_t(0), too_large, uint64_t(SIZE_MAX)}) {
+        BOOST_TEST_CONTEXT("requested " << req)
+        {
+            try {
+                ring<T> r(req);
+                BOOST_ERROR("a ring of " << req << " samples was created");
+            } catch (const doppler::error& e) {
+                BOOST_TEST(e.code().value() == EINVAL);
+                BOOST_TEST(std::string(e.what()).find("capacity") != std::string::npos);
+            }
+            errno = 0;
+            auto b = c_create<T>(size_t(req));
+            BOOST_TEST(!b);
+            BOOST_TEST(errno == EINVAL);
+            BOOST_TEST(std::string(dp_last_error()).find("capacity") != std::string::npos);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// all-or-nothing writes, drops
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(writes_are_all_or_nothing_cxx, T, all_types)
+{
+    ring<T> r(1);
+    const uint64_t cap = r.capacity();
+    auto a = seq<T>(0, cap + 1);
+    BOOST_TEST(r.write(a.data(), cap - 10));
+    auto junk = seq<T>(999999, 20);
+    BOOST_TEST(!r.write(junk.data(), 20)); // 10 free: refused whole
+    BOOST_TEST(r.dropped() == 20u);
+    BOOST_TEST(r.available() == cap - 10);
+    BOOST_TEST(r.write(a.data() + cap - 10, 10)); // exactly fills
+    BOOST_TEST(!r.write(junk.data(), 1));
+    BOOST_TEST(r.dropped() == 21u);
+    errno = 0;
+    BOOST_TEST(!r.write(a.data(), cap + 1)); // can never fit: an error, not a drop
+    BOOST_TEST(errno == EINVAL);
+    BOOST_TEST(r.dropped() == 21u);
+    BOOST_TEST(r.write(a.data(), 0));
+    auto v = r.wait(cap, 0);
     BOOST_REQUIRE(v);
-    BOOST_TEST(r.consume(400));
-    BOOST_TEST(r.write(a.data(), 400)); // straddles the end
-    v = r.wait(400, 0);
+    BOOST_TEST(first_mismatch(v.data, cap, 0) == cap); // no refused sample landed
+    BOOST_TEST(r.consume(cap));
+    BOOST_TEST(r.write(a.data(), cap)); // room again after consume
+    BOOST_TEST(r.dropped() == 21u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(writes_are_all_or_nothing_c, T, all_types)
+{
+    using C = c_api<T>;
+    auto b = c_create<T>(1);
+    BOOST_REQUIRE(b);
+    const size_t cap = C::capacity(b.get());
+    auto a = seq<T>(0, cap + 1);
+    BOOST_TEST(C::write(b.get(), as_c(a.data()), cap - 3));
+    BOOST_TEST(!C::write(b.get(), as_c(a.data()), 4));
+    BOOST_TEST(!C::write(b.get(), as_c(a.data()), 7));
+    BOOST_TEST(C::dropped(b.get()) == 11u);
+    errno = 0;
+    BOOST_TEST(!C::write(b.get(), as_c(a.data()), cap + 1));
+    BOOST_TEST(errno == EINVAL);
+    BOOST_TEST(C::dropped(b.get()) == 11u);
+    BOOST_TEST(C::write(b.get(), as_c(a.data() + cap - 3), 3));
+    BOOST_TEST(C::available(b.get()) == cap);
+    const T* p = as_cxx<T>(C::wait(b.get(), cap, 0));
+    BOOST_REQUIRE(p);
+    BOOST_TEST(first_mismatch(p, cap, 0) == cap);
+    errno = 0;
+    BOOST_TEST(!C::consume(b.get(), cap + 1)); // more than is readable
+    BOOST_TEST(errno == EINVAL);
+    BOOST_TEST(C::consume(b.get(), cap));
+    BOOST_TEST(C::available(b.get()) == 0u);
+}
+
+// ---------------------------------------------------------------------------
+// end of stream, timeouts, bad arguments
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(close_drains_then_end_of_stream, T, all_types)
+{
+    ring<T> r(1);
+    auto a = seq<T>(0, 100);
+    BOOST_REQUIRE(r.write(a.data(), 100));
+    r.close();
+    BOOST_TEST(r.closed());
+    auto v = r.wait(60, generous_ns);
     BOOST_REQUIRE(v);
-    for (size_t i = 0; i < 400; ++i)
-        BOOST_TEST(v.data[i] == a[i]);
+    BOOST_TEST(first_mismatch(v.data, 60, 0) == 60u);
+    BOOST_TEST(r.consume(60));
+    BOOST_TEST(r.wait(41, generous_ns).why == status::end_of_stream); // 40 remain: fewer than asked
+    v = r.wait(40, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 40, 60) == 40u);
+    BOOST_TEST(r.consume(40));
+    BOOST_TEST(r.wait(1, -1).why == status::end_of_stream); // even "forever" returns
+    r.close();                                              // idempotent
+    BOOST_TEST(r.wait(1, 0).why == status::end_of_stream);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(close_drains_then_enodata_c, T, all_types)
+{
+    using C = c_api<T>;
+    auto b = c_create<T>(1);
+    BOOST_REQUIRE(b);
+    auto a = seq<T>(0, 10);
+    BOOST_REQUIRE(C::write(b.get(), as_c(a.data()), 10));
+    C::close(b.get());
+    errno = 0;
+    BOOST_TEST(!C::wait(b.get(), 11, -1));
+    BOOST_TEST(errno == ENODATA);
+    const T* p = as_cxx<T>(C::wait(b.get(), 10, -1));
+    BOOST_REQUIRE(p);
+    BOOST_TEST(first_mismatch(p, 10, 0) == 10u);
+    BOOST_TEST(C::consume(b.get(), 10));
+    errno = 0;
+    BOOST_TEST(!C::wait(b.get(), 1, 0));
+    BOOST_TEST(errno == ENODATA);
+}
+
+BOOST_AUTO_TEST_CASE(close_wakes_a_parked_consumer)
+{
+    ring<cf32> r(1);
+    status got = status::ok;
+    std::thread consumer([&] { got = r.wait(1, generous_ns).why; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50)); // let it park (not required for correctness)
+    r.close();
+    consumer.join();
+    BOOST_TEST(got == status::end_of_stream);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(timeouts, T, all_types)
+{
+    ring<T> r(1);
+    BOOST_TEST(r.wait(1, 0).why == status::timeout);
+    BOOST_TEST(r.wait(1, 1'000'000).why == status::timeout);
+    auto a = seq<T>(0, 5);
+    BOOST_REQUIRE(r.write(a.data(), 5));
+    BOOST_TEST(r.wait(6, 0).why == status::timeout); // some data, not enough
+    BOOST_TEST(r.wait(6, 2'000'000).why == status::timeout);
+    auto v = r.wait(5, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 5, 0) == 5u);
+
+    using C = c_api<T>;
+    auto b = c_create<T>(1);
+    BOOST_REQUIRE(b);
+    for (int64_t t : {int64_t(0), int64_t(1'000'000)}) {
+        errno = 0;
+        BOOST_TEST(!C::wait(b.get(), 1, t));
+        BOOST_TEST(errno == ETIMEDOUT);
+    }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(bad_wait_and_consume_arguments, T, all_types)
+{
+    ring<T> r(1);
+    BOOST_TEST(r.wait(0, 0).why == status::invalid);
+    BOOST_TEST(r.wait(r.capacity() + 1, -1).why == status::invalid); // would never return otherwise
+    BOOST_TEST(r.write_blocking(nullptr, r.capacity() + 1, -1) == status::invalid);
+    errno = 0;
+    BOOST_TEST(!r.consume(1));
+    BOOST_TEST(errno == EINVAL);
+
+    using C = c_api<T>;
+    auto b = c_create<T>(1);
+    BOOST_REQUIRE(b);
+    for (size_t n : {size_t(0), C::capacity(b.get()) + 1}) {
+        errno = 0;
+        BOOST_TEST(!C::wait(b.get(), n, -1));
+        BOOST_TEST(errno == EINVAL);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(consume_by_a_non_consumer_cannot_move_the_read_index)
+{
+    ring<cf32> producer_side(1);
+    auto a = seq<cf32>(0, 100);
+    BOOST_REQUIRE(producer_side.write(a.data(), 100));
+    auto v = producer_side.wait(100, 0); // this handle is now the consumer too
+    BOOST_REQUIRE(v);
+    BOOST_REQUIRE(producer_side.consume(100));
+    // A second handle on the same segment that never waited is no consumer:
+    // even consume(0) must not store its (zero) read position.
+    ring<cf32> other(producer_side.seg());
+    other.consume(0);
+    BOOST_TEST(producer_side.read_index() == 100u);
+}
+
+// ---------------------------------------------------------------------------
+// two threads, every sample in order
+// ---------------------------------------------------------------------------
+
+namespace {
+/// xorshift64: cheap, deterministic chunk sizes.
+struct rng {
+    uint64_t s;
+    uint64_t next()
+    {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        return s;
+    }
+    uint64_t upto(uint64_t n) { return 1 + next() % n; } // 1..n
+};
+} // namespace
+
+BOOST_AUTO_TEST_CASE(hundred_million_samples_in_order)
+{
+    using T = ci16;
+    constexpr uint64_t total = 100'000'000;
+    ring<T> r(4096);
+    const uint64_t cap = r.capacity();
+    BOOST_REQUIRE(cap == 4096u);
+
+    std::thread producer([&] {
+        rng g{0x9e3779b97f4a7c15ull};
+        std::vector<T> buf(cap);
+        uint64_t k = 0;
+        while (k < total) {
+            const uint64_t n = std::min<uint64_t>(g.upto(g.next() & 1 ? 64 : cap / 2), total - k);
+            if (g.next() & 1) { // write_blocking with a copy
+                for (uint64_t i = 0; i < n; ++i)
+                    buf[i] = sample_of<T>(k + i);
+                if (r.write_blocking(buf.data(), n, generous_ns) != status::ok)
+                    break;
+            } else { // zero-copy: generate straight into the ring
+                if (r.wait_space(n, generous_ns) != status::ok)
+                    break;
+                T* p = r.write_ptr();
+                for (uint64_t i = 0; i < n; ++i)
+                    p[i] = sample_of<T>(k + i);
+                r.commit(n);
+            }
+            k += n;
+        }
+        r.close();
+    });
+
+    // Both sides ask for at most cap/2: a consumer waiting for more than is
+    // there then always leaves the producer room (asking for more, the two
+    // could legitimately wait on each other forever).
+    rng g{12345};
+    uint64_t k = 0, bad_at = UINT64_MAX;
+    status last = status::ok;
+    while (bad_at == UINT64_MAX) {
+        const uint64_t want = g.upto(g.next() & 1 ? 64 : cap / 2);
+        auto v = r.wait(want, generous_ns);
+        uint64_t n = want;
+        if (!v) {
+            last = v.why;
+            n = r.readable(); // end of stream: take what remains, if any
+            if (last != status::end_of_stream || n == 0)
+                break;
+            v = r.wait(n, 0);
+            if (!v)
+                break;
+        }
+        const size_t m = first_mismatch(v.data, n, k);
+        if (m != n)
+            bad_at = k + m;
+        r.consume(n);
+        k += n;
+    }
+    producer.join();
+    BOOST_TEST(bad_at == UINT64_MAX, "first wrong sample at " << bad_at);
+    BOOST_TEST(last == status::end_of_stream);
+    BOOST_TEST(k == total);
+    BOOST_TEST(r.dropped() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(blocking_write_with_a_slow_consumer_loses_nothing)
+{
+    using T = cf32;
+    constexpr uint64_t total = 50'000;
+    ring<T> r(1); // 512 samples: the producer is blocked most of the time
+    std::vector<status> results;
+    std::thread producer([&] {
+        auto a = seq<T>(0, total);
+        for (uint64_t k = 0; k < total; k += 300)
+            results.push_back(r.write_blocking(a.data() + k, std::min<uint64_t>(300, total - k), generous_ns));
+        r.close();
+    });
+    uint64_t k = 0, bad = 0;
+    for (;;) {
+        auto v = r.wait(64, generous_ns);
+        const uint64_t n = v ? 64 : r.readable();
+        if (!v && (v.why != status::end_of_stream || n == 0 || !(v = r.wait(n, 0))))
+            break;
+        bad += first_mismatch(v.data, n, k) != n;
+        r.consume(n);
+        k += n;
+        if ((k / 64) % 16 == 0)
+            std::this_thread::sleep_for(std::chrono::microseconds(200)); // slow consumer
+    }
+    producer.join();
+    BOOST_TEST(k == total);
+    BOOST_TEST(bad == 0u);
+    BOOST_TEST(r.dropped() == 0u);
+    for (status s : results)
+        BOOST_TEST(s == status::ok);
+}
+
+BOOST_AUTO_TEST_CASE(wait_space_times_out_on_a_full_ring)
+{
+    ring<cf64> r(1);
+    auto a = seq<cf64>(0, r.capacity());
+    BOOST_REQUIRE(r.write(a.data(), r.capacity()));
+    BOOST_TEST(r.wait_space(1, 0) == status::timeout);
+    BOOST_TEST(r.wait_space(1, 1'000'000) == status::timeout);
+    BOOST_TEST(r.write_blocking(a.data(), 1, 1'000'000) == status::timeout);
+    BOOST_TEST(r.dropped() == 0u); // a blocking write that timed out is not a drop
+    BOOST_TEST(r.wait_space(r.capacity() + 1, -1) == status::invalid);
 }

@@ -1,0 +1,117 @@
+/* Helpers shared by the core's Boost.Test files (qa_ring.cc, qa_shm.cc).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <doppler/buffer.h>
+#include <doppler/ring.hpp>
+
+#include <boost/mpl/list.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <ostream>
+#include <string>
+
+namespace doppler {
+/// Lets BOOST_TEST print a status when a comparison fails.
+inline std::ostream& operator<<(std::ostream& os, status s) { return os << status_name(s); }
+} // namespace doppler
+
+namespace qa {
+
+using namespace doppler;
+
+using all_types = boost::mpl::list<cf32, cf64, ci16>;
+
+/// A sample that encodes the counter k exactly (sequence-number checks).
+/// ci16 carries 32 bits, cf32 48 bits (two exact 24-bit floats), cf64 53 bits.
+template <class T>
+T sample_of(uint64_t k);
+template <>
+inline cf32 sample_of<cf32>(uint64_t k)
+{
+    return cf32(float(k & 0xffffff), float((k >> 24) & 0xffffff));
+}
+template <>
+inline cf64 sample_of<cf64>(uint64_t k)
+{
+    return cf64(double(k), -double(k));
+}
+template <>
+inline ci16 sample_of<ci16>(uint64_t k)
+{
+    return ci16{int16_t(uint16_t(k)), int16_t(uint16_t(k >> 16))};
+}
+
+template <class T>
+bool same(const T& a, const T& b)
+{
+    return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+/// Index of the first sample in [p, p+n) that is not sample_of(first + i), or n.
+template <class T>
+size_t first_mismatch(const T* p, size_t n, uint64_t first)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (!same(p[i], sample_of<T>(first + i)))
+            return i;
+    return n;
+}
+
+/// Samples per 4 KiB page: the capacity floor of each type.
+template <class T>
+uint64_t page_samples()
+{
+    return uint64_t(sysconf(_SC_PAGESIZE)) / sizeof(T);
+}
+
+/// The C ABI of type T as one struct of function pointers, so a test can be
+/// a template over the type and still go through the exported C symbols.
+template <class T>
+struct c_api;
+
+#define QA_C_API(CXX, T, S)                                              \
+    template <>                                                          \
+    struct c_api<CXX> {                                                  \
+        using buf = dp_buffer_##T##_t;                                   \
+        using sample = S;                                                \
+        static constexpr auto create = dp_buffer_##T##_create;           \
+        static constexpr auto create_named = dp_buffer_##T##_create_named; \
+        static constexpr auto attach = dp_buffer_##T##_attach;           \
+        static constexpr auto destroy = dp_buffer_##T##_destroy;         \
+        static constexpr auto write = dp_buffer_##T##_write;             \
+        static constexpr auto wait = dp_buffer_##T##_wait;               \
+        static constexpr auto consume = dp_buffer_##T##_consume;         \
+        static constexpr auto available = dp_buffer_##T##_available;     \
+        static constexpr auto capacity = dp_buffer_##T##_capacity;       \
+        static constexpr auto dropped = dp_buffer_##T##_dropped;         \
+        static constexpr auto close = dp_buffer_##T##_close;             \
+    };
+QA_C_API(cf32, cf32, dp_cf32_t)
+QA_C_API(cf64, cf64, dp_cf64_t)
+QA_C_API(ci16, i16, dp_ci16_t)
+#undef QA_C_API
+
+/// Converts between the C and C++ sample types (same layout, checked in buffer_c.cc).
+template <class T>
+const typename c_api<T>::sample* as_c(const T* p)
+{
+    return reinterpret_cast<const typename c_api<T>::sample*>(p);
+}
+template <class T>
+const T* as_cxx(const typename c_api<T>::sample* p)
+{
+    return reinterpret_cast<const T*>(p);
+}
+
+/// A ring name no other test (or concurrent run) uses.
+inline std::string unique_name(const char* what)
+{
+    static std::atomic<int> counter{0};
+    return std::string("qa-") + what + "-" + std::to_string(getpid()) + "-" +
+           std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+} // namespace qa
