@@ -1,0 +1,97 @@
+/* -*- c++ -*- */
+/*
+ * gr-doppler: Buffer Sink, a flowgraph writing into a ring.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef INCLUDED_DOPPLER_BUFFER_SINK_H
+#define INCLUDED_DOPPLER_BUFFER_SINK_H
+
+#include <gnuradio/doppler/api.h>
+#include <gnuradio/doppler/ring_ref.h>
+#include <gnuradio/sync_block.h>
+#include <cstdint>
+#include <string>
+
+namespace gr {
+namespace doppler {
+
+/*!
+ * \brief Writes its input stream into a doppler ring.
+ * \ingroup doppler
+ *
+ * \details
+ * The ring is named (shared with another process through
+ * /dev/shm/doppler.<name>: attached if it exists, created otherwise) or handed
+ * over from this process (a doppler.buffer object from Python, see ring_ref).
+ * Each work() call is one memcpy or one VOLK conversion straight into the
+ * ring (its pages are mapped twice, so the free space is always contiguous).
+ *
+ * Types (\p type):
+ *  - "f32": gr_complex in, stored as complex float (cf32).
+ *  - "f64": gr_complex in, widened to complex double (cf64).
+ *  - "i16": with \p sc16, a short stream of vector length 2 (raw I/Q pairs),
+ *           copied as is; otherwise gr_complex in, each of I and Q multiplied
+ *           by \p scale, rounded and saturated to int16.
+ *
+ * Overflow (\p policy):
+ *  - "drop": never stalls the flowgraph. Each chunk (at most one ring
+ *    capacity) is written whole or not at all; refused samples are added to
+ *    the ring's dropped counter and reported through the block's logger at
+ *    most once a second, with totals.
+ *  - "block": lossless. work() waits for space in 100 ms slices (so a stop of
+ *    the flowgraph is noticed promptly); with no consumer yet, the ring
+ *    fills and then waits for one.
+ *
+ * When the block stops (tb.stop(), or its input ended and the flowgraph
+ * finishes) it closes the ring: a consumer drains what remains and then sees
+ * end of stream. A named ring is also released (producer role given up; the
+ * name removed if this block created it); a handed-over ring is only closed,
+ * its owner keeps it. A stopped sink does not reopen its ring.
+ */
+class DOPPLER_API buffer_sink : virtual public gr::sync_block
+{
+public:
+    typedef std::shared_ptr<buffer_sink> sptr;
+
+    /*!
+     * \brief Sink into a ring shared by name.
+     * \param type "f32", "f64" or "i16" (the ring's sample type).
+     * \param name ring name, 1-200 of [A-Za-z0-9._-], not starting with a dot.
+     * \param capacity samples, used only when this block creates the ring
+     *        (rounded up to a power of two and the page minimum).
+     * \param policy "drop" or "block" (see above).
+     * \param sc16 type "i16" only: input is raw shorts, vector length 2.
+     * \param scale type "i16" without sc16: int16 = round(float * scale),
+     *        saturated (32767: full scale +-1.0 maps to +-32767).
+     * \throws std::invalid_argument on a bad type, policy or sc16;
+     *         ::doppler::error (errno EINVAL bad name, EPROTOTYPE ring of
+     *         another type, EBUSY another live producer, ...) from the ring.
+     */
+    static sptr make(const std::string& type,
+                     const std::string& name,
+                     uint64_t capacity = 1 << 20,
+                     const std::string& policy = "drop",
+                     bool sc16 = false,
+                     float scale = 32767.0f);
+
+    /*!
+     * \brief Sink into a ring this process already holds (same process).
+     * \p type must match the ring's sample type (::doppler::error EPROTOTYPE
+     * otherwise); the other parameters are as above.
+     */
+    static sptr make(const std::string& type,
+                     ring_ref ring,
+                     const std::string& policy = "drop",
+                     bool sc16 = false,
+                     float scale = 32767.0f);
+
+    /// Samples the ring has refused (ring-wide counter, every producer).
+    virtual uint64_t dropped() const = 0;
+    /// Samples ever published into the ring (ring-wide write index).
+    virtual uint64_t written() const = 0;
+};
+
+} // namespace doppler
+} // namespace gr
+
+#endif /* INCLUDED_DOPPLER_BUFFER_SINK_H */

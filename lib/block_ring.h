@@ -1,0 +1,50 @@
+/* -*- c++ -*- */
+/*
+ * gr-doppler: what the Buffer Sink and Buffer Source share: parsing the type,
+ * opening a named ring (attach or create), claiming a role, VOLK wrappers.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef INCLUDED_DOPPLER_BLOCK_RING_H
+#define INCLUDED_DOPPLER_BLOCK_RING_H
+
+#include <gnuradio/doppler/ring_ref.h>
+#include <cstdint>
+#include <string>
+
+namespace gr {
+namespace doppler {
+namespace detail {
+
+/// Longest single wait inside work(): after it, work() returns so the
+/// scheduler can notice a stop (its threads are interrupted between calls).
+constexpr int64_t work_slice_ns = 100 * 1000 * 1000;
+
+/// "f32" / "f64" / "i16" -> sample type; std::invalid_argument otherwise.
+/// Also rejects sc16 with a type other than "i16".
+::doppler::sample_type parse_type(const std::string& type, bool sc16);
+
+/// Throws std::invalid_argument unless scale is finite and non-zero.
+void check_scale(float scale);
+
+/// Bytes per GNU Radio item: a raw I/Q short pair with sc16, else gr_complex.
+inline int item_size(bool sc16) { return sc16 ? 2 * int(sizeof(int16_t)) : 8; }
+
+/// Attach the named ring if it exists (its type checked), else create it with
+/// `capacity` samples. Either side of a ring may start first.
+ring_ref open_named(::doppler::sample_type t, const std::string& name, uint64_t capacity);
+
+/// Throws ::doppler::error(EPROTOTYPE) unless the ring holds samples of type t.
+void check_type(::doppler::sample_type t, const ring_ref& ring);
+
+/// Claim the producer (or consumer) role now, so a second one is refused at
+/// construction: ::doppler::error(EBUSY) naming the pid that holds it.
+void claim(const ring_ref& ring, bool producer);
+
+/// "ring 'rx'" for a named ring, "in-process ring" otherwise (for messages).
+std::string label(const ring_ref& ring);
+
+} // namespace detail
+} // namespace doppler
+} // namespace gr
+
+#endif /* INCLUDED_DOPPLER_BLOCK_RING_H */

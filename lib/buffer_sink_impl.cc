@@ -1,0 +1,190 @@
+/* -*- c++ -*- */
+/*
+ * Buffer Sink: GNU Radio input buffer -> ring, one memcpy or one VOLK
+ * conversion per work() call, written straight into the ring's free space
+ * (contiguous thanks to the mirror mapping).
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "buffer_sink_impl.h"
+#include "block_ring.h"
+
+#include <gnuradio/io_signature.h>
+#include <volk/volk.h>
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace gr {
+namespace doppler {
+
+using namespace std::chrono_literals;
+using ::doppler::status;
+
+namespace {
+
+bool parse_policy(const std::string& policy)
+{
+    if (policy == "drop")
+        return false;
+    if (policy == "block")
+        return true;
+    throw std::invalid_argument("policy must be \"drop\" or \"block\", got \"" + policy + "\"");
+}
+
+} // namespace
+
+buffer_sink::sptr buffer_sink::make(const std::string& type,
+                                    const std::string& name,
+                                    uint64_t capacity,
+                                    const std::string& policy,
+                                    bool sc16,
+                                    float scale)
+{
+    // Validate every argument before a /dev/shm object is touched.
+    const auto t = detail::parse_type(type, sc16);
+    const bool block = parse_policy(policy);
+    detail::check_scale(scale);
+    return gnuradio::make_block_sptr<buffer_sink_impl>(
+        detail::open_named(t, name, capacity), true, block, sc16, scale);
+}
+
+buffer_sink::sptr buffer_sink::make(
+    const std::string& type, ring_ref ring, const std::string& policy, bool sc16, float scale)
+{
+    const auto t = detail::parse_type(type, sc16);
+    const bool block = parse_policy(policy);
+    detail::check_scale(scale);
+    detail::check_type(t, ring);
+    return gnuradio::make_block_sptr<buffer_sink_impl>(std::move(ring), false, block, sc16, scale);
+}
+
+buffer_sink_impl::buffer_sink_impl(ring_ref ring, bool owned, bool block, bool sc16, float scale)
+    : gr::sync_block("buffer_sink",
+                     gr::io_signature::make(1, 1, detail::item_size(sc16)),
+                     gr::io_signature::make(0, 0, 0)),
+      d_ring(std::move(ring)),
+      d_owned(owned),
+      d_block(block),
+      d_sc16(sc16),
+      d_scale(scale)
+{
+    detail::claim(d_ring, true);
+}
+
+void buffer_sink_impl::store(::doppler::cf32* dst, const void* in, uint64_t n) const
+{
+    std::memcpy(static_cast<void*>(dst), in, n * sizeof(*dst));
+}
+
+void buffer_sink_impl::store(::doppler::cf64* dst, const void* in, uint64_t n) const
+{
+    // Interleaved I/Q floats widened one by one: 2n values.
+    volk_32f_convert_64f(reinterpret_cast<double*>(dst), static_cast<const float*>(in), unsigned(2 * n));
+}
+
+void buffer_sink_impl::store(::doppler::ci16* dst, const void* in, uint64_t n) const
+{
+    if (d_sc16)
+        std::memcpy(static_cast<void*>(dst), in, n * sizeof(*dst));
+    else // round(x * scale), saturated to int16
+        volk_32f_s32f_convert_16i(
+            reinterpret_cast<int16_t*>(dst), static_cast<const float*>(in), d_scale, unsigned(2 * n));
+}
+
+namespace {
+
+/// Free space right now. ring::space() trusts its cached read index until it
+/// says "full"; a chunk needs the current figure: one load of the consumer's
+/// index per work() call. Clamped, so a corrupt peer index cannot make us
+/// write past the mirror.
+template <class T>
+uint64_t free_now(const ::doppler::ring<T>& r)
+{
+    return std::min(r.capacity(), r.capacity() - (r.written() - r.read_index()));
+}
+
+} // namespace
+
+template <class T>
+int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
+{
+    uint64_t free = free_now(r);
+    if (d_block) {
+        if (free == 0) {
+            // Full: wait one slice for room for the whole chunk, then return
+            // (0 items) so the scheduler can notice a stop; it calls again.
+            // Timeout (no consumer yet) and broken (the consumer died; a new
+            // one may attach and continue) both mean: keep waiting.
+            if (r.wait_space(std::min(n, r.capacity()), detail::work_slice_ns) != status::ok)
+                return 0;
+            free = free_now(r);
+        }
+        n = std::min(n, free); // what fits now; the rest on the next call
+    } else {
+        // All or nothing per chunk, and a chunk never exceeds the ring.
+        n = std::min(n, r.capacity());
+        if (free < n) {
+            // Relaxed: a statistic, read by the consumer or the ring tool.
+            const uint64_t total = r.seg()->ctl()->dropped.fetch_add(n, std::memory_order_relaxed) + n;
+            note_drop(n, total, r.written());
+            return int(n);
+        }
+    }
+    store(r.write_ptr(), in, n);
+    r.commit(n);
+    return int(n);
+}
+
+void buffer_sink_impl::note_drop(uint64_t n, uint64_t dropped_total, uint64_t written_total)
+{
+    d_dropped_since_warn += n;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - d_last_warn < 1s)
+        return;
+    d_logger->warn("{}: full, dropped {} samples since the last report ({} dropped, {} written in "
+                   "total); the consumer is not keeping up (or use policy \"block\")",
+                   detail::label(d_ring),
+                   d_dropped_since_warn,
+                   dropped_total,
+                   written_total);
+    d_dropped_since_warn = 0;
+    d_last_warn = now;
+}
+
+int buffer_sink_impl::work(int noutput_items,
+                           gr_vector_const_void_star& input_items,
+                           gr_vector_void_star&)
+{
+    const void* in = input_items[0];
+    return std::visit([&](const auto& r) { return push(*r, in, uint64_t(noutput_items)); }, d_ring);
+}
+
+bool buffer_sink_impl::stop()
+{
+    // Runs in this block's thread once work() has returned for good (after
+    // tb.stop(), or when the input ended): end the stream for the consumer.
+    // A ring opened by name is ours to release (role, and the name if we
+    // created it); a handed-over ring belongs to its owner: only close it.
+    std::visit(
+        [this](const auto& r) {
+            if (d_owned)
+                r->release();
+            else
+                r->close();
+        },
+        d_ring);
+    return true;
+}
+
+uint64_t buffer_sink_impl::dropped() const
+{
+    return std::visit([](const auto& r) { return r->dropped(); }, d_ring);
+}
+
+uint64_t buffer_sink_impl::written() const
+{
+    return std::visit([](const auto& r) { return r->written(); }, d_ring);
+}
+
+} // namespace doppler
+} // namespace gr

@@ -1,0 +1,40 @@
+/* -*- c++ -*- */
+/*
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef INCLUDED_DOPPLER_BUFFER_SOURCE_IMPL_H
+#define INCLUDED_DOPPLER_BUFFER_SOURCE_IMPL_H
+
+#include <gnuradio/doppler/buffer_source.h>
+
+namespace gr {
+namespace doppler {
+
+class buffer_source_impl : public buffer_source
+{
+public:
+    buffer_source_impl(ring_ref ring, bool owned, bool sc16, float scale);
+
+    int work(int noutput_items,
+             gr_vector_const_void_star& input_items,
+             gr_vector_void_star& output_items) override;
+    bool stop() override;
+
+private:
+    template <class T>
+    int pull(::doppler::ring<T>& r, void* out, uint64_t n);
+    // Ring samples -> output items: one memcpy or one VOLK call each.
+    void load(void* out, const ::doppler::cf32* src, uint64_t n) const;
+    void load(void* out, const ::doppler::cf64* src, uint64_t n) const;
+    void load(void* out, const ::doppler::ci16* src, uint64_t n) const;
+
+    const ring_ref d_ring;
+    const bool d_owned; // opened by name here: released on stop
+    const bool d_sc16;
+    const float d_divisor; // VOLK divides int16 by this: 1 / scale
+};
+
+} // namespace doppler
+} // namespace gr
+
+#endif /* INCLUDED_DOPPLER_BUFFER_SOURCE_IMPL_H */
