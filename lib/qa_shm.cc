@@ -1,0 +1,549 @@
+/* Named rings (Boost.Test): naming, lifetime, validation of what attach maps,
+ * roles and liveness across real processes (fork). Every child runs only ring
+ * code and leaves with _exit, so it never returns into the test framework.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#define BOOST_TEST_MODULE doppler_shm
+#include <boost/test/unit_test.hpp>
+
+#include "qa_util.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <thread>
+#include <vector>
+
+using namespace doppler;
+using namespace qa;
+
+namespace {
+
+constexpr int64_t generous_ns = 10'000'000'000; // bounds every wait: a bug fails, never hangs
+
+template <class T>
+std::vector<T> seq(uint64_t first, size_t n)
+{
+    std::vector<T> v(n);
+    for (size_t i = 0; i < n; ++i)
+        v[i] = sample_of<T>(first + i);
+    return v;
+}
+
+bool exists(const std::string& path)
+{
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+/// errno of what `f` throws as doppler::error (0 if it does not throw), and its message.
+template <class F>
+int error_of(F f, std::string* what = nullptr)
+{
+    try {
+        f();
+    } catch (const doppler::error& e) {
+        if (what)
+            *what = e.what();
+        return e.code().value();
+    }
+    return 0;
+}
+
+/// One-byte messages between parent and child, each read bounded by a timeout.
+struct channel {
+    int up[2]{-1, -1};   // child -> parent
+    int down[2]{-1, -1}; // parent -> child
+    channel() { BOOST_REQUIRE(pipe(up) == 0 && pipe(down) == 0); }
+    ~channel()
+    {
+        for (int fd : {up[0], up[1], down[0], down[1]})
+            ::close(fd);
+    }
+    static bool send(int fd) { return ::write(fd, "x", 1) == 1; }
+    static bool recv(int fd)
+    {
+        pollfd p{fd, POLLIN, 0};
+        char c;
+        return poll(&p, 1, 10000) == 1 && ::read(fd, &c, 1) == 1;
+    }
+    void tell_parent() { send(up[1]); }
+    bool from_child() { return recv(up[0]); }
+    void tell_child() { send(down[1]); }
+    bool from_parent() { return recv(down[0]); }
+};
+
+/// Run `body` (returning an exit code) in a forked child. A child that must
+/// die holding a role leaks its handle: a destructor would release it.
+template <class F>
+pid_t spawn(F body)
+{
+    pid_t pid = fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int rc = 99;
+        try {
+            rc = body();
+        } catch (...) {
+        }
+        _exit(rc);
+    }
+    return pid;
+}
+
+/// Exit code of a child (128 + signal if it was killed).
+int reap(pid_t pid)
+{
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+// naming and lifetime
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(create_named_then_attach_cxx, T, all_types)
+{
+    const std::string name = unique_name("pair");
+    auto creator = ring<T>::create_named(name, 1000);
+    const uint64_t cap = creator->capacity();
+    BOOST_TEST(cap == std::max<uint64_t>(1024, page_samples<T>()));
+
+    struct stat st {};
+    BOOST_REQUIRE(::stat(segment::shm_path(name).c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 07777) == 0600u);
+    BOOST_TEST(st.st_uid == geteuid());
+    BOOST_TEST(uint64_t(st.st_size) == uint64_t(sysconf(_SC_PAGESIZE)) + cap * sizeof(T));
+
+    auto peer = ring<T>::attach(name);
+    BOOST_TEST(peer->capacity() == cap);
+    // Creator produces, peer consumes...
+    auto a = seq<T>(0, 100);
+    BOOST_REQUIRE(creator->write(a.data(), 100));
+    auto v = peer->wait(100, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 100, 0) == 100u);
+    BOOST_TEST(peer->consume(100));
+    BOOST_TEST(creator->read_index() == 100u);
+    BOOST_TEST(creator->written() == 100u);
+
+    // ...or the other way round, on a second ring: either side may create.
+    const std::string name2 = unique_name("pair");
+    auto consumer_first = ring<T>::create_named(name2, 1);
+    auto producer = ring<T>::attach(name2);
+    BOOST_REQUIRE(producer->write(a.data(), 100));
+    v = consumer_first->wait(100, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 100, 0) == 100u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(create_named_then_attach_c, T, all_types)
+{
+    using C = c_api<T>;
+    const std::string name = unique_name("c");
+    auto* creator = C::create_named(name.c_str(), 1);
+    BOOST_REQUIRE(creator);
+    auto* peer = C::attach(name.c_str());
+    BOOST_REQUIRE(peer);
+    BOOST_TEST(C::capacity(peer) == C::capacity(creator));
+    struct stat st {};
+    BOOST_TEST(::stat(segment::shm_path(name).c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 07777) == 0600u);
+
+    auto a = seq<T>(7, 50);
+    BOOST_TEST(C::write(creator, as_c(a.data()), 50));
+    const T* p = as_cxx<T>(C::wait(peer, 50, generous_ns));
+    BOOST_REQUIRE(p);
+    BOOST_TEST(first_mismatch(p, 50, 7) == 50u);
+    BOOST_TEST(C::consume(peer, 50));
+    BOOST_TEST(C::available(creator) == 0u);
+
+    C::destroy(creator); // the creator removes the name
+    BOOST_TEST(!exists(segment::shm_path(name)));
+    errno = 0;
+    BOOST_TEST(!C::wait(peer, 1, generous_ns)); // the producer left: end of stream
+    BOOST_TEST(errno == ENODATA);
+    C::destroy(peer);
+}
+
+BOOST_AUTO_TEST_CASE(creator_unlinks_and_a_new_ring_takes_the_name_while_the_old_peer_drains)
+{
+    const std::string name = unique_name("life");
+    auto old_creator = ring<cf32>::create_named(name, 1024);
+    auto old_peer = ring<cf32>::attach(name);
+    auto a = seq<cf32>(0, 600);
+    BOOST_REQUIRE(old_creator->write(a.data(), 600));
+    old_creator.reset(); // producer and creator leave: close + unlink
+    BOOST_TEST(!exists(segment::shm_path(name)));
+
+    auto v = old_peer->wait(200, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 200, 0) == 200u);
+    BOOST_TEST(old_peer->consume(200));
+
+    // Same name, new object, while the old peer still has 400 to read.
+    auto new_creator = ring<cf32>::create_named(name, 4096);
+    auto b = seq<cf32>(1'000'000, 300);
+    BOOST_REQUIRE(new_creator->write(b.data(), 300));
+    auto new_peer = ring<cf32>::attach(name);
+    BOOST_TEST(new_peer->capacity() == 4096u);
+    v = new_peer->wait(300, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 300, 1'000'000) == 300u);
+
+    v = old_peer->wait(400, generous_ns); // undisturbed
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 400, 200) == 400u);
+    BOOST_TEST(old_peer->consume(400));
+    BOOST_TEST(old_peer->wait(1, generous_ns).why == status::end_of_stream);
+
+    old_peer.reset(); // a peer (not the creator) leaving must not remove the new name
+    BOOST_TEST(exists(segment::shm_path(name)));
+    new_creator.reset();
+    BOOST_TEST(!exists(segment::shm_path(name)));
+}
+
+BOOST_AUTO_TEST_CASE(bad_names_are_einval_before_any_file_is_touched)
+{
+    const std::string bad[] = {"", "a/b", "..", ".hidden", "../etc", "a b", "tab\there", "x\xc3\xa9",
+                               std::string(201, 'a'), "ok/../../x"};
+    for (const auto& name : bad) {
+        BOOST_TEST_CONTEXT("name '" << name << "'")
+        {
+            std::string what;
+            BOOST_TEST(error_of([&] { ring<cf32>::create_named(name, 1024); }, &what) == EINVAL);
+            BOOST_TEST(what.find("name") != std::string::npos);
+            BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }) == EINVAL);
+            BOOST_TEST(error_of([&] { ring<ci16>::attach(name, 1'000'000'000); }) == EINVAL); // no waiting
+            errno = 0;
+            BOOST_TEST(!dp_buffer_cf64_create_named(name.c_str(), 1024));
+            BOOST_TEST(errno == EINVAL);
+            BOOST_TEST(std::string(dp_last_error()).find("name") != std::string::npos);
+            BOOST_TEST(!exists(segment::shm_path(name)));
+        }
+    }
+    std::string longest = std::to_string(getpid()) + "-"; // the longest good name works
+    longest += std::string(200 - longest.size(), 'z');
+    BOOST_TEST(error_of([&] { ring<cf32>::create_named(longest, 1); }) == 0);
+    BOOST_TEST(!exists(segment::shm_path(longest))); // and is gone with its creator
+
+    errno = 0;
+    BOOST_TEST(!dp_buffer_i16_create_named(nullptr, 1024));
+    BOOST_TEST(errno == EINVAL);
+    errno = 0;
+    BOOST_TEST(!dp_buffer_i16_attach(nullptr));
+    BOOST_TEST(errno == EINVAL);
+
+    // A good name with a bad capacity leaves nothing behind either.
+    const std::string name = unique_name("cap");
+    BOOST_TEST(error_of([&] { ring<cf32>::create_named(name, 0); }) == EINVAL);
+    BOOST_TEST(!exists(segment::shm_path(name)));
+}
+
+BOOST_AUTO_TEST_CASE(name_taken_is_eexist)
+{
+    const std::string name = unique_name("taken");
+    auto first = ring<cf32>::create_named(name, 1);
+    std::string what;
+    BOOST_TEST(error_of([&] { ring<cf32>::create_named(name, 1); }, &what) == EEXIST);
+    BOOST_TEST(what.find(name) != std::string::npos);
+    errno = 0;
+    BOOST_TEST(!dp_buffer_cf32_create_named(name.c_str(), 1));
+    BOOST_TEST(errno == EEXIST);
+}
+
+BOOST_AUTO_TEST_CASE(wrong_type_is_eprototype_naming_both)
+{
+    const std::string name = unique_name("type");
+    auto r = ring<ci16>::create_named(name, 1);
+    std::string what;
+    BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }, &what) == EPROTOTYPE);
+    BOOST_TEST(what.find("i16") != std::string::npos);
+    BOOST_TEST(what.find("cf32") != std::string::npos);
+    BOOST_TEST(error_of([&] { ring<cf64>::attach(name); }) == EPROTOTYPE);
+    BOOST_TEST(error_of([&] { ring<ci16>::attach(name); }) == 0);
+
+    errno = 0;
+    BOOST_TEST(!dp_buffer_cf64_attach(name.c_str()));
+    BOOST_TEST(errno == EPROTOTYPE);
+    const std::string msg = dp_last_error();
+    BOOST_TEST(msg.find("i16") != std::string::npos);
+    BOOST_TEST(msg.find("cf64") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(missing_is_enoent_and_attach_can_wait_for_it)
+{
+    const std::string name = unique_name("missing");
+    std::string what;
+    BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }, &what) == ENOENT);
+    BOOST_TEST(what.find(name) != std::string::npos);
+    BOOST_TEST(error_of([&] { ring<cf32>::attach(name, 20'000'000); }) == ENOENT);
+    errno = 0;
+    BOOST_TEST(!dp_buffer_cf32_attach(name.c_str()));
+    BOOST_TEST(errno == ENOENT);
+
+    std::unique_ptr<ring<cf32>> creator;
+    std::thread later([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        creator = ring<cf32>::create_named(name, 1);
+    });
+    std::unique_ptr<ring<cf32>> peer;
+    BOOST_TEST(error_of([&] { peer = ring<cf32>::attach(name, generous_ns); }) == 0);
+    later.join();
+    BOOST_TEST((peer && peer->capacity() == 512u));
+}
+
+// ---------------------------------------------------------------------------
+// attach validates the object
+// ---------------------------------------------------------------------------
+
+namespace {
+/// XOR one byte of an object in /dev/shm (open + pread + pwrite, as a stranger would).
+void flip_byte(const std::string& path, off_t at)
+{
+    int fd = ::open(path.c_str(), O_RDWR);
+    BOOST_REQUIRE(fd >= 0);
+    unsigned char c = 0;
+    BOOST_REQUIRE(pread(fd, &c, 1, at) == 1);
+    c ^= 0xff;
+    BOOST_REQUIRE(pwrite(fd, &c, 1, at) == 1);
+    ::close(fd);
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(corrupted_header_is_ebadmsg)
+{
+    const std::string name = unique_name("corrupt");
+    const std::string path = segment::shm_path(name);
+    auto r = ring<cf32>::create_named(name, 1024);
+    const std::pair<const char*, size_t> fields[] = {
+        {"magic", offsetof(control, magic)},
+        {"magic (high byte)", offsetof(control, magic) + 7},
+        {"version", offsetof(control, version)},
+        {"type", offsetof(control, type)},
+        {"sample_size", offsetof(control, sample_size)},
+        {"header_bytes", offsetof(control, header_bytes)},
+        {"capacity", offsetof(control, capacity)},
+        {"capacity (high byte)", offsetof(control, capacity) + 7},
+        {"data_bytes", offsetof(control, data_bytes)},
+        {"flags", offsetof(control, flags)},
+    };
+    for (auto [field, at] : fields) {
+        BOOST_TEST_CONTEXT("flipped " << field)
+        {
+            flip_byte(path, off_t(at));
+            std::string what;
+            BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }, &what) == EBADMSG);
+            BOOST_TEST(what.find("not a valid doppler ring") != std::string::npos);
+            errno = 0;
+            BOOST_TEST(!dp_buffer_cf32_attach(name.c_str()));
+            BOOST_TEST(errno == EBADMSG);
+            flip_byte(path, off_t(at)); // restored: attach works again, so the test can fail
+            BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }) == 0);
+        }
+    }
+
+    // Plausible but inconsistent values: another valid type, another power of two.
+    auto poke = [&](size_t at, const void* v, size_t n) {
+        int fd = ::open(path.c_str(), O_RDWR);
+        BOOST_REQUIRE(fd >= 0);
+        BOOST_REQUIRE(pwrite(fd, v, n, off_t(at)) == ssize_t(n));
+        ::close(fd);
+    };
+    const uint32_t cf64_type = uint32_t(sample_type::cf64), cf32_type = uint32_t(sample_type::cf32);
+    poke(offsetof(control, type), &cf64_type, 4); // sample size 8 no longer matches
+    BOOST_TEST(error_of([&] { ring<cf64>::attach(name); }) == EBADMSG);
+    poke(offsetof(control, type), &cf32_type, 4);
+    const uint64_t bigger = 2048, bigger_bytes = 2048 * 8, cap = 1024, bytes = 1024 * 8;
+    poke(offsetof(control, capacity), &bigger, 8);
+    poke(offsetof(control, data_bytes), &bigger_bytes, 8); // header says more than the object holds
+    BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }) == EBADMSG);
+    poke(offsetof(control, capacity), &cap, 8);
+    poke(offsetof(control, data_bytes), &bytes, 8);
+    BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(truncated_or_foreign_object_is_ebadmsg)
+{
+    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    for (off_t size : {off_t(page + 4096), off_t(page), off_t(100)}) {
+        BOOST_TEST_CONTEXT("truncated to " << size)
+        {
+            const std::string name = unique_name("trunc");
+            auto r = ring<cf32>::create_named(name, 4096); // its own mapping is never touched again
+            int fd = ::open(segment::shm_path(name).c_str(), O_RDWR);
+            BOOST_REQUIRE(fd >= 0);
+            BOOST_REQUIRE(ftruncate(fd, size) == 0);
+            ::close(fd);
+            BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }) == EBADMSG);
+        }
+    }
+    // An object some other program put under our prefix.
+    const std::string name = unique_name("foreign");
+    const std::string path = segment::shm_path(name);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    BOOST_REQUIRE(fd >= 0);
+    std::vector<unsigned char> junk(3 * page);
+    for (size_t i = 0; i < junk.size(); ++i)
+        junk[i] = (unsigned char)(i * 131 + 7);
+    BOOST_REQUIRE(::write(fd, junk.data(), junk.size()) == ssize_t(junk.size()));
+    ::close(fd);
+    std::string what;
+    BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }, &what) == EBADMSG);
+    BOOST_TEST(what.find(name) != std::string::npos);
+    ::unlink(path.c_str());
+}
+
+// ---------------------------------------------------------------------------
+// roles and liveness across processes
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(second_consumer_is_refused_with_the_holders_pid)
+{
+    const std::string name = unique_name("roles");
+    auto r = ring<cf32>::create_named(name, 1);
+    channel ch;
+    pid_t child = spawn([&] {
+        auto* c = ring<cf32>::attach(name).release(); // never released: the child dies holding it
+        if (!c->claim_consumer())
+            return 2;
+        ch.tell_parent();
+        return ch.from_parent() ? 0 : 3; // hold the role until told
+    });
+    BOOST_REQUIRE(ch.from_child());
+
+    auto second = ring<cf32>::attach(name);
+    BOOST_TEST(!second->claim_consumer());
+    BOOST_TEST(second->holder_pid() == int(child));
+    BOOST_TEST(second->wait(1, 0).why == status::busy);
+    BOOST_TEST(!r->claim_consumer());
+    BOOST_TEST(r->claim_producer()); // the other role is free
+
+    auto* c = dp_buffer_cf32_attach(name.c_str());
+    BOOST_REQUIRE(c);
+    errno = 0;
+    BOOST_TEST(!dp_buffer_cf32_wait(c, 1, 0));
+    BOOST_TEST(errno == EBUSY);
+
+    ch.tell_child();
+    BOOST_TEST(reap(child) == 0);
+    // The holder died without releasing: the role is up for grabs.
+    BOOST_TEST(second->claim_consumer());
+    dp_buffer_cf32_destroy(c);
+}
+
+BOOST_AUTO_TEST_CASE(second_producer_is_refused_and_not_counted_as_drop)
+{
+    const std::string name = unique_name("roles");
+    auto r = ring<ci16>::create_named(name, 1);
+    channel ch;
+    pid_t child = spawn([&] {
+        auto* p = ring<ci16>::attach(name).release();
+        if (!p->claim_producer())
+            return 2;
+        ch.tell_parent();
+        return ch.from_parent() ? 0 : 3;
+    });
+    BOOST_REQUIRE(ch.from_child());
+    auto a = seq<ci16>(0, 10);
+    errno = 0;
+    BOOST_TEST(!r->write(a.data(), 10));
+    BOOST_TEST(errno == EBUSY);
+    BOOST_TEST(r->dropped() == 0u);
+    BOOST_TEST(r->holder_pid() == int(child));
+    BOOST_TEST(r->wait_space(1, 0) == status::busy);
+    ch.tell_child();
+    BOOST_TEST(reap(child) == 0);
+    BOOST_TEST(r->write(a.data(), 10));
+}
+
+BOOST_AUTO_TEST_CASE(producer_exits_without_closing_consumer_drains_then_broken)
+{
+    const std::string name = unique_name("dead");
+    auto r = ring<cf32>::create_named(name, 1);
+    BOOST_REQUIRE(r->claim_consumer());
+    pid_t child = spawn([&] {
+        auto* p = ring<cf32>::attach(name).release();
+        auto a = seq<cf32>(0, 100);
+        return p->write(a.data(), 100) ? 0 : 2; // then _exit: no close, no release
+    });
+    // Not reaped while we wait: the producer is a zombie, which counts as dead.
+    auto v = r->wait(100, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 100, 0) == 100u);
+    BOOST_TEST(r->consume(100));
+    BOOST_TEST(r->wait(1, generous_ns).why == status::broken);
+    BOOST_TEST(r->wait(1, 0).why == status::broken);
+    BOOST_TEST(!r->closed());
+    BOOST_TEST(reap(child) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(producer_killed_c_abi_consumer_gets_epipe)
+{
+    const std::string name = unique_name("kill");
+    auto* r = dp_buffer_i16_create_named(name.c_str(), 1);
+    BOOST_REQUIRE(r);
+    channel ch;
+    pid_t child = spawn([&] {
+        auto* p = dp_buffer_i16_attach(name.c_str());
+        auto a = seq<ci16>(0, 50);
+        if (!p || !dp_buffer_i16_write(p, as_c(a.data()), 50))
+            return 2;
+        ch.tell_parent();
+        ch.from_parent(); // killed while waiting here
+        return 3;
+    });
+    BOOST_REQUIRE(ch.from_child());
+    const ci16* p = as_cxx<ci16>(dp_buffer_i16_wait(r, 50, generous_ns));
+    BOOST_REQUIRE(p);
+    BOOST_TEST(first_mismatch(p, 50, 0) == 50u);
+    BOOST_TEST(dp_buffer_i16_consume(r, 50));
+    BOOST_REQUIRE(kill(child, SIGKILL) == 0);
+    BOOST_TEST(reap(child) == 128 + SIGKILL); // reaped: the pid is gone altogether
+    errno = 0;
+    BOOST_TEST(!dp_buffer_i16_wait(r, 1, generous_ns));
+    BOOST_TEST(errno == EPIPE);
+    dp_buffer_i16_destroy(r);
+    BOOST_TEST(!exists(segment::shm_path(name)));
+}
+
+BOOST_AUTO_TEST_CASE(consumer_dies_lossless_producer_gets_broken_then_a_new_consumer_resumes)
+{
+    const std::string name = unique_name("resume");
+    auto r = ring<cf64>::create_named(name, 1); // 256 samples
+    const uint64_t cap = r->capacity();
+    auto a = seq<cf64>(0, 2 * cap);
+    BOOST_REQUIRE(r->write(a.data(), 200));
+    pid_t child = spawn([&] {
+        auto* c = ring<cf64>::attach(name).release();
+        auto v = c->wait(100, generous_ns);
+        if (!v || first_mismatch(v.data, 100, 0) != 100)
+            return 2;
+        return c->consume(100) ? 0 : 3; // read 100 of 200, then die holding the role
+    });
+    BOOST_TEST(reap(child) == 0);
+    BOOST_TEST(r->read_index() == 100u);
+
+    // Fill the ring; a lossless write then has no live consumer to make room.
+    BOOST_REQUIRE(r->write_blocking(a.data() + 200, cap - 100, generous_ns) == status::ok);
+    BOOST_TEST(r->write_blocking(a.data() + 100 + cap, 1, 300'000'000) == status::broken);
+    BOOST_TEST(r->dropped() == 0u);
+
+    // A new consumer picks up at the first unread sample: nothing lost.
+    auto next = ring<cf64>::attach(name);
+    BOOST_TEST(next->consumer_index() == 100u);
+    auto v = next->wait(cap, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, cap, 100) == cap);
+    BOOST_TEST(next->consume(cap));
+    BOOST_TEST(r->write_blocking(a.data() + 100 + cap, 1, generous_ns) == status::ok);
+}
