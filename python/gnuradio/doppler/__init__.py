@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""GNU Radio blocks of gr-doppler: buffer_sink and buffer_source.
+
+    from gnuradio import doppler
+    snk = doppler.buffer_sink("f32", "rx", 1 << 20, "drop")
+    src = doppler.buffer_source("f32", "rx")
+
+`name` is a ring name (shared between processes through /dev/shm) or, in the
+same process, a doppler.buffer F32Buffer / F64Buffer / I16Buffer object;
+`doppler.buffer` is re-exported here for that.
+"""
+
+# Importing doppler.buffer registers its buffer classes, which the blocks
+# accept in place of a name.
+from doppler import buffer  # noqa: F401
+
+from .doppler_python import buffer_sink, buffer_source  # noqa: F401
+
+__all__ = ["buffer", "buffer_sink", "buffer_source"]
