@@ -54,7 +54,8 @@ PYBIND11_MODULE(_ring, m)
 
     // doppler::error carries errno: a bad name is a ValueError, the rest an
     // OSError whose constructor picks the subclass (FileNotFoundError, ...).
-    py::register_exception_translator([](std::exception_ptr p) {
+    // Local: doppler.buffer and the blocks translate their own errors.
+    py::register_local_exception_translator([](std::exception_ptr p) {
         try {
             if (p)
                 std::rethrow_exception(p);
@@ -65,7 +66,7 @@ PYBIND11_MODULE(_ring, m)
                 return;
             }
             py::object exc = py::reinterpret_borrow<py::object>(PyExc_OSError)(err, e.what());
-            PyErr_SetObject(PyExc_OSError, exc.ptr());
+            PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
         }
     });
 
