@@ -26,6 +26,7 @@ FFT_SIZE = 1 << 16
 CHUNK = FFT_SIZE      # samples per wait(); each chunk is one FFT candidate
 FFT_EVERY = 64        # FFT one chunk in 64: the spectrum must not slow the consumer
 STATUS_PERIOD = 0.2   # seconds between status updates (~5 per second)
+WINDOW = np.hanning(FFT_SIZE).astype(np.float32)  # keeps the tone's leakage off the noise floor
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -75,7 +76,7 @@ def attach(name, proc, timeout):
     while True:
         try:
             return F32Buffer.attach(name, timeout=0.5)
-        except TimeoutError:
+        except FileNotFoundError:  # not there yet
             if proc.poll() is not None or time.monotonic() > deadline:
                 return None
 
@@ -130,7 +131,7 @@ def consume(buf, proc):
             n = CHUNK
             if chunks % FFT_EVERY == 0:
                 # The view aliases ring memory: use it before consume().
-                power += np.abs(np.fft.fft(view)) ** 2
+                power += np.abs(np.fft.fft(view * WINDOW)) ** 2
             buf.consume(n)
             received += n
             chunks += 1

@@ -38,7 +38,7 @@ def main():
 
     try:
         buf = F32Buffer.attach(args.name, timeout=args.timeout)
-    except TimeoutError:
+    except FileNotFoundError:
         sys.exit(f"no ring named {args.name!r} appeared within {args.timeout} s: is the flowgraph running with --name {args.name}?")
 
     received, chunks = 0, 0
