@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""QA of doppler.buffer_sink: flowgraph -> ring -> Python wait() in this process."""
+
+import errno
+
+import numpy as np
+from gnuradio import blocks, doppler, gr, gr_unittest
+
+from qa_common import (SINK_SCALE, VARIANTS, Drainer, complex_input, drain, ring_name, shm_exists,
+                       stops_within, to_i16)
+
+
+def source_for(variant, n, seed=1):
+    """(GNU Radio source block, what the ring must then hold)."""
+    x = complex_input(n, seed)
+    if variant == "sc16":
+        raw = to_i16(x)
+        return blocks.vector_source_s(raw.ravel().tolist(), False, 2), raw
+    expected = {"f32": x, "f64": x.astype(np.complex128), "i16": to_i16(x)}[variant]
+    return blocks.vector_source_c(x.tolist(), False), expected
+
+
+class qa_buffer_sink(gr_unittest.TestCase):
+
+    def run_into(self, variant, ring, n, policy="drop", capacity=4096):
+        """vector_source -> buffer_sink(ring) -> run to completion. Returns the sink."""
+        btype, sc16, _ = VARIANTS[variant]
+        src, expected = source_for(variant, n)
+        snk = doppler.buffer_sink(btype, ring, capacity, policy, sc16)
+        tb = gr.top_block()
+        tb.connect(src, snk)
+        tb.run()
+        return snk, expected
+
+    # --- same process, doppler.buffer object --------------------------------
+
+    def check_buffer_object(self, variant):
+        buf = VARIANTS[variant][2](4096)
+        n = 3000
+        snk, expected = self.run_into(variant, buf, n)
+        self.assertEqual(snk.written(), n)
+        self.assertEqual(snk.dropped(), 0)
+        np.testing.assert_array_equal(np.array(buf.wait(n)), expected)
+        buf.consume(n)
+        # The sink closed the ring when the flowgraph finished.
+        self.assertTrue(buf.closed)
+        with self.assertRaises(EOFError):
+            buf.wait(1)
+
+    def test_buffer_object_f32(self):
+        self.check_buffer_object("f32")
+
+    def test_buffer_object_f64(self):
+        self.check_buffer_object("f64")
+
+    def test_buffer_object_i16(self):
+        self.check_buffer_object("i16")
+
+    def test_buffer_object_sc16(self):
+        self.check_buffer_object("sc16")
+
+    def test_scale(self):
+        buf = doppler.buffer.I16Buffer(1024)
+        x = np.array([0.5 + 0.25j, -1 + 1j], dtype=np.complex64)
+        snk = doppler.buffer_sink("i16", buf, scale=1000.0)
+        tb = gr.top_block()
+        tb.connect(blocks.vector_source_c(x.tolist()), snk)
+        tb.run()
+        np.testing.assert_array_equal(np.array(buf.wait(2)), [[500, 250], [-1000, 1000]])
+
+    # --- by name: either side creates the ring ------------------------------
+
+    def check_by_name(self, variant, consumer_first):
+        btype, sc16, cls = VARIANTS[variant]
+        name = ring_name("sink-" + variant)
+        n = 3000
+        if consumer_first:
+            buf = cls(4096, name=name)
+            snk, expected = self.run_into(variant, name, n, capacity=999)  # capacity: the ring's wins
+        else:
+            src, expected = source_for(variant, n)
+            snk = doppler.buffer_sink(type=btype, name=name, capacity=4096, policy="drop", sc16=sc16)
+            buf = cls.attach(name)
+            tb = gr.top_block()
+            tb.connect(src, snk)
+            tb.run()
+            # The sink created the ring and removed the name when it stopped;
+            # this consumer keeps its mapping and drains it.
+            self.assertFalse(shm_exists(name))
+        self.assertEqual(buf.capacity, 4096)
+        np.testing.assert_array_equal(drain(buf), expected)
+        buf.destroy()
+        self.assertFalse(shm_exists(name))
+
+    def test_by_name(self):
+        for variant in VARIANTS:
+            for consumer_first in (True, False):
+                with self.subTest(variant=variant, consumer_first=consumer_first):
+                    self.check_by_name(variant, consumer_first)
+
+    # --- overflow policies ---------------------------------------------------
+
+    def test_drop_counts_exactly(self):
+        for variant in VARIANTS:
+            with self.subTest(variant=variant):
+                cls = VARIANTS[variant][2]
+                buf = cls(1)  # the page minimum: 512 / 256 / 1024 samples
+                offered = 20 * buf.capacity + 123
+                snk, _ = self.run_into(variant, buf, offered, policy="drop")
+                # Nobody consumed: the ring filled, every other chunk was refused.
+                self.assertEqual(buf.available, snk.written())
+                self.assertGreater(snk.dropped(), 0)
+                self.assertEqual(snk.written() + snk.dropped(), offered)
+                self.assertEqual(buf.dropped, snk.dropped())
+
+    def test_block_policy_is_lossless(self):
+        for variant in VARIANTS:
+            with self.subTest(variant=variant):
+                cls = VARIANTS[variant][2]
+                buf = cls(1)  # far smaller than the stream: the sink must wait
+                n = 200 * buf.capacity + 7
+                consumer = Drainer(buf, chunk=100)
+                consumer.start()
+                snk, expected = self.run_into(variant, buf, n, policy="block")
+                consumer.join(30)
+                self.assertFalse(consumer.is_alive())
+                self.assertIsNone(consumer.error)
+                np.testing.assert_array_equal(consumer.result, expected)
+                self.assertEqual(snk.dropped(), 0)
+
+    def test_block_policy_waits_for_a_late_consumer(self):
+        buf = doppler.buffer.F32Buffer(512)
+        n = 20000
+        src, expected = source_for("f32", n)
+        snk = doppler.buffer_sink("f32", buf, policy="block")
+        tb = gr.top_block()
+        tb.connect(src, snk)
+        tb.start()
+        # The ring fills and the sink waits, losing nothing...
+        while buf.available < buf.capacity:
+            buf.wait(buf.capacity, timeout=10)  # raises TimeoutError if it never fills
+        self.assertEqual(snk.dropped(), 0)
+        # ...until a consumer shows up.
+        got = drain(buf, chunk=100)
+        tb.wait()
+        np.testing.assert_array_equal(got, expected)
+
+    # --- stopping --------------------------------------------------------------
+
+    def test_stop_while_waiting_for_space(self):
+        name = ring_name("stop")
+        tb = gr.top_block()
+        snk = doppler.buffer_sink("f32", name, 512, "block")
+        buf = doppler.buffer.F32Buffer.attach(name)
+        tb.connect(blocks.null_source(gr.sizeof_gr_complex), snk)
+        self.assertTrue(stops_within(tb))
+        # Stopped: the ring is closed and its name gone (the sink created it).
+        self.assertTrue(buf.closed)
+        self.assertFalse(shm_exists(name))
+        self.assertEqual(buf.available, 512)
+
+    # --- bad arguments -----------------------------------------------------------
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "type"):
+            doppler.buffer_sink("c32", ring_name("bad"))
+        with self.assertRaisesRegex(ValueError, "policy"):
+            doppler.buffer_sink("f32", ring_name("bad"), policy="wait")
+        with self.assertRaisesRegex(ValueError, "name"):
+            doppler.buffer_sink("f32", "../etc")
+        with self.assertRaisesRegex(ValueError, "capacity"):
+            doppler.buffer_sink("f32", ring_name("bad"), capacity=0)
+        with self.assertRaisesRegex(ValueError, "sc16"):
+            doppler.buffer_sink("f32", ring_name("bad"), sc16=True)
+        with self.assertRaisesRegex(TypeError, "cf64"):
+            doppler.buffer_sink("f32", doppler.buffer.F64Buffer(256))
+        with self.assertRaises(TypeError):
+            doppler.buffer_sink("f32", 42)
+        name = ring_name("type")
+        with doppler.buffer.I16Buffer(1024, name=name):
+            with self.assertRaisesRegex(TypeError, "i16"):
+                doppler.buffer_sink("f32", name)
+
+    def test_second_producer_in_another_process_is_refused(self):
+        import subprocess
+        import sys
+        name = ring_name("busy")
+        buf = doppler.buffer.F32Buffer(512, name=name)
+        holder = subprocess.Popen(
+            [sys.executable, "-c",
+             "import sys, numpy as np; from doppler import buffer as b\n"
+             "r = b.F32Buffer.attach(sys.argv[1]); r.write(np.zeros(1, np.complex64))\n"
+             "print('ok', flush=True); sys.stdin.read()", name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(holder.stdout.readline().strip(), "ok")
+            with self.assertRaises(OSError) as cm:
+                doppler.buffer_sink("f32", name)
+            self.assertEqual(cm.exception.errno, errno.EBUSY)
+            self.assertIn(str(holder.pid), str(cm.exception))
+        finally:
+            holder.communicate("")
+        buf.destroy()
+
+
+if __name__ == "__main__":
+    gr_unittest.run(qa_buffer_sink)

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the Buffer Sink and Buffer Source QA share: the four ways to use a
+ring type, the conversions the blocks promise, draining a ring, stopping a
+flowgraph from a thread."""
+
+import itertools
+import os
+import threading
+import time
+
+import numpy as np
+from doppler import buffer as dbuf
+
+SINK_SCALE = 32767.0
+SOURCE_SCALE = 1.0 / 32768
+
+# variant -> (block type, sc16, buffer class)
+VARIANTS = {
+    "f32": ("f32", False, dbuf.F32Buffer),
+    "f64": ("f64", False, dbuf.F64Buffer),
+    "i16": ("i16", False, dbuf.I16Buffer),
+    "sc16": ("i16", True, dbuf.I16Buffer),
+}
+
+_names = itertools.count()
+
+
+def ring_name(tag):
+    """A name no other test (or concurrent run) uses."""
+    return "c1qa-%d-%s-%d" % (os.getpid(), tag, next(_names))
+
+
+def shm_exists(name):
+    return os.path.exists("/dev/shm/doppler." + name)
+
+
+def complex_input(n, seed=1):
+    """Complex test signal in [-1, 1), plus a few out-of-range values that an
+    int16 conversion must saturate."""
+    rng = np.random.default_rng(seed)
+    x = (rng.uniform(-1, 1, n) + 1j * rng.uniform(-1, 1, n)).astype(np.complex64)
+    x[:4] = [2 + 2j, -2 - 2j, 1 - 1j, 0.5 + 0j]
+    return x
+
+
+def to_i16(x, scale=SINK_SCALE):
+    """What the sink stores for complex input into an i16 ring: (n, 2) int16."""
+    iq = np.stack([x.real, x.imag], axis=1).astype(np.float32) * np.float32(scale)
+    return np.clip(np.rint(iq), -32768, 32767).astype(np.int16)
+
+
+def drain(buf, chunk=1000, timeout=20.0):
+    """Read a ring until end of stream, every sample copied out, in order.
+    A stream that stalls for `timeout` seconds fails with TimeoutError."""
+    parts = []
+    while True:
+        try:
+            v = buf.wait(chunk, timeout=timeout)
+        except EOFError:  # closed: fewer than `chunk` remain
+            rest = buf.available
+            if rest:
+                parts.append(np.array(buf.wait(rest)))
+                buf.consume(rest)
+            break
+        parts.append(np.array(v))
+        buf.consume(chunk)
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+class Drainer(threading.Thread):
+    """drain() in a thread; `result` (or `error`) once joined."""
+
+    def __init__(self, buf, chunk=1000):
+        super().__init__(daemon=True)
+        self.buf, self.chunk = buf, chunk
+        self.result = self.error = None
+
+    def run(self):
+        try:
+            self.result = drain(self.buf, self.chunk)
+        except BaseException as e:  # reported by the test
+            self.error = e
+
+
+def stops_within(tb, seconds=2.0, running_for=0.3):
+    """Start tb, let it run, then stop()+wait() in a thread. True if that
+    finished within `seconds` (the blocks promise well under one)."""
+    tb.start()
+    time.sleep(running_for)
+    t = threading.Thread(target=lambda: (tb.stop(), tb.wait()), daemon=True)
+    t.start()
+    t.join(seconds)
+    return not t.is_alive()
