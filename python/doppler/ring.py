@@ -4,7 +4,8 @@
     doppler-ring list [--json]          every ring, its fill, counters, peers
     doppler-ring info NAME [--json]     one ring in detail
     doppler-ring rm NAME [--force]      remove a ring's name
-    doppler-ring rm --stale             remove rings nobody uses any more
+    doppler-ring rm --stale [GLOB]      remove rings nobody uses any more
+                                        (only names matching GLOB, if given)
 
 Removing a name never disturbs a process that has the ring mapped: it keeps
 its mapping and can drain it; the name is simply free for a new ring.
@@ -19,6 +20,7 @@ Exit codes: 0 done, 1 not found or refused, 2 usage error (bad arguments or
 an invalid ring name).
 """
 import argparse
+import fnmatch
 import json
 import os
 import sys
@@ -151,6 +153,8 @@ def _cmd_rm(args):
     if args.stale:
         users, removed = _mapping_pids(), 0
         for ring in _ring.list():
+            if args.name and not fnmatch.fnmatchcase(ring["name"], args.name):
+                continue
             state, _ = _state(ring, users)
             if state == "stale" and _ring.remove(ring["name"]):  # False: gone meanwhile
                 print(f"removed {ring['name']}")
@@ -182,7 +186,7 @@ def _parser():
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(run=_cmd_info)
     rm = sub.add_parser("rm", help="remove a ring's name, or every stale ring")
-    rm.add_argument("name", nargs="?")
+    rm.add_argument("name", nargs="?", help="the ring; with --stale, a glob the names must match")
     rm.add_argument("--stale", action="store_true",
                     help="remove every valid ring whose creator and peers are all dead")
     rm.add_argument("--force", action="store_true", help="remove NAME even while it is in use")
@@ -196,9 +200,9 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on usage errors, 0 for --help
         return e.code
-    if args.command == "rm" and (args.stale == bool(args.name) or (args.stale and args.force)):
+    if args.command == "rm" and (not (args.stale or args.name) or (args.stale and args.force)):
         parser.print_usage(sys.stderr)
-        print("doppler-ring rm: give either NAME (optionally --force) or --stale", file=sys.stderr)
+        print("doppler-ring rm: give NAME (optionally --force), or --stale [GLOB]", file=sys.stderr)
         return EXIT_USAGE
     try:
         return args.run(args)
