@@ -331,9 +331,10 @@ PyObject* make_view(py_buffer<T>* b, const T* data, uint64_t n)
 /// until it returns something final or the deadline passes. Between slices
 /// it runs Python's signal handlers, so Ctrl-C raises KeyboardInterrupt
 /// within a slice. A producer's `broken` (consumer dead) is final only at the
-/// deadline: another consumer may attach meanwhile. False: a handler raised.
-template <class Attempt>
-bool sliced(int64_t timeout_ns, bool producer, status& s, Attempt attempt)
+/// deadline: another consumer may attach meanwhile. False: a handler raised,
+/// or another thread destroyed the buffer (ValueError).
+template <class T, class Attempt>
+bool sliced(PyObject* self, int64_t timeout_ns, bool producer, status& s, Attempt attempt)
 {
     const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
     for (;;) {
@@ -346,7 +347,7 @@ bool sliced(int64_t timeout_ns, bool producer, status& s, Attempt attempt)
         const bool retry = s == status::timeout || (producer && s == status::broken);
         if (!retry || last)
             return true;
-        if (PyErr_CheckSignals() < 0)
+        if (PyErr_CheckSignals() < 0 || !live<T>(self))
             return false;
     }
 }
@@ -418,7 +419,7 @@ struct hot {
                 return nullptr;
             }
             status s;
-            if (!sliced(timeout_ns, true, s, [&](int64_t slice) { return hold->wait_space(uint64_t(n), slice); }))
+            if (!sliced<T>(self, timeout_ns, true, s, [&](int64_t slice) { return hold->wait_space(uint64_t(n), slice); }))
                 return nullptr;
             if (s != status::ok) {
                 set_status(*hold, s, uint64_t(n), true);
@@ -457,7 +458,7 @@ struct hot {
             }
             typename ring<T>::view v{nullptr, status::timeout};
             status s;
-            if (!sliced(timeout_ns, false, s, [&](int64_t slice) { return (v = hold->wait(n, slice)).why; }))
+            if (!sliced<T>(self, timeout_ns, false, s, [&](int64_t slice) { return (v = hold->wait(n, slice)).why; }))
                 return nullptr;
             if (!v) {
                 set_status(*hold, s, n, false);
@@ -528,6 +529,8 @@ struct docs {
                               "`dropped` if they do not fit. block=True: lossless, waits for room (timeout in\n"
                               "seconds, None = forever) and returns True; TimeoutError on timeout,\n"
                               "BrokenPipeError if the consumer process died and none re-attached in time.\n"
+                              "(A consumer must never wait for more than capacity - len(arr) samples\n"
+                              "while a blocking write of len(arr) waits, or both wait forever.)\n"
                               "An empty array returns True. Non-contiguous input is copied once (contiguous\n"
                               "input never is). Wrong dtype: TypeError; wrong shape or more samples than the\n"
                               "capacity: ValueError.";

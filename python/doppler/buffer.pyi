@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Type stubs for doppler.buffer (the pybind11 extension, python/doppler/buffer.cc).
+
+Errors shared by all three classes:
+- any call after destroy() (except destroy itself): ValueError
+- a role held by another live process (a second producer or consumer):
+  OSError with errno EBUSY, naming that process's pid
+"""
+from types import TracebackType
+from typing import Optional, Type, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+_B = TypeVar("_B", bound="_Buffer")
+
+class _Buffer:
+    # Shared shape of F32Buffer / F64Buffer / I16Buffer (not a runtime class).
+    def __init__(self, capacity: int, name: Optional[str] = None) -> None:
+        """In-process ring (name=None) or named ring /dev/shm/doppler.<name>.
+
+        capacity is rounded up to a power of two and the page minimum.
+        ValueError: capacity <= 0 or too large, bad name. FileExistsError: name taken.
+        OSError (ENOSPC): /dev/shm full. MemoryError/OSError: mapping failed.
+        """
+    @classmethod
+    def attach(cls: Type[_B], name: str, timeout: Optional[float] = None, allow_foreign: bool = False) -> _B:
+        """Attach to a named ring. timeout=None: FileNotFoundError at once if missing;
+        otherwise wait up to timeout seconds for it. TypeError: ring of another type.
+        PermissionError: another user's ring (unless allow_foreign). OSError: corrupt ring."""
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def available(self) -> int: ...
+    @property
+    def name(self) -> Optional[str]: ...
+    @property
+    def written(self) -> int:
+        """Total samples the producer ever wrote."""
+    @property
+    def read_index(self) -> int:
+        """Absolute index of the first sample of the consumer's current/next view."""
+    @property
+    def closed(self) -> bool: ...
+    def consume(self, n: Optional[int] = None) -> None:
+        """Release n samples (default: what is left of the last wait's count).
+        ValueError if n <= 0 or more than is readable."""
+    def close(self) -> None:
+        """End of stream: the consumer drains the rest, then wait() raises EOFError."""
+    def destroy(self) -> None:
+        """Release the ring (idempotent); views already returned stay readable."""
+    def __enter__(self: _B) -> _B: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
+    def __repr__(self) -> str: ...
+
+class F32Buffer(_Buffer):
+    """Lock-free SPSC ring of complex64 samples (min capacity 512)."""
+    def write(self, arr: NDArray[np.complex64], block: bool = False, timeout: Optional[float] = None) -> bool:
+        """Write all of arr (1-D complex64) or nothing.
+
+        block=False: returns False (and counts dropped) if it does not fit.
+        block=True: waits for room; TimeoutError, BrokenPipeError (consumer died).
+        Non-contiguous input is copied once. Empty input returns True.
+        TypeError: wrong dtype or not an ndarray. ValueError: wrong shape, more than capacity.
+        """
+    def wait(self, n: int, timeout: Optional[float] = None) -> NDArray[np.complex64]:
+        """Read-only zero-copy view of the next n samples, shape (n,).
+
+        TimeoutError; EOFError after close() once fewer than n remain; BrokenPipeError
+        if the producer died; KeyboardInterrupt on Ctrl-C; ValueError if n <= 0 or
+        n > capacity."""
+
+class F64Buffer(_Buffer):
+    """Lock-free SPSC ring of complex128 samples (min capacity 256)."""
+    def write(self, arr: NDArray[np.complex128], block: bool = False, timeout: Optional[float] = None) -> bool:
+        """As F32Buffer.write, for 1-D complex128."""
+    def wait(self, n: int, timeout: Optional[float] = None) -> NDArray[np.complex128]:
+        """As F32Buffer.wait; view of shape (n,) complex128."""
+
+class I16Buffer(_Buffer):
+    """Lock-free SPSC ring of interleaved int16 I/Q pairs (min capacity 1024)."""
+    def write(self, arr: NDArray[np.int16], block: bool = False, timeout: Optional[float] = None) -> bool:
+        """As F32Buffer.write, for int16 of shape (n, 2) or flat int16 of even length
+        (odd length: ValueError)."""
+    def wait(self, n: int, timeout: Optional[float] = None) -> NDArray[np.int16]:
+        """As F32Buffer.wait; view of shape (n, 2): column 0 is I, column 1 is Q."""
