@@ -250,6 +250,14 @@ std::shared_ptr<segment> segment::create(sample_type t, uint64_t capacity)
 {
     const uint64_t cap = round_capacity(t, capacity);
     const size_t header = page_size();
+    // A memfd lives in the kernel's internal tmpfs, which has no size limit:
+    // reserving more than the machine has would summon the OOM killer
+    // instead of failing. (Named rings are bounded by /dev/shm: ENOSPC.)
+    const uint64_t ram = uint64_t(sysconf(_SC_PHYS_PAGES)) * page_size();
+    if (cap * sample_size(t) > ram)
+        throw error(ENOMEM, "a ring of " + std::to_string(cap) + " " + type_name(t) + " samples (" +
+                                std::to_string(cap * sample_size(t)) + " bytes) is larger than this machine's memory (" +
+                                std::to_string(ram) + " bytes); ask for a smaller capacity");
     fd_guard fd{memfd_create("doppler-ring", MFD_CLOEXEC)};
     if (fd.fd < 0)
         fail(errno, "memfd_create failed");
