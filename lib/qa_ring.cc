@@ -142,6 +142,24 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_zero_or_too_large_is_einval, T, all_types
     }
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_beyond_memory_is_enomem_not_an_oom_kill, T, all_types)
+{
+    const uint64_t ram = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
+    const uint64_t req = 2 * ram / sizeof(T); // within max_data_bytes on any machine below 512 GiB
+    if (req > max_data_bytes / sizeof(T))
+        return;
+    try {
+        ring<T> r(req);
+        BOOST_ERROR("a ring larger than the machine's memory was created");
+    } catch (const doppler::error& e) {
+        BOOST_TEST(e.code().value() == ENOMEM);
+        BOOST_TEST(std::string(e.what()).find("memory") != std::string::npos);
+    }
+    errno = 0;
+    BOOST_TEST(!c_create<T>(size_t(req)));
+    BOOST_TEST(errno == ENOMEM);
+}
+
 // ---------------------------------------------------------------------------
 // all-or-nothing writes, drops
 // ---------------------------------------------------------------------------
