@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <ostream>
 #include <string>
 
@@ -104,6 +105,15 @@ template <class T>
 const T* as_cxx(const typename c_api<T>::sample* p)
 {
     return reinterpret_cast<const T*>(p);
+}
+
+/// Multiplier for the long sequence tests: DOPPLER_QA_SCALE (e.g. 0.1 under
+/// the sanitizers, which check the same paths with fewer samples); default 1.
+inline double scale()
+{
+    const char* s = std::getenv("DOPPLER_QA_SCALE");
+    const double v = s ? std::atof(s) : 1.0;
+    return v > 0 ? v : 1.0;
 }
 
 /// A ring name no other test (or concurrent run) uses.
