@@ -116,7 +116,7 @@ int64_t now_ns() noexcept
 
 /// OSError(err, msg): Python's constructor picks the subclass from errno
 /// (FileNotFoundError, PermissionError, FileExistsError, ...).
-void set_os_error(int err, const char* msg)
+[[gnu::cold]] void set_os_error(int err, const char* msg)
 {
     PyObject* exc = PyObject_CallFunction(PyExc_OSError, "is", err, msg);
     if (exc) {
@@ -126,7 +126,7 @@ void set_os_error(int err, const char* msg)
 }
 
 /// doppler::error -> the Python exception issue 2 section 4 names.
-void set_error(const doppler::error& e)
+[[gnu::cold]] void set_error(const doppler::error& e)
 {
     switch (e.code().value()) {
     case EINVAL:
@@ -145,7 +145,7 @@ void set_error(const doppler::error& e)
 
 /// A role held by another live process: OSError(EBUSY) naming its pid.
 template <class T>
-void set_busy(const ring<T>& r, const char* role)
+[[gnu::cold]] void set_busy(const ring<T>& r, const char* role)
 {
     const std::string& name = r.seg()->name();
     const std::string msg = std::string("ring '") + name + "' already has a " + role + ": pid " +
@@ -156,7 +156,7 @@ void set_busy(const ring<T>& r, const char* role)
 
 /// Why a wait or a blocking write gave up, as the matching exception.
 template <class T>
-void set_status(const ring<T>& r, status s, uint64_t n, bool producer)
+[[gnu::cold]] void set_status(const ring<T>& r, status s, uint64_t n, bool producer)
 {
     const char* cls = py_type<T>::cls;
     switch (s) {
@@ -193,7 +193,7 @@ void set_status(const ring<T>& r, status s, uint64_t n, bool producer)
 
 /// METH_FASTCALL | METH_KEYWORDS arguments into `out` (nullptr = not given).
 template <size_t N>
-bool parse(const char* fn, const char* const (&names)[N], size_t required, PyObject* const* args,
+[[gnu::noinline]] bool parse_keywords(const char* fn, const char* const (&names)[N], size_t required, PyObject* const* args,
            Py_ssize_t nargs, PyObject* kwnames, PyObject* (&out)[N])
 {
     if (size_t(nargs) > N) {
@@ -226,31 +226,36 @@ bool parse(const char* fn, const char* const (&names)[N], size_t required, PyObj
     return true;
 }
 
-/// A sample count: a positive int, at most `limit` (0: no limit).
-bool count_arg(PyObject* o, const char* fn, uint64_t limit, uint64_t& n)
+/// The error half of count_arg (kept out of line: the hot path never runs it).
+[[gnu::cold]] bool bad_count(PyObject* o, const char* fn, uint64_t limit, long long v, int overflow)
 {
-    int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
     if (v == -1 && PyErr_Occurred())
-        return false;
-    if (overflow < 0 || (overflow == 0 && v <= 0)) {
+        return false; // not an int: TypeError already set
+    if (overflow < 0 || (overflow == 0 && v <= 0))
         PyErr_Format(PyExc_ValueError, "%s: n must be a positive number of samples, got %R", fn, o);
-        return false;
-    }
-    n = overflow > 0 ? UINT64_MAX : uint64_t(v);
-    if (limit && n > limit) {
+    else
         PyErr_Format(PyExc_ValueError, "%s: n = %R is more than the capacity (%" PRIu64 " samples)", fn, o, limit);
-        return false;
-    }
-    return true;
+    return false;
 }
 
-/// None (or not given): wait forever (-1). Otherwise seconds >= 0.
-bool timeout_arg(PyObject* o, int64_t& ns)
+/// A sample count: a positive int, at most `limit` (0: no limit).
+inline bool count_arg(PyObject* o, const char* fn, uint64_t limit, uint64_t& n)
 {
-    ns = -1;
-    if (!o || o == Py_None)
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow > 0 && !limit) {
+        n = UINT64_MAX; // more than anything is readable: the caller says so
         return true;
+    }
+    if (overflow == 0 && v > 0 && (!limit || uint64_t(v) <= limit)) {
+        n = uint64_t(v);
+        return true;
+    }
+    return bad_count(o, fn, limit, v, overflow);
+}
+
+[[gnu::cold]] bool timeout_seconds(PyObject* o, int64_t& ns)
+{
     const double s = PyFloat_AsDouble(o);
     if (s == -1.0 && PyErr_Occurred())
         return false;
@@ -259,6 +264,25 @@ bool timeout_arg(PyObject* o, int64_t& ns)
         return false;
     }
     ns = s >= max_timeout_s ? -1 : int64_t(s * 1e9);
+    return true;
+}
+
+/// None (or not given): wait forever (-1). Otherwise seconds >= 0.
+inline bool timeout_arg(PyObject* o, int64_t& ns)
+{
+    ns = -1;
+    return !o || o == Py_None || timeout_seconds(o, ns);
+}
+
+/// parse_keywords(), with the common all-positional call inline.
+template <size_t N>
+inline bool parse(const char* fn, const char* const (&names)[N], size_t required, PyObject* const* args,
+                  Py_ssize_t nargs, PyObject* kwnames, PyObject* (&out)[N])
+{
+    if (kwnames || size_t(nargs) < required || size_t(nargs) > N)
+        return parse_keywords(fn, names, required, args, nargs, kwnames, out);
+    for (size_t i = 0; i < N; ++i)
+        out[i] = i < size_t(nargs) ? args[i] : nullptr;
     return true;
 }
 
@@ -448,8 +472,14 @@ struct hot {
         if (!count_arg(a[0], "wait()", r.capacity(), n) || !timeout_arg(a[1], timeout_ns))
             return nullptr;
         const T* data;
-        if (r.readable() >= n) {
-            data = r.wait(n, 0).data; // already there: no GIL release, no park
+        if (r.available() >= n) {
+            // Already there (inline check, no call): no GIL release, no park.
+            const auto v = r.wait(n, 0);
+            if (!v) {
+                set_status(r, v.why, n, false);
+                return nullptr;
+            }
+            data = v.data;
         } else {
             std::shared_ptr<ring<T>> hold = b->ring_; // see write()
             if (!hold->claim_consumer()) {
