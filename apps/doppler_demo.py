@@ -81,6 +81,18 @@ def attach(name, proc, timeout):
                 return None
 
 
+def stop_flowgraph(proc, grace):
+    """Give the flowgraph `grace` seconds to exit by itself (after a normal
+    run it is on its way out: its sink closed the ring in stop()), then
+    SIGTERM it (its handler stops the flowgraph; the sink closes the ring).
+    Returns its exit status."""
+    try:
+        return proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        return proc.wait()
+
+
 class Status:
     """One live line on a terminal, plain periodic lines otherwise."""
 
@@ -111,7 +123,7 @@ class Status:
 
 
 def consume(buf, proc):
-    """Drain the ring until the producer closes it; return (received, power)."""
+    """Drain the ring until the producer closes it; return (received, power, seconds)."""
     status = Status(buf)
     received, chunks = 0, 0
     power = np.zeros(FFT_SIZE)
@@ -164,9 +176,17 @@ def plot(path, freqs, power, args, measured):
     plt.close(fig)
 
 
+def count(text):
+    """A sample count: 200000000, 2e8 or 200_000_000."""
+    value = float(text)
+    if value != int(value):
+        raise ValueError(text)
+    return int(value)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--samples", type=lambda s: int(float(s)), default=200_000_000,
+    p.add_argument("--samples", type=count, default=200_000_000,
                    help="samples the flowgraph produces (default: %(default)s)")
     p.add_argument("--freq", type=float, default=100e3, help="tone frequency in Hz (default: %(default)s)")
     p.add_argument("--rate", type=float, default=2e6, help="sample rate in Hz (default: %(default)s)")
@@ -175,8 +195,8 @@ def main():
     p.add_argument("--name", default=f"demo-{os.getpid()}", help="ring name (default: demo-<pid>)")
     p.add_argument("--plot", default="doppler-demo-spectrum.png", help="spectrum PNG to write (default: %(default)s)")
     args = p.parse_args()
-    if args.samples <= 0:
-        p.error("--samples must be positive")
+    if args.samples < FFT_SIZE:
+        p.error(f"--samples must be at least {FFT_SIZE} (one FFT) to measure the tone")
     if not 0 <= abs(args.freq) < args.rate / 2:
         p.error(f"--freq must be within +-rate/2 ({args.rate / 2:g} Hz) to be measurable")
 
@@ -187,6 +207,7 @@ def main():
         proc = subprocess.Popen([sys.executable, script, "--name", args.name, "--samp-rate", repr(args.rate),
                                  "--freq", repr(args.freq), "--policy", args.policy,
                                  "--n-samples", str(args.samples)])
+        drained = False
         try:
             buf = attach(args.name, proc, timeout=10)
             if buf is None:
@@ -199,13 +220,12 @@ def main():
                     print("doppler-demo: the flowgraph died without closing the ring", file=sys.stderr)
                     return 2
                 dropped = buf.dropped
+            drained = True
         except KeyboardInterrupt:
             print("\ndoppler-demo: interrupted", file=sys.stderr)
             return 130
         finally:
-            if proc.poll() is None:
-                proc.terminate()  # the flowgraph's SIGTERM handler stops it; its sink closes the ring
-            rc = proc.wait()
+            rc = stop_flowgraph(proc, grace=10 if drained else 0)
     if rc != 0:
         print(f"doppler-demo: the flowgraph exited with status {rc}", file=sys.stderr)
         return 2
