@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""QA of doppler.buffer_source: Python write() -> ring -> flowgraph -> vector_sink."""
+
+import threading
+import time
+
+import numpy as np
+from gnuradio import blocks, doppler, gr, gr_unittest
+
+from qa_common import SOURCE_SCALE, VARIANTS, complex_input, ring_name, shm_exists, stops_within, to_i16
+
+
+def ring_data(variant, n, seed=2):
+    """(what Python writes into the ring, what the source must emit, vector_sink)."""
+    x = complex_input(n, seed)
+    if variant == "f32":
+        return x, x, blocks.vector_sink_c()
+    if variant == "f64":
+        x64 = x.astype(np.complex128) + 1e-12  # detail a narrowing drops
+        return x64, x64.astype(np.complex64), blocks.vector_sink_c()
+    iq = to_i16(x)
+    if variant == "sc16":
+        return iq, iq.ravel(), blocks.vector_sink_s(2)
+    f = iq.astype(np.float32) * np.float32(SOURCE_SCALE)
+    return iq, (f[:, 0] + 1j * f[:, 1]).astype(np.complex64), blocks.vector_sink_c()
+
+
+def flowgraph(variant, ring, sink, capacity=4096):
+    btype, sc16, _ = VARIANTS[variant]
+    src = doppler.buffer_source(btype, ring, capacity, sc16)
+    tb = gr.top_block()
+    tb.connect(src, sink)
+    return tb
+
+
+class qa_buffer_source(gr_unittest.TestCase):
+
+    def check_buffer_object(self, variant):
+        buf = VARIANTS[variant][2](4096)
+        data, expected, sink = ring_data(variant, 3000)
+        self.assertTrue(buf.write(data))
+        buf.close()
+        # Closed and drained: the source ends the flowgraph by itself.
+        flowgraph(variant, buf, sink).run()
+        np.testing.assert_array_equal(np.array(sink.data()), expected)
+        self.assertEqual(buf.available, 0)
+
+    def test_buffer_object_f32(self):
+        self.check_buffer_object("f32")
+
+    def test_buffer_object_f64(self):
+        self.check_buffer_object("f64")
+
+    def test_buffer_object_i16(self):
+        self.check_buffer_object("i16")
+
+    def test_buffer_object_sc16(self):
+        self.check_buffer_object("sc16")
+
+    def test_scale(self):
+        buf = doppler.buffer.I16Buffer(1024)
+        buf.write(np.array([[500, 250], [-1000, 1000]], dtype=np.int16))
+        buf.close()
+        sink = blocks.vector_sink_c()
+        tb = gr.top_block()
+        tb.connect(doppler.buffer_source("i16", buf, scale=1e-3), sink)
+        tb.run()
+        np.testing.assert_allclose(sink.data(), [0.5 + 0.25j, -1 + 1j], rtol=1e-6)
+
+    def check_by_name(self, variant, producer_first):
+        btype, sc16, cls = VARIANTS[variant]
+        name = ring_name("source-" + variant)
+        data, expected, sink = ring_data(variant, 3000)
+        if producer_first:
+            buf = cls(4096, name=name)
+            tb = flowgraph(variant, name, sink, capacity=999)  # the ring's capacity wins
+        else:
+            tb = flowgraph(variant, name, sink, capacity=4096)
+            buf = cls.attach(name)
+        self.assertEqual(buf.capacity, 4096)
+        tb.start()
+        half = len(data) // 2
+        self.assertTrue(buf.write(data[:half]))
+        self.assertTrue(buf.write(data[half:]))
+        buf.close()
+        tb.wait()
+        np.testing.assert_array_equal(np.array(sink.data()), expected)
+        buf.destroy()
+        self.assertFalse(shm_exists(name))
+
+    def test_by_name(self):
+        for variant in VARIANTS:
+            for producer_first in (True, False):
+                with self.subTest(variant=variant, producer_first=producer_first):
+                    self.check_by_name(variant, producer_first)
+
+    def test_lossless_stream_through_a_small_ring(self):
+        for variant in VARIANTS:
+            with self.subTest(variant=variant):
+                buf = VARIANTS[variant][2](1)  # page minimum, far smaller than the stream
+                n = 100 * buf.capacity + 11
+                data, expected, sink = ring_data(variant, n)
+                tb = flowgraph(variant, buf, sink)
+
+                def produce():
+                    try:
+                        for i in range(0, n, 200):
+                            buf.write(data[i:i + 200], block=True, timeout=20)
+                    finally:
+                        buf.close()  # a failed producer still ends the flowgraph
+
+                producer = threading.Thread(target=produce, daemon=True)
+                producer.start()
+                tb.run()
+                producer.join(20)
+                self.assertFalse(producer.is_alive())
+                np.testing.assert_array_equal(np.array(sink.data()), expected)
+                self.assertEqual(buf.dropped, 0)
+
+    def test_stop_while_waiting_on_empty_ring(self):
+        for variant in VARIANTS:
+            with self.subTest(variant=variant):
+                name = ring_name("empty")
+                sink = blocks.null_sink(2 * 2 if variant == "sc16" else gr.sizeof_gr_complex)
+                tb = flowgraph(variant, name, sink)
+                self.assertTrue(shm_exists(name))
+                self.assertTrue(stops_within(tb))
+                # The source created the ring: stopping removed its name.
+                self.assertFalse(shm_exists(name))
+
+    def test_consumer_role_freed_on_stop(self):
+        # A stopped source gives the ring to the next consumer, which
+        # continues from the first unread sample.
+        buf = doppler.buffer.F32Buffer(4096, name=ring_name("next"))
+        data, _, sink = ring_data("f32", 1000)
+        buf.write(data[:600])
+        tb = flowgraph("f32", buf.name, sink)
+        tb.start()
+        for _ in range(1000):  # up to ~10 s
+            if len(sink.data()) >= 600:
+                break
+            time.sleep(0.01)
+        tb.stop()
+        tb.wait()
+        buf.write(data[600:])
+        buf.close()
+        sink2 = blocks.vector_sink_c()
+        flowgraph("f32", buf.name, sink2).run()
+        np.testing.assert_array_equal(np.array(sink.data()), data[:600])
+        np.testing.assert_array_equal(np.array(sink2.data()), data[600:])
+        buf.destroy()
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "type"):
+            doppler.buffer_source("i8", ring_name("bad"))
+        with self.assertRaisesRegex(ValueError, "name"):
+            doppler.buffer_source("f32", "")
+        with self.assertRaisesRegex(ValueError, "scale"):
+            doppler.buffer_source("i16", ring_name("bad"), scale=0.0)
+        with self.assertRaisesRegex(ValueError, "sc16"):
+            doppler.buffer_source("f64", ring_name("bad"), sc16=True)
+        with self.assertRaisesRegex(TypeError, "i16"):
+            doppler.buffer_source("f32", doppler.buffer.I16Buffer(1024))
+
+
+if __name__ == "__main__":
+    gr_unittest.run(qa_buffer_source)
