@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstdio>
+#include <iostream>
 #include <cstddef>
 #include <memory>
 #include <thread>
@@ -83,6 +85,8 @@ struct channel {
 template <class F>
 pid_t spawn(F body)
 {
+    std::cout.flush(); // or the child's copy of the buffer is printed again
+    std::fflush(stdout);
     pid_t pid = fork();
     BOOST_REQUIRE(pid >= 0);
     if (pid == 0) {
