@@ -146,6 +146,38 @@ class qa_buffer_sink(gr_unittest.TestCase):
         tb.wait()
         np.testing.assert_array_equal(got, expected)
 
+    # --- across processes -----------------------------------------------------
+
+    def test_cross_process_block_policy_every_sample(self):
+        import subprocess
+        import sys
+        name = ring_name("xproc")
+        n = 2_000_000
+        seq = np.arange(n, dtype=np.float32)
+        snk = doppler.buffer_sink("f32", name, 4096, "block")  # creates the ring
+        consumer = subprocess.Popen(
+            [sys.executable, "-c",
+             "import sys, numpy as np; from doppler import buffer as b\n"
+             "r = b.F32Buffer.attach(sys.argv[1], timeout=10); nxt = 0\n"
+             "while True:\n"
+             "    try: v = r.wait(1024, timeout=20)\n"
+             "    except EOFError:\n"
+             "        if not r.available: break\n"
+             "        v = r.wait(r.available)\n"
+             "    k = len(v)\n"
+             "    want = np.arange(nxt, nxt + k, dtype=np.float32)\n"
+             "    assert (v.real == want).all() and (v.imag == -want).all(), nxt\n"
+             "    nxt += k; r.consume(k)\n"
+             "print(nxt)", name],
+            stdout=subprocess.PIPE, text=True)
+        tb = gr.top_block()
+        tb.connect(blocks.vector_source_c((seq - 1j * seq).tolist()), snk)
+        tb.run()
+        out, _ = consumer.communicate(timeout=60)
+        self.assertEqual(consumer.returncode, 0)
+        self.assertEqual(int(out), n)
+        self.assertEqual(snk.dropped(), 0)
+
     # --- stopping --------------------------------------------------------------
 
     def test_stop_while_waiting_for_space(self):
