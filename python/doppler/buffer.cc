@@ -241,6 +241,14 @@ template <size_t N>
 /// A sample count: a positive int, at most `limit` (0: no limit).
 inline bool count_arg(PyObject* o, const char* fn, uint64_t limit, uint64_t& n)
 {
+    if (PyLong_CheckExact(o)) { // the usual case, on CPython's quickest conversion
+        const Py_ssize_t v = PyLong_AsSsize_t(o);
+        if (v > 0 && (!limit || uint64_t(v) <= limit)) {
+            n = uint64_t(v);
+            return true;
+        }
+        PyErr_Clear(); // overflow: the general path below says what was wrong
+    }
     int overflow = 0;
     const long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
     if (overflow > 0 && !limit) {
@@ -523,9 +531,18 @@ struct hot {
                          py_type<T>::cls);
             return nullptr;
         }
-        if (!b->ring_->consume(n)) {
+        ring<T>& r = *b->ring_;
+        bool ok = r.consume(n);
+        if (!ok && !r.is_consumer()) { // consume before any wait: claim the role first
+            if (!r.claim_consumer()) {
+                set_busy(r, "consumer");
+                return nullptr;
+            }
+            ok = r.consume(n);
+        }
+        if (!ok) {
             PyErr_Format(PyExc_ValueError, "%s.consume(%" PRIu64 "): only %" PRIu64 " samples are readable",
-                         py_type<T>::cls, n, b->ring_->available());
+                         py_type<T>::cls, n, r.available());
             return nullptr;
         }
         b->last_wait_ = n < b->last_wait_ ? b->last_wait_ - n : 0;

@@ -173,6 +173,14 @@ def test_consume_defaults_to_what_is_left_of_the_last_wait():
         buf.consume()  # nothing left of the last wait
 
 
+def test_consume_without_wait_skips_samples():
+    buf = F32Buffer(4096)
+    buf.write(samples(F32Buffer, 100))
+    buf.consume(40)
+    assert buf.read_index == 40
+    assert np.array_equal(numbers(F32Buffer, buf.wait(60)), np.arange(40, 100))
+
+
 def test_views_share_one_base_object():
     buf = F32Buffer(4096)
     buf.write(samples(F32Buffer, 10))
