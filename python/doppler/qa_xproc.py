@@ -302,6 +302,51 @@ def test_producer_killed_consumer_drains_then_broken_pipe(names, children):
         buf.destroy()
 
 
+def test_producer_killed_mid_stream(names, children):
+    """A lossless producer streaming sequence numbers is killed while both
+    sides run: the consumer gets an unbroken sequence of whole blocks up to
+    where it stopped (nothing torn, nothing missing), then BrokenPipeError."""
+    name = names()
+    buf = I16Buffer(8192, name=name)
+    try:
+        prod = children(f"""
+            buf = I16Buffer.attach({name!r})
+            k = 0
+            while True:
+                assert buf.write(make("i16", k, 1000), block=True, timeout={LONG})
+                k += 1000
+                if k == 200000:
+                    say("streaming")
+        """)
+        got, outcome = 0, []
+
+        def drain():
+            nonlocal got
+            try:
+                while True:
+                    n = min(777, max(buf.available, 1))
+                    v = buf.wait(n, timeout=LONG)
+                    seq = v.view(np.uint32).reshape(-1)
+                    if not np.array_equal(seq, np.arange(got, got + n, dtype=np.uint32)):
+                        raise AssertionError(f"sequence broken after sample {got}")
+                    got += n
+                    buf.consume()
+            except Exception as e:  # asserted below
+                outcome.append(e)
+
+        t = threading.Thread(target=drain)
+        t.start()
+        prod.expect("streaming")
+        prod.kill9()
+        t.join(LONG + 10)
+        assert not t.is_alive(), "the consumer never noticed the dead producer"
+        assert isinstance(outcome[0], BrokenPipeError), repr(outcome[0])
+        assert got >= 200000 - buf.capacity and got % 1000 == 0, got  # whole blocks only
+        assert buf.written == got
+    finally:
+        buf.destroy()
+
+
 def test_producer_killed_while_consumer_parked(names, children):
     name = names()
     buf = F32Buffer(4096, name=name)
