@@ -51,23 +51,23 @@ def _mapping_pids():
 
 
 def _attached(ring, users):
-    """Live pids (other than us) that have this ring's object mapped."""
+    """Live pids that have this ring's object mapped (the tool's own look
+    through _ring is unmapped again before this runs)."""
     try:
         st = os.stat(ring["path"], follow_symlinks=False)
     except OSError:
         return set()
     key = (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
-    return users.get(key, set()) - {os.getpid()}
+    return users.get(key, set())
 
 
 def _state(ring, users):
     """'corrupt', 'in use' or 'stale', and the live pids that make it in use."""
     if ring["problem"]:
         return "corrupt", []
-    live = [f"{ring[role]['pid']} ({role})" for role in ("creator", "producer", "consumer")
-            if ring[role]["alive"]]
-    roles = {ring[role]["pid"] for role in ("creator", "producer", "consumer") if ring[role]["alive"]}
-    live += [f"{pid} (attached)" for pid in sorted(_attached(ring, users) - roles)]
+    alive = [(ring[role]["pid"], role) for role in ("creator", "producer", "consumer") if ring[role]["alive"]]
+    live = [f"{pid} ({role})" for pid, role in alive]
+    live += [f"{pid} (attached)" for pid in sorted(_attached(ring, users) - {pid for pid, _ in alive})]
     return ("in use" if live else "stale"), live
 
 
