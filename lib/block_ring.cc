@@ -36,45 +36,19 @@ void check_scale(float scale)
         throw std::invalid_argument("scale must be a finite, non-zero number, got " + std::to_string(scale));
 }
 
-namespace {
-
-template <class T>
-std::shared_ptr<::doppler::ring<T>> attach_or_create(const std::string& name, uint64_t capacity)
-{
-    // attach, else create. A peer creating the ring between our two calls
-    // makes create fail with EEXIST: then it exists, attach again. A third
-    // collision means names are being created and removed in a loop: give up.
-    for (int attempt = 1;; ++attempt) {
-        try {
-            return ::doppler::ring<T>::attach(name);
-        } catch (const ::doppler::error& e) {
-            if (e.code().value() != ENOENT || attempt == 3)
-                throw;
-        }
-        try {
-            return ::doppler::ring<T>::create_named(name, capacity);
-        } catch (const ::doppler::error& e) {
-            if (e.code().value() != EEXIST || attempt == 3)
-                throw;
-        }
-    }
-}
-
-} // namespace
-
 ring_ref open_named(sample_type t, const std::string& name, uint64_t capacity)
 {
     if (capacity == 0)
         throw std::invalid_argument("capacity must be a positive number of samples, got 0");
     switch (t) {
     case sample_type::cf32:
-        return attach_or_create<::doppler::cf32>(name, capacity);
+        return std::shared_ptr<::doppler::ring<::doppler::cf32>>(::doppler::ring<::doppler::cf32>::open(name, capacity));
     case sample_type::cf64:
-        return attach_or_create<::doppler::cf64>(name, capacity);
+        return std::shared_ptr<::doppler::ring<::doppler::cf64>>(::doppler::ring<::doppler::cf64>::open(name, capacity));
     case sample_type::i16:
         break;
     }
-    return attach_or_create<::doppler::ci16>(name, capacity);
+    return std::shared_ptr<::doppler::ring<::doppler::ci16>>(::doppler::ring<::doppler::ci16>::open(name, capacity));
 }
 
 void check_type(sample_type t, const ring_ref& ring)
@@ -91,6 +65,10 @@ void claim(const ring_ref& ring, bool producer)
 {
     std::visit(
         [&](const auto& r) {
+            if (producer && r->closed())
+                throw ::doppler::error(EPIPE,
+                                       label(ring) + " was closed by an earlier producer (end of stream); "
+                                                     "remove it (doppler-ring rm NAME) or use another name");
             if (producer ? r->claim_producer() : r->claim_consumer())
                 return;
             const char* role = producer ? "producer" : "consumer";

@@ -91,44 +91,29 @@ void buffer_sink_impl::store(::doppler::ci16* dst, const void* in, uint64_t n) c
             reinterpret_cast<int16_t*>(dst), static_cast<const float*>(in), d_scale, unsigned(2 * n));
 }
 
-namespace {
-
-/// Free space right now. ring::space() trusts its cached read index until it
-/// says "full"; a chunk needs the current figure: one load of the consumer's
-/// index per work() call. Clamped, so a corrupt peer index cannot make us
-/// write past the mirror.
-template <class T>
-uint64_t free_now(const ::doppler::ring<T>& r)
-{
-    return std::min(r.capacity(), r.capacity() - (r.written() - r.read_index()));
-}
-
-} // namespace
-
 template <class T>
 int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
 {
-    uint64_t free = free_now(r);
+    n = std::min(n, r.capacity()); // a chunk never exceeds the ring
+    uint64_t free = r.space(n);
+    if (r.closed()) { // someone closed the stream under us: nothing more may be written
+        d_logger->error("{} was closed while the flowgraph wrote into it; ending", detail::label(d_ring));
+        return WORK_DONE;
+    }
     if (d_block) {
         if (free == 0) {
             // Full: wait one slice for room for the whole chunk, then return
             // (0 items) so the scheduler can notice a stop; it calls again.
             // Timeout (no consumer yet) and broken (the consumer died; a new
             // one may attach and continue) both mean: keep waiting.
-            if (r.wait_space(std::min(n, r.capacity()), detail::work_slice_ns) != status::ok)
+            if (r.wait_space(n, detail::work_slice_ns) != status::ok)
                 return 0;
-            free = free_now(r);
+            free = r.space(n);
         }
         n = std::min(n, free); // what fits now; the rest on the next call
-    } else {
-        // All or nothing per chunk, and a chunk never exceeds the ring.
-        n = std::min(n, r.capacity());
-        if (free < n) {
-            // Relaxed: a statistic, read by the consumer or the ring tool.
-            const uint64_t total = r.seg()->ctl()->dropped.fetch_add(n, std::memory_order_relaxed) + n;
-            note_drop(n, total, r.written());
-            return int(n);
-        }
+    } else if (free < n) {     // all or nothing per chunk
+        note_drop(n, r.drop(n), r.written());
+        return int(n);
     }
     store(r.write_ptr(), in, n);
     r.commit(n);

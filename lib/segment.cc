@@ -393,4 +393,25 @@ segment::attach(const std::string& name, sample_type expect, int64_t timeout_ns,
     }
 }
 
+std::shared_ptr<segment> segment::open_named(sample_type t, const std::string& name, uint64_t capacity)
+{
+    // Attach, else create. A peer creating the ring between our two calls
+    // makes create fail with EEXIST: then it exists, attach again. A third
+    // collision means names are being created and removed in a loop: give up.
+    for (int attempt = 1;; ++attempt) {
+        try {
+            return attach(name, t);
+        } catch (const error& e) {
+            if (e.code().value() != ENOENT || attempt == 3)
+                throw;
+        }
+        try {
+            return create_named(t, name, capacity);
+        } catch (const error& e) {
+            if (e.code().value() != EEXIST || attempt == 3)
+                throw;
+        }
+    }
+}
+
 } // namespace doppler

@@ -195,6 +195,8 @@ public:
     /// expect == 0 accepts any type; allow_foreign accepts another uid's ring.
     static std::shared_ptr<segment> attach(const std::string& name, sample_type expect,
                                            int64_t timeout_ns = -1, bool allow_foreign = false);
+    /// Attach if it exists, else create (handles a peer creating it between the two).
+    static std::shared_ptr<segment> open_named(sample_type t, const std::string& name, uint64_t capacity);
     /// Validate and double-map an already open object (the fuzz target's entry).
     static std::shared_ptr<segment> attach_fd(int fd, sample_type expect, bool allow_foreign,
                                               const std::string& what);
@@ -317,6 +319,12 @@ public:
     {
         return std::unique_ptr<ring>(new ring(segment::create_named(sample_traits<T>::type, name, capacity)));
     }
+    /// Attach the named ring if it exists (type checked), else create it:
+    /// either side of a ring may start first.
+    static std::unique_ptr<ring> open(const std::string& name, uint64_t capacity)
+    {
+        return std::unique_ptr<ring>(new ring(segment::open_named(sample_traits<T>::type, name, capacity)));
+    }
     /// Attach to a named ring created elsewhere (checks type, size, owner).
     static std::unique_ptr<ring> attach(const std::string& name, int64_t timeout_ns = -1,
                                         bool allow_foreign = false)
@@ -354,17 +362,23 @@ public:
 
     // ---- producer ---------------------------------------------------------
 
-    /// Free space, from the producer's point of view.
-    uint64_t space() noexcept
+    /// Free space, from the producer's point of view. The consumer's index is
+    /// reloaded only when the cached figure is below `want` (pass the size of
+    /// the chunk you hope to write). 0 if another process is the producer or
+    /// the ring is closed.
+    uint64_t space(uint64_t want = 1) noexcept
     {
-        uint64_t free = cap_ - (w_ - r_cache_);
-        if (free == 0 || !producing_) {
-            if (!producing_ && !claim_producer())
-                return 0;
+        if ((!producing_ && !claim_producer()) || is_closed_for_writes())
+            return 0;
+        if (free_cached() < want)
             r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
-            free = cap_ - (w_ - r_cache_);
-        }
-        return free;
+        return free_cached();
+    }
+    /// Count n refused samples (drop policy); returns the new total.
+    uint64_t drop(uint64_t n) noexcept
+    {
+        // Relaxed: a statistic, read by the consumer or the ring tool.
+        return ctl_->dropped.fetch_add(n, std::memory_order_relaxed) + n;
     }
     /// Where the next sample goes; the following space() samples are
     /// contiguous (mirror), so a conversion can write straight into the ring.
@@ -380,18 +394,18 @@ public:
             detail::wake(ctl_->consumer_parked);
     }
     /// Non-blocking, all or nothing. A refused block adds n to dropped().
-    /// n > capacity (or another live producer) is refused with errno EINVAL
-    /// (EBUSY) and not counted as a drop.
+    /// n > capacity, another live producer, or a closed ring is refused with
+    /// errno EINVAL, EBUSY or EPIPE and not counted as a drop.
     bool write(const T* src, uint64_t n) noexcept
     {
-        if (n > cap_ || (!producing_ && !claim_producer())) {
-            errno = n > cap_ ? EINVAL : EBUSY;
+        if (n > cap_ || (!producing_ && !claim_producer()) || is_closed_for_writes()) {
+            errno = n > cap_ ? EINVAL : producing_ ? EPIPE : EBUSY;
             return false;
         }
-        if (cap_ - (w_ - r_cache_) < n) {
+        if (free_cached() < n) {
             r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
-            if (cap_ - (w_ - r_cache_) < n) {
-                ctl_->dropped.fetch_add(n, std::memory_order_relaxed);
+            if (free_cached() < n) {
+                drop(n);
                 return false;
             }
         }
@@ -412,21 +426,24 @@ public:
         return status::ok;
     }
     /// Wait until at least n samples of space are free (n <= capacity).
+    /// status::end_of_stream if the ring was closed: close() is final.
     status wait_space(uint64_t n, int64_t timeout_ns = -1) noexcept
     {
         if (n > cap_)
             return status::invalid;
         if (!producing_ && !claim_producer())
             return status::busy;
-        if (cap_ - (w_ - r_cache_) >= n)
+        if (is_closed_for_writes())
+            return status::end_of_stream;
+        if (free_cached() >= n)
             return status::ok;
         r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
-        if (cap_ - (w_ - r_cache_) >= n)
+        if (free_cached() >= n)
             return status::ok;
         return detail::producer_park(ctl_, w_ + n - cap_, timeout_ns, r_cache_);
     }
     /// Mark end of stream: the consumer drains what remains, then gets
-    /// status::end_of_stream. Idempotent.
+    /// status::end_of_stream; further writes are refused. Idempotent.
     void close() noexcept
     {
         ctl_->closed.store(1, std::memory_order_seq_cst);
@@ -546,6 +563,16 @@ public:
     }
 
 private:
+    // `closed` sits on the producer's own line: this load is a cache hit.
+    bool is_closed_for_writes() const noexcept { return ctl_->closed.load(std::memory_order_relaxed) != 0; }
+    // Free space by the cached consumer index. A corrupt peer index (read
+    // ahead of write) reads as full; either way a write stays in the mirror.
+    uint64_t free_cached() const noexcept
+    {
+        const uint64_t used = w_ - r_cache_;
+        return used > cap_ ? 0 : cap_ - used;
+    }
+
     std::shared_ptr<segment> seg_;
     control* ctl_;
     T* data_;

@@ -154,6 +154,14 @@ template <class T>
     set_os_error(EBUSY, msg.c_str());
 }
 
+/// A write after close(): the stream has ended, nothing more may be added.
+template <class T>
+[[gnu::cold]] void set_closed()
+{
+    PyErr_Format(PyExc_ValueError, "%s.write(): the ring is closed (end of stream); no more samples can be written",
+                 py_type<T>::cls);
+}
+
 /// Why a wait or a blocking write gave up, as the matching exception.
 template <class T>
 [[gnu::cold]] void set_status(const ring<T>& r, status s, uint64_t n, bool producer)
@@ -167,6 +175,10 @@ template <class T>
                      cls, n);
         break;
     case status::end_of_stream:
+        if (producer) {
+            set_closed<T>();
+            break;
+        }
         PyErr_Format(PyExc_EOFError,
                      "%s: the producer closed the ring and only %" PRIu64 " of the %" PRIu64
                      " samples asked for remain; read them with wait(buf.available)",
@@ -416,9 +428,13 @@ struct hot {
         const Py_ssize_t n = samples_in<T>(arr);
         if (n < 0)
             return nullptr;
-        if (n == 0)
-            Py_RETURN_TRUE;
         ring<T>& r = *b->ring_;
+        if (n == 0) { // nothing to write; still, a closed ring takes no writes
+            if (!r.closed())
+                Py_RETURN_TRUE;
+            set_closed<T>();
+            return nullptr;
+        }
         if (uint64_t(n) > r.capacity()) {
             PyErr_Format(PyExc_ValueError, "%s.write() of %zd samples: more than the capacity (%" PRIu64 ")",
                          py_type<T>::cls, n, r.capacity());
@@ -441,6 +457,10 @@ struct hot {
                 set_busy(r, "producer");
                 return nullptr;
             }
+            if (r.closed()) {
+                set_closed<T>();
+                return nullptr;
+            }
             Py_RETURN_FALSE; // full: counted in dropped
         }
         if (r.space() < uint64_t(n)) {
@@ -460,7 +480,10 @@ struct hot {
             if (!(b = live<T>(self)))
                 return nullptr;
         }
-        b->ring_->write(src, uint64_t(n)); // room is there: cannot fail
+        if (!b->ring_->write(src, uint64_t(n))) { // room is there: only close() can refuse it
+            set_closed<T>();
+            return nullptr;
+        }
         Py_RETURN_TRUE;
     }
 
@@ -723,7 +746,8 @@ void define(py::module_& m)
 
     cls.def(
         "close", [](B& b) { live(b).ring_->close(); },
-        "Mark end of stream: the consumer drains what remains, then wait() raises EOFError.");
+        "Mark end of stream: the consumer drains what remains, then wait() raises EOFError.\n"
+        "close() is final: a later write() raises ValueError.");
     cls.def(
         "destroy",
         [](B& b) {

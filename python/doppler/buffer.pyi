@@ -48,7 +48,8 @@ class _Buffer:
         """Release n samples (default: what is left of the last wait's count).
         ValueError if n <= 0 or more than is readable."""
     def close(self) -> None:
-        """End of stream: the consumer drains the rest, then wait() raises EOFError."""
+        """End of stream: the consumer drains the rest, then wait() raises EOFError.
+        close() is final: a later write() raises ValueError."""
     def destroy(self) -> None:
         """Release the ring (idempotent); views already returned stay readable."""
     def __enter__(self: _B) -> _B: ...
@@ -68,7 +69,8 @@ class F32Buffer(_Buffer):
         block=False: returns False (and counts dropped) if it does not fit.
         block=True: waits for room; TimeoutError, BrokenPipeError (consumer died).
         Non-contiguous input is copied once. Empty input returns True.
-        TypeError: wrong dtype or not an ndarray. ValueError: wrong shape, more than capacity.
+        TypeError: wrong dtype or not an ndarray. ValueError: wrong shape, more than capacity,
+        or the ring is closed (even for an empty array).
         """
     def wait(self, n: int, timeout: Optional[float] = None) -> NDArray[np.complex64]:
         """Read-only zero-copy view of the next n samples, shape (n,).
