@@ -102,11 +102,13 @@ int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
     }
     if (d_block) {
         if (free == 0) {
-            // Full: wait one slice for room for the whole chunk, then return
-            // (0 items) so the scheduler can notice a stop; it calls again.
+            // Full: wait one slice for room, then return (0 items) so the
+            // scheduler can notice a stop; it calls again. Room for one
+            // sample is enough: waiting for the whole chunk could starve a
+            // consumer that waits for more than capacity - chunk samples.
             // Timeout (no consumer yet) and broken (the consumer died; a new
             // one may attach and continue) both mean: keep waiting.
-            if (r.wait_space(n, detail::work_slice_ns) != status::ok)
+            if (r.wait_space(1, detail::work_slice_ns) != status::ok)
                 return 0;
             free = r.space(n);
         }

@@ -42,13 +42,6 @@ constexpr int spin_iterations = 512;            // ~tens of microseconds of paus
 constexpr int yield_iterations = 4;
 constexpr uint64_t pid_mask = (uint64_t(1) << 22) - 1;
 
-int64_t now_ns() noexcept
-{
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 /// Process start time (ticks since boot) and whether it is still running,
 /// from /proc/PID/stat. False if the process is gone or a zombie.
 bool proc_start(int pid, uint64_t& start) noexcept
@@ -157,6 +150,13 @@ status park(bool consumer,
 }
 
 } // namespace
+
+int64_t now_ns() noexcept
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 peer_id self_id() noexcept
 {

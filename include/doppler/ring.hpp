@@ -42,6 +42,7 @@
  */
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <complex>
@@ -245,6 +246,8 @@ private:
 // Waiting, waking and liveness (wait.cc): the one place that parks.
 // ---------------------------------------------------------------------------
 namespace detail {
+/// CLOCK_MONOTONIC in nanoseconds.
+int64_t now_ns() noexcept;
 /// This process's peer id (computed once).
 peer_id self_id() noexcept;
 /// True if the process with this id is still running (0 counts as alive:
@@ -413,17 +416,30 @@ public:
         commit(n);
         return true;
     }
-    /// Lossless: wait (up to timeout_ns; < 0 forever) until n samples fit,
-    /// then write them. status::broken if the consumer died and no other
-    /// attached within the timeout.
-    status write_blocking(const T* src, uint64_t n, int64_t timeout_ns = -1) noexcept
+    /// Lossless write of n samples (n <= capacity): copies what fits as room
+    /// appears, so a consumer waiting for any count up to capacity is never
+    /// starved by a producer holding out for room for the whole block.
+    /// Waits up to timeout_ns in all (< 0: forever). `done` (if given) gets
+    /// how many were written and published, all n on status::ok.
+    /// status::broken if the consumer died and no other attached in time.
+    status write_blocking(const T* src, uint64_t n, int64_t timeout_ns = -1, uint64_t* done = nullptr) noexcept
     {
-        status s = wait_space(n, timeout_ns);
-        if (s != status::ok)
-            return s;
-        std::memcpy(static_cast<void*>(write_ptr()), src, n * sizeof(T));
-        commit(n);
-        return status::ok;
+        const int64_t deadline = timeout_ns < 0 ? -1 : detail::now_ns() + timeout_ns;
+        status s = n > cap_ ? status::invalid : status::ok;
+        uint64_t copied = 0;
+        while (s == status::ok && copied < n) {
+            const uint64_t k = std::min(n - copied, space(n - copied));
+            if (k == 0) {
+                s = wait_space(1, deadline < 0 ? -1 : std::max<int64_t>(0, deadline - detail::now_ns()));
+                continue;
+            }
+            std::memcpy(static_cast<void*>(write_ptr()), src + copied, k * sizeof(T));
+            commit(k);
+            copied += k;
+        }
+        if (done)
+            *done = copied;
+        return s;
     }
     /// Wait until at least n samples of space are free (n <= capacity).
     /// status::end_of_stream if the ring was closed: close() is final.

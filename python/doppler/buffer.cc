@@ -170,7 +170,8 @@ template <class T>
     switch (s) {
     case status::timeout:
         PyErr_Format(PyExc_TimeoutError,
-                     producer ? "%s.write(block=True): no room for %" PRIu64 " samples within the timeout"
+                     producer ? "%s.write(block=True): the last %" PRIu64 " samples found no room within the timeout "
+                                "(the ones before them were written)"
                               : "%s.wait(): %" PRIu64 " samples did not arrive within the timeout",
                      cls, n);
         break;
@@ -463,25 +464,30 @@ struct hot {
             }
             Py_RETURN_FALSE; // full: counted in dropped
         }
-        if (r.space() < uint64_t(n)) {
-            // destroy() from another thread must not free the ring mid-wait.
-            std::shared_ptr<ring<T>> hold = b->ring_;
-            if (!hold->claim_producer()) {
-                set_busy(*hold, "producer");
-                return nullptr;
-            }
-            status s;
-            if (!sliced<T>(self, timeout_ns, true, s, [&](int64_t slice) { return hold->wait_space(uint64_t(n), slice); }))
-                return nullptr;
-            if (s != status::ok) {
-                set_status(*hold, s, uint64_t(n), true);
-                return nullptr;
-            }
-            if (!(b = live<T>(self)))
-                return nullptr;
+        if (r.space(uint64_t(n)) >= uint64_t(n)) { // room now: no GIL release
+            if (r.write(src, uint64_t(n)))
+                Py_RETURN_TRUE;
+            set_closed<T>(); // with room there, only close() refuses
+            return nullptr;
         }
-        if (!b->ring_->write(src, uint64_t(n))) { // room is there: only close() can refuse it
-            set_closed<T>();
+        // destroy() from another thread must not free the ring mid-wait.
+        std::shared_ptr<ring<T>> hold = b->ring_;
+        if (!hold->claim_producer()) {
+            set_busy(*hold, "producer");
+            return nullptr;
+        }
+        // Copy what fits as room appears (ring::write_blocking), slice by slice.
+        uint64_t done = 0;
+        status s;
+        if (!sliced<T>(self, timeout_ns, true, s, [&](int64_t slice) {
+                uint64_t k = 0;
+                const status st = hold->write_blocking(src + done, uint64_t(n) - done, slice, &k);
+                done += k;
+                return st;
+            }))
+            return nullptr; // KeyboardInterrupt or destroy(): the first `done` samples are in the ring
+        if (s != status::ok) {
+            set_status(*hold, s, uint64_t(n) - done, true);
             return nullptr;
         }
         Py_RETURN_TRUE;
@@ -599,8 +605,9 @@ struct docs {
                               "`dropped` if they do not fit. block=True: lossless, waits for room (timeout in\n"
                               "seconds, None = forever) and returns True; TimeoutError on timeout,\n"
                               "BrokenPipeError if the consumer process died and none re-attached in time.\n"
-                              "(A consumer must never wait for more than capacity - len(arr) samples\n"
-                              "while a blocking write of len(arr) waits, or both wait forever.)\n"
+                              "The blocking write copies what fits as room appears, so a consumer waiting\n"
+                              "for any count up to the capacity gets it; on TimeoutError the message says\n"
+                              "how many samples (at the end of arr) were not written.\n"
                               "An empty array returns True. Non-contiguous input is copied once (contiguous\n"
                               "input never is). Wrong dtype: TypeError; wrong shape or more samples than the\n"
                               "capacity: ValueError.";

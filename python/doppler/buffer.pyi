@@ -67,7 +67,10 @@ class F32Buffer(_Buffer):
         """Write all of arr (1-D complex64) or nothing.
 
         block=False: returns False (and counts dropped) if it does not fit.
-        block=True: waits for room; TimeoutError, BrokenPipeError (consumer died).
+        block=True: lossless; copies what fits as room appears (so a consumer waiting for
+        any count up to capacity is served), returns True once all is written;
+        TimeoutError (its message says how many trailing samples were not written),
+        BrokenPipeError (consumer died and none re-attached within the timeout).
         Non-contiguous input is copied once. Empty input returns True.
         TypeError: wrong dtype or not an ndarray. ValueError: wrong shape, more than capacity,
         or the ring is closed (even for an empty array).

@@ -262,11 +262,34 @@ def test_blocking_write_waits_for_the_consumer():
 
 
 def test_blocking_write_timeout_drops_nothing():
+    # A blocking write copies what fits as room appears: on timeout the
+    # first 12 of the 100 are in the ring, the message counts the other 88.
     buf = F32Buffer(512)
     buf.write(samples(F32Buffer, 500))
-    with pytest.raises(TimeoutError):
-        buf.write(samples(F32Buffer, 100), block=True, timeout=0.05)
-    assert (buf.dropped, buf.written) == (0, 500)
+    with pytest.raises(TimeoutError, match="last 88 samples"):
+        buf.write(samples(F32Buffer, 100, 500), block=True, timeout=0.05)
+    assert (buf.dropped, buf.written) == (0, 512)
+    assert np.array_equal(buf.wait(512), samples(F32Buffer, 512))
+
+
+def test_blocking_write_larger_than_the_consumers_gap():
+    # Producer blocks of 400, consumer waits of 300 on a 512 ring: with an
+    # all-or-nothing blocking write both sides would wait forever.
+    buf = F32Buffer(512)
+    got = []
+
+    def consumer():
+        for _ in range(4):
+            got.append(np.array(buf.wait(300, timeout=10)))
+            buf.consume()
+
+    t = threading.Thread(target=consumer)
+    t.start()
+    for k in range(3):
+        assert buf.write(samples(F32Buffer, 400, 400 * k), block=True, timeout=10) is True
+    t.join(20)
+    assert not t.is_alive()
+    assert np.array_equal(np.concatenate(got), samples(F32Buffer, 1200))
 
 
 def test_repr():
