@@ -304,8 +304,8 @@ def test_producer_killed_consumer_drains_then_broken_pipe(names, children):
 
 def test_producer_killed_mid_stream(names, children):
     """A lossless producer streaming sequence numbers is killed while both
-    sides run: the consumer gets an unbroken sequence of whole blocks up to
-    where it stopped (nothing torn, nothing missing), then BrokenPipeError."""
+    sides run: the consumer gets an unbroken sequence up to where it stopped
+    (nothing torn, nothing missing), then BrokenPipeError."""
     name = names()
     buf = I16Buffer(8192, name=name)
     try:
@@ -341,7 +341,10 @@ def test_producer_killed_mid_stream(names, children):
         t.join(LONG + 10)
         assert not t.is_alive(), "the consumer never noticed the dead producer"
         assert isinstance(outcome[0], BrokenPipeError), repr(outcome[0])
-        assert got >= 200000 - buf.capacity and got % 1000 == 0, got  # whole blocks only
+        # A lossless write publishes what fits as room appears, so the stream
+        # may end part way through a block (qa_faults kills producers many
+        # times over, including all-or-nothing writes that must end on a block).
+        assert got >= 200000, got
         assert buf.written == got
     finally:
         buf.destroy()
