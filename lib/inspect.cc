@@ -110,7 +110,7 @@ std::vector<ring_info> list_rings()
     std::vector<ring_info> out;
     DIR* dir = opendir("/dev/shm");
     if (!dir)
-        throw error(errno, std::string("cannot list /dev/shm: ") + std::strerror(errno));
+        throw error(errno, "cannot list /dev/shm");
     while (const dirent* e = readdir(dir)) {
         const std::string file = e->d_name;
         if (file.compare(0, prefix.size(), prefix) != 0 || file.size() == prefix.size())
@@ -140,7 +140,7 @@ bool remove_ring(const std::string& name)
     const int err = errno;
     if (err == ENOENT)
         return false;
-    throw error(err, "cannot remove ring '" + name + "' (" + segment::shm_path(name) + "): " + std::strerror(err));
+    throw error(err, "cannot remove ring '" + name + "' (" + segment::shm_path(name) + ")");
 }
 
 } // namespace doppler

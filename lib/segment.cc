@@ -97,7 +97,7 @@ size_t page_size() noexcept
 
 [[noreturn]] void fail(int err, const std::string& what)
 {
-    throw error(err, what + ": " + std::strerror(err));
+    throw error(err, what); // std::system_error appends strerror(err) itself
 }
 
 /// Closes an fd on scope exit unless released.
@@ -284,7 +284,9 @@ std::shared_ptr<segment> segment::create_named(sample_type t, const std::string&
     try {
         if (int err = reserve(fd.fd, off_t(header + cap * sample_size(t))))
             fail(err, "cannot reserve " + std::to_string(header + cap * sample_size(t)) + " bytes in /dev/shm for ring '" +
-                          name + "'");
+                          name + "'" +
+                          (err == ENOSPC ? " (free space in /dev/shm, e.g. `doppler-ring rm --stale`, or use a smaller capacity)"
+                                         : ""));
         return map(fd.fd, t, cap, header, true, name);
     } catch (...) {
         shm_unlink(shm.c_str()); // leave nothing behind
