@@ -158,7 +158,7 @@ def test_producer_killed_at_random_moments_never_tears_a_block(names, children):
                 except BaseException as e:  # asserted below
                     outcome.append(e)
 
-            t = threading.Thread(target=consume)
+            t = threading.Thread(target=consume, daemon=True)
             t.start()
             time.sleep(rng.uniform(0, 0.05))  # a random moment in the write loop
             prod.kill9()
@@ -242,6 +242,7 @@ def test_consumers_killed_holding_views_new_ones_continue(names, children):
             resume = buf.read_index  # shared: the first sample no consumer consumed
             if how == "hold":
                 assert resume == read_index  # the held view was not consumed
+        assert prod.p.poll() is None, prod.p.stderr.read().decode()  # it never gave up waiting
         assert buf.dropped == 0
     finally:
         buf.destroy()
