@@ -478,17 +478,25 @@ public:
     /// them as one contiguous range. Call consume() when done with them.
     view wait(uint64_t n, int64_t timeout_ns = -1) noexcept
     {
+        const view v = poll(n);
+        if (v.why != status::timeout)
+            return v;
+        const status s = detail::consumer_park(ctl_, r_ + n, timeout_ns, w_cache_);
+        return s == status::ok ? view{data_ + (r_ & mask_), status::ok} : view{nullptr, s};
+    }
+    /// wait() without waiting (no spin, no park): the n samples if they are
+    /// readable now; status::timeout if not yet (even on a closed ring:
+    /// wait() tells end of stream apart).
+    view poll(uint64_t n) noexcept
+    {
         if (n == 0 || n > cap_)
             return {nullptr, status::invalid};
         if (!consuming_ && !claim_consumer())
             return {nullptr, status::busy};
         if (w_cache_ - r_ < n) {
             w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
-            if (w_cache_ - r_ < n) {
-                status s = detail::consumer_park(ctl_, r_ + n, timeout_ns, w_cache_);
-                if (s != status::ok)
-                    return {nullptr, s};
-            }
+            if (w_cache_ - r_ < n)
+                return {nullptr, status::timeout};
         }
         return {data_ + (r_ & mask_), status::ok};
     }
