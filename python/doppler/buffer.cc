@@ -75,32 +75,70 @@ struct py_type<ci16> {
     static constexpr const char* input = "int16 array of shape (n, 2), or flat int16 of even length";
 };
 
-/// Samples in a write() argument of the right dtype, or -1 with ValueError set.
+/// Samples in an array of our dtype with an accepted shape ((n,); for I16
+/// (n, 2) or flat (2n,)), or -1.
 template <class T>
-Py_ssize_t samples_in(PyArrayObject* a)
+Py_ssize_t shape_samples(PyArrayObject* a)
 {
     const int nd = PyArray_NDIM(a);
     const npy_intp* d = PyArray_DIMS(a);
     if constexpr (std::is_same_v<T, ci16>) {
         if (nd == 2 && d[1] == 2)
             return d[0];
-        if (nd == 1 && d[0] % 2 == 0)
-            return d[0] / 2;
-        if (nd == 1) {
-            PyErr_Format(PyExc_ValueError,
-                         "I16Buffer.write() got a flat int16 array of odd length %zd; interleaved I/Q "
-                         "needs an even length (or pass shape (n, 2))",
-                         Py_ssize_t(d[0]));
-            return -1;
-        }
-    } else if (nd == 1) {
-        return d[0];
+        return nd == 1 && d[0] % 2 == 0 ? d[0] / 2 : -1;
+    } else {
+        return nd == 1 ? d[0] : -1;
     }
-    PyObject* shape = PyObject_GetAttrString(reinterpret_cast<PyObject*>(a), "shape");
+}
+
+/// The general half of samples_in(): an ndarray subclass that is fine, or
+/// the exception that says what is wrong with the argument.
+template <class T>
+[[gnu::cold]] Py_ssize_t checked_samples(PyObject* o)
+{
+    if (!PyArray_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s.write() expects a numpy.ndarray of %s, got %s", py_type<T>::cls,
+                     py_type<T>::dtype, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    auto* a = reinterpret_cast<PyArrayObject*>(o);
+    if (PyArray_TYPE(a) != py_type<T>::npy || !PyArray_ISNOTSWAPPED(a)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s.write() expects native-endian %s samples, got dtype %S; convert with arr.astype(np.%s)",
+                     py_type<T>::cls, py_type<T>::dtype, reinterpret_cast<PyObject*>(PyArray_DESCR(a)),
+                     py_type<T>::dtype);
+        return -1;
+    }
+    const Py_ssize_t n = shape_samples<T>(a);
+    if (n >= 0)
+        return n;
+    if (std::is_same_v<T, ci16> && PyArray_NDIM(a) == 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "I16Buffer.write() got a flat int16 array of odd length %zd; interleaved I/Q "
+                     "needs an even length (or pass shape (n, 2))",
+                     Py_ssize_t(PyArray_DIMS(a)[0]));
+        return -1;
+    }
+    PyObject* shape = PyObject_GetAttrString(o, "shape");
     PyErr_Format(PyExc_ValueError, "%s.write() expects a %s, got shape %S", py_type<T>::cls, py_type<T>::input,
                  shape ? shape : Py_None);
     Py_XDECREF(shape);
     return -1;
+}
+
+/// Samples in a write() argument, or -1 with TypeError / ValueError set.
+/// The usual argument, an exact ndarray of our dtype in native byte order
+/// and an accepted shape, passes on a few loads and compares.
+template <class T>
+inline Py_ssize_t samples_in(PyObject* o)
+{
+    if (Py_TYPE(o) == &PyArray_Type) {
+        auto* a = reinterpret_cast<PyArrayObject*>(o);
+        const Py_ssize_t n = shape_samples<T>(a);
+        if (n >= 0 && PyArray_TYPE(a) == py_type<T>::npy && PyArray_ISNOTSWAPPED(a))
+            return n;
+    }
+    return checked_samples<T>(o);
 }
 
 // ---------------------------------------------------------------------------
@@ -239,9 +277,21 @@ template <size_t N>
     return true;
 }
 
-/// The error half of count_arg (kept out of line: the hot path never runs it).
-[[gnu::cold]] bool bad_count(PyObject* o, const char* fn, uint64_t limit, long long v, int overflow)
+/// count_arg() beyond an exact int in range: other integers, overflow, or
+/// the error saying what was wrong.
+[[gnu::cold]] bool count_slow(PyObject* o, const char* fn, uint64_t limit, uint64_t& n)
 {
+    PyErr_Clear(); // an exact int's overflow: converted again below
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow > 0 && !limit) {
+        n = UINT64_MAX; // more than anything is readable: the caller says so
+        return true;
+    }
+    if (overflow == 0 && v > 0 && (!limit || uint64_t(v) <= limit)) {
+        n = uint64_t(v);
+        return true;
+    }
     if (v == -1 && PyErr_Occurred())
         return false; // not an int: TypeError already set
     if (overflow < 0 || (overflow == 0 && v <= 0))
@@ -260,19 +310,8 @@ inline bool count_arg(PyObject* o, const char* fn, uint64_t limit, uint64_t& n)
             n = uint64_t(v);
             return true;
         }
-        PyErr_Clear(); // overflow: the general path below says what was wrong
     }
-    int overflow = 0;
-    const long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-    if (overflow > 0 && !limit) {
-        n = UINT64_MAX; // more than anything is readable: the caller says so
-        return true;
-    }
-    if (overflow == 0 && v > 0 && (!limit || uint64_t(v) <= limit)) {
-        n = uint64_t(v);
-        return true;
-    }
-    return bad_count(o, fn, limit, v, overflow);
+    return count_slow(o, fn, limit, n);
 }
 
 [[gnu::cold]] bool timeout_seconds(PyObject* o, int64_t& ns)
@@ -293,18 +332,6 @@ inline bool timeout_arg(PyObject* o, int64_t& ns)
 {
     ns = -1;
     return !o || o == Py_None || timeout_seconds(o, ns);
-}
-
-/// parse_keywords(), with the common all-positional call inline.
-template <size_t N>
-inline bool parse(const char* fn, const char* const (&names)[N], size_t required, PyObject* const* args,
-                  Py_ssize_t nargs, PyObject* kwnames, PyObject* (&out)[N])
-{
-    if (kwnames || size_t(nargs) < required || size_t(nargs) > N)
-        return parse_keywords(fn, names, required, args, nargs, kwnames, out);
-    for (size_t i = 0; i < N; ++i)
-        out[i] = i < size_t(nargs) ? args[i] : nullptr;
-    return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -360,8 +387,12 @@ PyObject* make_view(py_buffer<T>* b, const T* data, uint64_t n)
 {
     npy_intp dims[2] = {npy_intp(n), 2}; // the second is used by I16 only
     constexpr int nd = std::is_same_v<T, ci16> ? 2 : 1;
-    PyObject* arr = PyArray_NewFromDescr(&PyArray_Type, PyArray_DescrFromType(py_type<T>::npy), nd, dims, nullptr,
-                                         const_cast<T*>(data), NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, nullptr);
+    // NumPy's built-in descriptor for our dtype, looked up once (it lives as
+    // long as NumPy); the constructor steals a reference per view.
+    static PyArray_Descr* const descr = PyArray_DescrFromType(py_type<T>::npy);
+    Py_INCREF(descr);
+    PyObject* arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, nullptr, const_cast<T*>(data),
+                                         NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, nullptr);
     if (!arr)
         return nullptr;
     Py_INCREF(b->keeper_);
@@ -397,36 +428,45 @@ bool sliced(PyObject* self, int64_t timeout_ns, bool producer, status& s, Attemp
     }
 }
 
+/// Copy n samples in if they fit now (inline: the usual non-blocking write).
+/// False if full, closed, or another process is the producer.
+template <class T>
+inline bool put(ring<T>& r, const T* src, uint64_t n) noexcept
+{
+    if (r.space(n) < n)
+        return false;
+    std::memcpy(static_cast<void*>(r.write_ptr()), src, n * sizeof(T));
+    r.commit(n);
+    return true;
+}
+
+/// write / wait / consume. Each entry point first tests the call shape of
+/// the hot loop (write(arr), wait(n), consume()), which skips keyword
+/// parsing, then runs the body it shares with the general call.
 template <class T>
 struct hot {
     /// write(arr, block=False, timeout=None) -> bool
     static PyObject* write(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
     {
+        if (nargs == 1 && !kwnames)
+            return write_array(self, args[0], false, -1);
         static const char* const names[] = {"arr", "block", "timeout"};
         PyObject* a[3];
-        if (!parse("write", names, 1, args, nargs, kwnames, a))
+        if (!parse_keywords("write", names, 1, args, nargs, kwnames, a))
             return nullptr;
+        const int block = a[1] ? PyObject_IsTrue(a[1]) : 0;
+        int64_t timeout_ns;
+        if (block < 0 || !timeout_arg(a[2], timeout_ns))
+            return nullptr;
+        return write_array(self, a[0], block != 0, timeout_ns);
+    }
+
+    static PyObject* write_array(PyObject* self, PyObject* obj, bool block, int64_t timeout_ns)
+    {
         py_buffer<T>* b = live<T>(self);
         if (!b)
             return nullptr;
-        const bool block = a[1] && PyObject_IsTrue(a[1]) == 1;
-        int64_t timeout_ns;
-        if (!timeout_arg(a[2], timeout_ns))
-            return nullptr;
-
-        if (!PyArray_Check(a[0])) {
-            PyErr_Format(PyExc_TypeError, "%s.write() expects a numpy.ndarray of %s, got %s", py_type<T>::cls,
-                         py_type<T>::dtype, Py_TYPE(a[0])->tp_name);
-            return nullptr;
-        }
-        auto* arr = reinterpret_cast<PyArrayObject*>(a[0]);
-        if (PyArray_TYPE(arr) != py_type<T>::npy || !PyArray_ISNOTSWAPPED(arr)) {
-            PyErr_Format(PyExc_TypeError, "%s.write() expects native-endian %s samples, got dtype %S; convert with arr.astype(np.%s)",
-                         py_type<T>::cls, py_type<T>::dtype, reinterpret_cast<PyObject*>(PyArray_DESCR(arr)),
-                         py_type<T>::dtype);
-            return nullptr;
-        }
-        const Py_ssize_t n = samples_in<T>(arr);
+        const Py_ssize_t n = samples_in<T>(obj);
         if (n < 0)
             return nullptr;
         ring<T>& r = *b->ring_;
@@ -442,6 +482,7 @@ struct hot {
             return nullptr;
         }
         // Non-contiguous input is copied once (documented); contiguous never is.
+        auto* arr = reinterpret_cast<PyArrayObject*>(obj);
         py::object copy;
         if (!PyArray_IS_C_CONTIGUOUS(arr)) {
             copy = py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(PyArray_GETCONTIGUOUS(arr)));
@@ -451,9 +492,9 @@ struct hot {
         }
         const T* src = static_cast<const T*>(PyArray_DATA(arr));
 
+        if (put(r, src, uint64_t(n))) // room now: no GIL release, either policy
+            Py_RETURN_TRUE;
         if (!block) {
-            if (r.write(src, uint64_t(n)))
-                Py_RETURN_TRUE;
             if (!r.is_producer()) {
                 set_busy(r, "producer");
                 return nullptr;
@@ -462,13 +503,8 @@ struct hot {
                 set_closed<T>();
                 return nullptr;
             }
+            r.drop(uint64_t(n));
             Py_RETURN_FALSE; // full: counted in dropped
-        }
-        if (r.space(uint64_t(n)) >= uint64_t(n)) { // room now: no GIL release
-            if (r.write(src, uint64_t(n)))
-                Py_RETURN_TRUE;
-            set_closed<T>(); // with room there, only close() refuses
-            return nullptr;
         }
         // destroy() from another thread must not free the ring mid-wait.
         std::shared_ptr<ring<T>> hold = b->ring_;
@@ -476,7 +512,8 @@ struct hot {
             set_busy(*hold, "producer");
             return nullptr;
         }
-        // Copy what fits as room appears (ring::write_blocking), slice by slice.
+        // Copy what fits as room appears (ring::write_blocking), slice by
+        // slice; a closed ring ends it with end_of_stream (ValueError).
         uint64_t done = 0;
         status s;
         if (!sliced<T>(self, timeout_ns, true, s, [&](int64_t slice) {
@@ -496,28 +533,27 @@ struct hot {
     /// wait(n, timeout=None) -> ndarray
     static PyObject* wait(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
     {
+        if (nargs == 1 && !kwnames)
+            return wait_for(self, args[0], nullptr);
         static const char* const names[] = {"n", "timeout"};
         PyObject* a[2];
-        if (!parse("wait", names, 1, args, nargs, kwnames, a))
+        if (!parse_keywords("wait", names, 1, args, nargs, kwnames, a))
             return nullptr;
+        return wait_for(self, a[0], a[1]);
+    }
+
+    static PyObject* wait_for(PyObject* self, PyObject* count, PyObject* timeout)
+    {
         py_buffer<T>* b = live<T>(self);
         if (!b)
             return nullptr;
         ring<T>& r = *b->ring_;
         uint64_t n;
         int64_t timeout_ns;
-        if (!count_arg(a[0], "wait()", r.capacity(), n) || !timeout_arg(a[1], timeout_ns))
+        if (!count_arg(count, "wait()", r.capacity(), n) || !timeout_arg(timeout, timeout_ns))
             return nullptr;
-        const T* data;
-        if (r.available() >= n) {
-            // Already there (inline check, no call): no GIL release, no park.
-            const auto v = r.wait(n, 0);
-            if (!v) {
-                set_status(r, v.why, n, false);
-                return nullptr;
-            }
-            data = v.data;
-        } else {
+        const T* data = r.poll(n).data; // already there: no GIL release, no park
+        if (!data) {
             std::shared_ptr<ring<T>> hold = b->ring_; // see write()
             if (!hold->claim_consumer()) {
                 set_busy(*hold, "consumer");
@@ -539,19 +575,26 @@ struct hot {
         return make_view(b, data, n);
     }
 
-    /// consume(n=...) -> None
+    /// consume(n=None) -> None
     static PyObject* consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
     {
+        if (nargs == 0 && !kwnames)
+            return release(self, nullptr);
         static const char* const names[] = {"n"};
         PyObject* a[1];
-        if (!parse("consume", names, 0, args, nargs, kwnames, a))
+        if (!parse_keywords("consume", names, 0, args, nargs, kwnames, a))
             return nullptr;
+        return release(self, a[0]);
+    }
+
+    static PyObject* release(PyObject* self, PyObject* count)
+    {
         py_buffer<T>* b = live<T>(self);
         if (!b)
             return nullptr;
         uint64_t n = b->last_wait_;
-        if (a[0] && a[0] != Py_None) {
-            if (!count_arg(a[0], "consume()", 0, n))
+        if (count && count != Py_None) {
+            if (!count_arg(count, "consume()", 0, n))
                 return nullptr;
         } else if (n == 0) {
             PyErr_Format(PyExc_ValueError,
