@@ -71,6 +71,8 @@ class F32Buffer(_Buffer):
         any count up to capacity is served), returns True once all is written;
         TimeoutError (its message says how many trailing samples were not written),
         BrokenPipeError (consumer died and none re-attached within the timeout).
+        KeyboardInterrupt (Ctrl-C) may come after part of arr was written: `written`
+        tells how far it got.
         Non-contiguous input is copied once. Empty input returns True.
         TypeError: wrong dtype or not an ndarray. ValueError: wrong shape, more than capacity,
         or the ring is closed (even for an empty array).
