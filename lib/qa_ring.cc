@@ -25,16 +25,6 @@ c_buf<T> c_create(size_t capacity)
     return c_buf<T>(c_api<T>::create(capacity), c_api<T>::destroy);
 }
 
-template <class T>
-std::vector<T> seq(uint64_t first, size_t n)
-{
-    std::vector<T> v(n);
-    for (size_t i = 0; i < n; ++i)
-        v[i] = sample_of<T>(first + i);
-    return v;
-}
-
-constexpr int64_t generous_ns = 10'000'000'000; // a bound so a broken ring fails instead of hanging
 
 } // namespace
 

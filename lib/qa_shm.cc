@@ -26,16 +26,6 @@ using namespace qa;
 
 namespace {
 
-constexpr int64_t generous_ns = 10'000'000'000; // bounds every wait: a bug fails, never hangs
-
-template <class T>
-std::vector<T> seq(uint64_t first, size_t n)
-{
-    std::vector<T> v(n);
-    for (size_t i = 0; i < n; ++i)
-        v[i] = sample_of<T>(first + i);
-    return v;
-}
 
 bool exists(const std::string& path)
 {

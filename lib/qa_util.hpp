@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace doppler {
 /// Lets BOOST_TEST print a status when a comparison fails.
@@ -123,5 +124,18 @@ inline std::string unique_name(const char* what)
     return std::string("qa-") + what + "-" + std::to_string(getpid()) + "-" +
            std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
 }
+
+/// n consecutive sequence samples starting at counter `first`.
+template <class T>
+std::vector<T> seq(uint64_t first, size_t n)
+{
+    std::vector<T> v(n);
+    for (size_t i = 0; i < n; ++i)
+        v[i] = sample_of<T>(first + i);
+    return v;
+}
+
+/// Bounds every wait in the tests: a bug fails, never hangs.
+constexpr int64_t generous_ns = 10'000'000'000;
 
 } // namespace qa
