@@ -65,10 +65,11 @@ void claim(const ring_ref& ring, bool producer)
 {
     std::visit(
         [&](const auto& r) {
-            if (producer && r->closed())
-                throw ::doppler::error(EPIPE,
-                                       label(ring) + " was closed by an earlier producer (end of stream); "
-                                                     "remove it (doppler-ring rm NAME) or use another name");
+            if (producer && r->closed()) // end of stream is final
+                throw std::invalid_argument(label(ring) +
+                                            " is closed (an earlier producer ended its stream) and takes no more "
+                                            "samples; use a new ring (for a named one: doppler-ring rm NAME, "
+                                            "or another name)");
             if (producer ? r->claim_producer() : r->claim_consumer())
                 return;
             const char* role = producer ? "producer" : "consumer";

@@ -60,6 +60,15 @@ class qa_buffer_sink(gr_unittest.TestCase):
     def test_buffer_object_sc16(self):
         self.check_buffer_object("sc16")
 
+    def test_closed_ring_is_refused(self):
+        # End of stream is final: a new sink on a closed ring must not start.
+        buf = doppler.buffer.F32Buffer(1024, name=ring_name("closed"))
+        buf.close()
+        for ring in (buf.name, buf):
+            with self.assertRaisesRegex(ValueError, "is closed"):
+                doppler.buffer_sink("f32", ring)
+        buf.destroy()
+
     def test_scale(self):
         buf = doppler.buffer.I16Buffer(1024)
         x = np.array([0.5 + 0.25j, -1 + 1j], dtype=np.complex64)
