@@ -428,18 +428,6 @@ bool sliced(PyObject* self, int64_t timeout_ns, bool producer, status& s, Attemp
     }
 }
 
-/// Copy n samples in if they fit now (inline: the usual non-blocking write).
-/// False if full, closed, or another process is the producer.
-template <class T>
-inline bool put(ring<T>& r, const T* src, uint64_t n) noexcept
-{
-    if (r.space(n) < n)
-        return false;
-    std::memcpy(static_cast<void*>(r.write_ptr()), src, n * sizeof(T));
-    r.commit(n);
-    return true;
-}
-
 /// write / wait / consume. Each entry point first tests the call shape of
 /// the hot loop (write(arr), wait(n), consume()), which skips keyword
 /// parsing, then runs the body it shares with the general call.
@@ -492,9 +480,9 @@ struct hot {
         }
         const T* src = static_cast<const T*>(PyArray_DATA(arr));
 
-        if (put(r, src, uint64_t(n))) // room now: no GIL release, either policy
-            Py_RETURN_TRUE;
         if (!block) {
+            if (r.write(src, uint64_t(n)))
+                Py_RETURN_TRUE;
             if (!r.is_producer()) {
                 set_busy(r, "producer");
                 return nullptr;
@@ -503,9 +491,10 @@ struct hot {
                 set_closed<T>();
                 return nullptr;
             }
-            r.drop(uint64_t(n));
-            Py_RETURN_FALSE; // full: counted in dropped
+            Py_RETURN_FALSE; // full: write() counted it in dropped
         }
+        if (r.space(uint64_t(n)) >= uint64_t(n) && r.write(src, uint64_t(n)))
+            Py_RETURN_TRUE; // room now: no GIL release
         // destroy() from another thread must not free the ring mid-wait.
         std::shared_ptr<ring<T>> hold = b->ring_;
         if (!hold->claim_producer()) {
