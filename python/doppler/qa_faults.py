@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qa_xproc import LONG, children, make, names, shm_path  # noqa: E402,F401 (fixtures)
+from qa_xproc import LONG, children, make, shm_path  # noqa: E402,F401 (children: a fixture)
 
 from doppler.buffer import F32Buffer, I16Buffer  # noqa: E402
 

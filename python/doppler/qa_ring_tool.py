@@ -30,7 +30,7 @@ def tool(*args, module=False):
 def stale(pattern=None):
     """rm --stale limited to this test run's rings: tests running in parallel
     (ctest -j) may have dead rings of their own that they still look at."""
-    return tool("rm", "--stale", pattern or f"qa-t-{os.getpid()}-*")
+    return tool("rm", "--stale", pattern or f"qa-{os.getpid()}-*")
 
 
 def listed(name):
@@ -44,24 +44,6 @@ def shm_path(name):
     return f"/dev/shm/doppler.{name}"
 
 
-_count = [0]
-
-
-@pytest.fixture
-def names():
-    made = []
-
-    def new():
-        _count[0] += 1
-        made.append(f"qa-t-{os.getpid()}-{_count[0]}")
-        return made[-1]
-
-    yield new
-    for n in made:
-        try:
-            os.unlink(shm_path(n))
-        except FileNotFoundError:
-            pass
 
 
 @pytest.fixture

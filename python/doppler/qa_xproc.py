@@ -131,25 +131,6 @@ def children():
             f.close()
 
 
-_count = [0]
-
-
-@pytest.fixture
-def names():
-    """new() gives a unique ring name; nothing is left in /dev/shm afterwards."""
-    made = []
-
-    def new():
-        _count[0] += 1
-        made.append(f"qa-x-{os.getpid()}-{_count[0]}")
-        return made[-1]
-
-    yield new
-    for n in made:
-        try:
-            os.unlink(shm_path(n))
-        except FileNotFoundError:
-            pass
 
 
 # ---------------------------------------------------------------------------
