@@ -14,7 +14,7 @@
  * Why power-of-two capacity. Indices are free-running 64-bit counters that
  *   never wrap in practice (2^64 samples is centuries at 10 GS/s); the slot is
  *   `index & mask`, fill is `write - read`. No modulo, no "one slot empty" rule.
- *   The page minimum (512 cf32, 256 cf64, 1024 i16 with 4 KiB pages) comes from
+ *   The page minimum (512 f32, 256 f64, 1024 i16 with 4 KiB pages) comes from
  *   the mirror: the second mapping must start on a page boundary.
  *
  * Why the control block lives in the mapping. The header page in front of the
@@ -42,265 +42,19 @@
  */
 #pragma once
 
+#include <doppler/layout.hpp>
+#include <doppler/segment.hpp>
+#include <doppler/types.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <complex>
-#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <stdexcept>
 #include <string>
-#include <system_error>
-#include <vector>
 
 namespace doppler {
-
-// ---------------------------------------------------------------------------
-// Sample types
-// ---------------------------------------------------------------------------
-
-/// One interleaved int16 I/Q pair (raw sc16 from an ADC): 4 bytes.
-struct ci16 {
-    int16_t i;
-    int16_t q;
-};
-static_assert(sizeof(ci16) == 4, "ci16 must be two packed int16");
-
-using cf32 = std::complex<float>;
-using cf64 = std::complex<double>;
-static_assert(sizeof(cf32) == 8 && sizeof(cf64) == 16, "complex layout");
-
-enum class sample_type : uint32_t { cf32 = 1, cf64 = 2, i16 = 3 };
-
-template <class T>
-struct sample_traits;
-template <>
-struct sample_traits<cf32> {
-    static constexpr sample_type type = sample_type::cf32;
-};
-template <>
-struct sample_traits<cf64> {
-    static constexpr sample_type type = sample_type::cf64;
-};
-template <>
-struct sample_traits<ci16> {
-    static constexpr sample_type type = sample_type::i16;
-};
-
-/// "cf32", "cf64", "i16", or "unknown".
-const char* type_name(sample_type t) noexcept;
-/// Bytes per sample of a type (0 for an unknown type).
-size_t sample_size(sample_type t) noexcept;
-
-// ---------------------------------------------------------------------------
-// Control block: the first page of every ring mapping
-// ---------------------------------------------------------------------------
-
-constexpr size_t cache_line = 64;
-constexpr uint64_t ring_magic = 0x474e495252504f44ull; // "DOPRRING" little-endian
-constexpr uint32_t layout_version = 1;
-
-/// Largest data area a ring may have (1 TiB): beyond it, creation is EINVAL.
-constexpr uint64_t max_data_bytes = uint64_t(1) << 40;
-
-/// A process identity that survives pid reuse: pid in the low 22 bits
-/// (Linux pid_max <= 2^22), the process start time (clock ticks since boot,
-/// /proc/PID/stat field 22) above. 0 means "nobody".
-using peer_id = uint64_t;
-
-struct alignas(cache_line) control {
-    // Line 0: written once by the creator before `magic` is published
-    // (release); read-only afterwards.
-    std::atomic<uint64_t> magic;
-    uint32_t version;
-    uint32_t type;        // sample_type
-    uint32_t sample_size; // bytes
-    uint32_t header_bytes; // offset of the data from the start of the object
-    uint64_t capacity;    // samples, power of two
-    uint64_t data_bytes;  // capacity * sample_size, multiple of the page size
-    peer_id creator;
-    uint32_t flags; // reserved, must be 0
-    uint32_t reserved0;
-
-    // Line 1: producer-written.
-    alignas(cache_line) std::atomic<uint64_t> write_idx; // samples ever published
-    std::atomic<uint64_t> dropped;                       // samples refused (drop mode)
-    std::atomic<uint32_t> closed;                        // end of stream, set once
-
-    // Line 2: consumer-written.
-    alignas(cache_line) std::atomic<uint64_t> read_idx; // samples ever consumed
-
-    // Line 3: wake words, written only when a side parks (futex words are
-    // 32-bit). `*_wake_at` is the index that satisfies the parked side, so
-    // the other side wakes it only when it is really satisfied.
-    alignas(cache_line) std::atomic<uint32_t> consumer_parked;
-    std::atomic<uint32_t> producer_parked;
-    std::atomic<uint64_t> consumer_wake_at; // write_idx the consumer needs
-    std::atomic<uint64_t> producer_wake_at; // read_idx the producer needs
-
-    // Line 4: roles, claimed by CAS on first write / first wait.
-    alignas(cache_line) std::atomic<peer_id> producer;
-    std::atomic<peer_id> consumer;
-};
-
-static_assert(std::atomic<uint64_t>::is_always_lock_free, "needs lock-free 64-bit atomics");
-static_assert(std::atomic<uint32_t>::is_always_lock_free, "futex words must be plain ints");
-static_assert(sizeof(std::atomic<uint32_t>) == 4, "futex word size");
-static_assert(offsetof(control, write_idx) == 1 * cache_line, "producer line");
-static_assert(offsetof(control, read_idx) == 2 * cache_line, "consumer line");
-static_assert(offsetof(control, consumer_parked) == 3 * cache_line, "wake line");
-static_assert(offsetof(control, producer) == 4 * cache_line, "role line");
-static_assert(sizeof(control) == 5 * cache_line, "control block is five lines");
-
-// ---------------------------------------------------------------------------
-// Errors and results
-// ---------------------------------------------------------------------------
-
-/// Result of a wait or a blocking write. Also mapped to errno by the C ABI.
-enum class status : int {
-    ok = 0,
-    timeout,       ///< the timeout passed first (ETIMEDOUT)
-    end_of_stream, ///< closed by the producer and fewer than n remain (ENODATA)
-    broken,        ///< the peer process died without closing (EPIPE)
-    invalid,       ///< bad argument, e.g. n > capacity (EINVAL)
-    busy,          ///< the role is held by another live process (EBUSY)
-};
-const char* status_name(status s) noexcept;
-int status_errno(status s) noexcept;
-
-/// Error thrown by creation / attach / role claims. `code()` carries errno
-/// (ENOENT, EACCES, EEXIST, ENOSPC, EINVAL, EBUSY, ...) or, for a ring of
-/// another sample type, EPROTOTYPE; what() says what was wrong and what to do.
-class error : public std::system_error
-{
-public:
-    error(int err, const std::string& what) : std::system_error(err, std::generic_category(), what) {}
-};
-
-// ---------------------------------------------------------------------------
-// Segment: one mapped ring object (segment.cc). Everything that touches
-// mmap, memfd, shm, names and attach validation lives there and only there.
-// ---------------------------------------------------------------------------
-
-class segment
-{
-public:
-    /// Anonymous, in-process ring (memfd). capacity in samples, rounded up.
-    static std::shared_ptr<segment> create(sample_type t, uint64_t capacity);
-    /// Named ring, /dev/shm/doppler.<name>, O_EXCL, mode 0600, reserved up front.
-    static std::shared_ptr<segment> create_named(sample_type t, const std::string& name, uint64_t capacity);
-    /// Attach an existing named ring. timeout_ns < 0: a missing ring is ENOENT at
-    /// once; otherwise wait up to timeout_ns for it to appear.
-    /// expect == 0 accepts any type; allow_foreign accepts another uid's ring.
-    static std::shared_ptr<segment> attach(const std::string& name, sample_type expect,
-                                           int64_t timeout_ns = -1, bool allow_foreign = false);
-    /// Attach if it exists, else create (handles a peer creating it between the two).
-    static std::shared_ptr<segment> open_named(sample_type t, const std::string& name, uint64_t capacity);
-    /// Validate and double-map an already open object (the fuzz target's entry).
-    static std::shared_ptr<segment> attach_fd(int fd, sample_type expect, bool allow_foreign,
-                                              const std::string& what);
-
-    /// Throws doppler::error(EINVAL) unless name is 1-200 of [A-Za-z0-9._-], no leading dot.
-    static void check_name(const std::string& name);
-    /// Capacity a request becomes: power of two, at least one page of data.
-    static uint64_t round_capacity(sample_type t, uint64_t requested);
-    /// "/doppler.<name>" (the shm_open name) and "/dev/shm/doppler.<name>".
-    static std::string shm_name(const std::string& name);
-    static std::string shm_path(const std::string& name);
-
-    ~segment();
-    segment(const segment&) = delete;
-    segment& operator=(const segment&) = delete;
-
-    control* ctl() const noexcept { return ctl_; }
-    void* data() const noexcept { return data_; }
-    uint64_t capacity() const noexcept { return capacity_; }
-    sample_type type() const noexcept { return type_; }
-    const std::string& name() const noexcept { return name_; } ///< "" if anonymous
-    bool is_creator() const noexcept { return creator_; }
-
-    /// Creator only: remove the name now (peers keep their mappings). Idempotent;
-    /// leaves the name alone if it now refers to another object.
-    void unlink() noexcept;
-
-private:
-    segment() = default;
-    static std::shared_ptr<segment> map(int fd, sample_type t, uint64_t capacity, size_t header_bytes,
-                                        bool init, const std::string& name);
-
-    void* base_ = nullptr; // start of the reservation
-    size_t span_ = 0;      // reservation length: header + 2 * data
-    control* ctl_ = nullptr;
-    void* data_ = nullptr;
-    uint64_t capacity_ = 0;
-    sample_type type_ = sample_type::cf32;
-    std::string name_;
-    bool creator_ = false;
-    bool unlinked_ = false;
-    uint64_t dev_ = 0, ino_ = 0; // identity of the object, to unlink only our own
-};
-
-// ---------------------------------------------------------------------------
-// Waiting, waking and liveness (wait.cc): the one place that parks.
-// ---------------------------------------------------------------------------
-namespace detail {
-/// CLOCK_MONOTONIC in nanoseconds.
-int64_t now_ns() noexcept;
-/// This process's peer id (computed once).
-peer_id self_id() noexcept;
-/// True if the process with this id is still running (0 counts as alive:
-/// "no peer yet" is not a dead peer).
-bool peer_alive(peer_id id) noexcept;
-/// pid part of a peer id.
-inline int peer_pid(peer_id id) noexcept { return int(id & ((1u << 22) - 1)); }
-
-/// Slow path of wait(): spin, then park until write_idx >= need, end of
-/// stream, a dead producer, or the timeout. Returns the write index it saw.
-status consumer_park(control* c, uint64_t need, int64_t timeout_ns, uint64_t& write_seen) noexcept;
-/// Slow path of a blocking write: park until read_idx >= need (space).
-status producer_park(control* c, uint64_t need, int64_t timeout_ns, uint64_t& read_seen) noexcept;
-/// Wake a parked side (one syscall); called only when the flag says parked.
-void wake(std::atomic<uint32_t>& word) noexcept;
-/// Claim a role word for this process; on failure `holder` is the live owner.
-bool claim(std::atomic<peer_id>& role, peer_id& holder) noexcept;
-} // namespace detail
-
-// ---------------------------------------------------------------------------
-// Inspecting named rings (inspect.cc): what the `doppler-ring` tool shows.
-// Read-only; validation is segment::attach_fd's, so a foreign or corrupt
-// object is reported, never trusted.
-// ---------------------------------------------------------------------------
-
-struct ring_peer {
-    int pid = 0;        ///< 0: nobody holds the role
-    bool alive = false; ///< same pid and start time still running
-};
-
-struct ring_info {
-    std::string name;    ///< the part after "doppler." in /dev/shm
-    std::string problem; ///< empty for a valid ring, else "corrupt: <reason>" and the like
-    uint32_t uid = 0, mode = 0;
-    uint64_t bytes = 0; ///< size of the object
-    sample_type type = sample_type::cf32;
-    uint64_t capacity = 0, written = 0, read_index = 0, dropped = 0;
-    bool closed = false;
-    ring_peer creator, producer, consumer;
-    /// Samples written and not yet consumed (clamped to capacity).
-    uint64_t fill() const noexcept
-    {
-        uint64_t n = written - read_index;
-        return n > capacity ? capacity : n;
-    }
-};
-
-/// Every /dev/shm/doppler.* object, sorted by name (corrupt ones included).
-std::vector<ring_info> list_rings();
-/// One ring by name: error(EINVAL) for a bad name, error(ENOENT) if missing.
-ring_info inspect(const std::string& name);
-/// Remove the name (peers keep their mappings). False if there was none.
-bool remove_ring(const std::string& name);
 
 // ---------------------------------------------------------------------------
 // ring<T>: a handle on a segment, playing producer, consumer or both.
@@ -320,27 +74,29 @@ public:
     /// Named ring, shared between processes.
     static std::unique_ptr<ring> create_named(const std::string& name, uint64_t capacity)
     {
-        return std::unique_ptr<ring>(new ring(segment::create_named(sample_traits<T>::type, name, capacity)));
+        return std::unique_ptr<ring>(
+            new ring(segment::create_named(sample_traits<T>::type, name, capacity)));
     }
     /// Attach the named ring if it exists (type checked), else create it:
     /// either side of a ring may start first.
     static std::unique_ptr<ring> open(const std::string& name, uint64_t capacity)
     {
-        return std::unique_ptr<ring>(new ring(segment::open_named(sample_traits<T>::type, name, capacity)));
+        return std::unique_ptr<ring>(
+            new ring(segment::open_named(sample_traits<T>::type, name, capacity)));
     }
     /// Attach to a named ring created elsewhere (checks type, size, owner).
-    static std::unique_ptr<ring> attach(const std::string& name, int64_t timeout_ns = -1,
-                                        bool allow_foreign = false)
+    static std::unique_ptr<ring>
+    attach(const std::string& name, int64_t timeout_ns = -1, bool allow_foreign = false)
     {
-        return std::unique_ptr<ring>(
-            new ring(segment::attach(name, sample_traits<T>::type, timeout_ns, allow_foreign)));
+        return std::unique_ptr<ring>(new ring(
+            segment::attach(name, sample_traits<T>::type, timeout_ns, allow_foreign)));
     }
     explicit ring(std::shared_ptr<segment> seg)
-        : seg_(std::move(seg)),
-          ctl_(seg_->ctl()),
-          data_(static_cast<T*>(seg_->data())),
-          cap_(seg_->capacity()),
-          mask_(cap_ - 1)
+        : seg_(std::move(seg))
+        , ctl_(seg_->ctl())
+        , data_(static_cast<T*>(seg_->data()))
+        , cap_(seg_->capacity())
+        , mask_(cap_ - 1)
     {
     }
     ~ring() { release(); }
@@ -348,7 +104,10 @@ public:
     ring& operator=(const ring&) = delete;
 
     uint64_t capacity() const noexcept { return cap_; }
-    uint64_t dropped() const noexcept { return ctl_->dropped.load(std::memory_order_relaxed); }
+    uint64_t dropped() const noexcept
+    {
+        return ctl_->dropped.load(std::memory_order_relaxed);
+    }
     /// Samples published and not yet consumed (never more than capacity).
     uint64_t available() const noexcept
     {
@@ -358,9 +117,18 @@ public:
         return n > cap_ ? cap_ : n; // a corrupt peer cannot make us read past the mirror
     }
     /// Total samples ever published / consumed (absolute positions).
-    uint64_t written() const noexcept { return ctl_->write_idx.load(std::memory_order_acquire); }
-    uint64_t read_index() const noexcept { return ctl_->read_idx.load(std::memory_order_acquire); }
-    bool closed() const noexcept { return ctl_->closed.load(std::memory_order_acquire) != 0; }
+    uint64_t written() const noexcept
+    {
+        return ctl_->write_idx.load(std::memory_order_acquire);
+    }
+    uint64_t read_index() const noexcept
+    {
+        return ctl_->read_idx.load(std::memory_order_acquire);
+    }
+    bool closed() const noexcept
+    {
+        return ctl_->closed.load(std::memory_order_acquire) != 0;
+    }
     const std::shared_ptr<segment>& seg() const noexcept { return seg_; }
 
     // ---- producer ---------------------------------------------------------
@@ -422,7 +190,10 @@ public:
     /// Waits up to timeout_ns in all (< 0: forever). `done` (if given) gets
     /// how many were written and published, all n on status::ok.
     /// status::broken if the consumer died and no other attached in time.
-    status write_blocking(const T* src, uint64_t n, int64_t timeout_ns = -1, uint64_t* done = nullptr) noexcept
+    status write_blocking(const T* src,
+                          uint64_t n,
+                          int64_t timeout_ns = -1,
+                          uint64_t* done = nullptr) noexcept
     {
         const int64_t deadline = timeout_ns < 0 ? -1 : detail::now_ns() + timeout_ns;
         status s = n > cap_ ? status::invalid : status::ok;
@@ -430,7 +201,10 @@ public:
         while (s == status::ok && copied < n) {
             const uint64_t k = std::min(n - copied, space(n - copied));
             if (k == 0) {
-                s = wait_space(1, deadline < 0 ? -1 : std::max<int64_t>(0, deadline - detail::now_ns()));
+                s = wait_space(1,
+                               deadline < 0
+                                   ? -1
+                                   : std::max<int64_t>(0, deadline - detail::now_ns()));
                 continue;
             }
             std::memcpy(static_cast<void*>(write_ptr()), src + copied, k * sizeof(T));
@@ -470,7 +244,7 @@ public:
 
     struct view {
         const T* data; ///< n contiguous samples, or nullptr
-        status why;    ///< ok, or why data is nullptr
+        status why; ///< ok, or why data is nullptr
         explicit operator bool() const noexcept { return data != nullptr; }
     };
 
@@ -482,7 +256,8 @@ public:
         if (v.why != status::timeout)
             return v;
         const status s = detail::consumer_park(ctl_, r_ + n, timeout_ns, w_cache_);
-        return s == status::ok ? view{data_ + (r_ & mask_), status::ok} : view{nullptr, s};
+        return s == status::ok ? view { data_ + (r_ & mask_), status::ok }
+                               : view { nullptr, s };
     }
     /// wait() without waiting (no spin, no park): the n samples if they are
     /// readable now; status::timeout if not yet (even on a closed ring:
@@ -490,15 +265,15 @@ public:
     view poll(uint64_t n) noexcept
     {
         if (n == 0 || n > cap_)
-            return {nullptr, status::invalid};
+            return { nullptr, status::invalid };
         if (!consuming_ && !claim_consumer())
-            return {nullptr, status::busy};
+            return { nullptr, status::busy };
         if (w_cache_ - r_ < n) {
             w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
             if (w_cache_ - r_ < n)
-                return {nullptr, status::timeout};
+                return { nullptr, status::timeout };
         }
-        return {data_ + (r_ & mask_), status::ok};
+        return { data_ + (r_ & mask_), status::ok };
     }
     /// Samples readable right now from the consumer's point of view.
     uint64_t readable() noexcept
@@ -513,7 +288,8 @@ public:
     /// (errno EINVAL) if n is more than is readable.
     bool consume(uint64_t n) noexcept
     {
-        if (!consuming_) { // r_ is not a read position yet: storing it would rewind read_idx
+        if (!consuming_) { // r_ is not a read position yet: storing it would rewind
+                           // read_idx
             errno = EINVAL;
             return false;
         }
@@ -588,7 +364,10 @@ public:
 
 private:
     // `closed` sits on the producer's own line: this load is a cache hit.
-    bool is_closed_for_writes() const noexcept { return ctl_->closed.load(std::memory_order_relaxed) != 0; }
+    bool is_closed_for_writes() const noexcept
+    {
+        return ctl_->closed.load(std::memory_order_relaxed) != 0;
+    }
     // Free space by the cached consumer index. A corrupt peer index (read
     // ahead of write) reads as full; either way a write stays in the mirror.
     uint64_t free_cached() const noexcept
@@ -613,8 +392,8 @@ private:
     uint64_t w_cache_ = 0;
 };
 
-extern template class ring<cf32>;
-extern template class ring<cf64>;
-extern template class ring<ci16>;
+extern template class ring<f32>;
+extern template class ring<f64>;
+extern template class ring<i16>;
 
 } // namespace doppler

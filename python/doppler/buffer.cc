@@ -37,8 +37,8 @@ using namespace doppler;
 
 namespace {
 
-constexpr int64_t slice_ns = 50 * 1000 * 1000;   // longest wait without checking signals
-constexpr double max_timeout_s = 1e9;            // ~31 years: "forever" without int64 overflow
+constexpr int64_t slice_ns = 50 * 1000 * 1000; // longest wait without checking signals
+constexpr double max_timeout_s = 1e9; // ~31 years: "forever" without int64 overflow
 const char* const keeper_name = "doppler.buffer.mapping";
 
 // ---------------------------------------------------------------------------
@@ -48,7 +48,7 @@ const char* const keeper_name = "doppler.buffer.mapping";
 template <class T>
 struct py_type;
 template <>
-struct py_type<cf32> {
+struct py_type<f32> {
     static constexpr const char* cls = "F32Buffer";
     static constexpr const char* dtype = "complex64";
     static constexpr int npy = NPY_COMPLEX64;
@@ -57,7 +57,7 @@ struct py_type<cf32> {
     static constexpr const char* input = "1-D complex64 array";
 };
 template <>
-struct py_type<cf64> {
+struct py_type<f64> {
     static constexpr const char* cls = "F64Buffer";
     static constexpr const char* dtype = "complex128";
     static constexpr int npy = NPY_COMPLEX128;
@@ -66,13 +66,15 @@ struct py_type<cf64> {
     static constexpr const char* input = "1-D complex128 array";
 };
 template <>
-struct py_type<ci16> {
+struct py_type<i16> {
     static constexpr const char* cls = "I16Buffer";
     static constexpr const char* dtype = "int16";
     static constexpr int npy = NPY_INT16;
     static constexpr const char* unit = "I/Q pairs";
-    static constexpr const char* view_shape = "(n, 2) int16 (column 0 is I, column 1 is Q)";
-    static constexpr const char* input = "int16 array of shape (n, 2), or flat int16 of even length";
+    static constexpr const char* view_shape =
+        "(n, 2) int16 (column 0 is I, column 1 is Q)";
+    static constexpr const char* input =
+        "int16 array of shape (n, 2), or flat int16 of even length";
 };
 
 /// Samples in an array of our dtype with an accepted shape ((n,); for I16
@@ -82,7 +84,7 @@ Py_ssize_t shape_samples(PyArrayObject* a)
 {
     const int nd = PyArray_NDIM(a);
     const npy_intp* d = PyArray_DIMS(a);
-    if constexpr (std::is_same_v<T, ci16>) {
+    if constexpr (std::is_same_v<T, i16>) {
         if (nd == 2 && d[1] == 2)
             return d[0];
         return nd == 1 && d[0] % 2 == 0 ? d[0] / 2 : -1;
@@ -97,30 +99,40 @@ template <class T>
 [[gnu::cold]] Py_ssize_t checked_samples(PyObject* o)
 {
     if (!PyArray_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "%s.write() expects a numpy.ndarray of %s, got %s", py_type<T>::cls,
-                     py_type<T>::dtype, Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError,
+                     "%s.write() expects a numpy.ndarray of %s, got %s",
+                     py_type<T>::cls,
+                     py_type<T>::dtype,
+                     Py_TYPE(o)->tp_name);
         return -1;
     }
     auto* a = reinterpret_cast<PyArrayObject*>(o);
     if (PyArray_TYPE(a) != py_type<T>::npy || !PyArray_ISNOTSWAPPED(a)) {
         PyErr_Format(PyExc_TypeError,
-                     "%s.write() expects native-endian %s samples, got dtype %S; convert with arr.astype(np.%s)",
-                     py_type<T>::cls, py_type<T>::dtype, reinterpret_cast<PyObject*>(PyArray_DESCR(a)),
+                     "%s.write() expects native-endian %s samples, got dtype %S; convert "
+                     "with arr.astype(np.%s)",
+                     py_type<T>::cls,
+                     py_type<T>::dtype,
+                     reinterpret_cast<PyObject*>(PyArray_DESCR(a)),
                      py_type<T>::dtype);
         return -1;
     }
     const Py_ssize_t n = shape_samples<T>(a);
     if (n >= 0)
         return n;
-    if (std::is_same_v<T, ci16> && PyArray_NDIM(a) == 1) {
-        PyErr_Format(PyExc_ValueError,
-                     "I16Buffer.write() got a flat int16 array of odd length %zd; interleaved I/Q "
-                     "needs an even length (or pass shape (n, 2))",
-                     Py_ssize_t(PyArray_DIMS(a)[0]));
+    if (std::is_same_v<T, i16> && PyArray_NDIM(a) == 1) {
+        PyErr_Format(
+            PyExc_ValueError,
+            "I16Buffer.write() got a flat int16 array of odd length %zd; interleaved I/Q "
+            "needs an even length (or pass shape (n, 2))",
+            Py_ssize_t(PyArray_DIMS(a)[0]));
         return -1;
     }
     PyObject* shape = PyObject_GetAttrString(o, "shape");
-    PyErr_Format(PyExc_ValueError, "%s.write() expects a %s, got shape %S", py_type<T>::cls, py_type<T>::input,
+    PyErr_Format(PyExc_ValueError,
+                 "%s.write() expects a %s, got shape %S",
+                 py_type<T>::cls,
+                 py_type<T>::input,
                  shape ? shape : Py_None);
     Py_XDECREF(shape);
     return -1;
@@ -147,7 +159,7 @@ inline Py_ssize_t samples_in(PyObject* o)
 
 int64_t now_ns() noexcept
 {
-    timespec ts{};
+    timespec ts {};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
@@ -186,9 +198,9 @@ template <class T>
 [[gnu::cold]] void set_busy(const ring<T>& r, const char* role)
 {
     const std::string& name = r.seg()->name();
-    const std::string msg = std::string("ring '") + name + "' already has a " + role + ": pid " +
-                            std::to_string(r.holder_pid()) + " holds that role (one " + role +
-                            " per ring); stop it or use another ring";
+    const std::string msg = std::string("ring '") + name + "' already has a " + role +
+        ": pid " + std::to_string(r.holder_pid()) + " holds that role (one " + role +
+        " per ring); stop it or use another ring";
     set_os_error(EBUSY, msg.c_str());
 }
 
@@ -196,8 +208,10 @@ template <class T>
 template <class T>
 [[gnu::cold]] void set_closed()
 {
-    PyErr_Format(PyExc_ValueError, "%s.write(): the ring is closed (end of stream); no more samples can be written",
-                 py_type<T>::cls);
+    PyErr_Format(
+        PyExc_ValueError,
+        "%s.write(): the ring is closed (end of stream); no more samples can be written",
+        py_type<T>::cls);
 }
 
 /// Why a wait or a blocking write gave up, as the matching exception.
@@ -208,10 +222,13 @@ template <class T>
     switch (s) {
     case status::timeout:
         PyErr_Format(PyExc_TimeoutError,
-                     producer ? "%s.write(block=True): the last %" PRIu64 " samples found no room within the timeout "
+                     producer ? "%s.write(block=True): the last %" PRIu64
+                                " samples found no room within the timeout "
                                 "(the ones before them were written)"
-                              : "%s.wait(): %" PRIu64 " samples did not arrive within the timeout",
-                     cls, n);
+                              : "%s.wait(): %" PRIu64
+                                " samples did not arrive within the timeout",
+                     cls,
+                     n);
         break;
     case status::end_of_stream:
         if (producer) {
@@ -219,22 +236,28 @@ template <class T>
             break;
         }
         PyErr_Format(PyExc_EOFError,
-                     "%s: the producer closed the ring and only %" PRIu64 " of the %" PRIu64
+                     "%s: the producer closed the ring and only %" PRIu64
+                     " of the %" PRIu64
                      " samples asked for remain; read them with wait(buf.available)",
-                     cls, r.available(), n);
+                     cls,
+                     r.available(),
+                     n);
         break;
     case status::broken:
-        PyErr_Format(PyExc_BrokenPipeError,
-                     producer ? "%s.write(block=True): the consumer process died and no other attached "
-                                "within the timeout"
-                              : "%s.wait(): the producer process died without closing the ring",
-                     cls);
+        PyErr_Format(
+            PyExc_BrokenPipeError,
+            producer
+                ? "%s.write(block=True): the consumer process died and no other attached "
+                  "within the timeout"
+                : "%s.wait(): the producer process died without closing the ring",
+            cls);
         break;
     case status::busy:
         set_busy(r, producer ? "producer" : "consumer");
         break;
     default:
-        PyErr_Format(PyExc_ValueError, "%s: invalid request for %" PRIu64 " samples", cls, n);
+        PyErr_Format(
+            PyExc_ValueError, "%s: invalid request for %" PRIu64 " samples", cls, n);
     }
 }
 
@@ -244,11 +267,20 @@ template <class T>
 
 /// METH_FASTCALL | METH_KEYWORDS arguments into `out` (nullptr = not given).
 template <size_t N>
-[[gnu::noinline]] bool parse_keywords(const char* fn, const char* const (&names)[N], size_t required, PyObject* const* args,
-           Py_ssize_t nargs, PyObject* kwnames, PyObject* (&out)[N])
+[[gnu::noinline]] bool parse_keywords(const char* fn,
+                                      const char* const (&names)[N],
+                                      size_t required,
+                                      PyObject* const* args,
+                                      Py_ssize_t nargs,
+                                      PyObject* kwnames,
+                                      PyObject* (&out)[N])
 {
     if (size_t(nargs) > N) {
-        PyErr_Format(PyExc_TypeError, "%s() takes at most %zu arguments (%zd given)", fn, N, nargs);
+        PyErr_Format(PyExc_TypeError,
+                     "%s() takes at most %zu arguments (%zd given)",
+                     fn,
+                     N,
+                     nargs);
         return false;
     }
     for (size_t i = 0; i < N; ++i)
@@ -260,18 +292,23 @@ template <size_t N>
         while (i < N && PyUnicode_CompareWithASCIIString(key, names[i]) != 0)
             ++i;
         if (i == N) {
-            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fn, key);
+            PyErr_Format(
+                PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fn, key);
             return false;
         }
         if (out[i]) {
-            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fn, names[i]);
+            PyErr_Format(PyExc_TypeError,
+                         "%s() got multiple values for argument '%s'",
+                         fn,
+                         names[i]);
             return false;
         }
         out[i] = args[nargs + k];
     }
     for (size_t i = 0; i < required; ++i)
         if (!out[i]) {
-            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fn, names[i]);
+            PyErr_Format(
+                PyExc_TypeError, "%s() missing required argument '%s'", fn, names[i]);
             return false;
         }
     return true;
@@ -295,9 +332,16 @@ template <size_t N>
     if (v == -1 && PyErr_Occurred())
         return false; // not an int: TypeError already set
     if (overflow < 0 || (overflow == 0 && v <= 0))
-        PyErr_Format(PyExc_ValueError, "%s: n must be a positive number of samples, got %R", fn, o);
+        PyErr_Format(PyExc_ValueError,
+                     "%s: n must be a positive number of samples, got %R",
+                     fn,
+                     o);
     else
-        PyErr_Format(PyExc_ValueError, "%s: n = %R is more than the capacity (%" PRIu64 " samples)", fn, o, limit);
+        PyErr_Format(PyExc_ValueError,
+                     "%s: n = %R is more than the capacity (%" PRIu64 " samples)",
+                     fn,
+                     o,
+                     limit);
     return false;
 }
 
@@ -320,7 +364,9 @@ inline bool count_arg(PyObject* o, const char* fn, uint64_t limit, uint64_t& n)
     if (s == -1.0 && PyErr_Occurred())
         return false;
     if (!(s >= 0)) {
-        PyErr_Format(PyExc_ValueError, "timeout must be None (wait forever) or >= 0 seconds, got %R", o);
+        PyErr_Format(PyExc_ValueError,
+                     "timeout must be None (wait forever) or >= 0 seconds, got %R",
+                     o);
         return false;
     }
     ns = s >= max_timeout_s ? -1 : int64_t(s * 1e9);
@@ -346,11 +392,14 @@ py_buffer<T>* live(PyObject* self)
 {
     auto* inst = reinterpret_cast<py::detail::instance*>(self);
     // Our classes have no C++ bases: the first value slot is ours.
-    void* v = inst->simple_layout ? inst->simple_value_holder[0] : inst->nonsimple.values_and_holders[0];
+    void* v = inst->simple_layout ? inst->simple_value_holder[0]
+                                  : inst->nonsimple.values_and_holders[0];
     auto* b = static_cast<py_buffer<T>*>(v);
     if (b && b->ring_)
         return b;
-    PyErr_Format(PyExc_ValueError, "this %s was destroyed; create or attach a new one", py_type<T>::cls);
+    PyErr_Format(PyExc_ValueError,
+                 "this %s was destroyed; create or attach a new one",
+                 py_type<T>::cls);
     return nullptr;
 }
 
@@ -370,7 +419,8 @@ std::shared_ptr<py_buffer<T>> wrap(std::shared_ptr<ring<T>> r)
     auto b = std::make_shared<py_buffer<T>>();
     auto* seg = new std::shared_ptr<segment>(r->seg());
     b->keeper_ = PyCapsule_New(seg, keeper_name, [](PyObject* c) {
-        delete static_cast<std::shared_ptr<segment>*>(PyCapsule_GetPointer(c, keeper_name));
+        delete static_cast<std::shared_ptr<segment>*>(
+            PyCapsule_GetPointer(c, keeper_name));
     });
     if (!b->keeper_) {
         delete seg;
@@ -385,18 +435,25 @@ std::shared_ptr<py_buffer<T>> wrap(std::shared_ptr<ring<T>> r)
 template <class T>
 PyObject* make_view(py_buffer<T>* b, const T* data, uint64_t n)
 {
-    npy_intp dims[2] = {npy_intp(n), 2}; // the second is used by I16 only
-    constexpr int nd = std::is_same_v<T, ci16> ? 2 : 1;
+    npy_intp dims[2] = { npy_intp(n), 2 }; // the second is used by I16 only
+    constexpr int nd = std::is_same_v<T, i16> ? 2 : 1;
     // NumPy's built-in descriptor for our dtype, looked up once (it lives as
     // long as NumPy); the constructor steals a reference per view.
     static PyArray_Descr* const descr = PyArray_DescrFromType(py_type<T>::npy);
     Py_INCREF(descr);
-    PyObject* arr = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, nullptr, const_cast<T*>(data),
-                                         NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, nullptr);
+    PyObject* arr = PyArray_NewFromDescr(&PyArray_Type,
+                                         descr,
+                                         nd,
+                                         dims,
+                                         nullptr,
+                                         const_cast<T*>(data),
+                                         NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED,
+                                         nullptr);
     if (!arr)
         return nullptr;
     Py_INCREF(b->keeper_);
-    if (PyArray_SetBaseObject(reinterpret_cast<PyArrayObject*>(arr), b->keeper_) < 0) { // steals keeper_
+    if (PyArray_SetBaseObject(reinterpret_cast<PyArrayObject*>(arr), b->keeper_) <
+        0) { // steals keeper_
         Py_DECREF(arr);
         return nullptr;
     }
@@ -417,10 +474,9 @@ bool sliced(PyObject* self, int64_t timeout_ns, bool producer, status& s, Attemp
         const int64_t left = deadline - now_ns();
         const bool last = left <= slice_ns;
         const int64_t slice = last ? (left > 0 ? left : 0) : slice_ns;
-        Py_BEGIN_ALLOW_THREADS
-        s = attempt(slice);
-        Py_END_ALLOW_THREADS
-        const bool retry = s == status::timeout || (producer && s == status::broken);
+        Py_BEGIN_ALLOW_THREADS s = attempt(slice);
+        Py_END_ALLOW_THREADS const bool retry =
+            s == status::timeout || (producer && s == status::broken);
         if (!retry || last)
             return true;
         if (PyErr_CheckSignals() < 0 || !live<T>(self))
@@ -434,11 +490,12 @@ bool sliced(PyObject* self, int64_t timeout_ns, bool producer, status& s, Attemp
 template <class T>
 struct hot {
     /// write(arr, block=False, timeout=None) -> bool
-    static PyObject* write(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
+    static PyObject*
+    write(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
     {
         if (nargs == 1 && !kwnames)
             return write_array(self, args[0], false, -1);
-        static const char* const names[] = {"arr", "block", "timeout"};
+        static const char* const names[] = { "arr", "block", "timeout" };
         PyObject* a[3];
         if (!parse_keywords("write", names, 1, args, nargs, kwnames, a))
             return nullptr;
@@ -449,7 +506,8 @@ struct hot {
         return write_array(self, a[0], block != 0, timeout_ns);
     }
 
-    static PyObject* write_array(PyObject* self, PyObject* obj, bool block, int64_t timeout_ns)
+    static PyObject*
+    write_array(PyObject* self, PyObject* obj, bool block, int64_t timeout_ns)
     {
         py_buffer<T>* b = live<T>(self);
         if (!b)
@@ -465,15 +523,20 @@ struct hot {
             return nullptr;
         }
         if (uint64_t(n) > r.capacity()) {
-            PyErr_Format(PyExc_ValueError, "%s.write() of %zd samples: more than the capacity (%" PRIu64 ")",
-                         py_type<T>::cls, n, r.capacity());
+            PyErr_Format(PyExc_ValueError,
+                         "%s.write() of %zd samples: more than the capacity (%" PRIu64
+                         ")",
+                         py_type<T>::cls,
+                         n,
+                         r.capacity());
             return nullptr;
         }
         // Non-contiguous input is copied once (documented); contiguous never is.
         auto* arr = reinterpret_cast<PyArrayObject*>(obj);
         py::object copy;
         if (!PyArray_IS_C_CONTIGUOUS(arr)) {
-            copy = py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(PyArray_GETCONTIGUOUS(arr)));
+            copy = py::reinterpret_steal<py::object>(
+                reinterpret_cast<PyObject*>(PyArray_GETCONTIGUOUS(arr)));
             if (!copy)
                 return nullptr;
             arr = reinterpret_cast<PyArrayObject*>(copy.ptr());
@@ -507,11 +570,13 @@ struct hot {
         status s;
         if (!sliced<T>(self, timeout_ns, true, s, [&](int64_t slice) {
                 uint64_t k = 0;
-                const status st = hold->write_blocking(src + done, uint64_t(n) - done, slice, &k);
+                const status st =
+                    hold->write_blocking(src + done, uint64_t(n) - done, slice, &k);
                 done += k;
                 return st;
             }))
-            return nullptr; // KeyboardInterrupt or destroy(): the first `done` samples are in the ring
+            return nullptr; // KeyboardInterrupt or destroy(): the first `done` samples
+                            // are in the ring
         if (s != status::ok) {
             set_status(*hold, s, uint64_t(n) - done, true);
             return nullptr;
@@ -520,11 +585,12 @@ struct hot {
     }
 
     /// wait(n, timeout=None) -> ndarray
-    static PyObject* wait(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
+    static PyObject*
+    wait(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
     {
         if (nargs == 1 && !kwnames)
             return wait_for(self, args[0], nullptr);
-        static const char* const names[] = {"n", "timeout"};
+        static const char* const names[] = { "n", "timeout" };
         PyObject* a[2];
         if (!parse_keywords("wait", names, 1, args, nargs, kwnames, a))
             return nullptr;
@@ -539,7 +605,8 @@ struct hot {
         ring<T>& r = *b->ring_;
         uint64_t n;
         int64_t timeout_ns;
-        if (!count_arg(count, "wait()", r.capacity(), n) || !timeout_arg(timeout, timeout_ns))
+        if (!count_arg(count, "wait()", r.capacity(), n) ||
+            !timeout_arg(timeout, timeout_ns))
             return nullptr;
         const T* data = r.poll(n).data; // already there: no GIL release, no park
         if (!data) {
@@ -548,9 +615,11 @@ struct hot {
                 set_busy(*hold, "consumer");
                 return nullptr;
             }
-            typename ring<T>::view v{nullptr, status::timeout};
+            typename ring<T>::view v { nullptr, status::timeout };
             status s;
-            if (!sliced<T>(self, timeout_ns, false, s, [&](int64_t slice) { return (v = hold->wait(n, slice)).why; }))
+            if (!sliced<T>(self, timeout_ns, false, s, [&](int64_t slice) {
+                    return (v = hold->wait(n, slice)).why;
+                }))
                 return nullptr;
             if (!v) {
                 set_status(*hold, s, n, false);
@@ -565,11 +634,12 @@ struct hot {
     }
 
     /// consume(n=None) -> None
-    static PyObject* consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
+    static PyObject*
+    consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
     {
         if (nargs == 0 && !kwnames)
             return release(self, nullptr);
-        static const char* const names[] = {"n"};
+        static const char* const names[] = { "n" };
         PyObject* a[1];
         if (!parse_keywords("consume", names, 0, args, nargs, kwnames, a))
             return nullptr;
@@ -587,7 +657,8 @@ struct hot {
                 return nullptr;
         } else if (n == 0) {
             PyErr_Format(PyExc_ValueError,
-                         "%s.consume() without n releases what the last wait() returned, and nothing is left "
+                         "%s.consume() without n releases what the last wait() returned, "
+                         "and nothing is left "
                          "of it; call wait(n) first or pass n",
                          py_type<T>::cls);
             return nullptr;
@@ -602,8 +673,11 @@ struct hot {
             ok = r.consume(n);
         }
         if (!ok) {
-            PyErr_Format(PyExc_ValueError, "%s.consume(%" PRIu64 "): only %" PRIu64 " samples are readable",
-                         py_type<T>::cls, n, r.available());
+            PyErr_Format(PyExc_ValueError,
+                         "%s.consume(%" PRIu64 "): only %" PRIu64 " samples are readable",
+                         py_type<T>::cls,
+                         n,
+                         r.available());
             return nullptr;
         }
         b->last_wait_ = n < b->last_wait_ ? b->last_wait_ - n : 0;
@@ -619,44 +693,49 @@ template <class T>
 struct docs {
     using P = py_type<T>;
     const std::string cls = std::string("Lock-free SPSC ring buffer of ") + P::dtype +
-                            " samples, double-mapped so every read window is contiguous (zero-copy).\n\n"
-                            "One thread (or process) writes, one waits/consumes.\n\n"
-                            "Args:\n"
-                            "    capacity: size in " + P::unit +
-                            "; rounded up to a power of two and to the page minimum.\n"
-                            "    name: None for an in-process ring; a name (1-200 of [A-Za-z0-9._-], not\n"
-                            "        starting with a dot) creates /dev/shm/doppler.<name> for another process\n"
-                            "        to attach() (FileExistsError if it exists).\n\n"
-                            "Errors: ValueError for a bad capacity or name, and for any call after destroy().\n"
-                            "A role held by another process (second producer or consumer) is\n"
-                            "OSError(errno.EBUSY) naming that process's pid.\n";
-    const std::string write = std::string("write($self, arr, block=False, timeout=None)\n--\n\n") +
-                              "Write all of arr (a " + P::input +
-                              ") or nothing.\n\n"
-                              "block=False (default): never waits; returns False and adds the samples to\n"
-                              "`dropped` if they do not fit. block=True: lossless, waits for room (timeout in\n"
-                              "seconds, None = forever) and returns True; TimeoutError on timeout,\n"
-                              "BrokenPipeError if the consumer process died and none re-attached in time.\n"
-                              "The blocking write copies what fits as room appears, so a consumer waiting\n"
-                              "for any count up to the capacity gets it; on TimeoutError the message says\n"
-                              "how many samples (at the end of arr) were not written.\n"
-                              "An empty array returns True. Non-contiguous input is copied once (contiguous\n"
-                              "input never is). Wrong dtype: TypeError; wrong shape or more samples than the\n"
-                              "capacity: ValueError.";
+        " samples, double-mapped so every read window is contiguous (zero-copy).\n\n"
+        "One thread (or process) writes, one waits/consumes.\n\n"
+        "Args:\n"
+        "    capacity: size in " +
+        P::unit +
+        "; rounded up to a power of two and to the page minimum.\n"
+        "    name: None for an in-process ring; a name (1-200 of [A-Za-z0-9._-], not\n"
+        "        starting with a dot) creates /dev/shm/doppler.<name> for another "
+        "process\n"
+        "        to attach() (FileExistsError if it exists).\n\n"
+        "Errors: ValueError for a bad capacity or name, and for any call after "
+        "destroy().\n"
+        "A role held by another process (second producer or consumer) is\n"
+        "OSError(errno.EBUSY) naming that process's pid.\n";
+    const std::string write =
+        std::string("write($self, arr, block=False, timeout=None)\n--\n\n") +
+        "Write all of arr (a " + P::input +
+        ") or nothing.\n\n"
+        "block=False (default): never waits; returns False and adds the samples to\n"
+        "`dropped` if they do not fit. block=True: lossless, waits for room (timeout in\n"
+        "seconds, None = forever) and returns True; TimeoutError on timeout,\n"
+        "BrokenPipeError if the consumer process died and none re-attached in time.\n"
+        "The blocking write copies what fits as room appears, so a consumer waiting\n"
+        "for any count up to the capacity gets it; on TimeoutError the message says\n"
+        "how many samples (at the end of arr) were not written.\n"
+        "An empty array returns True. Non-contiguous input is copied once (contiguous\n"
+        "input never is). Wrong dtype: TypeError; wrong shape or more samples than the\n"
+        "capacity: ValueError.";
     const std::string wait = std::string("wait($self, n, timeout=None)\n--\n\n") +
-                             "Block until n samples are readable; return them as a read-only zero-copy\n"
-                             "view of shape " + P::view_shape +
-                             ".\n\n"
-                             "Call consume() when done with it. The GIL is released only if it must\n"
-                             "actually wait; Ctrl-C interrupts it (KeyboardInterrupt) and leaves the ring\n"
-                             "usable. timeout in seconds (None = forever): TimeoutError. After close(),\n"
-                             "EOFError once fewer than n remain (read the rest with wait(buf.available)).\n"
-                             "BrokenPipeError if the producer process died without closing. n <= 0 or\n"
-                             "n > capacity: ValueError. The view stays valid (the mapping stays alive) even\n"
-                             "after destroy(); after consume() the producer may overwrite it.";
+        "Block until n samples are readable; return them as a read-only zero-copy\n"
+        "view of shape " +
+        P::view_shape +
+        ".\n\n"
+        "Call consume() when done with it. The GIL is released only if it must\n"
+        "actually wait; Ctrl-C interrupts it (KeyboardInterrupt) and leaves the ring\n"
+        "usable. timeout in seconds (None = forever): TimeoutError. After close(),\n"
+        "EOFError once fewer than n remain (read the rest with wait(buf.available)).\n"
+        "BrokenPipeError if the producer process died without closing. n <= 0 or\n"
+        "n > capacity: ValueError. The view stays valid (the mapping stays alive) even\n"
+        "after destroy(); after consume() the producer may overwrite it.";
     const std::string consume = std::string("consume($self, n=None)\n--\n\n") +
-                                "Release n samples (default: what is left of the last wait()'s count).\n\n"
-                                "ValueError if n <= 0 or more than is readable.";
+        "Release n samples (default: what is left of the last wait()'s count).\n\n"
+        "ValueError if n <= 0 or more than is readable.";
 };
 
 template <class T>
@@ -671,16 +750,22 @@ template <class T>
 void add_hot_methods(py::handle cls)
 {
     static PyMethodDef defs[] = {
-        {"write", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&hot<T>::write)),
-         METH_FASTCALL | METH_KEYWORDS, doc<T>().write.c_str()},
-        {"wait", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&hot<T>::wait)),
-         METH_FASTCALL | METH_KEYWORDS, doc<T>().wait.c_str()},
-        {"consume", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&hot<T>::consume)),
-         METH_FASTCALL | METH_KEYWORDS, doc<T>().consume.c_str()},
+        { "write",
+          reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&hot<T>::write)),
+          METH_FASTCALL | METH_KEYWORDS,
+          doc<T>().write.c_str() },
+        { "wait",
+          reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&hot<T>::wait)),
+          METH_FASTCALL | METH_KEYWORDS,
+          doc<T>().wait.c_str() },
+        { "consume",
+          reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&hot<T>::consume)),
+          METH_FASTCALL | METH_KEYWORDS,
+          doc<T>().consume.c_str() },
     };
     for (PyMethodDef& def : defs) {
-        py::object descr =
-            py::reinterpret_steal<py::object>(PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &def));
+        py::object descr = py::reinterpret_steal<py::object>(
+            PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &def));
         if (!descr)
             throw py::error_already_set();
         py::setattr(cls, def.ml_name, descr);
@@ -694,7 +779,8 @@ uint64_t capacity_arg(const py::object& o)
     if (v == -1 && PyErr_Occurred())
         throw py::error_already_set();
     if (overflow > 0)
-        throw py::value_error("capacity " + py::repr(o).cast<std::string>() + " is too large");
+        throw py::value_error("capacity " + py::repr(o).cast<std::string>() +
+                              " is too large");
     if (overflow < 0 || v <= 0)
         throw py::value_error("capacity must be a positive number of samples, got " +
                               py::repr(o).cast<std::string>());
@@ -714,9 +800,11 @@ void define(py::module_& m)
                     return wrap(std::make_shared<ring<T>>(cap));
                 if (!py::isinstance<py::str>(ring_name))
                     throw py::type_error("name must be a str or None");
-                return wrap(std::shared_ptr<ring<T>>(ring<T>::create_named(ring_name.cast<std::string>(), cap)));
+                return wrap(std::shared_ptr<ring<T>>(
+                    ring<T>::create_named(ring_name.cast<std::string>(), cap)));
             }),
-            py::arg("capacity"), py::arg("name") = py::none());
+            py::arg("capacity"),
+            py::arg("name") = py::none());
 
     cls.def_static(
         "attach",
@@ -727,7 +815,8 @@ void define(py::module_& m)
             // Without the GIL: attach may sleep (a ring still being set up).
             auto attach_once = [&](int64_t t) {
                 py::gil_scoped_release nogil;
-                return std::shared_ptr<ring<T>>(ring<T>::attach(ring_name, t, allow_foreign));
+                return std::shared_ptr<ring<T>>(
+                    ring<T>::attach(ring_name, t, allow_foreign));
             };
             if (timeout_ns < 0)
                 return wrap(attach_once(-1));
@@ -736,14 +825,15 @@ void define(py::module_& m)
             for (;;) {
                 const int64_t left = deadline - now_ns();
                 try {
-                    return wrap(attach_once(left < slice_ns ? (left > 0 ? left : 0) : slice_ns));
+                    return wrap(
+                        attach_once(left < slice_ns ? (left > 0 ? left : 0) : slice_ns));
                 } catch (const doppler::error& e) {
                     if (e.code().value() != ENOENT)
                         throw;
                     if (left <= slice_ns) {
                         const std::string msg = "no ring named '" + ring_name + "' (" +
-                                                segment::shm_path(ring_name) + ") appeared within " +
-                                                py::repr(timeout).cast<std::string>() + " s";
+                            segment::shm_path(ring_name) + ") appeared within " +
+                            py::repr(timeout).cast<std::string>() + " s";
                         throw doppler::error(ENOENT, msg);
                     }
                 }
@@ -751,22 +841,33 @@ void define(py::module_& m)
                     throw py::error_already_set();
             }
         },
-        py::arg("name"), py::arg("timeout") = py::none(), py::arg("allow_foreign") = false,
-        "Attach to the named ring /dev/shm/doppler.<name> made by another process (or this one).\n\n"
+        py::arg("name"),
+        py::arg("timeout") = py::none(),
+        py::arg("allow_foreign") = false,
+        "Attach to the named ring /dev/shm/doppler.<name> made by another process (or "
+        "this one).\n\n"
         "Capacity comes from the ring's header; its sample type must match this class\n"
         "(TypeError naming both types otherwise). timeout=None: a missing ring is\n"
-        "FileNotFoundError at once; otherwise wait up to timeout seconds for it to appear.\n"
-        "A ring owned by another user is PermissionError unless allow_foreign=True; a corrupt\n"
+        "FileNotFoundError at once; otherwise wait up to timeout seconds for it to "
+        "appear.\n"
+        "A ring owned by another user is PermissionError unless allow_foreign=True; a "
+        "corrupt\n"
         "or foreign object is OSError (EBADMSG) with the reason.");
 
     add_hot_methods<T>(cls);
 
     cls.def_property_readonly(
-        "capacity", [](B& b) { return live(b).ring_->capacity(); }, "Capacity in samples (a power of two).");
+        "capacity",
+        [](B& b) { return live(b).ring_->capacity(); },
+        "Capacity in samples (a power of two).");
     cls.def_property_readonly(
-        "dropped", [](B& b) { return live(b).ring_->dropped(); }, "Samples refused by non-blocking writes (full).");
+        "dropped",
+        [](B& b) { return live(b).ring_->dropped(); },
+        "Samples refused by non-blocking writes (full).");
     cls.def_property_readonly(
-        "available", [](B& b) { return live(b).ring_->available(); }, "Samples written and not yet consumed.");
+        "available",
+        [](B& b) { return live(b).ring_->available(); },
+        "Samples written and not yet consumed.");
     cls.def_property_readonly(
         "name",
         [](B& b) -> py::object {
@@ -775,17 +876,23 @@ void define(py::module_& m)
         },
         "The ring's name, or None for an in-process ring.");
     cls.def_property_readonly(
-        "written", [](B& b) { return live(b).ring_->written(); },
+        "written",
+        [](B& b) { return live(b).ring_->written(); },
         "Total samples the producer ever wrote (absolute write position).");
     cls.def_property_readonly(
-        "read_index", [](B& b) { return live(b).ring_->consumer_index(); },
+        "read_index",
+        [](B& b) { return live(b).ring_->consumer_index(); },
         "Absolute index of the first sample of the consumer's current (or next) view.");
     cls.def_property_readonly(
-        "closed", [](B& b) { return live(b).ring_->closed(); }, "True once the producer called close().");
+        "closed",
+        [](B& b) { return live(b).ring_->closed(); },
+        "True once the producer called close().");
 
     cls.def(
-        "close", [](B& b) { live(b).ring_->close(); },
-        "Mark end of stream: the consumer drains what remains, then wait() raises EOFError.\n"
+        "close",
+        [](B& b) { live(b).ring_->close(); },
+        "Mark end of stream: the consumer drains what remains, then wait() raises "
+        "EOFError.\n"
         "close() is final: a later write() raises ValueError.");
     cls.def(
         "destroy",
@@ -814,7 +921,8 @@ void define(py::module_& m)
         s += " capacity=" + std::to_string(r.capacity());
         if (!r.seg()->name().empty())
             s += " name='" + r.seg()->name() + "'";
-        s += " fill=" + std::to_string(r.available()) + " dropped=" + std::to_string(r.dropped());
+        s += " fill=" + std::to_string(r.available()) +
+            " dropped=" + std::to_string(r.dropped());
         if (r.closed())
             s += " closed";
         return s + ">";
@@ -827,7 +935,8 @@ PYBIND11_MODULE(buffer, m)
 {
     if (_import_array() < 0)
         throw py::error_already_set();
-    m.doc() = "Lock-free SPSC ring buffers (F32Buffer, F64Buffer, I16Buffer) with zero-copy NumPy views,\n"
+    m.doc() = "Lock-free SPSC ring buffers (F32Buffer, F64Buffer, I16Buffer) with "
+              "zero-copy NumPy views,\n"
               "in-process or shared between processes by name.";
     // Local: other modules (doppler._ring, the blocks) translate on their own.
     py::register_local_exception_translator([](std::exception_ptr p) {
@@ -838,7 +947,7 @@ PYBIND11_MODULE(buffer, m)
             set_error(e);
         }
     });
-    define<cf32>(m);
-    define<cf64>(m);
-    define<ci16>(m);
+    define<f32>(m);
+    define<f64>(m);
+    define<i16>(m);
 }

@@ -3,8 +3,8 @@
  * The C++ object behind doppler.buffer.F32Buffer / F64Buffer / I16Buffer.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * doppler.buffer registers py_buffer<cf32>, py_buffer<cf64> and
- * py_buffer<ci16> with pybind11 under the holder std::shared_ptr<py_buffer<T>>
+ * doppler.buffer registers py_buffer<f32>, py_buffer<f64> and
+ * py_buffer<i16> with pybind11 under the holder std::shared_ptr<py_buffer<T>>
  * (global, not module-local). Another pybind11 module in the same process
  * (the GNU Radio blocks) can therefore take a buffer object from Python:
  *
@@ -12,7 +12,7 @@
  *     ...
  *     py::module_::import("doppler.buffer");   // in the module init: registers the types
  *     ...
- *     .def(py::init([](doppler::py_buffer<doppler::cf32>& b) {
+ *     .def(py::init([](doppler::py_buffer<doppler::f32>& b) {
  *         return make_my_block(b.shared_ring());   // keep the ring, not b
  *     }))
  *
@@ -69,13 +69,14 @@ struct py_buffer {
     std::shared_ptr<ring<T>> shared_ring() const
     {
         if (!ring_)
-            throw std::invalid_argument("the buffer was destroyed; create or attach a new one");
+            throw std::invalid_argument(
+                "the buffer was destroyed; create or attach a new one");
         return ring_;
     }
 };
 
-using py_buffer_cf32 = py_buffer<cf32>;
-using py_buffer_cf64 = py_buffer<cf64>;
-using py_buffer_i16 = py_buffer<ci16>;
+using py_buffer_f32 = py_buffer<f32>;
+using py_buffer_f64 = py_buffer<f64>;
+using py_buffer_i16 = py_buffer<i16>;
 
 } // namespace doppler

@@ -23,7 +23,7 @@ from doppler.buffer import F32Buffer, F64Buffer, I16Buffer
 ALL = [F32Buffer, F64Buffer, I16Buffer]
 MIN_CAPACITY = {F32Buffer: 512, F64Buffer: 256, I16Buffer: 1024}
 DTYPE = {F32Buffer: np.complex64, F64Buffer: np.complex128, I16Buffer: np.int16}
-TYPE_NAME = {F32Buffer: "cf32", F64Buffer: "cf64", I16Buffer: "i16"}
+TYPE_NAME = {F32Buffer: "f32", F64Buffer: "f64", I16Buffer: "i16"}
 
 
 def samples(cls, n, start=0):

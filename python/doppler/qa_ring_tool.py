@@ -119,7 +119,7 @@ def test_consumer_shown(names):
         r = listed(name)
         me = {"pid": os.getpid(), "alive": True}
         assert r["consumer"] == me and r["producer"] == me
-        assert (r["type"], r["fill"], r["written"], r["read_index"]) == ("cf32", 500, 600, 100)
+        assert (r["type"], r["fill"], r["written"], r["read_index"]) == ("f32", 500, 600, 100)
     finally:
         buf.destroy()
 

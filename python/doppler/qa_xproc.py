@@ -27,7 +27,7 @@ from doppler.buffer import F32Buffer, F64Buffer, I16Buffer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TYPES = {"f32": F32Buffer, "f64": F64Buffer, "i16": I16Buffer}
-TYPE_NAMES = {"f32": "cf32", "f64": "cf64", "i16": "i16"}
+TYPE_NAMES = {"f32": "f32", "f64": "f64", "i16": "i16"}
 LONG = 60  # seconds: only reached if something is broken
 
 
@@ -541,7 +541,7 @@ CORRUPTIONS = {
     "magic": (_patch("<Q", 0, 0x474E495252504F45), "bad magic"),
     "version": (_patch("<I", 8, 2), "layout version 2"),
     "type": (_patch("<I", 12, 9), "unknown sample type 9"),
-    "type-cf64": (_patch("<I", 12, 2), "sample size 8 does not match type cf64"),
+    "type-f64": (_patch("<I", 12, 2), "sample size 8 does not match type f64"),
     "sample-size": (_patch("<I", 16, 4), "sample size 4"),
     "header-bytes": (_patch("<I", 20, 64), "header size 64"),
     "capacity-odd": (_patch("<Q", 24, 1025), "capacity 1025"),

@@ -4,7 +4,8 @@
  * (the `doppler-ring` tool). A thin binding of lib/inspect.cc.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include <doppler/ring.hpp>
+#include <doppler/inspect.hpp>
+#include <doppler/segment.hpp>
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -27,7 +28,8 @@ py::dict info_dict(const doppler::ring_info& r)
     py::dict d;
     d["name"] = r.name;
     d["path"] = doppler::segment::shm_path(r.name);
-    d["problem"] = r.problem.empty() ? py::object(py::none()) : py::object(py::str(r.problem));
+    d["problem"] =
+        r.problem.empty() ? py::object(py::none()) : py::object(py::str(r.problem));
     d["uid"] = r.uid;
     d["mode"] = r.mode;
     d["bytes"] = r.bytes;
@@ -65,7 +67,8 @@ PYBIND11_MODULE(_ring, m)
                 PyErr_SetString(PyExc_ValueError, e.what());
                 return;
             }
-            py::object exc = py::reinterpret_borrow<py::object>(PyExc_OSError)(err, e.what());
+            py::object exc =
+                py::reinterpret_borrow<py::object>(PyExc_OSError)(err, e.what());
             PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
         }
     });
@@ -80,7 +83,9 @@ PYBIND11_MODULE(_ring, m)
         },
         "Every /dev/shm/doppler.* object as a dict; corrupt ones have 'problem' set.");
     m.def(
-        "inspect", [](const std::string& name) { return info_dict(doppler::inspect(name)); }, py::arg("name"),
+        "inspect",
+        [](const std::string& name) { return info_dict(doppler::inspect(name)); },
+        py::arg("name"),
         "One ring as a dict. ValueError for a bad name, FileNotFoundError if missing.");
     m.def(
         "valid_name",
@@ -92,7 +97,11 @@ PYBIND11_MODULE(_ring, m)
                 return false;
             }
         },
-        py::arg("name"), "True if `name` is a valid ring name (1-200 of [A-Za-z0-9._-], no leading dot).");
-    m.def("remove", &doppler::remove_ring, py::arg("name"),
-          "Remove the ring's name (attached peers keep their mappings). False if there was none.");
+        py::arg("name"),
+        "True if `name` is a valid ring name (1-200 of [A-Za-z0-9._-], no leading dot).");
+    m.def("remove",
+          &doppler::remove_ring,
+          py::arg("name"),
+          "Remove the ring's name (attached peers keep their mappings). False if there "
+          "was none.");
 }

@@ -6,10 +6,10 @@
 #ifndef INCLUDED_DOPPLER_BUFFER_SINK_H
 #define INCLUDED_DOPPLER_BUFFER_SINK_H
 
+#include <cstdint>
 #include <gnuradio/doppler/api.h>
 #include <gnuradio/doppler/ring_ref.h>
 #include <gnuradio/sync_block.h>
-#include <cstdint>
 #include <string>
 
 namespace gr {
@@ -27,8 +27,8 @@ namespace doppler {
  * ring (its pages are mapped twice, so the free space is always contiguous).
  *
  * Types (\p type):
- *  - "f32": gr_complex in, stored as complex float (cf32).
- *  - "f64": gr_complex in, widened to complex double (cf64).
+ *  - "f32": gr_complex in, stored as complex float (f32).
+ *  - "f64": gr_complex in, widened to complex double (f64).
  *  - "i16": with \p sc16, a short stream of vector length 2 (raw I/Q pairs),
  *           copied as is; otherwise gr_complex in, each of I and Q multiplied
  *           by \p scale, rounded and saturated to int16.

@@ -6,10 +6,10 @@
 #ifndef INCLUDED_DOPPLER_BUFFER_SOURCE_H
 #define INCLUDED_DOPPLER_BUFFER_SOURCE_H
 
+#include <cstdint>
 #include <gnuradio/doppler/api.h>
 #include <gnuradio/doppler/ring_ref.h>
 #include <gnuradio/sync_block.h>
-#include <cstdint>
 #include <string>
 
 namespace gr {
@@ -65,8 +65,10 @@ public:
      * \brief Source from a ring this process already holds (same process).
      * \p type must match the ring's sample type (::doppler::error EPROTOTYPE).
      */
-    static sptr
-    make(const std::string& type, ring_ref ring, bool sc16 = false, float scale = 1.0f / 32768);
+    static sptr make(const std::string& type,
+                     ring_ref ring,
+                     bool sc16 = false,
+                     float scale = 1.0f / 32768);
 };
 
 } // namespace doppler

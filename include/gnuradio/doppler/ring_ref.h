@@ -21,9 +21,9 @@ namespace doppler {
  * block and the Python object share one ring handle (one producer side, one
  * consumer side), so no name and no /dev/shm object is involved.
  */
-using ring_ref = std::variant<std::shared_ptr<::doppler::ring<::doppler::cf32>>,
-                             std::shared_ptr<::doppler::ring<::doppler::cf64>>,
-                             std::shared_ptr<::doppler::ring<::doppler::ci16>>>;
+using ring_ref = std::variant<std::shared_ptr<::doppler::ring<::doppler::f32>>,
+                              std::shared_ptr<::doppler::ring<::doppler::f64>>,
+                              std::shared_ptr<::doppler::ring<::doppler::i16>>>;
 
 } // namespace doppler
 } // namespace gr

@@ -39,18 +39,20 @@ bool take_ring(py::handle obj, ring_ref& out)
 ring_ref ring_of(py::handle obj)
 {
     ring_ref r;
-    if (take_ring<::doppler::cf32>(obj, r) || take_ring<::doppler::cf64>(obj, r) ||
-        take_ring<::doppler::ci16>(obj, r))
+    if (take_ring<::doppler::f32>(obj, r) || take_ring<::doppler::f64>(obj, r) ||
+        take_ring<::doppler::i16>(obj, r))
         return r;
-    throw py::type_error("name must be a ring name (str) or a doppler.buffer F32Buffer, F64Buffer or "
-                         "I16Buffer, got " +
-                         std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+    throw py::type_error(
+        "name must be a ring name (str) or a doppler.buffer F32Buffer, F64Buffer or "
+        "I16Buffer, got " +
+        std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
 }
 
 uint64_t positive(int64_t capacity)
 {
     if (capacity < 1)
-        throw py::value_error("capacity must be a positive number of samples, got " + std::to_string(capacity));
+        throw py::value_error("capacity must be a positive number of samples, got " +
+                              std::to_string(capacity));
     return uint64_t(capacity);
 }
 
@@ -78,9 +80,10 @@ PYBIND11_MODULE(doppler_python, m)
     // Base classes (gr::sync_block, ...) are registered by gnuradio.gr.
     py::module_::import("gnuradio.gr");
 
-    // doppler::error carries errno (the same mapping as doppler.buffer): a bad argument is a ValueError, a ring of
-    // another type a TypeError, ENOMEM a MemoryError, the rest an OSError whose constructor picks
-    // the subclass from errno (FileNotFoundError, PermissionError, ...).
+    // doppler::error carries errno (the same mapping as doppler.buffer): a bad argument
+    // is a ValueError, a ring of another type a TypeError, ENOMEM a MemoryError, the rest
+    // an OSError whose constructor picks the subclass from errno (FileNotFoundError,
+    // PermissionError, ...).
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p)
@@ -94,21 +97,28 @@ PYBIND11_MODULE(doppler_python, m)
             else if (err == ENOMEM)
                 PyErr_SetString(PyExc_MemoryError, e.what());
             else {
-                py::object exc = py::reinterpret_borrow<py::object>(PyExc_OSError)(err, e.what());
+                py::object exc =
+                    py::reinterpret_borrow<py::object>(PyExc_OSError)(err, e.what());
                 PyErr_SetObject(PyExc_OSError, exc.ptr());
             }
         }
     });
 
-    py::class_<buffer_sink, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<buffer_sink>>(
+    py::class_<buffer_sink,
+               gr::sync_block,
+               gr::block,
+               gr::basic_block,
+               std::shared_ptr<buffer_sink>>(
         m,
         "buffer_sink",
         "Writes its input stream into a doppler ring.\n\n"
-        "buffer_sink(type, name, capacity=1<<20, policy='drop', sc16=False, scale=32767.0)\n\n"
+        "buffer_sink(type, name, capacity=1<<20, policy='drop', sc16=False, "
+        "scale=32767.0)\n\n"
         "type: 'f32' (complex in, stored as complex64), 'f64' (complex in, widened to\n"
         "  complex128) or 'i16' (int16 I/Q pairs: with sc16 the input is raw shorts of\n"
         "  vector length 2, else complex in, int16 = round(x * scale), saturated).\n"
-        "name: ring name (attached if it exists, created otherwise: /dev/shm/doppler.<name>)\n"
+        "name: ring name (attached if it exists, created otherwise: "
+        "/dev/shm/doppler.<name>)\n"
         "  or a doppler.buffer F32Buffer/F64Buffer/I16Buffer of this process.\n"
         "capacity: samples, used only when the ring is created here.\n"
         "policy: 'drop' (never stalls; refused chunks counted in dropped()) or 'block'\n"
@@ -123,10 +133,12 @@ PYBIND11_MODULE(doppler_python, m)
                          float scale) {
                  const uint64_t cap = positive(capacity);
                  return make_block(name, [&](auto&& where) {
-                     if constexpr (std::is_same_v<std::decay_t<decltype(where)>, std::string>)
+                     if constexpr (std::is_same_v<std::decay_t<decltype(where)>,
+                                                  std::string>)
                          return buffer_sink::make(type, where, cap, policy, sc16, scale);
                      else
-                         return buffer_sink::make(type, std::move(where), policy, sc16, scale);
+                         return buffer_sink::make(
+                             type, std::move(where), policy, sc16, scale);
                  });
              }),
              py::arg("type"),
@@ -135,10 +147,18 @@ PYBIND11_MODULE(doppler_python, m)
              py::arg("policy") = "drop",
              py::arg("sc16") = false,
              py::arg("scale") = 32767.0f)
-        .def("dropped", &buffer_sink::dropped, "Samples the ring has refused (drop policy), ring-wide.")
-        .def("written", &buffer_sink::written, "Samples ever published into the ring, ring-wide.");
+        .def("dropped",
+             &buffer_sink::dropped,
+             "Samples the ring has refused (drop policy), ring-wide.")
+        .def("written",
+             &buffer_sink::written,
+             "Samples ever published into the ring, ring-wide.");
 
-    py::class_<buffer_source, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<buffer_source>>(
+    py::class_<buffer_source,
+               gr::sync_block,
+               gr::block,
+               gr::basic_block,
+               std::shared_ptr<buffer_source>>(
         m,
         "buffer_source",
         "Emits the samples another thread or process writes into a doppler ring.\n\n"
@@ -151,10 +171,15 @@ PYBIND11_MODULE(doppler_python, m)
         "capacity: samples, used only when the ring is created here.\n"
         "Waits on an empty ring (a flowgraph stop still ends it promptly); once the\n"
         "producer has closed the ring and it is drained, the stream ends (WORK_DONE).")
-        .def(py::init([](const std::string& type, py::object name, int64_t capacity, bool sc16, float scale) {
+        .def(py::init([](const std::string& type,
+                         py::object name,
+                         int64_t capacity,
+                         bool sc16,
+                         float scale) {
                  const uint64_t cap = positive(capacity);
                  return make_block(name, [&](auto&& where) {
-                     if constexpr (std::is_same_v<std::decay_t<decltype(where)>, std::string>)
+                     if constexpr (std::is_same_v<std::decay_t<decltype(where)>,
+                                                  std::string>)
                          return buffer_source::make(type, where, cap, sc16, scale);
                      else
                          return buffer_source::make(type, std::move(where), sc16, scale);

@@ -214,7 +214,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
             doppler.buffer_sink("f32", ring_name("bad"), capacity=0)
         with self.assertRaisesRegex(ValueError, "sc16"):
             doppler.buffer_sink("f32", ring_name("bad"), sc16=True)
-        with self.assertRaisesRegex(TypeError, "cf64"):
+        with self.assertRaisesRegex(TypeError, "f64"):
             doppler.buffer_sink("f32", doppler.buffer.F64Buffer(256))
         with self.assertRaises(TypeError):
             doppler.buffer_sink("f32", 42)

@@ -26,10 +26,10 @@ namespace doppler {
 const char* type_name(sample_type t) noexcept
 {
     switch (t) {
-    case sample_type::cf32:
-        return "cf32";
-    case sample_type::cf64:
-        return "cf64";
+    case sample_type::f32:
+        return "f32";
+    case sample_type::f64:
+        return "f64";
     case sample_type::i16:
         return "i16";
     }
@@ -39,12 +39,12 @@ const char* type_name(sample_type t) noexcept
 size_t sample_size(sample_type t) noexcept
 {
     switch (t) {
-    case sample_type::cf32:
-        return sizeof(cf32);
-    case sample_type::cf64:
-        return sizeof(cf64);
+    case sample_type::f32:
+        return sizeof(f32);
+    case sample_type::f64:
+        return sizeof(f64);
     case sample_type::i16:
-        return sizeof(ci16);
+        return sizeof(i16);
     }
     return 0;
 }
@@ -112,8 +112,8 @@ struct fd_guard {
 
 bool valid_type(uint32_t t) noexcept
 {
-    return t == uint32_t(sample_type::cf32) || t == uint32_t(sample_type::cf64) ||
-           t == uint32_t(sample_type::i16);
+    return t == uint32_t(sample_type::f32) || t == uint32_t(sample_type::f64) ||
+        t == uint32_t(sample_type::i16);
 }
 
 } // namespace
@@ -125,19 +125,29 @@ bool valid_type(uint32_t t) noexcept
 void segment::check_name(const std::string& name)
 {
     if (name.empty() || name.size() > 200)
-        throw error(EINVAL, "ring name must be 1-200 characters, got " + std::to_string(name.size()));
+        throw error(EINVAL,
+                    "ring name must be 1-200 characters, got " +
+                        std::to_string(name.size()));
     if (name[0] == '.')
         throw error(EINVAL, "ring name '" + name + "' must not start with a dot");
     for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
         if (!ok)
-            throw error(EINVAL, "ring name '" + name + "' may only use letters, digits, '.', '_' and '-'");
+            throw error(EINVAL,
+                        "ring name '" + name +
+                            "' may only use letters, digits, '.', '_' and '-'");
     }
 }
 
-std::string segment::shm_name(const std::string& name) { return "/doppler." + name; }
-std::string segment::shm_path(const std::string& name) { return "/dev/shm/doppler." + name; }
+std::string segment::shm_name(const std::string& name)
+{
+    return "/doppler." + name;
+}
+std::string segment::shm_path(const std::string& name)
+{
+    return "/dev/shm/doppler." + name;
+}
 
 uint64_t segment::round_capacity(sample_type t, uint64_t requested)
 {
@@ -147,9 +157,12 @@ uint64_t segment::round_capacity(sample_type t, uint64_t requested)
     if (requested == 0)
         throw error(EINVAL, "capacity must be positive");
     if (requested > max_data_bytes / sz)
-        throw error(EINVAL, "capacity " + std::to_string(requested) + " samples is too large (at most " +
-                                std::to_string(max_data_bytes / sz) + " " + type_name(t) + " samples)");
-    const uint64_t min = page_size() / sz; // one page of data: the mirror needs page alignment
+        throw error(
+            EINVAL,
+            "capacity " + std::to_string(requested) + " samples is too large (at most " +
+                std::to_string(max_data_bytes / sz) + " " + type_name(t) + " samples)");
+    const uint64_t min =
+        page_size() / sz; // one page of data: the mirror needs page alignment
     uint64_t cap = min;
     while (cap < requested)
         cap <<= 1;
@@ -160,19 +173,33 @@ uint64_t segment::round_capacity(sample_type t, uint64_t requested)
 // mapping
 // ---------------------------------------------------------------------------
 
-std::shared_ptr<segment>
-segment::map(int fd, sample_type t, uint64_t capacity, size_t header_bytes, bool init, const std::string& name)
+std::shared_ptr<segment> segment::map(int fd,
+                                      sample_type t,
+                                      uint64_t capacity,
+                                      size_t header_bytes,
+                                      bool init,
+                                      const std::string& name)
 {
     const size_t data_bytes = size_t(capacity * sample_size(t));
     const size_t span = header_bytes + 2 * data_bytes;
 
-    void* base = mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* base = mmap(
+        nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED)
         fail(errno, "cannot reserve " + std::to_string(span) + " bytes of address space");
     auto* b = static_cast<char*>(base);
     // header + data at the start, then the data again right after it.
-    if (mmap(b, header_bytes + data_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
-        mmap(b + header_bytes + data_bytes, data_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+    if (mmap(b,
+             header_bytes + data_bytes,
+             PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_FIXED,
+             fd,
+             0) == MAP_FAILED ||
+        mmap(b + header_bytes + data_bytes,
+             data_bytes,
+             PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_FIXED,
+             fd,
              off_t(header_bytes)) == MAP_FAILED) {
         int err = errno;
         munmap(base, span);
@@ -187,7 +214,8 @@ segment::map(int fd, sample_type t, uint64_t capacity, size_t header_bytes, bool
     s->capacity_ = capacity;
     s->type_ = t;
     s->name_ = name;
-    struct stat st {};
+    struct stat st {
+    };
     if (fstat(fd, &st) == 0) {
         s->dev_ = st.st_dev;
         s->ino_ = st.st_ino;
@@ -226,8 +254,10 @@ void segment::unlink() noexcept
     unlinked_ = true;
     // Only remove the name if it is still ours: `doppler-ring rm` and a new
     // create may have put another object under it meanwhile.
-    struct stat st {};
-    if (stat(shm_path(name_).c_str(), &st) == 0 && uint64_t(st.st_dev) == dev_ && uint64_t(st.st_ino) == ino_)
+    struct stat st {
+    };
+    if (stat(shm_path(name_).c_str(), &st) == 0 && uint64_t(st.st_dev) == dev_ &&
+        uint64_t(st.st_ino) == ino_)
         shm_unlink(shm_name(name_).c_str());
 }
 
@@ -255,38 +285,47 @@ std::shared_ptr<segment> segment::create(sample_type t, uint64_t capacity)
     // instead of failing. (Named rings are bounded by /dev/shm: ENOSPC.)
     const uint64_t ram = uint64_t(sysconf(_SC_PHYS_PAGES)) * page_size();
     if (cap * sample_size(t) > ram)
-        throw error(ENOMEM, "a ring of " + std::to_string(cap) + " " + type_name(t) + " samples (" +
-                                std::to_string(cap * sample_size(t)) + " bytes) is larger than this machine's memory (" +
-                                std::to_string(ram) + " bytes); ask for a smaller capacity");
-    fd_guard fd{memfd_create("doppler-ring", MFD_CLOEXEC)};
+        throw error(ENOMEM,
+                    "a ring of " + std::to_string(cap) + " " + type_name(t) +
+                        " samples (" + std::to_string(cap * sample_size(t)) +
+                        " bytes) is larger than this machine's memory (" +
+                        std::to_string(ram) + " bytes); ask for a smaller capacity");
+    fd_guard fd { memfd_create("doppler-ring", MFD_CLOEXEC) };
     if (fd.fd < 0)
         fail(errno, "memfd_create failed");
     if (int err = reserve(fd.fd, off_t(header + cap * sample_size(t))))
-        fail(err, "cannot reserve " + std::to_string(cap * sample_size(t)) + " bytes for the ring");
+        fail(err,
+             "cannot reserve " + std::to_string(cap * sample_size(t)) +
+                 " bytes for the ring");
     return map(fd.fd, t, cap, header, true, "");
 }
 
-std::shared_ptr<segment> segment::create_named(sample_type t, const std::string& name, uint64_t capacity)
+std::shared_ptr<segment>
+segment::create_named(sample_type t, const std::string& name, uint64_t capacity)
 {
     check_name(name);
     const uint64_t cap = round_capacity(t, capacity);
     const size_t header = page_size();
     const std::string shm = shm_name(name);
-    fd_guard fd{shm_open(shm.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
+    fd_guard fd { shm_open(shm.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) };
     if (fd.fd < 0) {
         int err = errno;
         if (err == EEXIST)
-            throw error(err, "ring '" + name + "' already exists (" + shm_path(name) +
-                                 "); attach to it, or remove it with `doppler-ring rm " + name + "`");
+            throw error(err,
+                        "ring '" + name + "' already exists (" + shm_path(name) +
+                            "); attach to it, or remove it with `doppler-ring rm " +
+                            name + "`");
         fail(err, "cannot create ring '" + name + "' (" + shm_path(name) + ")");
     }
     fchmod(fd.fd, 0600); // whatever the umask, strangers get nothing
     try {
         if (int err = reserve(fd.fd, off_t(header + cap * sample_size(t))))
-            fail(err, "cannot reserve " + std::to_string(header + cap * sample_size(t)) + " bytes in /dev/shm for ring '" +
-                          name + "'" +
-                          (err == ENOSPC ? " (free space in /dev/shm, e.g. `doppler-ring rm --stale`, or use a smaller capacity)"
-                                         : ""));
+            fail(err,
+                 "cannot reserve " + std::to_string(header + cap * sample_size(t)) +
+                     " bytes in /dev/shm for ring '" + name + "'" +
+                     (err == ENOSPC ? " (free space in /dev/shm, e.g. `doppler-ring rm "
+                                      "--stale`, or use a smaller capacity)"
+                                    : ""));
         return map(fd.fd, t, cap, header, true, name);
     } catch (...) {
         shm_unlink(shm.c_str()); // leave nothing behind
@@ -298,21 +337,30 @@ std::shared_ptr<segment> segment::create_named(sample_type t, const std::string&
 // attach: validate everything before use
 // ---------------------------------------------------------------------------
 
-std::shared_ptr<segment>
-segment::attach_fd(int fd, sample_type expect, bool allow_foreign, const std::string& what)
+std::shared_ptr<segment> segment::attach_fd(int fd,
+                                            sample_type expect,
+                                            bool allow_foreign,
+                                            const std::string& what)
 {
-    struct stat st {};
+    struct stat st {
+    };
     if (fstat(fd, &st) != 0)
         fail(errno, "cannot stat " + what);
     if (!allow_foreign && st.st_uid != geteuid())
-        throw error(EACCES, what + " belongs to uid " + std::to_string(st.st_uid) + ", not to you (uid " +
-                                std::to_string(geteuid()) + "); refusing to attach");
+        throw error(EACCES,
+                    what + " belongs to uid " + std::to_string(st.st_uid) +
+                        ", not to you (uid " + std::to_string(geteuid()) +
+                        "); refusing to attach");
     const size_t page = page_size();
     if (st.st_size == 0)
-        throw error(EAGAIN, what + " is empty (its creator is still setting it up, or died doing so)");
+        throw error(
+            EAGAIN,
+            what + " is empty (its creator is still setting it up, or died doing so)");
     if (uint64_t(st.st_size) < page)
-        throw error(EBADMSG, what + " is " + std::to_string(st.st_size) +
-                                 " bytes, smaller than a ring header; it is not a doppler ring (or was truncated)");
+        throw error(EBADMSG,
+                    what + " is " + std::to_string(st.st_size) +
+                        " bytes, smaller than a ring header; it is not a doppler ring "
+                        "(or was truncated)");
 
     // Read the header through a private, read-only map of the first page and
     // copy it: a peer changing it under us cannot change what we validated.
@@ -321,8 +369,8 @@ segment::attach_fd(int fd, sample_type expect, bool allow_foreign, const std::st
         fail(errno, "cannot map the header of " + what);
     const auto* hc = static_cast<const control*>(h);
     const uint64_t magic = hc->magic.load(std::memory_order_acquire);
-    const uint32_t version = hc->version, type = hc->type, ssize = hc->sample_size, hbytes = hc->header_bytes,
-                   flags = hc->flags;
+    const uint32_t version = hc->version, type = hc->type, ssize = hc->sample_size,
+                   hbytes = hc->header_bytes, flags = hc->flags;
     const uint64_t cap = hc->capacity, dbytes = hc->data_bytes;
     munmap(h, page);
 
@@ -330,7 +378,10 @@ segment::attach_fd(int fd, sample_type expect, bool allow_foreign, const std::st
         return error(EBADMSG, what + " is not a valid doppler ring: " + why);
     };
     if (magic == 0)
-        throw error(EAGAIN, what + " is not initialised (its creator is still setting it up, or died doing so)");
+        throw error(EAGAIN,
+                    what +
+                        " is not initialised (its creator is still setting it up, or "
+                        "died doing so)");
     if (magic != ring_magic)
         throw bad("bad magic number");
     if (version != layout_version)
@@ -340,7 +391,8 @@ segment::attach_fd(int fd, sample_type expect, bool allow_foreign, const std::st
         throw bad("unknown sample type " + std::to_string(type));
     const sample_type t = sample_type(type);
     if (ssize != sample_size(t))
-        throw bad("sample size " + std::to_string(ssize) + " does not match type " + type_name(t));
+        throw bad("sample size " + std::to_string(ssize) + " does not match type " +
+                  type_name(t));
     if (hbytes != page)
         throw bad("header size " + std::to_string(hbytes) + " is not the page size");
     if (flags != 0)
@@ -353,13 +405,16 @@ segment::attach_fd(int fd, sample_type expect, bool allow_foreign, const std::st
         throw bad("object is " + std::to_string(st.st_size) + " bytes, header says " +
                   std::to_string(hbytes + dbytes) + " (truncated?)");
     if (uint32_t(expect) != 0 && t != expect)
-        throw error(EPROTOTYPE, what + " holds " + type_name(t) + " samples, not " + type_name(expect) +
-                                    "; open it with the matching buffer class");
+        throw error(EPROTOTYPE,
+                    what + " holds " + type_name(t) + " samples, not " +
+                        type_name(expect) + "; open it with the matching buffer class");
     return map(fd, t, cap, hbytes, false, "");
 }
 
-std::shared_ptr<segment>
-segment::attach(const std::string& name, sample_type expect, int64_t timeout_ns, bool allow_foreign)
+std::shared_ptr<segment> segment::attach(const std::string& name,
+                                         sample_type expect,
+                                         int64_t timeout_ns,
+                                         bool allow_foreign)
 {
     check_name(name);
     using clock = std::chrono::steady_clock;
@@ -368,18 +423,24 @@ segment::attach(const std::string& name, sample_type expect, int64_t timeout_ns,
     // without a timeout: its creator may be between shm_open and the header.
     const int64_t grace_ns = 1000000000;
     for (;;) {
-        const int64_t waited = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count();
+        const int64_t waited =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start)
+                .count();
         int err = 0;
-        fd_guard fd{shm_open(shm_name(name).c_str(), O_RDWR | O_CLOEXEC, 0)};
+        fd_guard fd { shm_open(shm_name(name).c_str(), O_RDWR | O_CLOEXEC, 0) };
         if (fd.fd < 0) {
             err = errno;
             if (err == EACCES)
-                fail(err, "ring '" + name + "' (" + shm_path(name) + ") is not accessible to you");
+                fail(err,
+                     "ring '" + name + "' (" + shm_path(name) +
+                         ") is not accessible to you");
             if (err != ENOENT)
                 fail(err, "cannot open ring '" + name + "'");
             if (timeout_ns < 0 || waited >= timeout_ns)
-                throw error(ENOENT, "no ring named '" + name + "' (" + shm_path(name) +
-                                        "); start its producer first, or attach with a timeout to wait for it");
+                throw error(ENOENT,
+                            "no ring named '" + name + "' (" + shm_path(name) +
+                                "); start its producer first, or attach with a timeout "
+                                "to wait for it");
         } else {
             try {
                 auto s = attach_fd(fd.fd, expect, allow_foreign, "ring '" + name + "'");
@@ -387,7 +448,8 @@ segment::attach(const std::string& name, sample_type expect, int64_t timeout_ns,
                 return s;
             } catch (const error& e) {
                 // EAGAIN: created but not initialised yet; retry within the grace.
-                if (e.code().value() != EAGAIN || waited >= std::max<int64_t>(timeout_ns, grace_ns))
+                if (e.code().value() != EAGAIN ||
+                    waited >= std::max<int64_t>(timeout_ns, grace_ns))
                     throw;
             }
         }
@@ -395,7 +457,8 @@ segment::attach(const std::string& name, sample_type expect, int64_t timeout_ns,
     }
 }
 
-std::shared_ptr<segment> segment::open_named(sample_type t, const std::string& name, uint64_t capacity)
+std::shared_ptr<segment>
+segment::open_named(sample_type t, const std::string& name, uint64_t capacity)
 {
     // Attach, else create. A peer creating the ring between our two calls
     // makes create fail with EEXIST: then it exists, attach again. A third

@@ -8,11 +8,11 @@
 #include "buffer_sink_impl.h"
 #include "block_ring.h"
 
-#include <gnuradio/io_signature.h>
-#include <volk/volk.h>
 #include <algorithm>
 #include <cstring>
+#include <gnuradio/io_signature.h>
 #include <stdexcept>
+#include <volk/volk.h>
 
 namespace gr {
 namespace doppler {
@@ -28,7 +28,8 @@ bool parse_policy(const std::string& policy)
         return false;
     if (policy == "block")
         return true;
-    throw std::invalid_argument("policy must be \"drop\" or \"block\", got \"" + policy + "\"");
+    throw std::invalid_argument("policy must be \"drop\" or \"block\", got \"" + policy +
+                                "\"");
 }
 
 } // namespace
@@ -48,47 +49,55 @@ buffer_sink::sptr buffer_sink::make(const std::string& type,
         detail::open_named(t, name, capacity), true, block, sc16, scale);
 }
 
-buffer_sink::sptr buffer_sink::make(
-    const std::string& type, ring_ref ring, const std::string& policy, bool sc16, float scale)
+buffer_sink::sptr buffer_sink::make(const std::string& type,
+                                    ring_ref ring,
+                                    const std::string& policy,
+                                    bool sc16,
+                                    float scale)
 {
     const auto t = detail::parse_type(type, sc16);
     const bool block = parse_policy(policy);
     detail::check_scale(scale);
     detail::check_type(t, ring);
-    return gnuradio::make_block_sptr<buffer_sink_impl>(std::move(ring), false, block, sc16, scale);
+    return gnuradio::make_block_sptr<buffer_sink_impl>(
+        std::move(ring), false, block, sc16, scale);
 }
 
-buffer_sink_impl::buffer_sink_impl(ring_ref ring, bool owned, bool block, bool sc16, float scale)
+buffer_sink_impl::buffer_sink_impl(
+    ring_ref ring, bool owned, bool block, bool sc16, float scale)
     : gr::sync_block("buffer_sink",
                      gr::io_signature::make(1, 1, detail::item_size(sc16)),
-                     gr::io_signature::make(0, 0, 0)),
-      d_ring(std::move(ring)),
-      d_owned(owned),
-      d_block(block),
-      d_sc16(sc16),
-      d_scale(scale)
+                     gr::io_signature::make(0, 0, 0))
+    , d_ring(std::move(ring))
+    , d_owned(owned)
+    , d_block(block)
+    , d_sc16(sc16)
+    , d_scale(scale)
 {
     detail::claim(d_ring, true);
 }
 
-void buffer_sink_impl::store(::doppler::cf32* dst, const void* in, uint64_t n) const
+void buffer_sink_impl::store(::doppler::f32* dst, const void* in, uint64_t n) const
 {
     std::memcpy(static_cast<void*>(dst), in, n * sizeof(*dst));
 }
 
-void buffer_sink_impl::store(::doppler::cf64* dst, const void* in, uint64_t n) const
+void buffer_sink_impl::store(::doppler::f64* dst, const void* in, uint64_t n) const
 {
     // Interleaved I/Q floats widened one by one: 2n values.
-    volk_32f_convert_64f(reinterpret_cast<double*>(dst), static_cast<const float*>(in), unsigned(2 * n));
+    volk_32f_convert_64f(
+        reinterpret_cast<double*>(dst), static_cast<const float*>(in), unsigned(2 * n));
 }
 
-void buffer_sink_impl::store(::doppler::ci16* dst, const void* in, uint64_t n) const
+void buffer_sink_impl::store(::doppler::i16* dst, const void* in, uint64_t n) const
 {
     if (d_sc16)
         std::memcpy(static_cast<void*>(dst), in, n * sizeof(*dst));
     else // round(x * scale), saturated to int16
-        volk_32f_s32f_convert_16i(
-            reinterpret_cast<int16_t*>(dst), static_cast<const float*>(in), d_scale, unsigned(2 * n));
+        volk_32f_s32f_convert_16i(reinterpret_cast<int16_t*>(dst),
+                                  static_cast<const float*>(in),
+                                  d_scale,
+                                  unsigned(2 * n));
 }
 
 template <class T>
@@ -97,7 +106,8 @@ int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
     n = std::min(n, r.capacity()); // a chunk never exceeds the ring
     uint64_t free = r.space(n);
     if (r.closed()) { // someone closed the stream under us: nothing more may be written
-        d_logger->error("{} was closed while the flowgraph wrote into it; ending", detail::label(d_ring));
+        d_logger->error("{} was closed while the flowgraph wrote into it; ending",
+                        detail::label(d_ring));
         return WORK_DONE;
     }
     if (d_block) {
@@ -113,7 +123,7 @@ int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
             free = r.space(n);
         }
         n = std::min(n, free); // what fits now; the rest on the next call
-    } else if (free < n) {     // all or nothing per chunk
+    } else if (free < n) { // all or nothing per chunk
         note_drop(n, r.drop(n), r.written());
         return int(n);
     }
@@ -122,18 +132,21 @@ int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
     return int(n);
 }
 
-void buffer_sink_impl::note_drop(uint64_t n, uint64_t dropped_total, uint64_t written_total)
+void buffer_sink_impl::note_drop(uint64_t n,
+                                 uint64_t dropped_total,
+                                 uint64_t written_total)
 {
     d_dropped_since_warn += n;
     const auto now = std::chrono::steady_clock::now();
     if (now - d_last_warn < 1s)
         return;
-    d_logger->warn("{}: full, dropped {} samples since the last report ({} dropped, {} written in "
-                   "total); the consumer is not keeping up (or use policy \"block\")",
-                   detail::label(d_ring),
-                   d_dropped_since_warn,
-                   dropped_total,
-                   written_total);
+    d_logger->warn(
+        "{}: full, dropped {} samples since the last report ({} dropped, {} written in "
+        "total); the consumer is not keeping up (or use policy \"block\")",
+        detail::label(d_ring),
+        d_dropped_since_warn,
+        dropped_total,
+        written_total);
     d_dropped_since_warn = 0;
     d_last_warn = now;
 }
@@ -143,7 +156,8 @@ int buffer_sink_impl::work(int noutput_items,
                            gr_vector_void_star&)
 {
     const void* in = input_items[0];
-    return std::visit([&](const auto& r) { return push(*r, in, uint64_t(noutput_items)); }, d_ring);
+    return std::visit(
+        [&](const auto& r) { return push(*r, in, uint64_t(noutput_items)); }, d_ring);
 }
 
 bool buffer_sink_impl::stop()

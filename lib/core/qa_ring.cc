@@ -25,7 +25,6 @@ c_buf<T> c_create(size_t capacity)
     return c_buf<T>(c_api<T>::create(capacity), c_api<T>::destroy);
 }
 
-
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -39,7 +38,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(mirror_aliases_the_same_bytes, T, all_types)
     T* d = static_cast<T*>(r.seg()->data());
     for (uint64_t i = 0; i < cap; ++i)
         d[i] = sample_of<T>(i);
-    BOOST_TEST(first_mismatch(d + cap, cap, 0) == cap); // second view sees the first's writes
+    BOOST_TEST(first_mismatch(d + cap, cap, 0) ==
+               cap); // second view sees the first's writes
     for (uint64_t i = 0; i < cap; ++i)
         d[cap + i] = sample_of<T>(1000 + i);
     BOOST_TEST(first_mismatch(d, cap, 1000) == cap); // and the other way round
@@ -50,9 +50,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(block_across_the_end_is_one_range_cxx, T, all_type
     ring<T> r(1);
     const uint64_t cap = r.capacity();
     // Every offset class: the block starts k samples before the end.
-    for (uint64_t k : {uint64_t(1), uint64_t(3), cap / 2, cap - 1}) {
+    for (uint64_t k : { uint64_t(1), uint64_t(3), cap / 2, cap - 1 }) {
         const uint64_t start = r.written();
-        const uint64_t pad = (cap - k - start) & (cap - 1); // move the write index to cap - k
+        const uint64_t pad =
+            (cap - k - start) & (cap - 1); // move the write index to cap - k
         auto a = seq<T>(start, pad);
         if (pad)
             BOOST_REQUIRE(r.write(a.data(), pad) && r.wait(pad, 0) && r.consume(pad));
@@ -95,8 +96,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_rounds_up, T, all_types)
     const uint64_t floor = page_samples<T>();
     BOOST_TEST(floor == 4096 / sizeof(T));
     const std::pair<uint64_t, uint64_t> cases[] = {
-        {1, floor}, {floor - 1, floor}, {floor, floor}, {floor + 1, 2 * floor},
-        {1000, std::max<uint64_t>(1024, floor)}, {4096, 4096}, {65536, 65536}, {65537, 131072},
+        { 1, floor },
+        { floor - 1, floor },
+        { floor, floor },
+        { floor + 1, 2 * floor },
+        { 1000, std::max<uint64_t>(1024, floor) },
+        { 4096, 4096 },
+        { 65536, 65536 },
+        { 65537, 131072 },
     };
     for (auto [req, want] : cases) {
         BOOST_TEST_CONTEXT("requested " << req)
@@ -113,7 +120,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_rounds_up, T, all_types)
 BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_zero_or_too_large_is_einval, T, all_types)
 {
     const uint64_t too_large = max_data_bytes / sizeof(T) + 1;
-    for (uint64_t req : {uint64_t(0), too_large, uint64_t(SIZE_MAX)}) {
+    for (uint64_t req : { uint64_t(0), too_large, uint64_t(SIZE_MAX) }) {
         BOOST_TEST_CONTEXT("requested " << req)
         {
             try {
@@ -127,15 +134,20 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_zero_or_too_large_is_einval, T, all_types
             auto b = c_create<T>(size_t(req));
             BOOST_TEST(!b);
             BOOST_TEST(errno == EINVAL);
-            BOOST_TEST(std::string(dp_last_error()).find("capacity") != std::string::npos);
+            BOOST_TEST(std::string(dp_last_error()).find("capacity") !=
+                       std::string::npos);
         }
     }
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_beyond_memory_is_enomem_not_an_oom_kill, T, all_types)
+BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_beyond_memory_is_enomem_not_an_oom_kill,
+                              T,
+                              all_types)
 {
-    const uint64_t ram = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
-    const uint64_t req = 2 * ram / sizeof(T); // within max_data_bytes on any machine below 512 GiB
+    const uint64_t ram =
+        uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
+    const uint64_t req =
+        2 * ram / sizeof(T); // within max_data_bytes on any machine below 512 GiB
     if (req > max_data_bytes / sizeof(T))
         return;
     try {
@@ -222,13 +234,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_drains_then_end_of_stream, T, all_types)
     BOOST_REQUIRE(v);
     BOOST_TEST(first_mismatch(v.data, 60, 0) == 60u);
     BOOST_TEST(r.consume(60));
-    BOOST_TEST(r.wait(41, generous_ns).why == status::end_of_stream); // 40 remain: fewer than asked
+    BOOST_TEST(r.wait(41, generous_ns).why ==
+               status::end_of_stream); // 40 remain: fewer than asked
     v = r.wait(40, generous_ns);
     BOOST_REQUIRE(v);
     BOOST_TEST(first_mismatch(v.data, 40, 60) == 40u);
     BOOST_TEST(r.consume(40));
     BOOST_TEST(r.wait(1, -1).why == status::end_of_stream); // even "forever" returns
-    r.close();                                              // idempotent
+    r.close(); // idempotent
     BOOST_TEST(r.wait(1, 0).why == status::end_of_stream);
 }
 
@@ -254,10 +267,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_drains_then_enodata_c, T, all_types)
 
 BOOST_AUTO_TEST_CASE(close_wakes_a_parked_consumer)
 {
-    ring<cf32> r(1);
+    ring<f32> r(1);
     status got = status::ok;
     std::thread consumer([&] { got = r.wait(1, generous_ns).why; });
-    std::this_thread::sleep_for(std::chrono::milliseconds(50)); // let it park (not required for correctness)
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(50)); // let it park (not required for correctness)
     r.close();
     consumer.join();
     BOOST_TEST(got == status::end_of_stream);
@@ -279,7 +293,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(timeouts, T, all_types)
     using C = c_api<T>;
     auto b = c_create<T>(1);
     BOOST_REQUIRE(b);
-    for (int64_t t : {int64_t(0), int64_t(1'000'000)}) {
+    for (int64_t t : { int64_t(0), int64_t(1'000'000) }) {
         errno = 0;
         BOOST_TEST(!C::wait(b.get(), 1, t));
         BOOST_TEST(errno == ETIMEDOUT);
@@ -290,7 +304,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bad_wait_and_consume_arguments, T, all_types)
 {
     ring<T> r(1);
     BOOST_TEST(r.wait(0, 0).why == status::invalid);
-    BOOST_TEST(r.wait(r.capacity() + 1, -1).why == status::invalid); // would never return otherwise
+    BOOST_TEST(r.wait(r.capacity() + 1, -1).why ==
+               status::invalid); // would never return otherwise
     BOOST_TEST(r.write_blocking(nullptr, r.capacity() + 1, -1) == status::invalid);
     errno = 0;
     BOOST_TEST(!r.consume(1));
@@ -299,7 +314,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bad_wait_and_consume_arguments, T, all_types)
     using C = c_api<T>;
     auto b = c_create<T>(1);
     BOOST_REQUIRE(b);
-    for (size_t n : {size_t(0), C::capacity(b.get()) + 1}) {
+    for (size_t n : { size_t(0), C::capacity(b.get()) + 1 }) {
         errno = 0;
         BOOST_TEST(!C::wait(b.get(), n, -1));
         BOOST_TEST(errno == EINVAL);
@@ -308,15 +323,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bad_wait_and_consume_arguments, T, all_types)
 
 BOOST_AUTO_TEST_CASE(consume_by_a_non_consumer_cannot_move_the_read_index)
 {
-    ring<cf32> producer_side(1);
-    auto a = seq<cf32>(0, 100);
+    ring<f32> producer_side(1);
+    auto a = seq<f32>(0, 100);
     BOOST_REQUIRE(producer_side.write(a.data(), 100));
     auto v = producer_side.wait(100, 0); // this handle is now the consumer too
     BOOST_REQUIRE(v);
     BOOST_REQUIRE(producer_side.consume(100));
     // A second handle on the same segment that never waited is no consumer:
     // even consume(0) must not store its (zero) read position.
-    ring<cf32> other(producer_side.seg());
+    ring<f32> other(producer_side.seg());
     other.consume(0);
     BOOST_TEST(producer_side.read_index() == 100u);
 }
@@ -342,18 +357,20 @@ struct rng {
 
 BOOST_AUTO_TEST_CASE(hundred_million_samples_in_order)
 {
-    using T = ci16;
-    const uint64_t total = uint64_t(100'000'000 * scale()); // 10^8 unless DOPPLER_QA_SCALE says otherwise
+    using T = i16;
+    const uint64_t total =
+        uint64_t(100'000'000 * scale()); // 10^8 unless DOPPLER_QA_SCALE says otherwise
     ring<T> r(4096);
     const uint64_t cap = r.capacity();
     BOOST_REQUIRE(cap == 4096u);
 
     std::thread producer([&] {
-        rng g{0x9e3779b97f4a7c15ull};
+        rng g { 0x9e3779b97f4a7c15ull };
         std::vector<T> buf(cap);
         uint64_t k = 0;
         while (k < total) {
-            const uint64_t n = std::min<uint64_t>(g.upto(g.next() & 1 ? 64 : cap / 2), total - k);
+            const uint64_t n =
+                std::min<uint64_t>(g.upto(g.next() & 1 ? 64 : cap / 2), total - k);
             if (g.next() & 1) { // write_blocking with a copy
                 for (uint64_t i = 0; i < n; ++i)
                     buf[i] = sample_of<T>(k + i);
@@ -375,7 +392,7 @@ BOOST_AUTO_TEST_CASE(hundred_million_samples_in_order)
     // Both sides ask for at most cap/2: a consumer waiting for more than is
     // there then always leaves the producer room (asking for more, the two
     // could legitimately wait on each other forever).
-    rng g{12345};
+    rng g { 12345 };
     uint64_t k = 0, bad_at = UINT64_MAX;
     status last = status::ok;
     while (bad_at == UINT64_MAX) {
@@ -406,14 +423,15 @@ BOOST_AUTO_TEST_CASE(hundred_million_samples_in_order)
 
 BOOST_AUTO_TEST_CASE(blocking_write_with_a_slow_consumer_loses_nothing)
 {
-    using T = cf32;
+    using T = f32;
     constexpr uint64_t total = 50'000;
     ring<T> r(1); // 512 samples: the producer is blocked most of the time
     std::vector<status> results;
     std::thread producer([&] {
         auto a = seq<T>(0, total);
         for (uint64_t k = 0; k < total; k += 300)
-            results.push_back(r.write_blocking(a.data() + k, std::min<uint64_t>(300, total - k), generous_ns));
+            results.push_back(r.write_blocking(
+                a.data() + k, std::min<uint64_t>(300, total - k), generous_ns));
         r.close();
     });
     uint64_t k = 0, bad = 0;
@@ -438,8 +456,8 @@ BOOST_AUTO_TEST_CASE(blocking_write_with_a_slow_consumer_loses_nothing)
 
 BOOST_AUTO_TEST_CASE(wait_space_times_out_on_a_full_ring)
 {
-    ring<cf64> r(1);
-    auto a = seq<cf64>(0, r.capacity());
+    ring<f64> r(1);
+    auto a = seq<f64>(0, r.capacity());
     BOOST_REQUIRE(r.write(a.data(), r.capacity()));
     BOOST_TEST(r.wait_space(1, 0) == status::timeout);
     BOOST_TEST(r.wait_space(1, 1'000'000) == status::timeout);

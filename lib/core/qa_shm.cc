@@ -14,9 +14,9 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <iostream>
-#include <cstddef>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -26,10 +26,10 @@ using namespace qa;
 
 namespace {
 
-
 bool exists(const std::string& path)
 {
-    struct stat st {};
+    struct stat st {
+    };
     return ::stat(path.c_str(), &st) == 0;
 }
 
@@ -49,18 +49,18 @@ int error_of(F f, std::string* what = nullptr)
 
 /// One-byte messages between parent and child, each read bounded by a timeout.
 struct channel {
-    int up[2]{-1, -1};   // child -> parent
-    int down[2]{-1, -1}; // parent -> child
+    int up[2] { -1, -1 }; // child -> parent
+    int down[2] { -1, -1 }; // parent -> child
     channel() { BOOST_REQUIRE(pipe(up) == 0 && pipe(down) == 0); }
     ~channel()
     {
-        for (int fd : {up[0], up[1], down[0], down[1]})
+        for (int fd : { up[0], up[1], down[0], down[1] })
             ::close(fd);
     }
     static bool send(int fd) { return ::write(fd, "x", 1) == 1; }
     static bool recv(int fd)
     {
-        pollfd p{fd, POLLIN, 0};
+        pollfd p { fd, POLLIN, 0 };
         char c;
         return poll(&p, 1, 10000) == 1 && ::read(fd, &c, 1) == 1;
     }
@@ -112,7 +112,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(create_named_then_attach_cxx, T, all_types)
     const uint64_t cap = creator->capacity();
     BOOST_TEST(cap == std::max<uint64_t>(1024, page_samples<T>()));
 
-    struct stat st {};
+    struct stat st {
+    };
     BOOST_REQUIRE(::stat(segment::shm_path(name).c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 07777) == 0600u);
     BOOST_TEST(st.st_uid == geteuid());
@@ -149,7 +150,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(create_named_then_attach_c, T, all_types)
     auto* peer = C::attach(name.c_str());
     BOOST_REQUIRE(peer);
     BOOST_TEST(C::capacity(peer) == C::capacity(creator));
-    struct stat st {};
+    struct stat st {
+    };
     BOOST_TEST(::stat(segment::shm_path(name).c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 07777) == 0600u);
 
@@ -169,12 +171,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(create_named_then_attach_c, T, all_types)
     C::destroy(peer);
 }
 
-BOOST_AUTO_TEST_CASE(creator_unlinks_and_a_new_ring_takes_the_name_while_the_old_peer_drains)
+BOOST_AUTO_TEST_CASE(
+    creator_unlinks_and_a_new_ring_takes_the_name_while_the_old_peer_drains)
 {
     const std::string name = unique_name("life");
-    auto old_creator = ring<cf32>::create_named(name, 1024);
-    auto old_peer = ring<cf32>::attach(name);
-    auto a = seq<cf32>(0, 600);
+    auto old_creator = ring<f32>::create_named(name, 1024);
+    auto old_peer = ring<f32>::attach(name);
+    auto a = seq<f32>(0, 600);
     BOOST_REQUIRE(old_creator->write(a.data(), 600));
     old_creator.reset(); // producer and creator leave: close + unlink
     BOOST_TEST(!exists(segment::shm_path(name)));
@@ -185,10 +188,10 @@ BOOST_AUTO_TEST_CASE(creator_unlinks_and_a_new_ring_takes_the_name_while_the_old
     BOOST_TEST(old_peer->consume(200));
 
     // Same name, new object, while the old peer still has 400 to read.
-    auto new_creator = ring<cf32>::create_named(name, 4096);
-    auto b = seq<cf32>(1'000'000, 300);
+    auto new_creator = ring<f32>::create_named(name, 4096);
+    auto b = seq<f32>(1'000'000, 300);
     BOOST_REQUIRE(new_creator->write(b.data(), 300));
-    auto new_peer = ring<cf32>::attach(name);
+    auto new_peer = ring<f32>::attach(name);
     BOOST_TEST(new_peer->capacity() == 4096u);
     v = new_peer->wait(300, generous_ns);
     BOOST_REQUIRE(v);
@@ -208,18 +211,22 @@ BOOST_AUTO_TEST_CASE(creator_unlinks_and_a_new_ring_takes_the_name_while_the_old
 
 BOOST_AUTO_TEST_CASE(bad_names_are_einval_before_any_file_is_touched)
 {
-    const std::string bad[] = {"", "a/b", "..", ".hidden", "../etc", "a b", "tab\there", "x\xc3\xa9",
-                               std::string(201, 'a'), "ok/../../x"};
+    const std::string bad[] = { "",          "a/b",       "..",
+                                ".hidden",   "../etc",    "a b",
+                                "tab\there", "x\xc3\xa9", std::string(201, 'a'),
+                                "ok/../../x" };
     for (const auto& name : bad) {
         BOOST_TEST_CONTEXT("name '" << name << "'")
         {
             std::string what;
-            BOOST_TEST(error_of([&] { ring<cf32>::create_named(name, 1024); }, &what) == EINVAL);
+            BOOST_TEST(error_of([&] { ring<f32>::create_named(name, 1024); }, &what) ==
+                       EINVAL);
             BOOST_TEST(what.find("name") != std::string::npos);
-            BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }) == EINVAL);
-            BOOST_TEST(error_of([&] { ring<ci16>::attach(name, 1'000'000'000); }) == EINVAL); // no waiting
+            BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == EINVAL);
+            BOOST_TEST(error_of([&] { ring<i16>::attach(name, 1'000'000'000); }) ==
+                       EINVAL); // no waiting
             errno = 0;
-            BOOST_TEST(!dp_buffer_cf64_create_named(name.c_str(), 1024));
+            BOOST_TEST(!dp_buffer_f64_create_named(name.c_str(), 1024));
             BOOST_TEST(errno == EINVAL);
             BOOST_TEST(std::string(dp_last_error()).find("name") != std::string::npos);
             BOOST_TEST(!exists(segment::shm_path(name)));
@@ -227,7 +234,7 @@ BOOST_AUTO_TEST_CASE(bad_names_are_einval_before_any_file_is_touched)
     }
     std::string longest = std::to_string(getpid()) + "-"; // the longest good name works
     longest += std::string(200 - longest.size(), 'z');
-    BOOST_TEST(error_of([&] { ring<cf32>::create_named(longest, 1); }) == 0);
+    BOOST_TEST(error_of([&] { ring<f32>::create_named(longest, 1); }) == 0);
     BOOST_TEST(!exists(segment::shm_path(longest))); // and is gone with its creator
 
     errno = 0;
@@ -239,59 +246,59 @@ BOOST_AUTO_TEST_CASE(bad_names_are_einval_before_any_file_is_touched)
 
     // A good name with a bad capacity leaves nothing behind either.
     const std::string name = unique_name("cap");
-    BOOST_TEST(error_of([&] { ring<cf32>::create_named(name, 0); }) == EINVAL);
+    BOOST_TEST(error_of([&] { ring<f32>::create_named(name, 0); }) == EINVAL);
     BOOST_TEST(!exists(segment::shm_path(name)));
 }
 
 BOOST_AUTO_TEST_CASE(name_taken_is_eexist)
 {
     const std::string name = unique_name("taken");
-    auto first = ring<cf32>::create_named(name, 1);
+    auto first = ring<f32>::create_named(name, 1);
     std::string what;
-    BOOST_TEST(error_of([&] { ring<cf32>::create_named(name, 1); }, &what) == EEXIST);
+    BOOST_TEST(error_of([&] { ring<f32>::create_named(name, 1); }, &what) == EEXIST);
     BOOST_TEST(what.find(name) != std::string::npos);
     errno = 0;
-    BOOST_TEST(!dp_buffer_cf32_create_named(name.c_str(), 1));
+    BOOST_TEST(!dp_buffer_f32_create_named(name.c_str(), 1));
     BOOST_TEST(errno == EEXIST);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_type_is_eprototype_naming_both)
 {
     const std::string name = unique_name("type");
-    auto r = ring<ci16>::create_named(name, 1);
+    auto r = ring<i16>::create_named(name, 1);
     std::string what;
-    BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }, &what) == EPROTOTYPE);
+    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }, &what) == EPROTOTYPE);
     BOOST_TEST(what.find("i16") != std::string::npos);
-    BOOST_TEST(what.find("cf32") != std::string::npos);
-    BOOST_TEST(error_of([&] { ring<cf64>::attach(name); }) == EPROTOTYPE);
-    BOOST_TEST(error_of([&] { ring<ci16>::attach(name); }) == 0);
+    BOOST_TEST(what.find("f32") != std::string::npos);
+    BOOST_TEST(error_of([&] { ring<f64>::attach(name); }) == EPROTOTYPE);
+    BOOST_TEST(error_of([&] { ring<i16>::attach(name); }) == 0);
 
     errno = 0;
-    BOOST_TEST(!dp_buffer_cf64_attach(name.c_str()));
+    BOOST_TEST(!dp_buffer_f64_attach(name.c_str()));
     BOOST_TEST(errno == EPROTOTYPE);
     const std::string msg = dp_last_error();
     BOOST_TEST(msg.find("i16") != std::string::npos);
-    BOOST_TEST(msg.find("cf64") != std::string::npos);
+    BOOST_TEST(msg.find("f64") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(missing_is_enoent_and_attach_can_wait_for_it)
 {
     const std::string name = unique_name("missing");
     std::string what;
-    BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }, &what) == ENOENT);
+    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }, &what) == ENOENT);
     BOOST_TEST(what.find(name) != std::string::npos);
-    BOOST_TEST(error_of([&] { ring<cf32>::attach(name, 20'000'000); }) == ENOENT);
+    BOOST_TEST(error_of([&] { ring<f32>::attach(name, 20'000'000); }) == ENOENT);
     errno = 0;
-    BOOST_TEST(!dp_buffer_cf32_attach(name.c_str()));
+    BOOST_TEST(!dp_buffer_f32_attach(name.c_str()));
     BOOST_TEST(errno == ENOENT);
 
-    std::unique_ptr<ring<cf32>> creator;
+    std::unique_ptr<ring<f32>> creator;
     std::thread later([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        creator = ring<cf32>::create_named(name, 1);
+        creator = ring<f32>::create_named(name, 1);
     });
-    std::unique_ptr<ring<cf32>> peer;
-    BOOST_TEST(error_of([&] { peer = ring<cf32>::attach(name, generous_ns); }) == 0);
+    std::unique_ptr<ring<f32>> peer;
+    BOOST_TEST(error_of([&] { peer = ring<f32>::attach(name, generous_ns); }) == 0);
     later.join();
     BOOST_TEST((peer && peer->capacity() == 512u));
 }
@@ -318,31 +325,32 @@ BOOST_AUTO_TEST_CASE(corrupted_header_is_ebadmsg)
 {
     const std::string name = unique_name("corrupt");
     const std::string path = segment::shm_path(name);
-    auto r = ring<cf32>::create_named(name, 1024);
+    auto r = ring<f32>::create_named(name, 1024);
     const std::pair<const char*, size_t> fields[] = {
-        {"magic", offsetof(control, magic)},
-        {"magic (high byte)", offsetof(control, magic) + 7},
-        {"version", offsetof(control, version)},
-        {"type", offsetof(control, type)},
-        {"sample_size", offsetof(control, sample_size)},
-        {"header_bytes", offsetof(control, header_bytes)},
-        {"capacity", offsetof(control, capacity)},
-        {"capacity (high byte)", offsetof(control, capacity) + 7},
-        {"data_bytes", offsetof(control, data_bytes)},
-        {"flags", offsetof(control, flags)},
+        { "magic", offsetof(control, magic) },
+        { "magic (high byte)", offsetof(control, magic) + 7 },
+        { "version", offsetof(control, version) },
+        { "type", offsetof(control, type) },
+        { "sample_size", offsetof(control, sample_size) },
+        { "header_bytes", offsetof(control, header_bytes) },
+        { "capacity", offsetof(control, capacity) },
+        { "capacity (high byte)", offsetof(control, capacity) + 7 },
+        { "data_bytes", offsetof(control, data_bytes) },
+        { "flags", offsetof(control, flags) },
     };
     for (auto [field, at] : fields) {
         BOOST_TEST_CONTEXT("flipped " << field)
         {
             flip_byte(path, off_t(at));
             std::string what;
-            BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }, &what) == EBADMSG);
+            BOOST_TEST(error_of([&] { ring<f32>::attach(name); }, &what) == EBADMSG);
             BOOST_TEST(what.find("not a valid doppler ring") != std::string::npos);
             errno = 0;
-            BOOST_TEST(!dp_buffer_cf32_attach(name.c_str()));
+            BOOST_TEST(!dp_buffer_f32_attach(name.c_str()));
             BOOST_TEST(errno == EBADMSG);
-            flip_byte(path, off_t(at)); // restored: attach works again, so the test can fail
-            BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }) == 0);
+            flip_byte(path,
+                      off_t(at)); // restored: attach works again, so the test can fail
+            BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == 0);
         }
     }
 
@@ -353,32 +361,36 @@ BOOST_AUTO_TEST_CASE(corrupted_header_is_ebadmsg)
         BOOST_REQUIRE(pwrite(fd, v, n, off_t(at)) == ssize_t(n));
         ::close(fd);
     };
-    const uint32_t cf64_type = uint32_t(sample_type::cf64), cf32_type = uint32_t(sample_type::cf32);
-    poke(offsetof(control, type), &cf64_type, 4); // sample size 8 no longer matches
-    BOOST_TEST(error_of([&] { ring<cf64>::attach(name); }) == EBADMSG);
-    poke(offsetof(control, type), &cf32_type, 4);
+    const uint32_t f64_type = uint32_t(sample_type::f64),
+                   f32_type = uint32_t(sample_type::f32);
+    poke(offsetof(control, type), &f64_type, 4); // sample size 8 no longer matches
+    BOOST_TEST(error_of([&] { ring<f64>::attach(name); }) == EBADMSG);
+    poke(offsetof(control, type), &f32_type, 4);
     const uint64_t bigger = 2048, bigger_bytes = 2048 * 8, cap = 1024, bytes = 1024 * 8;
     poke(offsetof(control, capacity), &bigger, 8);
-    poke(offsetof(control, data_bytes), &bigger_bytes, 8); // header says more than the object holds
-    BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }) == EBADMSG);
+    poke(offsetof(control, data_bytes),
+         &bigger_bytes,
+         8); // header says more than the object holds
+    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == EBADMSG);
     poke(offsetof(control, capacity), &cap, 8);
     poke(offsetof(control, data_bytes), &bytes, 8);
-    BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }) == 0);
+    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(truncated_or_foreign_object_is_ebadmsg)
 {
     const size_t page = size_t(sysconf(_SC_PAGESIZE));
-    for (off_t size : {off_t(page + 4096), off_t(page), off_t(100)}) {
+    for (off_t size : { off_t(page + 4096), off_t(page), off_t(100) }) {
         BOOST_TEST_CONTEXT("truncated to " << size)
         {
             const std::string name = unique_name("trunc");
-            auto r = ring<cf32>::create_named(name, 4096); // its own mapping is never touched again
+            auto r = ring<f32>::create_named(
+                name, 4096); // its own mapping is never touched again
             int fd = ::open(segment::shm_path(name).c_str(), O_RDWR);
             BOOST_REQUIRE(fd >= 0);
             BOOST_REQUIRE(ftruncate(fd, size) == 0);
             ::close(fd);
-            BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }) == EBADMSG);
+            BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == EBADMSG);
         }
     }
     // An object some other program put under our prefix.
@@ -392,7 +404,7 @@ BOOST_AUTO_TEST_CASE(truncated_or_foreign_object_is_ebadmsg)
     BOOST_REQUIRE(::write(fd, junk.data(), junk.size()) == ssize_t(junk.size()));
     ::close(fd);
     std::string what;
-    BOOST_TEST(error_of([&] { ring<cf32>::attach(name); }, &what) == EBADMSG);
+    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }, &what) == EBADMSG);
     BOOST_TEST(what.find(name) != std::string::npos);
     ::unlink(path.c_str());
 }
@@ -404,10 +416,11 @@ BOOST_AUTO_TEST_CASE(truncated_or_foreign_object_is_ebadmsg)
 BOOST_AUTO_TEST_CASE(second_consumer_is_refused_with_the_holders_pid)
 {
     const std::string name = unique_name("roles");
-    auto r = ring<cf32>::create_named(name, 1);
+    auto r = ring<f32>::create_named(name, 1);
     channel ch;
     pid_t child = spawn([&] {
-        auto* c = ring<cf32>::attach(name).release(); // never released: the child dies holding it
+        auto* c = ring<f32>::attach(name)
+                      .release(); // never released: the child dies holding it
         if (!c->claim_consumer())
             return 2;
         ch.tell_parent();
@@ -415,40 +428,40 @@ BOOST_AUTO_TEST_CASE(second_consumer_is_refused_with_the_holders_pid)
     });
     BOOST_REQUIRE(ch.from_child());
 
-    auto second = ring<cf32>::attach(name);
+    auto second = ring<f32>::attach(name);
     BOOST_TEST(!second->claim_consumer());
     BOOST_TEST(second->holder_pid() == int(child));
     BOOST_TEST(second->wait(1, 0).why == status::busy);
     BOOST_TEST(!r->claim_consumer());
     BOOST_TEST(r->claim_producer()); // the other role is free
 
-    auto* c = dp_buffer_cf32_attach(name.c_str());
+    auto* c = dp_buffer_f32_attach(name.c_str());
     BOOST_REQUIRE(c);
     errno = 0;
-    BOOST_TEST(!dp_buffer_cf32_wait(c, 1, 0));
+    BOOST_TEST(!dp_buffer_f32_wait(c, 1, 0));
     BOOST_TEST(errno == EBUSY);
 
     ch.tell_child();
     BOOST_TEST(reap(child) == 0);
     // The holder died without releasing: the role is up for grabs.
     BOOST_TEST(second->claim_consumer());
-    dp_buffer_cf32_destroy(c);
+    dp_buffer_f32_destroy(c);
 }
 
 BOOST_AUTO_TEST_CASE(second_producer_is_refused_and_not_counted_as_drop)
 {
     const std::string name = unique_name("roles");
-    auto r = ring<ci16>::create_named(name, 1);
+    auto r = ring<i16>::create_named(name, 1);
     channel ch;
     pid_t child = spawn([&] {
-        auto* p = ring<ci16>::attach(name).release();
+        auto* p = ring<i16>::attach(name).release();
         if (!p->claim_producer())
             return 2;
         ch.tell_parent();
         return ch.from_parent() ? 0 : 3;
     });
     BOOST_REQUIRE(ch.from_child());
-    auto a = seq<ci16>(0, 10);
+    auto a = seq<i16>(0, 10);
     errno = 0;
     BOOST_TEST(!r->write(a.data(), 10));
     BOOST_TEST(errno == EBUSY);
@@ -463,11 +476,11 @@ BOOST_AUTO_TEST_CASE(second_producer_is_refused_and_not_counted_as_drop)
 BOOST_AUTO_TEST_CASE(producer_exits_without_closing_consumer_drains_then_broken)
 {
     const std::string name = unique_name("dead");
-    auto r = ring<cf32>::create_named(name, 1);
+    auto r = ring<f32>::create_named(name, 1);
     BOOST_REQUIRE(r->claim_consumer());
     pid_t child = spawn([&] {
-        auto* p = ring<cf32>::attach(name).release();
-        auto a = seq<cf32>(0, 100);
+        auto* p = ring<f32>::attach(name).release();
+        auto a = seq<f32>(0, 100);
         return p->write(a.data(), 100) ? 0 : 2; // then _exit: no close, no release
     });
     // Not reaped while we wait: the producer is a zombie, which counts as dead.
@@ -489,7 +502,7 @@ BOOST_AUTO_TEST_CASE(producer_killed_c_abi_consumer_gets_epipe)
     channel ch;
     pid_t child = spawn([&] {
         auto* p = dp_buffer_i16_attach(name.c_str());
-        auto a = seq<ci16>(0, 50);
+        auto a = seq<i16>(0, 50);
         if (!p || !dp_buffer_i16_write(p, as_c(a.data()), 50))
             return 2;
         ch.tell_parent();
@@ -497,7 +510,7 @@ BOOST_AUTO_TEST_CASE(producer_killed_c_abi_consumer_gets_epipe)
         return 3;
     });
     BOOST_REQUIRE(ch.from_child());
-    const ci16* p = as_cxx<ci16>(dp_buffer_i16_wait(r, 50, generous_ns));
+    const i16* p = as_cxx<i16>(dp_buffer_i16_wait(r, 50, generous_ns));
     BOOST_REQUIRE(p);
     BOOST_TEST(first_mismatch(p, 50, 0) == 50u);
     BOOST_TEST(dp_buffer_i16_consume(r, 50));
@@ -510,15 +523,16 @@ BOOST_AUTO_TEST_CASE(producer_killed_c_abi_consumer_gets_epipe)
     BOOST_TEST(!exists(segment::shm_path(name)));
 }
 
-BOOST_AUTO_TEST_CASE(consumer_dies_lossless_producer_gets_broken_then_a_new_consumer_resumes)
+BOOST_AUTO_TEST_CASE(
+    consumer_dies_lossless_producer_gets_broken_then_a_new_consumer_resumes)
 {
     const std::string name = unique_name("resume");
-    auto r = ring<cf64>::create_named(name, 1); // 256 samples
+    auto r = ring<f64>::create_named(name, 1); // 256 samples
     const uint64_t cap = r->capacity();
-    auto a = seq<cf64>(0, 2 * cap);
+    auto a = seq<f64>(0, 2 * cap);
     BOOST_REQUIRE(r->write(a.data(), 200));
     pid_t child = spawn([&] {
-        auto* c = ring<cf64>::attach(name).release();
+        auto* c = ring<f64>::attach(name).release();
         auto v = c->wait(100, generous_ns);
         if (!v || first_mismatch(v.data, 100, 0) != 100)
             return 2;
@@ -528,12 +542,13 @@ BOOST_AUTO_TEST_CASE(consumer_dies_lossless_producer_gets_broken_then_a_new_cons
     BOOST_TEST(r->read_index() == 100u);
 
     // Fill the ring; a lossless write then has no live consumer to make room.
-    BOOST_REQUIRE(r->write_blocking(a.data() + 200, cap - 100, generous_ns) == status::ok);
+    BOOST_REQUIRE(r->write_blocking(a.data() + 200, cap - 100, generous_ns) ==
+                  status::ok);
     BOOST_TEST(r->write_blocking(a.data() + 100 + cap, 1, 300'000'000) == status::broken);
     BOOST_TEST(r->dropped() == 0u);
 
     // A new consumer picks up at the first unread sample: nothing lost.
-    auto next = ring<cf64>::attach(name);
+    auto next = ring<f64>::attach(name);
     BOOST_TEST(next->consumer_index() == 100u);
     auto v = next->wait(cap, generous_ns);
     BOOST_REQUIRE(v);

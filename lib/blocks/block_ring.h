@@ -7,8 +7,8 @@
 #ifndef INCLUDED_DOPPLER_BLOCK_RING_H
 #define INCLUDED_DOPPLER_BLOCK_RING_H
 
-#include <gnuradio/doppler/ring_ref.h>
 #include <cstdint>
+#include <gnuradio/doppler/ring_ref.h>
 #include <string>
 
 namespace gr {
@@ -27,7 +27,10 @@ constexpr int64_t work_slice_ns = 100 * 1000 * 1000;
 void check_scale(float scale);
 
 /// Bytes per GNU Radio item: a raw I/Q short pair with sc16, else gr_complex.
-inline int item_size(bool sc16) { return sc16 ? 2 * int(sizeof(int16_t)) : 8; }
+inline int item_size(bool sc16)
+{
+    return sc16 ? 2 * int(sizeof(int16_t)) : 8;
+}
 
 /// Attach the named ring if it exists (its type checked), else create it with
 /// `capacity` samples. Either side of a ring may start first.

@@ -76,8 +76,14 @@ bool proc_start(int pid, uint64_t& start) noexcept
 
 void futex_wait(std::atomic<uint32_t>& word, uint32_t expect, int64_t ns) noexcept
 {
-    timespec ts{time_t(ns / 1000000000), long(ns % 1000000000)};
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT, expect, &ts, nullptr, 0);
+    timespec ts { time_t(ns / 1000000000), long(ns % 1000000000) };
+    syscall(SYS_futex,
+            reinterpret_cast<uint32_t*>(&word),
+            FUTEX_WAIT,
+            expect,
+            &ts,
+            nullptr,
+            0);
 }
 
 /// Spin briefly while `ready()` is false. True if it became ready.
@@ -106,7 +112,9 @@ status park(bool consumer,
             uint64_t& seen,
             Done done) noexcept
 {
-    if (spin([&] { return (seen = index.load(std::memory_order_acquire)) >= need || done(); })) {
+    if (spin([&] {
+            return (seen = index.load(std::memory_order_acquire)) >= need || done();
+        })) {
         if (seen >= need)
             return status::ok;
     }
@@ -123,13 +131,16 @@ status park(bool consumer,
         }
         if (done()) {
             parked.store(0, std::memory_order_relaxed);
-            seen = index.load(std::memory_order_acquire); // final index, written before close
+            seen = index.load(
+                std::memory_order_acquire); // final index, written before close
             return seen >= need ? status::ok : status::end_of_stream;
         }
         const int64_t left = deadline - now_ns();
         if (left <= 0) {
             parked.store(0, std::memory_order_relaxed);
-            return detail::peer_alive(peer.load(std::memory_order_acquire)) ? status::timeout : status::broken;
+            return detail::peer_alive(peer.load(std::memory_order_acquire))
+                ? status::timeout
+                : status::broken;
         }
         futex_wait(parked, 1, left < slice_ns ? left : slice_ns);
         // After each slice: is the other side still there?
@@ -152,7 +163,7 @@ status park(bool consumer,
 
 int64_t now_ns() noexcept
 {
-    timespec ts{};
+    timespec ts {};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
@@ -160,7 +171,7 @@ int64_t now_ns() noexcept
 peer_id self_id() noexcept
 {
     // Recomputed after fork (the child has another pid).
-    static std::atomic<uint64_t> cached{0};
+    static std::atomic<uint64_t> cached { 0 };
     const int pid = int(getpid());
     uint64_t id = cached.load(std::memory_order_relaxed);
     if (id != 0 && int(id & pid_mask) == pid)
@@ -185,22 +196,46 @@ bool peer_alive(peer_id id) noexcept
     return start == (id >> 22); // same pid, other start time: pid was reused
 }
 
-status consumer_park(control* c, uint64_t need, int64_t timeout_ns, uint64_t& write_seen) noexcept
+status consumer_park(control* c,
+                     uint64_t need,
+                     int64_t timeout_ns,
+                     uint64_t& write_seen) noexcept
 {
-    return park(true, c->write_idx, c->consumer_parked, c->consumer_wake_at, c->producer, need, timeout_ns,
-                write_seen, [c] { return c->closed.load(std::memory_order_seq_cst) != 0; });
+    return park(true,
+                c->write_idx,
+                c->consumer_parked,
+                c->consumer_wake_at,
+                c->producer,
+                need,
+                timeout_ns,
+                write_seen,
+                [c] { return c->closed.load(std::memory_order_seq_cst) != 0; });
 }
 
-status producer_park(control* c, uint64_t need, int64_t timeout_ns, uint64_t& read_seen) noexcept
+status
+producer_park(control* c, uint64_t need, int64_t timeout_ns, uint64_t& read_seen) noexcept
 {
-    return park(false, c->read_idx, c->producer_parked, c->producer_wake_at, c->consumer, need, timeout_ns,
-                read_seen, [] { return false; });
+    return park(false,
+                c->read_idx,
+                c->producer_parked,
+                c->producer_wake_at,
+                c->consumer,
+                need,
+                timeout_ns,
+                read_seen,
+                [] { return false; });
 }
 
 void wake(std::atomic<uint32_t>& word) noexcept
 {
     if (word.exchange(0, std::memory_order_acq_rel))
-        syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+        syscall(SYS_futex,
+                reinterpret_cast<uint32_t*>(&word),
+                FUTEX_WAKE,
+                INT_MAX,
+                nullptr,
+                nullptr,
+                0);
 }
 
 bool claim(std::atomic<peer_id>& role, peer_id& holder) noexcept
@@ -215,15 +250,16 @@ bool claim(std::atomic<peer_id>& role, peer_id& holder) noexcept
             return false;
         }
         // Free, or left behind by a dead process: take it.
-        if (role.compare_exchange_weak(cur, me, std::memory_order_acq_rel, std::memory_order_acquire))
+        if (role.compare_exchange_weak(
+                cur, me, std::memory_order_acq_rel, std::memory_order_acquire))
             return true;
     }
 }
 
 } // namespace detail
 
-template class ring<cf32>;
-template class ring<cf64>;
-template class ring<ci16>;
+template class ring<f32>;
+template class ring<f64>;
+template class ring<i16>;
 
 } // namespace doppler

@@ -5,8 +5,8 @@
 #ifndef INCLUDED_DOPPLER_BUFFER_SINK_IMPL_H
 #define INCLUDED_DOPPLER_BUFFER_SINK_IMPL_H
 
-#include <gnuradio/doppler/buffer_sink.h>
 #include <chrono>
+#include <gnuradio/doppler/buffer_sink.h>
 
 namespace gr {
 namespace doppler {
@@ -28,9 +28,9 @@ private:
     template <class T>
     int push(::doppler::ring<T>& r, const void* in, uint64_t n);
     // Input items -> ring samples: one memcpy or one VOLK call each.
-    void store(::doppler::cf32* dst, const void* in, uint64_t n) const;
-    void store(::doppler::cf64* dst, const void* in, uint64_t n) const;
-    void store(::doppler::ci16* dst, const void* in, uint64_t n) const;
+    void store(::doppler::f32* dst, const void* in, uint64_t n) const;
+    void store(::doppler::f64* dst, const void* in, uint64_t n) const;
+    void store(::doppler::i16* dst, const void* in, uint64_t n) const;
     void note_drop(uint64_t n, uint64_t dropped_total, uint64_t written_total);
 
     const ring_ref d_ring;
@@ -39,7 +39,7 @@ private:
     const bool d_sc16;
     const float d_scale;
     // Rate-limited drop warning (touched only when a chunk is dropped).
-    std::chrono::steady_clock::time_point d_last_warn{};
+    std::chrono::steady_clock::time_point d_last_warn {};
     uint64_t d_dropped_since_warn = 0;
 };
 

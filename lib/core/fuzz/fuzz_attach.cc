@@ -7,7 +7,7 @@
  * was accepted. It must never crash, hang or read out of bounds.
  *
  * Build: cmake -DDOPPLER_CORE_ONLY=ON -DDOPPLER_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++
- * Run:   ./lib/fuzz_attach -max_len=20000 -max_total_time=60 ../fuzz/corpus
+ * Run:   ./lib/core/fuzz_attach -max_len=20000 -max_total_time=60 ../lib/core/fuzz/corpus
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <doppler/ring.hpp>
@@ -59,14 +59,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     try {
         auto seg = segment::attach_fd(fd, sample_type(0), true, "fuzz input");
         switch (seg->type()) {
-        case sample_type::cf32:
-            exercise<cf32>(std::move(seg));
+        case sample_type::f32:
+            exercise<f32>(std::move(seg));
             break;
-        case sample_type::cf64:
-            exercise<cf64>(std::move(seg));
+        case sample_type::f64:
+            exercise<f64>(std::move(seg));
             break;
         case sample_type::i16:
-            exercise<ci16>(std::move(seg));
+            exercise<i16>(std::move(seg));
             break;
         }
     } catch (const error&) {

@@ -9,7 +9,8 @@
  * one place that validates); whatever it refuses is reported as corrupt with
  * its reason, never read further.
  */
-#include <doppler/ring.hpp>
+#include <doppler/inspect.hpp>
+#include <doppler/segment.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace doppler {
 
@@ -50,17 +52,20 @@ ring_info inspect_object(const std::string& name)
         const int err = errno;
         if (err == ENOENT)
             throw error(ENOENT, "no ring named '" + name + "' (" + path + ")");
-        struct stat st {};
+        struct stat st {
+        };
         if (lstat(path.c_str(), &st) == 0) {
             info.uid = st.st_uid;
             info.mode = st.st_mode & 07777;
             info.bytes = uint64_t(st.st_size);
         }
-        info.problem = err == EACCES ? "not accessible to you (owner uid " + std::to_string(info.uid) + ")"
-                                     : "corrupt: cannot open " + path + ": " + std::strerror(err);
+        info.problem = err == EACCES
+            ? "not accessible to you (owner uid " + std::to_string(info.uid) + ")"
+            : "corrupt: cannot open " + path + ": " + std::strerror(err);
         return info;
     }
-    struct stat st {};
+    struct stat st {
+    };
     const bool stat_ok = fstat(fd, &st) == 0;
     if (stat_ok) {
         info.uid = st.st_uid;
@@ -128,7 +133,9 @@ std::vector<ring_info> list_rings()
         }
     }
     closedir(dir);
-    std::sort(out.begin(), out.end(), [](const ring_info& a, const ring_info& b) { return a.name < b.name; });
+    std::sort(out.begin(), out.end(), [](const ring_info& a, const ring_info& b) {
+        return a.name < b.name;
+    });
     return out;
 }
 
@@ -140,7 +147,8 @@ bool remove_ring(const std::string& name)
     const int err = errno;
     if (err == ENOENT)
         return false;
-    throw error(err, "cannot remove ring '" + name + "' (" + segment::shm_path(name) + ")");
+    throw error(err,
+                "cannot remove ring '" + name + "' (" + segment::shm_path(name) + ")");
 }
 
 } // namespace doppler

@@ -1,4 +1,4 @@
-/* bench_ring: in-process throughput of doppler::ring<cf32> between two threads,
+/* bench_ring: in-process throughput of doppler::ring<f32> between two threads,
  * side by side with boost::lockfree::spsc_queue moving the same chunks and a
  * single-thread memcpy of the same bytes (the ceiling), for a ring that fits
  * in L2 and one that does not; then the wake-up latency of a parked consumer
@@ -32,11 +32,11 @@ namespace {
 /// Neither side can block, so both spin (with a pause) when stuck.
 double boost_threads(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t& sink)
 {
-    boost::lockfree::spsc_queue<cf32> q(capacity);
+    boost::lockfree::spsc_queue<f32> q(capacity);
     const auto src = source(chunk);
     const int64_t t0 = now_ns();
     std::thread consumer([&] {
-        std::vector<cf32> buf(chunk);
+        std::vector<f32> buf(chunk);
         uint64_t x = 0;
         for (uint64_t got = 0; got < total;) {
             const size_t n = q.pop(buf.data(), chunk);
@@ -68,14 +68,16 @@ double memcpy_ceiling(uint64_t capacity, uint64_t total, uint64_t chunk)
     // Page-aligned like the ring's data: memcpy speed depends on the relative
     // alignment of source and destination (rep movsb on AMD in particular),
     // so the ceiling copies between the same alignments the ring sees.
-    std::unique_ptr<cf32, decltype(&std::free)> buf(
-        static_cast<cf32*>(std::aligned_alloc(4096, capacity * sizeof(cf32))), &std::free);
-    cf32* dst = buf.get();
-    std::memset(static_cast<void*>(dst), 0, capacity * sizeof(cf32)); // first touch outside the timing
+    std::unique_ptr<f32, decltype(&std::free)> buf(
+        static_cast<f32*>(std::aligned_alloc(4096, capacity * sizeof(f32))), &std::free);
+    f32* dst = buf.get();
+    std::memset(static_cast<void*>(dst),
+                0,
+                capacity * sizeof(f32)); // first touch outside the timing
     const uint64_t mask = capacity - 1;
     const int64_t t0 = now_ns();
     for (uint64_t k = 0; k < total; k += chunk) {
-        std::memcpy(dst + (k & mask), src.data(), chunk * sizeof(cf32));
+        std::memcpy(dst + (k & mask), src.data(), chunk * sizeof(f32));
         asm volatile("" ::: "memory"); // keep every copy
     }
     return double(total) * 1e9 / double(now_ns() - t0);
@@ -130,22 +132,35 @@ int main(int argc, char** argv)
     const int lat_samples = quick ? 300 : 3000;
     uint64_t sink = 0;
 
-    std::printf("bench_ring: %llu cf32 samples per figure, Msamples/s (best of %d)\n",
-                (unsigned long long)total, quick ? 1 : 3);
-    std::printf("%-10s %6s %10s %10s %10s %11s %12s\n", "ring", "chunk", "doppler", "boost", "memcpy",
-                "ring/boost", "ring/memcpy");
-    for (uint64_t capacity : {uint64_t(64) << 10, uint64_t(8) << 20}) {
-        for (uint64_t chunk : {64, 1024, 8192}) {
+    std::printf("bench_ring: %llu f32 samples per figure, Msamples/s (best of %d)\n",
+                (unsigned long long)total,
+                quick ? 1 : 3);
+    std::printf("%-10s %6s %10s %10s %10s %11s %12s\n",
+                "ring",
+                "chunk",
+                "doppler",
+                "boost",
+                "memcpy",
+                "ring/boost",
+                "ring/memcpy");
+    for (uint64_t capacity : { uint64_t(64) << 10, uint64_t(8) << 20 }) {
+        for (uint64_t chunk : { 64, 1024, 8192 }) {
             double rr = 0, bb = 0, mm = 0;
-            for (int rep = 0; rep < (quick ? 1 : 3); ++rep) { // best of: the machine is shared
-                ring<cf32> r(capacity);
+            for (int rep = 0; rep < (quick ? 1 : 3);
+                 ++rep) { // best of: the machine is shared
+                ring<f32> r(capacity);
                 rr = std::max(rr, ring_threads(r, total, chunk, sink));
                 bb = std::max(bb, boost_threads(capacity, total, chunk, sink));
                 mm = std::max(mm, memcpy_ceiling(capacity, total, chunk));
             }
             std::printf("%-10s %6llu %10.1f %10.1f %10.1f %10.2fx %11.2f\n",
-                        capacity >= (uint64_t(1) << 20) ? "8 Mi" : "64 Ki", (unsigned long long)chunk, rr / 1e6,
-                        bb / 1e6, mm / 1e6, rr / bb, rr / mm);
+                        capacity >= (uint64_t(1) << 20) ? "8 Mi" : "64 Ki",
+                        (unsigned long long)chunk,
+                        rr / 1e6,
+                        bb / 1e6,
+                        mm / 1e6,
+                        rr / bb,
+                        rr / mm);
             std::fflush(stdout);
         }
     }
@@ -155,7 +170,7 @@ int main(int argc, char** argv)
     std::vector<int64_t> ring_ns, cv_ns;
     const int rounds = 6;
     for (int round = 0; round < rounds; ++round) {
-        ring<cf64> lr(1);
+        ring<f64> lr(1);
         std::vector<int64_t> got;
         std::thread consumer([&] { got = latency_consumer(lr, lat_samples / rounds); });
         latency_producer(lr, lat_samples / rounds);
@@ -166,8 +181,14 @@ int main(int argc, char** argv)
     }
     std::printf("wake-up latency of a parked consumer, %d samples, us\n", lat_samples);
     std::printf("%-20s %8s %8s\n", "", "p50", "p99");
-    std::printf("%-20s %8.1f %8.1f\n", "doppler ring", percentile_us(ring_ns, 0.5), percentile_us(ring_ns, 0.99));
-    std::printf("%-20s %8.1f %8.1f\n", "condition_variable", percentile_us(cv_ns, 0.5), percentile_us(cv_ns, 0.99));
+    std::printf("%-20s %8.1f %8.1f\n",
+                "doppler ring",
+                percentile_us(ring_ns, 0.5),
+                percentile_us(ring_ns, 0.99));
+    std::printf("%-20s %8.1f %8.1f\n",
+                "condition_variable",
+                percentile_us(cv_ns, 0.5),
+                percentile_us(cv_ns, 0.99));
     std::printf("(checksum %llx)\n", (unsigned long long)sink);
     return 0;
 }

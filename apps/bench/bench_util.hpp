@@ -16,20 +16,20 @@
 
 namespace bench {
 
-using doppler::cf32;
-using doppler::cf64;
+using doppler::f32;
+using doppler::f64;
 using doppler::ring;
 using doppler::status;
 
 inline int64_t now_ns()
 {
-    timespec ts{};
+    timespec ts {};
     clock_gettime(CLOCK_MONOTONIC, &ts); // system-wide: comparable across processes
     return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 /// Reads every sample (XOR of the bit patterns) so no copy is optimised away.
-inline uint64_t touch(const cf32* p, size_t n)
+inline uint64_t touch(const f32* p, size_t n)
 {
     uint64_t x = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -41,16 +41,16 @@ inline uint64_t touch(const cf32* p, size_t n)
 }
 
 /// A chunk of samples for the producers to copy from.
-inline std::vector<cf32> source(size_t chunk)
+inline std::vector<f32> source(size_t chunk)
 {
-    std::vector<cf32> v(chunk);
+    std::vector<f32> v(chunk);
     for (size_t i = 0; i < chunk; ++i)
-        v[i] = cf32(float(i), -float(i));
+        v[i] = f32(float(i), -float(i));
     return v;
 }
 
 /// Producer side of a throughput run: `total` samples in chunks, lossless.
-inline bool produce(ring<cf32>& r, uint64_t total, uint64_t chunk)
+inline bool produce(ring<f32>& r, uint64_t total, uint64_t chunk)
 {
     const auto src = source(chunk);
     for (uint64_t k = 0; k < total; k += chunk)
@@ -61,7 +61,7 @@ inline bool produce(ring<cf32>& r, uint64_t total, uint64_t chunk)
 }
 
 /// Consumer side: wait for each chunk, read every sample, release it.
-inline uint64_t drain(ring<cf32>& r, uint64_t total, uint64_t chunk)
+inline uint64_t drain(ring<f32>& r, uint64_t total, uint64_t chunk)
 {
     uint64_t x = 0;
     for (uint64_t k = 0; k < total; k += chunk) {
@@ -75,7 +75,7 @@ inline uint64_t drain(ring<cf32>& r, uint64_t total, uint64_t chunk)
 }
 
 /// Samples per second of a two-thread run on one ring (in-process).
-inline double ring_threads(ring<cf32>& r, uint64_t total, uint64_t chunk, uint64_t& sink)
+inline double ring_threads(ring<f32>& r, uint64_t total, uint64_t chunk, uint64_t& sink)
 {
     const int64_t t0 = now_ns();
     std::thread consumer([&] { sink ^= drain(r, total, chunk); });
@@ -92,18 +92,18 @@ inline double ring_threads(ring<cf32>& r, uint64_t total, uint64_t chunk, uint64
 
 constexpr int latency_gap_us = 400;
 
-inline void latency_producer(ring<cf64>& r, int samples)
+inline void latency_producer(ring<f64>& r, int samples)
 {
     for (int i = 0; i < samples; ++i) {
         std::this_thread::sleep_for(std::chrono::microseconds(latency_gap_us));
-        cf64 stamp(double(now_ns()), 0.0);
+        f64 stamp(double(now_ns()), 0.0);
         r.write(&stamp, 1);
     }
     r.close();
 }
 
 /// Latencies in ns, one per sample received.
-inline std::vector<int64_t> latency_consumer(ring<cf64>& r, int samples)
+inline std::vector<int64_t> latency_consumer(ring<f64>& r, int samples)
 {
     std::vector<int64_t> ns;
     ns.reserve(size_t(samples));

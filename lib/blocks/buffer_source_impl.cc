@@ -8,19 +8,22 @@
 #include "buffer_source_impl.h"
 #include "block_ring.h"
 
-#include <gnuradio/io_signature.h>
-#include <volk/volk.h>
 #include <algorithm>
 #include <cstring>
+#include <gnuradio/io_signature.h>
 #include <stdexcept>
+#include <volk/volk.h>
 
 namespace gr {
 namespace doppler {
 
 using ::doppler::status;
 
-buffer_source::sptr
-buffer_source::make(const std::string& type, const std::string& name, uint64_t capacity, bool sc16, float scale)
+buffer_source::sptr buffer_source::make(const std::string& type,
+                                        const std::string& name,
+                                        uint64_t capacity,
+                                        bool sc16,
+                                        float scale)
 {
     // Validate every argument before a /dev/shm object is touched.
     const auto t = detail::parse_type(type, sc16);
@@ -29,44 +32,49 @@ buffer_source::make(const std::string& type, const std::string& name, uint64_t c
         detail::open_named(t, name, capacity), true, sc16, scale);
 }
 
-buffer_source::sptr buffer_source::make(const std::string& type, ring_ref ring, bool sc16, float scale)
+buffer_source::sptr
+buffer_source::make(const std::string& type, ring_ref ring, bool sc16, float scale)
 {
     const auto t = detail::parse_type(type, sc16);
     detail::check_scale(scale);
     detail::check_type(t, ring);
-    return gnuradio::make_block_sptr<buffer_source_impl>(std::move(ring), false, sc16, scale);
+    return gnuradio::make_block_sptr<buffer_source_impl>(
+        std::move(ring), false, sc16, scale);
 }
 
 buffer_source_impl::buffer_source_impl(ring_ref ring, bool owned, bool sc16, float scale)
     : gr::sync_block("buffer_source",
                      gr::io_signature::make(0, 0, 0),
-                     gr::io_signature::make(1, 1, detail::item_size(sc16))),
-      d_ring(std::move(ring)),
-      d_owned(owned),
-      d_sc16(sc16),
-      d_divisor(1.0f / scale)
+                     gr::io_signature::make(1, 1, detail::item_size(sc16)))
+    , d_ring(std::move(ring))
+    , d_owned(owned)
+    , d_sc16(sc16)
+    , d_divisor(1.0f / scale)
 {
     detail::claim(d_ring, false);
 }
 
-void buffer_source_impl::load(void* out, const ::doppler::cf32* src, uint64_t n) const
+void buffer_source_impl::load(void* out, const ::doppler::f32* src, uint64_t n) const
 {
     std::memcpy(out, static_cast<const void*>(src), n * sizeof(*src));
 }
 
-void buffer_source_impl::load(void* out, const ::doppler::cf64* src, uint64_t n) const
+void buffer_source_impl::load(void* out, const ::doppler::f64* src, uint64_t n) const
 {
     // Interleaved I/Q doubles narrowed one by one: 2n values.
-    volk_64f_convert_32f(static_cast<float*>(out), reinterpret_cast<const double*>(src), unsigned(2 * n));
+    volk_64f_convert_32f(
+        static_cast<float*>(out), reinterpret_cast<const double*>(src), unsigned(2 * n));
 }
 
-void buffer_source_impl::load(void* out, const ::doppler::ci16* src, uint64_t n) const
+void buffer_source_impl::load(void* out, const ::doppler::i16* src, uint64_t n) const
 {
     if (d_sc16)
         std::memcpy(out, static_cast<const void*>(src), n * sizeof(*src));
     else // x * scale, as VOLK spells it: x / (1 / scale)
-        volk_16i_s32f_convert_32f(
-            static_cast<float*>(out), reinterpret_cast<const int16_t*>(src), d_divisor, unsigned(2 * n));
+        volk_16i_s32f_convert_32f(static_cast<float*>(out),
+                                  reinterpret_cast<const int16_t*>(src),
+                                  d_divisor,
+                                  unsigned(2 * n));
 }
 
 template <class T>
@@ -104,10 +112,13 @@ int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
     return int(n);
 }
 
-int buffer_source_impl::work(int noutput_items, gr_vector_const_void_star&, gr_vector_void_star& output_items)
+int buffer_source_impl::work(int noutput_items,
+                             gr_vector_const_void_star&,
+                             gr_vector_void_star& output_items)
 {
     void* out = output_items[0];
-    return std::visit([&](const auto& r) { return pull(*r, out, uint64_t(noutput_items)); }, d_ring);
+    return std::visit(
+        [&](const auto& r) { return pull(*r, out, uint64_t(noutput_items)); }, d_ring);
 }
 
 bool buffer_source_impl::stop()

@@ -1,6 +1,6 @@
 /* bench_xproc: a named ring between two processes (the consumer is a forked
  * child that attaches by name) against the same ring between two threads of
- * one process: throughput for chunks of 1024 and 8192 cf32 samples, and the
+ * one process: throughput for chunks of 1024 and 8192 f32 samples, and the
  * wake-up latency of a parked consumer, side by side with ratios.
  *
  *   bench_xproc [--quick]
@@ -18,11 +18,11 @@ using namespace bench;
 
 namespace {
 
-constexpr uint64_t capacity = uint64_t(256) << 10; // 2 MiB of cf32
+constexpr uint64_t capacity = uint64_t(256) << 10; // 2 MiB of f32
 
 /// A pipe from the child to the parent carrying fixed-size messages.
 struct pipe_msg {
-    int fd[2]{-1, -1};
+    int fd[2] { -1, -1 };
     pipe_msg()
     {
         if (pipe(fd) != 0) {
@@ -45,8 +45,9 @@ struct pipe_msg {
     template <class M>
     bool recv(M& m)
     {
-        pollfd p{fd[0], POLLIN, 0};
-        return poll(&p, 1, 60000) == 1 && ::read(fd[0], &m, sizeof m) == ssize_t(sizeof m);
+        pollfd p { fd[0], POLLIN, 0 };
+        return poll(&p, 1, 60000) == 1 &&
+            ::read(fd[0], &m, sizeof m) == ssize_t(sizeof m);
     }
 };
 
@@ -80,10 +81,10 @@ std::string bench_name(const char* what)
 double ring_processes(uint64_t total, uint64_t chunk, uint64_t& sink)
 {
     const std::string name = bench_name("xproc");
-    auto r = ring<cf32>::create_named(name, capacity);
+    auto r = ring<f32>::create_named(name, capacity);
     pipe_msg ready, result;
-    pid_t child = fork_consumer<cf32, uint64_t>(name, ready, result,
-                                               [&](ring<cf32>& c) { return drain(c, total, chunk); });
+    pid_t child = fork_consumer<f32, uint64_t>(
+        name, ready, result, [&](ring<f32>& c) { return drain(c, total, chunk); });
     char c;
     if (!ready.recv(c)) {
         std::fprintf(stderr, "consumer process did not start\n");
@@ -110,14 +111,14 @@ struct percentiles {
 percentiles latency_processes(int samples)
 {
     const std::string name = bench_name("lat");
-    auto r = ring<cf64>::create_named(name, 1);
+    auto r = ring<f64>::create_named(name, 1);
     pipe_msg ready, result;
-    pid_t child = fork_consumer<cf64, percentiles>(name, ready, result, [&](ring<cf64>& c) {
+    pid_t child = fork_consumer<f64, percentiles>(name, ready, result, [&](ring<f64>& c) {
         auto ns = latency_consumer(c, samples);
-        return percentiles{percentile_us(ns, 0.5), percentile_us(ns, 0.99)};
+        return percentiles { percentile_us(ns, 0.5), percentile_us(ns, 0.99) };
     });
     char c;
-    percentiles p{0, 0};
+    percentiles p { 0, 0 };
     if (ready.recv(c)) {
         latency_producer(*r, samples);
         result.recv(p);
@@ -128,12 +129,12 @@ percentiles latency_processes(int samples)
 
 percentiles latency_threads(int samples)
 {
-    ring<cf64> r(1);
+    ring<f64> r(1);
     std::vector<int64_t> ns;
     std::thread consumer([&] { ns = latency_consumer(r, samples); });
     latency_producer(r, samples);
     consumer.join();
-    return {percentile_us(ns, 0.5), percentile_us(ns, 0.99)};
+    return { percentile_us(ns, 0.5), percentile_us(ns, 0.99) };
 }
 
 } // namespace
@@ -146,22 +147,30 @@ int main(int argc, char** argv)
     const int lat_samples = quick ? 300 : 3000;
     uint64_t sink = 0;
 
-    std::printf("bench_xproc: ring of %llu cf32, %llu samples per figure, Msamples/s (best of %d)\n",
-                (unsigned long long)capacity, (unsigned long long)total, reps);
+    std::printf("bench_xproc: ring of %llu f32, %llu samples per figure, Msamples/s "
+                "(best of %d)\n",
+                (unsigned long long)capacity,
+                (unsigned long long)total,
+                reps);
     std::printf("%6s %12s %12s %12s\n", "chunk", "threads", "processes", "proc/thread");
-    for (uint64_t chunk : {1024, 8192}) {
+    for (uint64_t chunk : { 1024, 8192 }) {
         double tt = 0, pp = 0;
         for (int rep = 0; rep < reps; ++rep) { // best of: the machine is shared
-            ring<cf32> r(capacity);
+            ring<f32> r(capacity);
             tt = std::max(tt, ring_threads(r, total, chunk, sink));
             pp = std::max(pp, ring_processes(total, chunk, sink));
         }
-        std::printf("%6llu %12.1f %12.1f %11.2fx\n", (unsigned long long)chunk, tt / 1e6, pp / 1e6, pp / tt);
+        std::printf("%6llu %12.1f %12.1f %11.2fx\n",
+                    (unsigned long long)chunk,
+                    tt / 1e6,
+                    pp / 1e6,
+                    pp / tt);
         std::fflush(stdout);
     }
     std::printf("target: processes >= 0.9x threads\n\n");
 
-    const percentiles t = latency_threads(lat_samples), p = latency_processes(lat_samples);
+    const percentiles t = latency_threads(lat_samples),
+                      p = latency_processes(lat_samples);
     std::printf("wake-up latency of a parked consumer, %d samples, us\n", lat_samples);
     std::printf("%-12s %8s %8s\n", "", "p50", "p99");
     std::printf("%-12s %8.1f %8.1f\n", "threads", t.p50, t.p99);

@@ -1,6 +1,6 @@
 /*
  * bench_capi_baseline: the thinnest CPython extension over the C ABI
- * (dp_buffer_cf32_*), the yardstick apps/bench_python.py holds
+ * (dp_buffer_f32_*), the yardstick apps/bench_python.py holds
  * doppler.buffer.F32Buffer against.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
@@ -20,7 +20,7 @@
 #include <doppler/buffer.h>
 
 typedef struct {
-    PyObject_HEAD dp_buffer_cf32_t* buf;
+    PyObject_HEAD dp_buffer_f32_t* buf;
     size_t last;
 } Buffer;
 
@@ -30,7 +30,7 @@ static int Buffer_init(Buffer* self, PyObject* args, PyObject* kw)
     (void)kw;
     if (!PyArg_ParseTuple(args, "n", &capacity))
         return -1;
-    self->buf = dp_buffer_cf32_create((size_t)capacity);
+    self->buf = dp_buffer_f32_create((size_t)capacity);
     if (!self->buf) {
         PyErr_SetString(PyExc_OSError, dp_last_error());
         return -1;
@@ -41,7 +41,7 @@ static int Buffer_init(Buffer* self, PyObject* args, PyObject* kw)
 static void Buffer_dealloc(Buffer* self)
 {
     if (self->buf)
-        dp_buffer_cf32_destroy(self->buf);
+        dp_buffer_f32_destroy(self->buf);
     Py_TYPE(self)->tp_free((PyObject*)self);
 }
 
@@ -53,7 +53,8 @@ static PyObject* Buffer_write(Buffer* self, PyObject* arg)
         PyErr_SetString(PyExc_TypeError, "expected a contiguous 1-D complex64 array");
         return NULL;
     }
-    return PyBool_FromLong(dp_buffer_cf32_write(self->buf, PyArray_DATA(a), (size_t)PyArray_DIM(a, 0)));
+    return PyBool_FromLong(
+        dp_buffer_f32_write(self->buf, PyArray_DATA(a), (size_t)PyArray_DIM(a, 0)));
 }
 
 static PyObject* Buffer_wait(Buffer* self, PyObject* arg)
@@ -61,12 +62,18 @@ static PyObject* Buffer_wait(Buffer* self, PyObject* arg)
     Py_ssize_t n = PyLong_AsSsize_t(arg);
     if (n == -1 && PyErr_Occurred())
         return NULL;
-    const dp_cf32_t* data = dp_buffer_cf32_wait(self->buf, (size_t)n, -1);
+    const dp_f32_t* data = dp_buffer_f32_wait(self->buf, (size_t)n, -1);
     if (!data)
         return PyErr_SetFromErrno(PyExc_OSError);
-    npy_intp dims[1] = {n};
-    PyObject* view = PyArray_NewFromDescr(&PyArray_Type, PyArray_DescrFromType(NPY_COMPLEX64), 1, dims, NULL,
-                                          (void*)data, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, NULL);
+    npy_intp dims[1] = { n };
+    PyObject* view = PyArray_NewFromDescr(&PyArray_Type,
+                                          PyArray_DescrFromType(NPY_COMPLEX64),
+                                          1,
+                                          dims,
+                                          NULL,
+                                          (void*)data,
+                                          NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED,
+                                          NULL);
     if (!view)
         return NULL;
     Py_INCREF(self);
@@ -87,7 +94,7 @@ static PyObject* Buffer_consume(Buffer* self, PyObject* const* args, Py_ssize_t 
             return NULL;
         n = (size_t)v;
     }
-    if (!dp_buffer_cf32_consume(self->buf, n)) {
+    if (!dp_buffer_f32_consume(self->buf, n)) {
         PyErr_SetString(PyExc_ValueError, "consume: more than is readable");
         return NULL;
     }
@@ -95,17 +102,20 @@ static PyObject* Buffer_consume(Buffer* self, PyObject* const* args, Py_ssize_t 
 }
 
 static PyMethodDef Buffer_methods[] = {
-    {"write", (PyCFunction)Buffer_write, METH_O, "write(arr) -> bool"},
-    {"wait", (PyCFunction)Buffer_wait, METH_O, "wait(n) -> ndarray"},
-    {"consume", (PyCFunction)(void (*)(void))Buffer_consume, METH_FASTCALL, "consume(n=last wait)"},
-    {NULL, NULL, 0, NULL},
+    { "write", (PyCFunction)Buffer_write, METH_O, "write(arr) -> bool" },
+    { "wait", (PyCFunction)Buffer_wait, METH_O, "wait(n) -> ndarray" },
+    { "consume",
+      (PyCFunction)(void (*)(void))Buffer_consume,
+      METH_FASTCALL,
+      "consume(n=last wait)" },
+    { NULL, NULL, 0, NULL },
 };
 
 static PyTypeObject BufferType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "bench_capi_baseline.Buffer",
     .tp_basicsize = sizeof(Buffer),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "cf32 ring over the C ABI, for benchmarking",
+    .tp_doc = "f32 ring over the C ABI, for benchmarking",
     .tp_methods = Buffer_methods,
     .tp_init = (initproc)Buffer_init,
     .tp_new = PyType_GenericNew,
@@ -113,7 +123,11 @@ static PyTypeObject BufferType = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "bench_capi_baseline", "Raw C-API baseline for bench_python.py", -1, NULL,
+    PyModuleDef_HEAD_INIT,
+    "bench_capi_baseline",
+    "Raw C-API baseline for bench_python.py",
+    -1,
+    NULL,
 };
 
 PyMODINIT_FUNC PyInit_bench_capi_baseline(void)

@@ -17,33 +17,36 @@
 
 namespace doppler {
 /// Lets BOOST_TEST print a status when a comparison fails.
-inline std::ostream& operator<<(std::ostream& os, status s) { return os << status_name(s); }
+inline std::ostream& operator<<(std::ostream& os, status s)
+{
+    return os << status_name(s);
+}
 } // namespace doppler
 
 namespace qa {
 
 using namespace doppler;
 
-using all_types = boost::mpl::list<cf32, cf64, ci16>;
+using all_types = boost::mpl::list<f32, f64, i16>;
 
 /// A sample that encodes the counter k exactly (sequence-number checks).
-/// ci16 carries 32 bits, cf32 48 bits (two exact 24-bit floats), cf64 53 bits.
+/// i16 carries 32 bits, f32 48 bits (two exact 24-bit floats), f64 53 bits.
 template <class T>
 T sample_of(uint64_t k);
 template <>
-inline cf32 sample_of<cf32>(uint64_t k)
+inline f32 sample_of<f32>(uint64_t k)
 {
-    return cf32(float(k & 0xffffff), float((k >> 24) & 0xffffff));
+    return f32(float(k & 0xffffff), float((k >> 24) & 0xffffff));
 }
 template <>
-inline cf64 sample_of<cf64>(uint64_t k)
+inline f64 sample_of<f64>(uint64_t k)
 {
-    return cf64(double(k), -double(k));
+    return f64(double(k), -double(k));
 }
 template <>
-inline ci16 sample_of<ci16>(uint64_t k)
+inline i16 sample_of<i16>(uint64_t k)
 {
-    return ci16{int16_t(uint16_t(k)), int16_t(uint16_t(k >> 16))};
+    return i16 { int16_t(uint16_t(k)), int16_t(uint16_t(k >> 16)) };
 }
 
 template <class T>
@@ -74,26 +77,26 @@ uint64_t page_samples()
 template <class T>
 struct c_api;
 
-#define QA_C_API(CXX, T, S)                                              \
-    template <>                                                          \
-    struct c_api<CXX> {                                                  \
-        using buf = dp_buffer_##T##_t;                                   \
-        using sample = S;                                                \
-        static constexpr auto create = dp_buffer_##T##_create;           \
-        static constexpr auto create_named = dp_buffer_##T##_create_named; \
-        static constexpr auto attach = dp_buffer_##T##_attach;           \
-        static constexpr auto destroy = dp_buffer_##T##_destroy;         \
-        static constexpr auto write = dp_buffer_##T##_write;             \
-        static constexpr auto wait = dp_buffer_##T##_wait;               \
-        static constexpr auto consume = dp_buffer_##T##_consume;         \
-        static constexpr auto available = dp_buffer_##T##_available;     \
-        static constexpr auto capacity = dp_buffer_##T##_capacity;       \
-        static constexpr auto dropped = dp_buffer_##T##_dropped;         \
-        static constexpr auto close = dp_buffer_##T##_close;             \
+#define QA_C_API(CXX, T, S)                                                              \
+    template <>                                                                          \
+    struct c_api<CXX> {                                                                  \
+        using buf = dp_buffer_##T##_t;                                                   \
+        using sample = S;                                                                \
+        static constexpr auto create = dp_buffer_##T##_create;                           \
+        static constexpr auto create_named = dp_buffer_##T##_create_named;               \
+        static constexpr auto attach = dp_buffer_##T##_attach;                           \
+        static constexpr auto destroy = dp_buffer_##T##_destroy;                         \
+        static constexpr auto write = dp_buffer_##T##_write;                             \
+        static constexpr auto wait = dp_buffer_##T##_wait;                               \
+        static constexpr auto consume = dp_buffer_##T##_consume;                         \
+        static constexpr auto available = dp_buffer_##T##_available;                     \
+        static constexpr auto capacity = dp_buffer_##T##_capacity;                       \
+        static constexpr auto dropped = dp_buffer_##T##_dropped;                         \
+        static constexpr auto close = dp_buffer_##T##_close;                             \
     };
-QA_C_API(cf32, cf32, dp_cf32_t)
-QA_C_API(cf64, cf64, dp_cf64_t)
-QA_C_API(ci16, i16, dp_ci16_t)
+QA_C_API(f32, f32, dp_f32_t)
+QA_C_API(f64, f64, dp_f64_t)
+QA_C_API(i16, i16, dp_i16_t)
 #undef QA_C_API
 
 /// Converts between the C and C++ sample types (same layout, checked in buffer_c.cc).
@@ -120,9 +123,9 @@ inline double scale()
 /// A ring name no other test (or concurrent run) uses.
 inline std::string unique_name(const char* what)
 {
-    static std::atomic<int> counter{0};
+    static std::atomic<int> counter { 0 };
     return std::string("qa-") + what + "-" + std::to_string(getpid()) + "-" +
-           std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+        std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
 }
 
 /// n consecutive sequence samples starting at counter `first`.

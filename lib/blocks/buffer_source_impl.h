@@ -24,9 +24,9 @@ private:
     template <class T>
     int pull(::doppler::ring<T>& r, void* out, uint64_t n);
     // Ring samples -> output items: one memcpy or one VOLK call each.
-    void load(void* out, const ::doppler::cf32* src, uint64_t n) const;
-    void load(void* out, const ::doppler::cf64* src, uint64_t n) const;
-    void load(void* out, const ::doppler::ci16* src, uint64_t n) const;
+    void load(void* out, const ::doppler::f32* src, uint64_t n) const;
+    void load(void* out, const ::doppler::f64* src, uint64_t n) const;
+    void load(void* out, const ::doppler::i16* src, uint64_t n) const;
 
     const ring_ref d_ring;
     const bool d_owned; // opened by name here: released on stop

@@ -11,17 +11,17 @@
 
 using namespace doppler;
 
-static_assert(sizeof(dp_cf32_t) == sizeof(cf32) && sizeof(dp_cf64_t) == sizeof(cf64) &&
-                  sizeof(dp_ci16_t) == sizeof(ci16),
+static_assert(sizeof(dp_f32_t) == sizeof(f32) && sizeof(dp_f64_t) == sizeof(f64) &&
+                  sizeof(dp_i16_t) == sizeof(i16),
               "C sample types must match the C++ ones");
 
-struct dp_buffer_cf32 : ring<cf32> {
+struct dp_buffer_f32 : ring<f32> {
     using ring::ring;
 };
-struct dp_buffer_cf64 : ring<cf64> {
+struct dp_buffer_f64 : ring<f64> {
     using ring::ring;
 };
-struct dp_buffer_i16 : ring<ci16> {
+struct dp_buffer_i16 : ring<i16> {
     using ring::ring;
 };
 
@@ -56,7 +56,10 @@ B* guarded(F make) noexcept
 template <class B>
 B* create(size_t capacity) noexcept
 {
-    return guarded<B>([&] { return new B(segment::create(sample_traits<typename B::value_type>::type, capacity)); });
+    return guarded<B>([&] {
+        return new B(
+            segment::create(sample_traits<typename B::value_type>::type, capacity));
+    });
 }
 template <class B>
 B* create_named(const char* name, size_t capacity) noexcept
@@ -64,7 +67,8 @@ B* create_named(const char* name, size_t capacity) noexcept
     if (!name)
         return fail_with<B>(EINVAL, "ring name is NULL");
     return guarded<B>([&] {
-        return new B(segment::create_named(sample_traits<typename B::value_type>::type, name, capacity));
+        return new B(segment::create_named(
+            sample_traits<typename B::value_type>::type, name, capacity));
     });
 }
 template <class B>
@@ -72,8 +76,9 @@ B* attach(const char* name) noexcept
 {
     if (!name)
         return fail_with<B>(EINVAL, "ring name is NULL");
-    return guarded<B>(
-        [&] { return new B(segment::attach(name, sample_traits<typename B::value_type>::type)); });
+    return guarded<B>([&] {
+        return new B(segment::attach(name, sample_traits<typename B::value_type>::type));
+    });
 }
 template <class B, class S>
 bool write(B* b, const S* src, size_t n) noexcept
@@ -91,8 +96,13 @@ const S* wait(B* b, size_t n, int64_t timeout_ns) noexcept
 
 } // namespace
 
-extern "C" const char* dp_last_error(void) { return last_error.c_str(); }
+extern "C" const char* dp_last_error(void)
+{
+    return last_error.c_str();
+}
 
+// One line per function: the whole C ABI reads as one table.
+// clang-format off
 #define DP_BUFFER_DEFINE(T, S)                                                                               \
     dp_buffer_##T##_t* dp_buffer_##T##_create(size_t c) { return create<dp_buffer_##T##_t>(c); }             \
     dp_buffer_##T##_t* dp_buffer_##T##_create_named(const char* nm, size_t c)                                \
@@ -108,9 +118,13 @@ extern "C" const char* dp_last_error(void) { return last_error.c_str(); }
     size_t dp_buffer_##T##_capacity(const dp_buffer_##T##_t* b) { return b->capacity(); }                   \
     uint64_t dp_buffer_##T##_dropped(const dp_buffer_##T##_t* b) { return b->dropped(); }                   \
     void dp_buffer_##T##_close(dp_buffer_##T##_t* b) { b->close(); }
+// clang-format on
 
 extern "C" {
-DP_BUFFER_DEFINE(cf32, dp_cf32_t)
-DP_BUFFER_DEFINE(cf64, dp_cf64_t)
-DP_BUFFER_DEFINE(i16, dp_ci16_t)
+DP_BUFFER_DEFINE(f32, dp_f32_t)
+DP_BUFFER_DEFINE(f64, dp_f64_t)
+DP_BUFFER_DEFINE(i16, dp_i16_t)
+// The previous release's names (buffer.h): the same functions again.
+DP_BUFFER_DEFINE(cf32, dp_f32_t)
+DP_BUFFER_DEFINE(cf64, dp_f64_t)
 }

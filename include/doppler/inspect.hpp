@@ -1,0 +1,53 @@
+/* -*- c++ -*- */
+/*
+ * gr-doppler: inspecting named rings (inspect.cc): what the `doppler-ring` tool shows.
+ * Not part of the hot path: include it only where rings are listed or removed.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <doppler/types.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace doppler {
+
+// ---------------------------------------------------------------------------
+// Inspecting named rings (inspect.cc): what the `doppler-ring` tool shows.
+// Read-only; validation is segment::attach_fd's, so a foreign or corrupt
+// object is reported, never trusted.
+// ---------------------------------------------------------------------------
+
+struct ring_peer {
+    int pid = 0; ///< 0: nobody holds the role
+    bool alive = false; ///< same pid and start time still running
+};
+
+struct ring_info {
+    std::string name; ///< the part after "doppler." in /dev/shm
+    std::string
+        problem; ///< empty for a valid ring, else "corrupt: <reason>" and the like
+    uint32_t uid = 0, mode = 0;
+    uint64_t bytes = 0; ///< size of the object
+    sample_type type = sample_type::f32;
+    uint64_t capacity = 0, written = 0, read_index = 0, dropped = 0;
+    bool closed = false;
+    ring_peer creator, producer, consumer;
+    /// Samples written and not yet consumed (clamped to capacity).
+    uint64_t fill() const noexcept
+    {
+        uint64_t n = written - read_index;
+        return n > capacity ? capacity : n;
+    }
+};
+
+/// Every /dev/shm/doppler.* object, sorted by name (corrupt ones included).
+std::vector<ring_info> list_rings();
+/// One ring by name: error(EINVAL) for a bad name, error(ENOENT) if missing.
+ring_info inspect(const std::string& name);
+/// Remove the name (peers keep their mappings). False if there was none.
+bool remove_ring(const std::string& name);
+
+} // namespace doppler
