@@ -16,8 +16,11 @@ moved, rate, lost, reordered, and the RSS of both processes at the start
 (once the ring's pages and every buffer are touched), at the end and its
 peak (VmHWM): they must stay flat.
 
-Exit status: 0 if lost == reordered == 0 and the producer ended cleanly, 1
-otherwise, 2 on bad arguments.
+It also prints the ring's missed wake-ups (a parked side that found what it
+waited for only when its park slice ran out): any is a bug.
+
+Exit status: 0 if lost == reordered == missed wakes == 0 and the producer
+ended cleanly, 1 otherwise, 2 on bad arguments.
 """
 import argparse
 import json
@@ -153,6 +156,7 @@ def consume(args):
         if not ended:  # a producer waiting for room would wait forever
             prod.kill()
         out, _ = prod.communicate(timeout=60)
+        missed = buf.missed_wakes  # lost wake-ups on either side, from the shared header
         buf.destroy()
     rss, hwm = memory()
     report = json.loads(out) if prod.returncode == 0 and out.strip() else None
@@ -164,6 +168,7 @@ def consume(args):
     print(f"rate           {got / elapsed / 1e6:.1f} M samples/s ({got * 4 / elapsed / 1e9:.2f} GB/s)")
     print(f"lost           {lost}")
     print(f"reordered      {checker.reordered}")
+    print(f"missed wakes   {missed}")
     print("RSS (MiB)      start     end    peak (VmHWM)")
     if report:
         print(f"  producer   {report['rss_start'] / MIB:7.1f} {report['rss_end'] / MIB:7.1f} "
@@ -171,7 +176,7 @@ def consume(args):
     else:
         print(f"  producer   (exited with status {prod.returncode}, no report)")
     print(f"  consumer   {(start_rss or rss) / MIB:7.1f} {rss / MIB:7.1f} {hwm / MIB:7.1f}")
-    ok = report is not None and lost == 0 and checker.reordered == 0 and got == written
+    ok = report is not None and lost == 0 and checker.reordered == 0 and got == written and missed == 0
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -14,6 +14,7 @@
  *   bool           dp_buffer_T_consume(buf, size_t n);
  *   size_t         dp_buffer_T_available / _capacity(buf);
  *   uint64_t       dp_buffer_T_dropped(buf);
+ *   uint64_t       dp_buffer_T_missed_wakes(buf);   lost wake-ups: 0 unless broken
  *   void           dp_buffer_T_close(buf);
  *
  * Errors: creation and attach return NULL and set errno (ENOENT no such ring,
@@ -69,6 +70,7 @@ const char* dp_last_error(void);
     size_t dp_buffer_##T##_available(const dp_buffer_##T##_t* buf);                      \
     size_t dp_buffer_##T##_capacity(const dp_buffer_##T##_t* buf);                       \
     uint64_t dp_buffer_##T##_dropped(const dp_buffer_##T##_t* buf);                      \
+    uint64_t dp_buffer_##T##_missed_wakes(const dp_buffer_##T##_t* buf);                 \
     void dp_buffer_##T##_close(dp_buffer_##T##_t* buf);
 
 DP_BUFFER_DECLARE(f32, dp_f32_t)

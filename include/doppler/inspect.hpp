@@ -33,6 +33,7 @@ struct ring_info {
     uint64_t bytes = 0; ///< size of the object
     sample_type type = sample_type::f32;
     uint64_t capacity = 0, written = 0, read_index = 0, dropped = 0;
+    uint64_t missed_wakes = 0; ///< lost wake-ups (control::missed_wakes): 0 unless broken
     bool closed = false;
     ring_peer creator, producer, consumer;
     /// Samples written and not yet consumed (clamped to capacity).

@@ -57,6 +57,14 @@ struct alignas(cache_line) control {
     std::atomic<uint32_t> producer_parked;
     std::atomic<uint64_t> consumer_wake_at; // write_idx the consumer needs
     std::atomic<uint64_t> producer_wake_at; // read_idx the producer needs
+    // A statistic, added after layout version 1 shipped, in bytes that were
+    // padding (zero in every ring ever created), so no offset moved and the
+    // version stays: peers built before it ignore it, and it reads 0 from
+    // them. Counts parks whose slice expired (no wake came) although the
+    // waiter's condition was already met: data there, room there, or the
+    // stream closed. A wake-up protocol that works never lets that happen,
+    // so anything but 0 is a bug (a lost wake-up that cost a whole slice).
+    std::atomic<uint64_t> missed_wakes;
 
     // Line 4: roles, claimed by CAS on first write / first wait.
     alignas(cache_line) std::atomic<peer_id> producer;
@@ -71,6 +79,11 @@ static_assert(sizeof(std::atomic<uint32_t>) == 4, "futex word size");
 static_assert(offsetof(control, write_idx) == 1 * cache_line, "producer line");
 static_assert(offsetof(control, read_idx) == 2 * cache_line, "consumer line");
 static_assert(offsetof(control, consumer_parked) == 3 * cache_line, "wake line");
+static_assert(offsetof(control, missed_wakes) == 3 * cache_line + 24,
+              "missed_wakes sits in the wake line's former padding");
+static_assert(offsetof(control, missed_wakes) + sizeof(std::atomic<uint64_t>) <=
+                  4 * cache_line,
+              "missed_wakes must not move the role line");
 static_assert(offsetof(control, producer) == 4 * cache_line, "role line");
 static_assert(sizeof(control) == 5 * cache_line, "control block is five lines");
 

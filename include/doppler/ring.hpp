@@ -108,6 +108,13 @@ public:
     {
         return ctl_->dropped.load(std::memory_order_relaxed);
     }
+    /// Parks that ended by their slice running out although what they
+    /// waited for had already happened: lost wake-ups. 0 unless the wake-up
+    /// protocol is broken (layout.hpp, control::missed_wakes).
+    uint64_t missed_wakes() const noexcept
+    {
+        return ctl_->missed_wakes.load(std::memory_order_relaxed);
+    }
     /// Samples published and not yet consumed (never more than capacity).
     uint64_t available() const noexcept
     {

@@ -117,6 +117,7 @@ extern "C" const char* dp_last_error(void)
     size_t dp_buffer_##T##_available(const dp_buffer_##T##_t* b) { return b->available(); }                 \
     size_t dp_buffer_##T##_capacity(const dp_buffer_##T##_t* b) { return b->capacity(); }                   \
     uint64_t dp_buffer_##T##_dropped(const dp_buffer_##T##_t* b) { return b->dropped(); }                   \
+    uint64_t dp_buffer_##T##_missed_wakes(const dp_buffer_##T##_t* b) { return b->missed_wakes(); }         \
     void dp_buffer_##T##_close(dp_buffer_##T##_t* b) { b->close(); }
 // clang-format on
 

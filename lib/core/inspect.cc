@@ -95,6 +95,7 @@ ring_info inspect_object(const std::string& name)
     info.written = c->write_idx.load(std::memory_order_acquire);
     info.read_index = c->read_idx.load(std::memory_order_acquire);
     info.dropped = c->dropped.load(std::memory_order_relaxed);
+    info.missed_wakes = c->missed_wakes.load(std::memory_order_relaxed);
     info.closed = c->closed.load(std::memory_order_acquire) != 0;
     info.creator = peer(c->creator);
     info.producer = peer(c->producer.load(std::memory_order_acquire));

@@ -265,18 +265,6 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_drains_then_enodata_c, T, all_types)
     BOOST_TEST(errno == ENODATA);
 }
 
-BOOST_AUTO_TEST_CASE(close_wakes_a_parked_consumer)
-{
-    ring<f32> r(1);
-    status got = status::ok;
-    std::thread consumer([&] { got = r.wait(1, generous_ns).why; });
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(50)); // let it park (not required for correctness)
-    r.close();
-    consumer.join();
-    BOOST_TEST(got == status::end_of_stream);
-}
-
 BOOST_AUTO_TEST_CASE_TEMPLATE(timeouts, T, all_types)
 {
     ring<T> r(1);

@@ -92,6 +92,7 @@ struct c_api;
         static constexpr auto available = dp_buffer_##T##_available;                     \
         static constexpr auto capacity = dp_buffer_##T##_capacity;                       \
         static constexpr auto dropped = dp_buffer_##T##_dropped;                         \
+        static constexpr auto missed_wakes = dp_buffer_##T##_missed_wakes;               \
         static constexpr auto close = dp_buffer_##T##_close;                             \
     };
 QA_C_API(f32, f32, dp_f32_t)

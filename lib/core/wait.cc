@@ -74,16 +74,38 @@ bool proc_start(int pid, uint64_t& start) noexcept
     return true;
 }
 
-void futex_wait(std::atomic<uint32_t>& word, uint32_t expect, int64_t ns) noexcept
+/// FUTEX_WAIT on `word` while it holds `expect`, for at most ns. True if the
+/// time ran out (no wake came); false if woken, interrupted, or `word` had
+/// already changed.
+bool futex_wait(std::atomic<uint32_t>& word, uint32_t expect, int64_t ns) noexcept
 {
     timespec ts { time_t(ns / 1000000000), long(ns % 1000000000) };
-    syscall(SYS_futex,
-            reinterpret_cast<uint32_t*>(&word),
-            FUTEX_WAIT,
-            expect,
-            &ts,
-            nullptr,
-            0);
+    const long r = syscall(SYS_futex,
+                           reinterpret_cast<uint32_t*>(&word),
+                           FUTEX_WAIT,
+                           expect,
+                           &ts,
+                           nullptr,
+                           0);
+    return r != 0 && errno == ETIMEDOUT;
+}
+
+/// A park slice expired and the waiter's condition is met. Either the other
+/// side is between publishing and waking (it clears `parked`, then wakes), or
+/// it never will: a lost wake-up. Give it one more slice to do its part; if
+/// `parked` is still set after that and the other side is alive (one killed
+/// between publishing and waking is not a protocol fault), count it in
+/// `missed`. Costs nothing unless a wake really was lost.
+void note_if_missed(std::atomic<uint32_t>& parked,
+                    std::atomic<peer_id>& peer,
+                    std::atomic<uint64_t>& missed) noexcept
+{
+    if (parked.load(std::memory_order_seq_cst) == 0)
+        return; // the wake came, just after the slice ran out
+    futex_wait(parked, 1, slice_ns);
+    if (parked.load(std::memory_order_seq_cst) != 0 &&
+        detail::peer_alive(peer.load(std::memory_order_acquire)))
+        missed.fetch_add(1, std::memory_order_relaxed); // a statistic
 }
 
 /// Spin briefly while `ready()` is false. True if it became ready.
@@ -100,13 +122,15 @@ bool spin(F ready) noexcept
 
 /// The park loop shared by both sides. `index` is the other side's index
 /// (the one we wait to reach `need`), `parked`/`wake_at` our wake words,
-/// `peer` the other side's role, `done` reports end of stream (consumer only).
+/// `peer` the other side's role, `done` reports end of stream (consumer only),
+/// `missed` counts lost wake-ups (see note_if_missed).
 template <class Done>
 status park(bool consumer,
             std::atomic<uint64_t>& index,
             std::atomic<uint32_t>& parked,
             std::atomic<uint64_t>& wake_at,
             std::atomic<peer_id>& peer,
+            std::atomic<uint64_t>& missed,
             uint64_t need,
             int64_t timeout_ns,
             uint64_t& seen,
@@ -142,11 +166,16 @@ status park(bool consumer,
                 ? status::timeout
                 : status::broken;
         }
-        futex_wait(parked, 1, left < slice_ns ? left : slice_ns);
+        const bool expired = futex_wait(parked, 1, left < slice_ns ? left : slice_ns);
+        if (index.load(std::memory_order_acquire) >= need || done()) {
+            // Satisfied: the top of the loop returns. Satisfied without a
+            // wake (the slice ran out) means the other side did not wake us.
+            if (expired)
+                note_if_missed(parked, peer, missed);
+            continue;
+        }
         // After each slice: is the other side still there?
-        // (Cheap checks first: a woken waiter usually has its data.)
-        if (index.load(std::memory_order_acquire) < need && !done() &&
-            !detail::peer_alive(peer.load(std::memory_order_acquire))) {
+        if (!detail::peer_alive(peer.load(std::memory_order_acquire))) {
             // Consumer waiting on a dead producer: broken now. Producer waiting
             // on a dead consumer: a new consumer may still attach, so only the
             // deadline turns that into `broken` (above).
@@ -206,6 +235,7 @@ status consumer_park(control* c,
                 c->consumer_parked,
                 c->consumer_wake_at,
                 c->producer,
+                c->missed_wakes,
                 need,
                 timeout_ns,
                 write_seen,
@@ -220,6 +250,7 @@ producer_park(control* c, uint64_t need, int64_t timeout_ns, uint64_t& read_seen
                 c->producer_parked,
                 c->producer_wake_at,
                 c->consumer,
+                c->missed_wakes,
                 need,
                 timeout_ns,
                 read_seen,

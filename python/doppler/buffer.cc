@@ -865,6 +865,11 @@ void define(py::module_& m)
         [](B& b) { return live(b).ring_->dropped(); },
         "Samples refused by non-blocking writes (full).");
     cls.def_property_readonly(
+        "missed_wakes",
+        [](B& b) { return live(b).ring_->missed_wakes(); },
+        "Lost wake-ups: waits that ended by a timeout slice although what they waited "
+        "for had happened. 0 unless the ring's wake-up protocol is broken.");
+    cls.def_property_readonly(
         "available",
         [](B& b) { return live(b).ring_->available(); },
         "Samples written and not yet consumed.");

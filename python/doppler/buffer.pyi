@@ -33,6 +33,10 @@ class _Buffer:
     @property
     def dropped(self) -> int: ...
     @property
+    def missed_wakes(self) -> int:
+        """Lost wake-ups (a wait that ended by a timeout slice although what it
+        waited for had happened). 0 unless the wake-up protocol is broken."""
+    @property
     def available(self) -> int: ...
     @property
     def name(self) -> Optional[str]: ...

@@ -259,6 +259,7 @@ def test_blocking_write_waits_for_the_consumer():
     t.join()
     assert buf.dropped == 0
     assert np.array_equal(np.concatenate(got), np.arange(1024))
+    assert buf.missed_wakes == 0  # the producer parked and was woken, not found by a timeout
 
 
 def test_blocking_write_timeout_drops_nothing():
@@ -331,7 +332,7 @@ def test_docstrings_and_signatures():
     for cls in ALL:
         assert cls.__doc__
         for member in ("write", "wait", "consume", "close", "destroy", "attach", "capacity", "dropped",
-                       "available", "name", "written", "read_index", "closed"):
+                       "missed_wakes", "available", "name", "written", "read_index", "closed"):
             assert getattr(cls, member).__doc__, f"{cls.__name__}.{member} has no docstring"
         assert list(inspect.signature(cls.write).parameters) == ["self", "arr", "block", "timeout"]
         assert list(inspect.signature(cls.wait).parameters) == ["self", "n", "timeout"]

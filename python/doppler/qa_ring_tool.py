@@ -87,6 +87,7 @@ def test_live_ring(names, creator):
     r = listed(name)
     assert r is not None and r["problem"] is None
     assert (r["type"], r["capacity"], r["fill"], r["written"], r["dropped"]) == ("i16", 4096, 1000, 1000, 0)
+    assert r["missed_wakes"] == 0
     assert r["producer"] == {"pid": p.pid, "alive": True}
     assert r["creator"] == {"pid": p.pid, "alive": True}
     assert r["consumer"] == {"pid": 0, "alive": False}
@@ -99,6 +100,7 @@ def test_live_ring(names, creator):
     rc, out, _ = tool("info", name)
     assert rc == 0
     assert "type:       i16" in out and "fill:       1000 samples" in out and f"producer:   {p.pid} (alive)" in out
+    assert "missed wakes: 0" in out
 
     # In use: rm --stale leaves it, rm NAME refuses and names the pid, --force removes.
     rc, out, _ = stale()

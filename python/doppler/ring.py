@@ -134,6 +134,7 @@ def _cmd_info(args):
     print(f"written:    {ring['written']}")
     print(f"read index: {ring['read_index']}")
     print(f"dropped:    {ring['dropped']}")
+    print(f"missed wakes: {ring['missed_wakes']}")
     print(f"closed:     {'yes' if ring['closed'] else 'no'}")
     for role in ("creator", "producer", "consumer"):
         print(f"{role + ':':11} {_peer(ring[role])}")

@@ -40,6 +40,7 @@ py::dict info_dict(const doppler::ring_info& r)
         d["written"] = r.written;
         d["read_index"] = r.read_index;
         d["dropped"] = r.dropped;
+        d["missed_wakes"] = r.missed_wakes;
         d["closed"] = r.closed;
         d["creator"] = peer_dict(r.creator);
         d["producer"] = peer_dict(r.producer);
