@@ -117,6 +117,29 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_rounds_up, T, all_types)
     }
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_rounds_to_a_power_of_two_at_every_size,
+                              T,
+                              all_types)
+{
+    // The rounding alone (no memory is reserved): every size up to the
+    // largest ring, including the big ones no other test creates.
+    const sample_type t = sample_traits<T>::type;
+    const uint64_t floor = page_samples<T>(), top = max_data_bytes / sizeof(T);
+    uint64_t wrong = 0, first_wrong = 0;
+    for (uint64_t p = 1; p <= top; p <<= 1)
+        for (uint64_t req : { p - 1, p, p + 1, p + p / 2 }) {
+            if (req == 0 || req > top)
+                continue;
+            const uint64_t cap = segment::round_capacity(t, req);
+            const bool ok = (cap & (cap - 1)) == 0 && cap >= req && cap >= floor &&
+                (cap == floor || cap < 2 * req);
+            if (!ok && wrong++ == 0)
+                first_wrong = req;
+        }
+    BOOST_TEST(wrong == 0u, "first bad rounding at " << first_wrong << " samples");
+    BOOST_TEST(segment::round_capacity(t, top) == top);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_zero_or_too_large_is_einval, T, all_types)
 {
     const uint64_t too_large = max_data_bytes / sizeof(T) + 1;
@@ -146,20 +169,21 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_beyond_memory_is_enomem_not_an_oom_kill,
 {
     const uint64_t ram =
         uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
-    const uint64_t req =
-        2 * ram / sizeof(T); // within max_data_bytes on any machine below 512 GiB
-    if (req > max_data_bytes / sizeof(T))
-        return;
+    const uint64_t req = 2 * ram / sizeof(T);
+    // On a machine with more than 512 GiB twice its memory is beyond the
+    // largest ring: then the request is refused as too large instead.
+    const int want = req > max_data_bytes / sizeof(T) ? EINVAL : ENOMEM;
     try {
         ring<T> r(req);
         BOOST_ERROR("a ring larger than the machine's memory was created");
     } catch (const doppler::error& e) {
-        BOOST_TEST(e.code().value() == ENOMEM);
-        BOOST_TEST(std::string(e.what()).find("memory") != std::string::npos);
+        BOOST_TEST(e.code().value() == want);
+        BOOST_TEST(std::string(e.what()).find(want == ENOMEM ? "memory" : "capacity") !=
+                   std::string::npos);
     }
     errno = 0;
     BOOST_TEST(!c_create<T>(size_t(req)));
-    BOOST_TEST(errno == ENOMEM);
+    BOOST_TEST(errno == want);
 }
 
 // ---------------------------------------------------------------------------
@@ -452,4 +476,65 @@ BOOST_AUTO_TEST_CASE(wait_space_times_out_on_a_full_ring)
     BOOST_TEST(r.write_blocking(a.data(), 1, 1'000'000) == status::timeout);
     BOOST_TEST(r.dropped() == 0u); // a blocking write that timed out is not a drop
     BOOST_TEST(r.wait_space(r.capacity() + 1, -1) == status::invalid);
+}
+
+// ---------------------------------------------------------------------------
+// a peer that scribbles on the indices (deterministic; the fuzz stage tries
+// many more headers, this checks the clamps every build)
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(scribbled_indices_never_leave_the_mapping, T, all_types)
+{
+    ring<T> r(1);
+    const uint64_t cap = r.capacity();
+    control* c = r.seg()->ctl();
+    const T* lo = static_cast<const T*>(r.seg()->data());
+    const T* hi = lo + 2 * cap; // end of the mirror
+    auto a = seq<T>(0, cap);
+    BOOST_REQUIRE(r.write(a.data(), 100));
+
+    // The consumer's index far ahead of the producer's: the ring reads as
+    // full to a producer (nothing written outside the mirror) and as no
+    // more than its capacity to everyone.
+    c->read_idx.store(100 + 5 * cap + 3, std::memory_order_relaxed);
+    BOOST_TEST(r.available() <= cap);
+    ring<T> producer(r.seg());
+    BOOST_TEST(producer.space(cap) == 0u);
+    BOOST_TEST(!producer.write(a.data(), 1)); // refused as full, counted
+    BOOST_TEST(r.dropped() == 1u);
+
+    // The producer's index far ahead of the consumer's: a view is at most the
+    // capacity and lies inside the mapping.
+    c->read_idx.store(7, std::memory_order_relaxed);
+    c->write_idx.store(7 + 9 * cap + 11, std::memory_order_relaxed);
+    ring<T> consumer(r.seg());
+    BOOST_TEST(consumer.available() == cap);
+    BOOST_TEST(consumer.readable() == cap);
+    auto v = consumer.wait(cap, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST((v.data >= lo && v.data + cap <= hi));
+    BOOST_TEST(consumer.consume(cap));
+
+    // Indices wrapped around 2^64: still clamped.
+    c->read_idx.store(UINT64_MAX - 2, std::memory_order_relaxed);
+    c->write_idx.store(5, std::memory_order_relaxed);
+    ring<T> wrapped(r.seg());
+    BOOST_TEST(wrapped.available() == 8u);
+    auto w = wrapped.wait(8, 0);
+    BOOST_REQUIRE(w);
+    BOOST_TEST((w.data >= lo && w.data + 8 <= hi));
+}
+
+BOOST_AUTO_TEST_CASE(consume_more_than_the_last_wait_saw_is_refused)
+{
+    ring<f32> r(1);
+    auto a = seq<f32>(0, 10);
+    BOOST_REQUIRE(r.write(a.data(), 10));
+    BOOST_REQUIRE(r.wait(4, 0));
+    errno = 0;
+    BOOST_TEST(!r.consume(11)); // 10 are readable
+    BOOST_TEST(errno == EINVAL);
+    BOOST_TEST(r.read_index() == 0u);
+    BOOST_TEST(r.consume(10));
+    BOOST_TEST(r.read_index() == 10u);
 }

@@ -7,9 +7,13 @@
 
 #include "qa_util.hpp"
 
+#include <doppler/inspect.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -523,6 +527,38 @@ BOOST_AUTO_TEST_CASE(producer_killed_c_abi_consumer_gets_epipe)
     BOOST_TEST(!exists(segment::shm_path(name)));
 }
 
+BOOST_AUTO_TEST_CASE(a_consumer_waiting_without_a_timeout_learns_its_producer_died)
+{
+    // wait() with no timeout: only noticing the death can end it (a consumer
+    // that waited out its timeout before saying "broken" would wait forever).
+    const std::string name = unique_name("orphan");
+    auto r = ring<f32>::create_named(name, 1);
+    BOOST_REQUIRE(r->claim_consumer());
+    channel ch;
+    pid_t child = spawn([&] {
+        auto* p = ring<f32>::attach(name).release();
+        if (!p->claim_producer())
+            return 2;
+        ch.tell_parent();
+        ch.from_parent(); // killed while waiting here
+        return 3;
+    });
+    BOOST_REQUIRE(ch.from_child());
+    std::atomic<int> got { -1 };
+    std::thread consumer([&] { got = int(r->wait(1, -1).why); });
+    BOOST_REQUIRE(kill(child, SIGKILL) == 0);
+    BOOST_TEST(reap(child) == 128 + SIGKILL);
+    // A state, bounded only so that a broken build fails instead of hanging.
+    const int64_t end = detail::now_ns() + generous_ns;
+    while (got.load() < 0 && detail::now_ns() < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (got.load() < 0)
+        r->close(); // still waiting: release it, and fail below
+    consumer.join();
+    BOOST_TEST(got.load() == int(status::broken));
+    BOOST_TEST(r->missed_wakes() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(
     consumer_dies_lossless_producer_gets_broken_then_a_new_consumer_resumes)
 {
@@ -555,4 +591,283 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(first_mismatch(v.data, cap, 100) == cap);
     BOOST_TEST(next->consume(cap));
     BOOST_TEST(r->write_blocking(a.data() + 100 + cap, 1, generous_ns) == status::ok);
+}
+
+// ---------------------------------------------------------------------------
+// ownership of names, identities, big rings, crafted headers
+// ---------------------------------------------------------------------------
+
+namespace {
+ino_t inode_of(const std::string& path)
+{
+    struct stat st {
+    };
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_creator_removes_only_its_own_object)
+{
+    const std::string name = unique_name("own");
+    const std::string path = segment::shm_path(name);
+
+    // The name is taken over by another ring while the first creator lives.
+    auto first = ring<f32>::create_named(name, 1);
+    BOOST_REQUIRE(remove_ring(name));
+    auto second = ring<f32>::create_named(name, 1);
+    const ino_t second_ino = inode_of(path);
+    first.reset(); // must not remove the second ring's name
+    BOOST_TEST(exists(path));
+    BOOST_TEST(inode_of(path) == second_ino);
+    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == 0);
+    second.reset(); // its own: removed
+    BOOST_TEST(!exists(path));
+
+    // ... or by some other program's file.
+    auto third = ring<f32>::create_named(name, 1);
+    BOOST_REQUIRE(remove_ring(name));
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    BOOST_REQUIRE(fd >= 0);
+    ::close(fd);
+    third.reset();
+    BOOST_TEST(exists(path));
+    ::unlink(path.c_str()); // ours: made by this test
+}
+
+BOOST_AUTO_TEST_CASE(a_reused_pid_with_another_start_time_is_not_the_original_process)
+{
+    // Same pid as a live process, another start time: the pid was reused,
+    // the process the id names is gone.
+    const peer_id me = detail::self_id();
+    BOOST_TEST(detail::peer_alive(me));
+    BOOST_TEST(!detail::peer_alive(me + (peer_id(1) << 22))); // started one tick later
+    BOOST_TEST(!detail::peer_alive(me - (peer_id(1) << 22))); // one tick earlier
+
+    // A role word naming a live child (its own id, sent up a pipe) is held;
+    // the same pid with a wrong start time is not, and is taken over.
+    const std::string name = unique_name("reuse");
+    auto r = ring<f32>::create_named(name, 1);
+    channel ch;
+    int ids[2];
+    BOOST_REQUIRE(pipe(ids) == 0);
+    pid_t child = spawn([&] {
+        const peer_id id = detail::self_id();
+        if (::write(ids[1], &id, sizeof id) != ssize_t(sizeof id))
+            return 2;
+        return ch.from_parent() ? 0 : 3; // alive until told
+    });
+    peer_id child_id = 0;
+    BOOST_REQUIRE(::read(ids[0], &child_id, sizeof child_id) == ssize_t(sizeof child_id));
+    ::close(ids[0]);
+    ::close(ids[1]);
+    BOOST_TEST(detail::peer_pid(child_id) == int(child));
+    control* c = r->seg()->ctl();
+
+    c->consumer.store(child_id, std::memory_order_release);
+    auto second = ring<f32>::attach(name);
+    BOOST_TEST(!second->claim_consumer()); // held by the live child
+    BOOST_TEST(second->holder_pid() == int(child));
+    BOOST_TEST(inspect(name).consumer.alive);
+
+    c->consumer.store(child_id + (peer_id(1) << 22), std::memory_order_release);
+    BOOST_TEST(!inspect(name).consumer.alive);
+    BOOST_TEST(second->claim_consumer()); // the "holder" is not the child
+    BOOST_TEST(c->consumer.load() == detail::self_id());
+
+    ch.tell_child();
+    BOOST_TEST(reap(child) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_named_ring_above_2_20_samples_attaches_in_a_peer)
+{
+    const std::string name = unique_name("big");
+    const uint64_t want = (uint64_t(1) << 21) + 1; // i16: rounds to 2^22 (16 MiB)
+    auto r = ring<i16>::create_named(name, want);
+    BOOST_TEST(r->capacity() == uint64_t(1) << 22);
+    const uint64_t cap = r->capacity();
+    auto a = seq<i16>(0, 1000);
+    BOOST_REQUIRE(r->write(a.data(), 1000));
+    pid_t child = spawn([&] {
+        auto p = ring<i16>::attach(name);
+        if (p->capacity() != cap)
+            return 2;
+        auto v = p->wait(1000, generous_ns);
+        return v && first_mismatch(v.data, 1000, 0) == 1000 ? 0 : 3;
+    });
+    BOOST_TEST(reap(child) == 0);
+}
+
+namespace {
+/// A fresh f32 ring of 1024 samples whose header fields are then rewritten
+/// and whose object is resized, as a hostile peer could: returns what attach
+/// says (errno, 0 if it attached).
+struct crafted {
+    std::string name = unique_name("craft");
+    std::string path = segment::shm_path(name);
+    std::unique_ptr<ring<f32>> owner = ring<f32>::create_named(name, 1024);
+    template <class V>
+    void poke(size_t at, V v)
+    {
+        int fd = ::open(path.c_str(), O_RDWR);
+        BOOST_REQUIRE(fd >= 0);
+        BOOST_REQUIRE(pwrite(fd, &v, sizeof v, off_t(at)) == ssize_t(sizeof v));
+        ::close(fd);
+    }
+    void resize(uint64_t bytes)
+    {
+        int fd = ::open(path.c_str(), O_RDWR);
+        BOOST_REQUIRE(fd >= 0);
+        BOOST_REQUIRE(ftruncate(fd, off_t(bytes)) == 0);
+        ::close(fd);
+    }
+    int attach_errno(std::string* what = nullptr)
+    {
+        return error_of([&] { ring<f32>::attach(name); }, what);
+    }
+};
+const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_data_size_must_agree_with_the_capacity)
+{
+    crafted x; // 1024 f32 = 8192 bytes of data
+    BOOST_REQUIRE(x.attach_errno() == 0);
+    x.poke(offsetof(control, data_bytes), uint64_t(16384)); // twice as much...
+    x.resize(page + 16384); // ...and the object agrees
+    std::string what;
+    BOOST_TEST(x.attach_errno(&what) == EBADMSG);
+    BOOST_TEST(what.find("data size") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_header_of_another_size_than_a_page_is_refused)
+{
+    crafted x;
+    x.poke(offsetof(control, header_bytes), uint32_t(2 * page));
+    x.resize(2 * page + 8192); // the object's size agrees with the header
+    std::string what;
+    BOOST_TEST(x.attach_errno(&what) == EBADMSG);
+    BOOST_TEST(what.find("header size") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_capacity_that_is_not_a_power_of_two_is_refused)
+{
+    crafted x;
+    x.poke(offsetof(control, capacity), uint64_t(1536)); // 3 pages of f32
+    x.poke(offsetof(control, data_bytes), uint64_t(1536 * 8));
+    x.resize(page + 1536 * 8); // every size agrees
+    std::string what;
+    BOOST_TEST(x.attach_errno(&what) == EBADMSG);
+    BOOST_TEST(what.find("power of two") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_sample_type_is_refused_whatever_its_size_says)
+{
+    crafted x;
+    x.poke(offsetof(control, type), uint32_t(99));
+    for (uint32_t size : { uint32_t(8), uint32_t(0) }) {
+        BOOST_TEST_CONTEXT("sample_size " << size)
+        {
+            x.poke(offsetof(control, sample_size), size);
+            std::string what;
+            BOOST_TEST(x.attach_errno(&what) == EBADMSG);
+            BOOST_TEST(what.find("sample type") != std::string::npos);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_sample_size_must_match_the_type)
+{
+    crafted x;
+    x.poke(offsetof(control, sample_size), uint32_t(4)); // f32 samples are 8 bytes
+    std::string what;
+    BOOST_TEST(x.attach_errno(&what) == EBADMSG);
+    BOOST_TEST(what.find("sample size") != std::string::npos);
+}
+
+// ---------------------------------------------------------------------------
+// other users: ownership and permissions (as root, with a throwaway uid)
+// ---------------------------------------------------------------------------
+
+namespace {
+/// Under CI every test must run: a test that cannot set itself up fails
+/// there instead of passing without checking anything.
+bool needs_root(const char* why)
+{
+    if (geteuid() == 0)
+        return true;
+    const char* ci = std::getenv("CI");
+    if (ci && std::string(ci) == "true")
+        BOOST_FAIL(std::string("needs root (CI runs as root): ") + why);
+    BOOST_TEST_MESSAGE("not run (needs root): " << why);
+    return false;
+}
+constexpr uid_t stranger = 65534; // "nobody": owns nothing of ours
+} // namespace
+
+BOOST_AUTO_TEST_CASE(another_users_ring_is_refused_unless_allowed)
+{
+    if (!needs_root("to give a ring to another uid"))
+        return;
+    const std::string name = unique_name("foreign");
+    auto r = ring<f32>::create_named(name, 1);
+    BOOST_REQUIRE(::chown(segment::shm_path(name).c_str(), stranger, gid_t(-1)) == 0);
+    std::string what;
+    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }, &what) == EACCES);
+    BOOST_TEST(what.find(std::to_string(stranger)) != std::string::npos);
+    errno = 0;
+    BOOST_TEST(!dp_buffer_f32_attach(name.c_str()));
+    BOOST_TEST(errno == EACCES);
+    BOOST_TEST(error_of([&] { ring<f32>::attach(name, -1, true); }) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_ring_is_not_accessible_to_other_users)
+{
+    if (!needs_root("to drop privileges to another uid"))
+        return;
+    const std::string name = unique_name("private");
+    auto r = ring<f32>::create_named(name, 1);
+    pid_t child = spawn([&] {
+        if (setgid(stranger) != 0 || setuid(stranger) != 0)
+            return 2;
+        std::string what;
+        const int err = error_of([&] { ring<f32>::attach(name); }, &what);
+        return err == EACCES && what.find("not accessible") != std::string::npos ? 0 : 3;
+    });
+    BOOST_TEST(reap(child) == 0);
+}
+
+// ---------------------------------------------------------------------------
+// a full /dev/shm (a small tmpfs in a private mount namespace)
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_full_dev_shm_is_enospc_at_creation_and_leaves_nothing)
+{
+    if (!needs_root("to mount a small tmpfs on /dev/shm in a private mount namespace"))
+        return;
+    // The child gets its own mount namespace (private propagation, so the
+    // host's /dev/shm is untouched) and a 64 KiB tmpfs on /dev/shm.
+    pid_t child = spawn([&] {
+        if (unshare(CLONE_NEWNS) != 0 ||
+            mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=64k") != 0)
+            return 10;
+        const std::string name = unique_name("full");
+        std::string what;
+        // 1 MiB of data cannot be reserved; nothing may be left behind.
+        if (error_of([&] { ring<f32>::create_named(name, 1 << 17); }, &what) != ENOSPC)
+            return 11;
+        if (what.find("/dev/shm") == std::string::npos || exists(segment::shm_path(name)))
+            return 12;
+        // One that fits still works.
+        try {
+            auto r = ring<f32>::create_named(name, 1);
+            auto a = seq<f32>(0, 10);
+            return r->write(a.data(), 10) ? 0 : 13;
+        } catch (...) {
+            return 14;
+        }
+    });
+    const int rc = reap(child);
+    BOOST_TEST(rc != 10, "could not mount a private tmpfs on /dev/shm");
+    BOOST_TEST(rc == 0);
 }

@@ -65,8 +65,10 @@ def hold():
 class Child:
     """A /usr/bin/python3 running `code` after PRELUDE, with line-based I/O."""
 
-    def __init__(self, code):
-        self.p = subprocess.Popen([sys.executable, "-c", PRELUDE + textwrap.dedent(code)],
+    def __init__(self, code, user=None):
+        # user=(uid, gid): run as that user (setpriv; the parent must be root).
+        drop = [] if user is None else ["setpriv", f"--reuid={user[0]}", f"--regid={user[1]}", "--clear-groups"]
+        self.p = subprocess.Popen(drop + [sys.executable, "-c", PRELUDE + textwrap.dedent(code)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   bufsize=0)
         self.pid = self.p.pid
@@ -117,8 +119,8 @@ def children():
     """Start children with spawn(code); any still running at the end is killed."""
     started = []
 
-    def spawn(code):
-        c = Child(code)
+    def spawn(code, user=None):
+        c = Child(code, user)
         started.append(c)
         return c
 
@@ -601,18 +603,67 @@ def test_empty_object_refused(names):
     assert name in str(e.value) and "empty" in str(e.value)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a ring to another uid")
-def test_foreign_owner_refused_unless_allowed(names):
+@pytest.fixture
+def throwaway_user():
+    """(uid, gid) of a user created for this test (useradd -M, no home, no
+    login) and removed afterwards, so both sides of "another user" run for
+    real where CI runs (as root)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a throwaway user (useradd) and run as it (setpriv)")
+    name = f"dpqa{os.getpid()}"
+    subprocess.run(["useradd", "-M", "-N", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name],
+                   check=True, capture_output=True, timeout=LONG)
+    try:
+        import pwd
+        pw = pwd.getpwnam(name)
+        yield pw.pw_uid, pw.pw_gid
+    finally:
+        subprocess.run(["userdel", name], capture_output=True, timeout=LONG)
+
+
+def test_another_users_ring_cannot_be_opened(names, children, throwaway_user):
+    """Mode 0600: a process of another user gets PermissionError at attach
+    (the object cannot even be opened), in every buffer class."""
     name = names()
     buf = F32Buffer(1024, name=name)
     try:
-        os.chown(shm_path(name), 12345, -1)
-        with pytest.raises(PermissionError) as e:
-            F32Buffer.attach(name)
-        assert "12345" in str(e.value)
-        F32Buffer.attach(name, allow_foreign=True).destroy()
+        other = children(f"""
+            for cls in (F32Buffer, F64Buffer, I16Buffer):
+                try:
+                    cls.attach({name!r})
+                    say("attached")
+                except PermissionError as e:
+                    say("refused", "not accessible" in str(e) and {name!r} in str(e))
+        """, user=throwaway_user)
+        for _ in range(3):
+            assert other.line() == "refused True"
+        other.finish()
     finally:
         buf.destroy()
+
+
+def test_foreign_owner_refused_unless_allowed(names, children, throwaway_user):
+    """A ring created by another user: even root, who can open it, is refused
+    (PermissionError naming the owner's uid) unless allow_foreign=True."""
+    name = names()
+    uid, _ = throwaway_user
+    owner = children(f"""
+        buf = F32Buffer(1024, name={name!r})
+        assert buf.write(np.arange(10).astype(np.complex64))
+        say("ready")
+        hold()
+        buf.destroy()
+    """, user=throwaway_user)
+    owner.expect("ready")
+    assert os.stat(shm_path(name)).st_uid == uid
+    with pytest.raises(PermissionError) as e:
+        F32Buffer.attach(name)
+    assert str(uid) in str(e.value)
+    peer = F32Buffer.attach(name, allow_foreign=True)
+    assert np.array_equal(peer.wait(10, timeout=LONG).real, np.arange(10))
+    peer.destroy()
+    owner.finish()
+    assert not os.path.exists(shm_path(name))
 
 
 def test_created_objects_are_0600_whatever_the_umask(names, children):

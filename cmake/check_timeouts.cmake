@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# CTest every_test_has_a_timeout: fails naming each test of the build tree
+# BUILD that has no TIMEOUT property (set one with set_tests_properties).
+#   cmake -DBUILD=<build dir> -P check_timeouts.cmake
+execute_process(COMMAND ${CMAKE_CTEST_COMMAND} --test-dir ${BUILD} -N --show-only=json-v1
+                OUTPUT_VARIABLE json RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cannot list the tests of ${BUILD}")
+endif()
+string(JSON count LENGTH "${json}" tests)
+set(missing "")
+math(EXPR last "${count} - 1")
+foreach(i RANGE ${last})
+  string(JSON name GET "${json}" tests ${i} name)
+  set(found FALSE)
+  string(JSON nprops ERROR_VARIABLE no_props LENGTH "${json}" tests ${i} properties)
+  if(NOT no_props AND nprops GREATER 0)
+    math(EXPR plast "${nprops} - 1")
+    foreach(j RANGE ${plast})
+      string(JSON pname GET "${json}" tests ${i} properties ${j} name)
+      if(pname STREQUAL "TIMEOUT")
+        set(found TRUE)
+      endif()
+    endforeach()
+  endif()
+  if(NOT found)
+    list(APPEND missing ${name})
+  endif()
+endforeach()
+if(missing)
+  message(FATAL_ERROR "tests without a TIMEOUT property: ${missing}")
+endif()
+message(STATUS "all ${count} tests have a TIMEOUT")
