@@ -252,16 +252,16 @@ def test_consumers_killed_holding_views_new_ones_continue(names, children):
 # A flowgraph stopped while its blocks wait
 # ---------------------------------------------------------------------------
 
-FLOWGRAPH_PRELUDE = """
+FLOWGRAPH_PRELUDE = f"""
 import threading
 from gnuradio import blocks, doppler, gr
 def stop(tb):
-    # stop() + wait() in a thread, so a block that never returns cannot hang this child.
-    t0 = time.monotonic()
+    # stop() + wait() in a thread, so a block that never returns cannot hang
+    # this child: "stopped 1" once it returned, "stopped 0" if it hung.
     t = threading.Thread(target=lambda: (tb.stop(), tb.wait()), daemon=True)
     t.start()
-    t.join(10)
-    say("stopped", int(not t.is_alive()), f"{time.monotonic() - t0:.3f}")
+    t.join({LONG})
+    say("stopped", int(not t.is_alive()))
 """
 
 
@@ -288,9 +288,7 @@ def test_flowgraph_stopped_while_sink_waits_for_space(names, children):
         v = buf.wait(buf.capacity, timeout=LONG)  # full: the sink now waits for space
         assert buf.dropped == 0
         fg.send()
-        done, secs = fg.expect("stopped")
-        assert done == "1", "tb.stop(); tb.wait() did not return within 10 s"
-        print(f"sink waiting for space stopped in {secs} s")
+        assert fg.expect("stopped") == ["1"], "tb.stop(); tb.wait() never returned"
         assert buf.closed
         k = np.arange(buf.capacity, dtype=np.float32)
         assert np.array_equal(v, k - 1j * k)
@@ -332,9 +330,7 @@ def test_flowgraph_stopped_while_source_waits_on_empty_ring(names, children):
             assert time.monotonic() < deadline, f"the source read only {buf.read_index} samples"
             time.sleep(0.01)
         fg.send()
-        done, secs = fg.expect("stopped")
-        assert done == "1", "tb.stop(); tb.wait() did not return within 10 s"
-        print(f"source waiting on an empty ring stopped in {secs} s")
+        assert fg.expect("stopped") == ["1"], "tb.stop(); tb.wait() never returned"
         assert fg.expect("received") == ["3000", "1"]
         assert name not in listed_rings()  # the source removed its name at stop
         # The consumer role is free again: this process takes it and reads on.

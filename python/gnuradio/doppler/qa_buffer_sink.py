@@ -7,8 +7,8 @@ import errno
 import numpy as np
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import (SINK_SCALE, VARIANTS, Drainer, complex_input, drain, ring_name, shm_exists,
-                       stops_within, to_i16)
+from qa_common import (LONG, SINK_SCALE, VARIANTS, Drainer, complex_input, drain, ring_name, shm_exists,
+                       stops, to_i16, until)
 
 
 def source_for(variant, n, seed=1):
@@ -195,11 +195,95 @@ class qa_buffer_sink(gr_unittest.TestCase):
         snk = doppler.buffer_sink("f32", name, 512, "block")
         buf = doppler.buffer.F32Buffer.attach(name)
         tb.connect(blocks.null_source(gr.sizeof_gr_complex), snk)
-        self.assertTrue(stops_within(tb))
+        # Stopped while it waits for room (the ring is full).
+        self.assertTrue(stops(tb, ready=lambda: buf.available == 512))
         # Stopped: the ring is closed and its name gone (the sink created it).
         self.assertTrue(buf.closed)
         self.assertFalse(shm_exists(name))
         self.assertEqual(buf.available, 512)
+        self.assertEqual(buf.missed_wakes, 0)
+
+    # --- a peer killed ---------------------------------------------------------------
+
+    def test_block_policy_waits_for_a_successor_when_the_consumer_is_killed(self):
+        """Block policy, consumer in another process killed with SIGKILL: the
+        flowgraph keeps waiting (it neither ends nor drops), and a consumer
+        that attaches later continues at the first unconsumed sample; every
+        sample arrives once, in order (docs/cross-process.md)."""
+        import signal
+        import subprocess
+        import sys
+        name = ring_name("kill")
+        n, first = 100_000, 30_000
+        seq = np.arange(n, dtype=np.float32)
+        snk = doppler.buffer_sink("f32", name, 4096, "block")  # creates the ring
+        tb = gr.top_block()
+        tb.connect(blocks.vector_source_c((seq - 1j * seq).tolist()), snk)
+        consumer = subprocess.Popen(
+            [sys.executable, "-c",
+             "import sys, time, numpy as np; from doppler import buffer as b\n"
+             "r = b.F32Buffer.attach(sys.argv[1], timeout=60); k = 0\n"
+             "while k < int(sys.argv[2]):\n"
+             "    v = r.wait(1000, timeout=60)\n"
+             "    assert (v.real == np.arange(k, k + 1000)).all(), k\n"
+             "    r.consume(); k += 1000\n"
+             "print(k, flush=True)\n"
+             "time.sleep(600)  # killed here, holding the consumer role\n",
+             name, str(first)],
+            stdout=subprocess.PIPE, text=True)
+        tb.start()
+        try:
+            self.assertEqual(consumer.stdout.readline().strip(), str(first))
+            consumer.send_signal(signal.SIGKILL)
+            consumer.wait(LONG)
+            buf = doppler.buffer.F32Buffer.attach(name)
+            # The sink filled the ring behind the dead consumer and waits.
+            until(lambda: buf.written == first + buf.capacity, "the sink filling the ring")
+            self.assertFalse(buf.closed)  # still running, waiting for a consumer
+            self.assertEqual(buf.read_index, first)
+            got = drain(buf, chunk=1000, timeout=LONG)  # the successor
+            np.testing.assert_array_equal(got.real, seq[first:])
+            tb.wait()
+            self.assertEqual(snk.dropped(), 0)
+            self.assertEqual(buf.missed_wakes, 0)
+            buf.destroy()
+        finally:
+            if consumer.poll() is None:
+                consumer.kill()
+            tb.stop()
+            tb.wait()
+
+    # --- drop warnings -----------------------------------------------------------------
+
+    def test_drop_warnings_come_at_most_once_a_second(self):
+        """Drop policy, nobody consuming, a source far faster than that: the
+        sink drops all the time but warns at most once a second. Counted
+        over a run whose length the test measures (a warning per drop would
+        be thousands)."""
+        import subprocess
+        import sys
+        child = subprocess.run(
+            [sys.executable, "-c",
+             "import sys, time\n"
+             "from gnuradio import blocks, doppler, gr\n"
+             "from doppler import buffer as b\n"
+             "buf = b.F32Buffer(512)\n"
+             "tb = gr.top_block()\n"
+             "snk = doppler.buffer_sink('f32', buf, policy='drop')\n"
+             "tb.connect(blocks.null_source(gr.sizeof_gr_complex), snk)\n"
+             "t0 = time.monotonic(); tb.start()\n"
+             "while snk.dropped() == 0 or time.monotonic() - t0 < 2.5:\n"
+             "    time.sleep(0.05)\n"
+             "tb.stop(); tb.wait()\n"
+             "print('elapsed', time.monotonic() - t0, 'dropped', snk.dropped(), flush=True)\n"],
+            capture_output=True, text=True, timeout=LONG * 2)
+        self.assertEqual(child.returncode, 0, child.stderr)
+        words = next(l for l in child.stdout.splitlines() if l.startswith("elapsed")).split()
+        elapsed, dropped = float(words[1]), int(words[3])
+        warnings = [l for l in (child.stdout + child.stderr).splitlines() if "dropped" in l and "full" in l]
+        self.assertGreater(dropped, 100_000)  # it dropped all along...
+        self.assertGreaterEqual(len(warnings), 1)  # ...said so...
+        self.assertLessEqual(len(warnings), int(elapsed) + 1, warnings)  # ...at most once a second
 
     # --- bad arguments -----------------------------------------------------------
 

@@ -8,7 +8,8 @@ import time
 import numpy as np
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import SOURCE_SCALE, VARIANTS, complex_input, ring_name, shm_exists, stops_within, to_i16
+from qa_common import (LONG, SOURCE_SCALE, VARIANTS, complex_input, ring_name, ends_by_itself, shm_exists, stops,
+                       to_i16)
 
 
 def ring_data(variant, n, seed=2):
@@ -125,7 +126,7 @@ class qa_buffer_source(gr_unittest.TestCase):
                 sink = blocks.null_sink(2 * 2 if variant == "sc16" else gr.sizeof_gr_complex)
                 tb = flowgraph(variant, name, sink)
                 self.assertTrue(shm_exists(name))
-                self.assertTrue(stops_within(tb))
+                self.assertTrue(stops(tb))
                 # The source created the ring: stopping removed its name.
                 self.assertFalse(shm_exists(name))
 
@@ -150,6 +151,59 @@ class qa_buffer_source(gr_unittest.TestCase):
         np.testing.assert_array_equal(np.array(sink.data()), data[:600])
         np.testing.assert_array_equal(np.array(sink2.data()), data[600:])
         buf.destroy()
+
+    def test_close_wakes_a_source_waiting_on_an_empty_ring(self):
+        """The source waits on an empty ring; the producer closes it: the
+        flowgraph ends by itself, through a wake (no lost wake-up)."""
+        buf = doppler.buffer.F32Buffer(4096)
+        data, _, sink = ring_data("f32", 1000)
+        tb = flowgraph("f32", buf, sink)
+        tb.start()
+        self.assertTrue(buf.write(data))
+        deadline = time.monotonic() + LONG
+        while buf.read_index < 1000 and time.monotonic() < deadline:  # drained: it waits again
+            time.sleep(0.005)
+        buf.close()
+        self.assertTrue(ends_by_itself(tb), "the source did not end after close()")
+        np.testing.assert_array_equal(np.array(sink.data()), data)
+        self.assertEqual(buf.missed_wakes, 0)
+
+    def test_the_stream_ends_when_the_producer_is_killed(self):
+        """Producer in another process, killed with SIGKILL after writing: the
+        source emits everything it wrote, then ends the stream (the flowgraph
+        finishes by itself)."""
+        import signal
+        import subprocess
+        import sys
+        name = ring_name("kill")
+        n = 50_000
+        sink = blocks.vector_sink_c()
+        tb = flowgraph("f32", name, sink)  # the source creates the ring
+        producer = subprocess.Popen(
+            [sys.executable, "-c",
+             "import sys, time, numpy as np; from doppler import buffer as b\n"
+             "r = b.F32Buffer.attach(sys.argv[1], timeout=60)\n"
+             "k = np.arange(int(sys.argv[2]), dtype=np.float32)\n"
+             "for s in range(0, len(k), 1000):\n"
+             "    r.write((k[s:s + 1000] + 1j * k[s:s + 1000]).astype(np.complex64), block=True, timeout=60)\n"
+             "print('written', flush=True)\n"
+             "time.sleep(600)  # killed here, without closing\n",
+             name, str(n)],
+            stdout=subprocess.PIPE, text=True)
+        tb.start()
+        try:
+            # The flowgraph runs while the producer writes (the ring is smaller
+            # than the stream) and must end by itself once the producer is dead.
+            self.assertEqual(producer.stdout.readline().strip(), "written")
+            producer.send_signal(signal.SIGKILL)
+            producer.wait(LONG)
+            self.assertTrue(ends_by_itself(tb), "the source did not end the stream after its producer died")
+            k = np.arange(n, dtype=np.float32)
+            np.testing.assert_array_equal(np.array(sink.data()), k + 1j * k)
+            self.assertFalse(shm_exists(name))  # the source created it and released it
+        finally:
+            if producer.poll() is None:
+                producer.kill()
 
     def test_bad_arguments(self):
         with self.assertRaisesRegex(ValueError, "type"):

@@ -82,12 +82,41 @@ class Drainer(threading.Thread):
             self.error = e
 
 
-def stops_within(tb, seconds=2.0, running_for=0.3):
-    """Start tb, let it run, then stop()+wait() in a thread. True if that
-    finished within `seconds` (the blocks promise well under one)."""
+LONG = 60  # seconds: a bound reached only if something is broken, never a figure asserted
+
+
+def until(state, what):
+    """Wait until state() is true (polling); fails naming `what` if it never
+    gets there within LONG seconds (a hang, not a slow run)."""
+    deadline = time.monotonic() + LONG
+    while not state():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never reached: {what}")
+        time.sleep(0.005)
+
+
+def stops(tb, ready=lambda: True):
+    """Start tb, wait until ready() (the blocks are where the test wants them,
+    e.g. waiting on a full or empty ring), then stop()+wait() in a thread.
+    True once that returned; False only if it hung (LONG seconds). How fast a
+    stop is, is a figure for docs/blocks.md, not an assertion."""
     tb.start()
-    time.sleep(running_for)
+    until(ready, "the flowgraph's blocks in the state the test needs")
     t = threading.Thread(target=lambda: (tb.stop(), tb.wait()), daemon=True)
     t.start()
-    t.join(seconds)
+    t.join(LONG)
     return not t.is_alive()
+
+
+def ends_by_itself(tb):
+    """tb.wait() (tb started) in a thread; True once it returned (the
+    flowgraph ended by itself), False if it still ran after LONG seconds
+    (then it is stopped)."""
+    t = threading.Thread(target=tb.wait, daemon=True)
+    t.start()
+    t.join(LONG)
+    if t.is_alive():
+        tb.stop()
+        t.join(LONG)
+        return False
+    return True
