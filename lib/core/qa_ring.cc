@@ -538,3 +538,19 @@ BOOST_AUTO_TEST_CASE(consume_more_than_the_last_wait_saw_is_refused)
     BOOST_TEST(r.consume(10));
     BOOST_TEST(r.read_index() == 10u);
 }
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(writes_after_close_are_refused_and_not_drops, T, all_types)
+{
+    ring<T> r(1);
+    auto a = seq<T>(0, 10);
+    BOOST_REQUIRE(r.write(a.data(), 10));
+    r.close();
+    errno = 0;
+    BOOST_TEST(!r.write(a.data(), 1)); // room, but the stream has ended
+    BOOST_TEST(errno == EPIPE);
+    BOOST_TEST(r.space(1) == 0u);
+    BOOST_TEST(r.wait_space(1, 0) == status::end_of_stream);
+    BOOST_TEST(r.write_blocking(a.data(), 1, generous_ns) == status::end_of_stream);
+    BOOST_TEST(r.written() == 10u);
+    BOOST_TEST(r.dropped() == 0u);
+}

@@ -698,10 +698,10 @@ def test_existing_name_is_file_exists_error(ring_name):
 def test_attach_missing_is_file_not_found():
     with pytest.raises(FileNotFoundError, match="timeout"):  # the hint
         F32Buffer.attach(unique_name())
-    t0 = time.monotonic()
+    # With a timeout it waits for the ring (test_attach_waits_for_a_ring_created_later),
+    # then says for how long it looked.
     with pytest.raises(FileNotFoundError, match="within"):
         F32Buffer.attach(unique_name(), timeout=0.1)
-    assert time.monotonic() - t0 >= 0.1
 
 
 def test_attach_waits_for_a_ring_created_later(ring_name):
