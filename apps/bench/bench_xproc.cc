@@ -63,7 +63,8 @@ pid_t fork_consumer(const std::string& name, pipe_msg& ready, pipe_msg& result, 
     }
     if (pid == 0) {
         auto r = ring<T>::attach(name);
-        r->claim_consumer();
+        if (!r->claim_consumer())
+            std::_Exit(1);
         ready.send('r');
         Msg m = body(*r);
         result.send(m);

@@ -51,6 +51,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -72,24 +73,30 @@ public:
     {
     }
     /// Named ring, shared between processes.
-    static std::unique_ptr<ring> create_named(const std::string& name, uint64_t capacity)
+    [[nodiscard]] static std::unique_ptr<ring> create_named(const std::string& name,
+                                                            uint64_t capacity)
     {
         return std::unique_ptr<ring>(
             new ring(segment::create_named(sample_traits<T>::type, name, capacity)));
     }
-    /// Attach the named ring if it exists (type checked), else create it:
-    /// either side of a ring may start first.
-    static std::unique_ptr<ring> open(const std::string& name, uint64_t capacity)
+    /// Attach the named ring if it exists (type checked; a mismatch is worded
+    /// for `who`), else create it: either side of a ring may start first.
+    [[nodiscard]] static std::unique_ptr<ring>
+    open(const std::string& name, uint64_t capacity, audience who = audience::api)
     {
         return std::unique_ptr<ring>(
-            new ring(segment::open_named(sample_traits<T>::type, name, capacity)));
+            new ring(segment::open_named(sample_traits<T>::type, name, capacity, who)));
     }
     /// Attach to a named ring created elsewhere (checks type, size, owner).
-    static std::unique_ptr<ring>
-    attach(const std::string& name, int64_t timeout_ns = -1, bool allow_foreign = false)
+    /// See segment::attach for the timeout and `interrupted`.
+    [[nodiscard]] static std::unique_ptr<ring>
+    attach(const std::string& name,
+           int64_t timeout_ns = -1,
+           bool allow_foreign = false,
+           const std::function<bool()>& interrupted = {})
     {
-        return std::unique_ptr<ring>(new ring(
-            segment::attach(name, sample_traits<T>::type, timeout_ns, allow_foreign)));
+        return std::unique_ptr<ring>(new ring(segment::attach(
+            name, sample_traits<T>::type, timeout_ns, allow_foreign, interrupted)));
     }
     explicit ring(std::shared_ptr<segment> seg)
         : seg_(std::move(seg))
@@ -174,7 +181,7 @@ public:
     /// Non-blocking, all or nothing. A refused block adds n to dropped().
     /// n > capacity, another live producer, or a closed ring is refused with
     /// errno EINVAL, EBUSY or EPIPE and not counted as a drop.
-    bool write(const T* src, uint64_t n) noexcept
+    [[nodiscard]] bool write(const T* src, uint64_t n) noexcept
     {
         if (n > cap_ || (!producing_ && !claim_producer()) || is_closed_for_writes()) {
             errno = n > cap_ ? EINVAL : producing_ ? EPIPE : EBUSY;
@@ -197,10 +204,10 @@ public:
     /// Waits up to timeout_ns in all (< 0: forever). `done` (if given) gets
     /// how many were written and published, all n on status::ok.
     /// status::broken if the consumer died and no other attached in time.
-    status write_blocking(const T* src,
-                          uint64_t n,
-                          int64_t timeout_ns = -1,
-                          uint64_t* done = nullptr) noexcept
+    [[nodiscard]] status write_blocking(const T* src,
+                                        uint64_t n,
+                                        int64_t timeout_ns = -1,
+                                        uint64_t* done = nullptr) noexcept
     {
         const int64_t deadline = timeout_ns < 0 ? -1 : detail::now_ns() + timeout_ns;
         status s = n > cap_ ? status::invalid : status::ok;
@@ -224,7 +231,7 @@ public:
     }
     /// Wait until at least n samples of space are free (n <= capacity).
     /// status::end_of_stream if the ring was closed: close() is final.
-    status wait_space(uint64_t n, int64_t timeout_ns = -1) noexcept
+    [[nodiscard]] status wait_space(uint64_t n, int64_t timeout_ns = -1) noexcept
     {
         if (n > cap_)
             return status::invalid;
@@ -257,7 +264,7 @@ public:
 
     /// Wait until n samples are readable (timeout_ns < 0: forever) and return
     /// them as one contiguous range. Call consume() when done with them.
-    view wait(uint64_t n, int64_t timeout_ns = -1) noexcept
+    [[nodiscard]] view wait(uint64_t n, int64_t timeout_ns = -1) noexcept
     {
         const view v = poll(n);
         if (v.why != status::timeout)
@@ -269,7 +276,7 @@ public:
     /// wait() without waiting (no spin, no park): the n samples if they are
     /// readable now; status::timeout if not yet (even on a closed ring:
     /// wait() tells end of stream apart).
-    view poll(uint64_t n) noexcept
+    [[nodiscard]] view poll(uint64_t n) noexcept
     {
         if (n == 0 || n > cap_)
             return { nullptr, status::invalid };
@@ -293,7 +300,7 @@ public:
     }
     /// Release n samples (n <= what the last wait/readable saw). Returns false
     /// (errno EINVAL) if n is more than is readable.
-    bool consume(uint64_t n) noexcept
+    [[nodiscard]] bool consume(uint64_t n) noexcept
     {
         if (!consuming_) { // r_ is not a read position yet: storing it would rewind
                            // read_idx
@@ -322,7 +329,7 @@ public:
 
     /// Claim the producer role now (otherwise done on first write). False:
     /// another live process holds it; holder_pid() says which.
-    bool claim_producer() noexcept
+    [[nodiscard]] bool claim_producer() noexcept
     {
         if (producing_)
             return true;
@@ -333,7 +340,7 @@ public:
         r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
         return true;
     }
-    bool claim_consumer() noexcept
+    [[nodiscard]] bool claim_consumer() noexcept
     {
         if (consuming_)
             return true;

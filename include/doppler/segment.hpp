@@ -10,10 +10,19 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 namespace doppler {
+
+// ---------------------------------------------------------------------------
+// Where named rings live: the object of ring <name> is shm_dir/shm_prefix<name>,
+// i.e. /dev/shm/doppler.<name> (shm_open name "/doppler.<name>"). The ring
+// tool lists shm_dir for shm_prefix and shows what follows it as the name.
+// ---------------------------------------------------------------------------
+constexpr const char* shm_dir = "/dev/shm";
+constexpr const char* shm_prefix = "doppler.";
 
 // ---------------------------------------------------------------------------
 // Segment: one mapped ring object (segment.cc). Everything that touches
@@ -24,30 +33,47 @@ class segment
 {
 public:
     /// Anonymous, in-process ring (memfd). capacity in samples, rounded up.
-    static std::shared_ptr<segment> create(sample_type t, uint64_t capacity);
+    [[nodiscard]] static std::shared_ptr<segment> create(sample_type t,
+                                                         uint64_t capacity);
     /// Named ring, /dev/shm/doppler.<name>, O_EXCL, mode 0600, reserved up front.
-    static std::shared_ptr<segment>
+    [[nodiscard]] static std::shared_ptr<segment>
     create_named(sample_type t, const std::string& name, uint64_t capacity);
     /// Attach an existing named ring. timeout_ns < 0: a missing ring is ENOENT at
     /// once; otherwise wait up to timeout_ns for it to appear.
-    /// expect == 0 accepts any type; allow_foreign accepts another uid's ring.
-    static std::shared_ptr<segment> attach(const std::string& name,
-                                           sample_type expect,
-                                           int64_t timeout_ns = -1,
-                                           bool allow_foreign = false);
-    /// Attach if it exists, else create (handles a peer creating it between the two).
-    static std::shared_ptr<segment>
-    open_named(sample_type t, const std::string& name, uint64_t capacity);
+    /// expect == 0 accepts any type (a ring of another type is EPROTOTYPE, with
+    /// the message for `who`); allow_foreign accepts another uid's ring.
+    /// `interrupted`, if given, is called between attempts (about every 5 ms)
+    /// while the ring is missing or still being set up; when it returns true
+    /// the wait ends with error(EINTR). Bindings use it to stay interruptible
+    /// (Ctrl-C) without a wait loop of their own.
+    [[nodiscard]] static std::shared_ptr<segment>
+    attach(const std::string& name,
+           sample_type expect,
+           int64_t timeout_ns = -1,
+           bool allow_foreign = false,
+           const std::function<bool()>& interrupted = {},
+           audience who = audience::api);
+    /// Attach if it exists, else create (handles a peer creating it between the
+    /// two). A ring of another type is EPROTOTYPE with the message for `who`.
+    [[nodiscard]] static std::shared_ptr<segment>
+    open_named(sample_type t,
+               const std::string& name,
+               uint64_t capacity,
+               audience who = audience::api);
     /// Validate and double-map an already open object (the fuzz target's entry).
-    static std::shared_ptr<segment>
-    attach_fd(int fd, sample_type expect, bool allow_foreign, const std::string& what);
+    [[nodiscard]] static std::shared_ptr<segment> attach_fd(int fd,
+                                                            sample_type expect,
+                                                            bool allow_foreign,
+                                                            const std::string& what,
+                                                            audience who = audience::api);
 
     /// Throws doppler::error(EINVAL) unless name is 1-200 of [A-Za-z0-9._-], no leading
     /// dot.
     static void check_name(const std::string& name);
     /// Capacity a request becomes: power of two, at least one page of data.
     static uint64_t round_capacity(sample_type t, uint64_t requested);
-    /// "/doppler.<name>" (the shm_open name) and "/dev/shm/doppler.<name>".
+    /// "/doppler.<name>" (the shm_open name) and "/dev/shm/doppler.<name>"
+    /// (from shm_dir and shm_prefix).
     static std::string shm_name(const std::string& name);
     static std::string shm_path(const std::string& name);
 

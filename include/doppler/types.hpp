@@ -8,6 +8,7 @@
 #include <complex>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -45,10 +46,38 @@ struct sample_traits<i16> {
     static constexpr sample_type type = sample_type::i16;
 };
 
-/// "f32", "f64", "i16", or "unknown".
+/// "f32", "f64", "i16", or "unknown": the one spelling of a sample type, used
+/// by the C++ and C APIs, Python, the blocks, GRC and the ring tool alike.
 const char* type_name(sample_type t) noexcept;
+/// "f32" / "f64" / "i16" -> the type; error(EINVAL) naming `param` (the
+/// argument or block parameter that held the text) for anything else.
+sample_type parse_type(const std::string& text, const std::string& param = "type");
 /// Bytes per sample of a type (0 for an unknown type).
 size_t sample_size(sample_type t) noexcept;
+
+// ---------------------------------------------------------------------------
+// Overflow policy (what a producer does when the ring is full)
+// ---------------------------------------------------------------------------
+
+enum class policy {
+    drop, ///< never wait: refuse the block and count it in dropped()
+    block, ///< lossless: wait for the consumer to make room
+};
+/// "drop" or "block".
+const char* policy_name(policy p) noexcept;
+/// "drop" / "block" -> the policy; error(EINVAL) naming `param` otherwise.
+policy parse_policy(const std::string& text, const std::string& param = "policy");
+
+// ---------------------------------------------------------------------------
+// Capacity
+// ---------------------------------------------------------------------------
+
+/// Capacity (samples) of a ring whose creator does not say.
+constexpr uint64_t default_capacity = uint64_t(1) << 20;
+/// A requested capacity as a sample count: error(EINVAL) unless it is
+/// positive. (Rounding up to a power of two and the page minimum, and the
+/// upper limit, are segment::round_capacity's.)
+uint64_t check_capacity(int64_t requested);
 
 // ---------------------------------------------------------------------------
 // Errors and results
@@ -68,14 +97,42 @@ int status_errno(status s) noexcept;
 
 /// Error thrown by creation / attach / role claims. `code()` carries errno
 /// (ENOENT, EACCES, EEXIST, ENOSPC, EINVAL, EBUSY, ...) or, for a ring of
-/// another sample type, EPROTOTYPE; what() says what was wrong and what to do.
-class error : public std::system_error
+/// another sample type, EPROTOTYPE; what() is exactly the message given: it
+/// says what was wrong and what to do (no strerror text is appended; the
+/// adapters turn the code into the exception kind or errno).
+class error : public std::runtime_error
 {
 public:
     error(int err, const std::string& what)
-        : std::system_error(err, std::generic_category(), what)
+        : std::runtime_error(what), code_(err, std::generic_category())
     {
     }
+    const std::error_code& code() const noexcept { return code_; }
+
+private:
+    std::error_code code_;
 };
+
+// ---------------------------------------------------------------------------
+// Messages the adapters show as they are
+// ---------------------------------------------------------------------------
+
+/// Who reads a message: a program calling the API (Python, C, C++), or the
+/// user of a GNU Radio block (told which block parameter to change; GRC shows
+/// the parameter's label, Python uses its keyword).
+enum class audience { api, block };
+
+/// "ring 'rx'", or "in-process ring" for an anonymous one.
+std::string ring_label(const std::string& name);
+// Each message starts with `label` (ring_label(), or a path).
+/// Another live process holds the producer (or consumer) role.
+std::string busy_message(const std::string& label, bool producer, int pid, audience who);
+/// A write into a ring whose stream has ended (close() is final).
+std::string closed_message(const std::string& label, audience who);
+/// A ring holding `have` samples opened as `want`.
+std::string wrong_type_message(const std::string& label,
+                               sample_type have,
+                               sample_type want,
+                               audience who);
 
 } // namespace doppler

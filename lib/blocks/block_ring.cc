@@ -4,8 +4,11 @@
  */
 #include "block_ring.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 
 namespace gr {
@@ -16,46 +19,47 @@ using ::doppler::sample_type;
 
 sample_type parse_type(const std::string& type, bool sc16)
 {
-    sample_type t;
-    if (type == "f32")
-        t = sample_type::f32;
-    else if (type == "f64")
-        t = sample_type::f64;
-    else if (type == "i16")
-        t = sample_type::i16;
-    else
-        throw std::invalid_argument("type must be \"f32\", \"f64\" or \"i16\", got \"" +
-                                    type + "\"");
+    const sample_type t = ::doppler::parse_type(type, "Type (type=)");
     if (sc16 && t != sample_type::i16)
-        throw std::invalid_argument(
-            "sc16 (raw short I/Q pairs) needs type \"i16\", got \"" + type + "\"");
+        throw std::invalid_argument("I16 input sc16 (raw short I/Q pairs) needs Type "
+                                    "(type=) \"i16\", got \"" +
+                                    type + "\"");
     return t;
 }
 
 void check_scale(float scale)
 {
-    if (!std::isfinite(scale) || scale == 0.0f)
-        throw std::invalid_argument("scale must be a finite, non-zero number, got " +
-                                    std::to_string(scale));
+    // The sink multiplies by scale, the source divides by it (multiplies by
+    // 1/scale): both must be ordinary numbers, or the samples come out as
+    // zeros, infinities or NaN.
+    const float inverse = 1.0f / scale;
+    if (!std::isnormal(scale) || !std::isnormal(inverse)) {
+        char got[32];
+        std::snprintf(got, sizeof got, "%g", double(scale));
+        throw std::invalid_argument(
+            std::string("Scale (scale=) must be a finite, non-zero number whose "
+                        "reciprocal is one too (as 32-bit floats: about 1.2e-38 to "
+                        "3.4e38 in magnitude, e.g. 32767 or 1/32768), got ") +
+            got);
+    }
 }
 
 ring_ref open_named(sample_type t, const std::string& name, uint64_t capacity)
 {
-    if (capacity == 0)
-        throw std::invalid_argument(
-            "capacity must be a positive number of samples, got 0");
+    using ::doppler::audience;
+    ::doppler::check_capacity(int64_t(std::min<uint64_t>(capacity, INT64_MAX)));
     switch (t) {
     case sample_type::f32:
         return std::shared_ptr<::doppler::ring<::doppler::f32>>(
-            ::doppler::ring<::doppler::f32>::open(name, capacity));
+            ::doppler::ring<::doppler::f32>::open(name, capacity, audience::block));
     case sample_type::f64:
         return std::shared_ptr<::doppler::ring<::doppler::f64>>(
-            ::doppler::ring<::doppler::f64>::open(name, capacity));
+            ::doppler::ring<::doppler::f64>::open(name, capacity, audience::block));
     case sample_type::i16:
         break;
     }
     return std::shared_ptr<::doppler::ring<::doppler::i16>>(
-        ::doppler::ring<::doppler::i16>::open(name, capacity));
+        ::doppler::ring<::doppler::i16>::open(name, capacity, audience::block));
 }
 
 void check_type(sample_type t, const ring_ref& ring)
@@ -64,37 +68,32 @@ void check_type(sample_type t, const ring_ref& ring)
         std::visit([](const auto& r) { return r->seg()->type(); }, ring);
     if (have != t)
         throw ::doppler::error(EPROTOTYPE,
-                               label(ring) + " holds " + ::doppler::type_name(have) +
-                                   " samples, not " + ::doppler::type_name(t) +
-                                   "; pass the type that matches the buffer");
+                               ::doppler::wrong_type_message(
+                                   label(ring), have, t, ::doppler::audience::block));
 }
 
 void claim(const ring_ref& ring, bool producer)
 {
     std::visit(
         [&](const auto& r) {
+            using ::doppler::audience;
             if (producer && r->closed()) // end of stream is final
-                throw std::invalid_argument(
-                    label(ring) +
-                    " is closed (an earlier producer ended its stream) and takes no more "
-                    "samples; use a new ring (for a named one: doppler-ring rm NAME, "
-                    "or another name)");
+                throw ::doppler::error(
+                    EINVAL, ::doppler::closed_message(label(ring), audience::block));
             if (producer ? r->claim_producer() : r->claim_consumer())
                 return;
-            const char* role = producer ? "producer" : "consumer";
-            throw ::doppler::error(EBUSY,
-                                   label(ring) + " already has a " + role + " (pid " +
-                                       std::to_string(r->holder_pid()) + "); stop that " +
-                                       role + " first, or use another ring");
+            throw ::doppler::error(
+                EBUSY,
+                ::doppler::busy_message(
+                    label(ring), producer, r->holder_pid(), audience::block));
         },
         ring);
 }
 
 std::string label(const ring_ref& ring)
 {
-    const std::string& name = std::visit(
-        [](const auto& r) -> const std::string& { return r->seg()->name(); }, ring);
-    return name.empty() ? std::string("in-process ring") : "ring '" + name + "'";
+    return ::doppler::ring_label(std::visit(
+        [](const auto& r) -> const std::string& { return r->seg()->name(); }, ring));
 }
 
 } // namespace detail

@@ -22,14 +22,11 @@ using ::doppler::status;
 
 namespace {
 
+/// True for "block" (lossless), false for "drop".
 bool parse_policy(const std::string& policy)
 {
-    if (policy == "drop")
-        return false;
-    if (policy == "block")
-        return true;
-    throw std::invalid_argument("policy must be \"drop\" or \"block\", got \"" + policy +
-                                "\"");
+    return ::doppler::parse_policy(policy, "Overflow (policy=)") ==
+        ::doppler::policy::block;
 }
 
 } // namespace

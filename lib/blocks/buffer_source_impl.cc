@@ -108,7 +108,7 @@ int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
     // wait(n) on samples already known readable is the fast path: no park,
     // just the pointer to one contiguous window of n samples.
     load(out, r.wait(n).data, n);
-    r.consume(n);
+    (void)r.consume(n); // the n samples wait(n) just returned: cannot fail
     return int(n);
 }
 

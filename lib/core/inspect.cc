@@ -25,7 +25,7 @@ namespace doppler {
 
 namespace {
 
-const std::string prefix = "doppler.";
+const std::string prefix = shm_prefix;
 
 ring_peer peer(peer_id id) noexcept
 {
@@ -114,9 +114,9 @@ ring_info inspect(const std::string& name)
 std::vector<ring_info> list_rings()
 {
     std::vector<ring_info> out;
-    DIR* dir = opendir("/dev/shm");
+    DIR* dir = opendir(shm_dir);
     if (!dir)
-        throw error(errno, "cannot list /dev/shm");
+        throw error(errno, std::string("cannot list ") + shm_dir);
     while (const dirent* e = readdir(dir)) {
         const std::string file = e->d_name;
         if (file.compare(0, prefix.size(), prefix) != 0 || file.size() == prefix.size())

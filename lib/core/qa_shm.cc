@@ -223,11 +223,11 @@ BOOST_AUTO_TEST_CASE(bad_names_are_einval_before_any_file_is_touched)
         BOOST_TEST_CONTEXT("name '" << name << "'")
         {
             std::string what;
-            BOOST_TEST(error_of([&] { ring<f32>::create_named(name, 1024); }, &what) ==
-                       EINVAL);
+            BOOST_TEST(error_of([&] { (void)ring<f32>::create_named(name, 1024); },
+                                &what) == EINVAL);
             BOOST_TEST(what.find("name") != std::string::npos);
-            BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == EINVAL);
-            BOOST_TEST(error_of([&] { ring<i16>::attach(name, 1'000'000'000); }) ==
+            BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }) == EINVAL);
+            BOOST_TEST(error_of([&] { (void)ring<i16>::attach(name, 1'000'000'000); }) ==
                        EINVAL); // no waiting
             errno = 0;
             BOOST_TEST(!dp_buffer_f64_create_named(name.c_str(), 1024));
@@ -238,7 +238,7 @@ BOOST_AUTO_TEST_CASE(bad_names_are_einval_before_any_file_is_touched)
     }
     std::string longest = std::to_string(getpid()) + "-"; // the longest good name works
     longest += std::string(200 - longest.size(), 'z');
-    BOOST_TEST(error_of([&] { ring<f32>::create_named(longest, 1); }) == 0);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::create_named(longest, 1); }) == 0);
     BOOST_TEST(!exists(segment::shm_path(longest))); // and is gone with its creator
 
     errno = 0;
@@ -250,7 +250,7 @@ BOOST_AUTO_TEST_CASE(bad_names_are_einval_before_any_file_is_touched)
 
     // A good name with a bad capacity leaves nothing behind either.
     const std::string name = unique_name("cap");
-    BOOST_TEST(error_of([&] { ring<f32>::create_named(name, 0); }) == EINVAL);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::create_named(name, 0); }) == EINVAL);
     BOOST_TEST(!exists(segment::shm_path(name)));
 }
 
@@ -259,7 +259,8 @@ BOOST_AUTO_TEST_CASE(name_taken_is_eexist)
     const std::string name = unique_name("taken");
     auto first = ring<f32>::create_named(name, 1);
     std::string what;
-    BOOST_TEST(error_of([&] { ring<f32>::create_named(name, 1); }, &what) == EEXIST);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::create_named(name, 1); }, &what) ==
+               EEXIST);
     BOOST_TEST(what.find(name) != std::string::npos);
     errno = 0;
     BOOST_TEST(!dp_buffer_f32_create_named(name.c_str(), 1));
@@ -271,11 +272,11 @@ BOOST_AUTO_TEST_CASE(wrong_type_is_eprototype_naming_both)
     const std::string name = unique_name("type");
     auto r = ring<i16>::create_named(name, 1);
     std::string what;
-    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }, &what) == EPROTOTYPE);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }, &what) == EPROTOTYPE);
     BOOST_TEST(what.find("i16") != std::string::npos);
     BOOST_TEST(what.find("f32") != std::string::npos);
-    BOOST_TEST(error_of([&] { ring<f64>::attach(name); }) == EPROTOTYPE);
-    BOOST_TEST(error_of([&] { ring<i16>::attach(name); }) == 0);
+    BOOST_TEST(error_of([&] { (void)ring<f64>::attach(name); }) == EPROTOTYPE);
+    BOOST_TEST(error_of([&] { (void)ring<i16>::attach(name); }) == 0);
 
     errno = 0;
     BOOST_TEST(!dp_buffer_f64_attach(name.c_str()));
@@ -289,9 +290,9 @@ BOOST_AUTO_TEST_CASE(missing_is_enoent_and_attach_can_wait_for_it)
 {
     const std::string name = unique_name("missing");
     std::string what;
-    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }, &what) == ENOENT);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }, &what) == ENOENT);
     BOOST_TEST(what.find(name) != std::string::npos);
-    BOOST_TEST(error_of([&] { ring<f32>::attach(name, 20'000'000); }) == ENOENT);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name, 20'000'000); }) == ENOENT);
     errno = 0;
     BOOST_TEST(!dp_buffer_f32_attach(name.c_str()));
     BOOST_TEST(errno == ENOENT);
@@ -347,14 +348,15 @@ BOOST_AUTO_TEST_CASE(corrupted_header_is_ebadmsg)
         {
             flip_byte(path, off_t(at));
             std::string what;
-            BOOST_TEST(error_of([&] { ring<f32>::attach(name); }, &what) == EBADMSG);
+            BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }, &what) ==
+                       EBADMSG);
             BOOST_TEST(what.find("not a valid doppler ring") != std::string::npos);
             errno = 0;
             BOOST_TEST(!dp_buffer_f32_attach(name.c_str()));
             BOOST_TEST(errno == EBADMSG);
             flip_byte(path,
                       off_t(at)); // restored: attach works again, so the test can fail
-            BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == 0);
+            BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }) == 0);
         }
     }
 
@@ -368,17 +370,17 @@ BOOST_AUTO_TEST_CASE(corrupted_header_is_ebadmsg)
     const uint32_t f64_type = uint32_t(sample_type::f64),
                    f32_type = uint32_t(sample_type::f32);
     poke(offsetof(control, type), &f64_type, 4); // sample size 8 no longer matches
-    BOOST_TEST(error_of([&] { ring<f64>::attach(name); }) == EBADMSG);
+    BOOST_TEST(error_of([&] { (void)ring<f64>::attach(name); }) == EBADMSG);
     poke(offsetof(control, type), &f32_type, 4);
     const uint64_t bigger = 2048, bigger_bytes = 2048 * 8, cap = 1024, bytes = 1024 * 8;
     poke(offsetof(control, capacity), &bigger, 8);
     poke(offsetof(control, data_bytes),
          &bigger_bytes,
          8); // header says more than the object holds
-    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == EBADMSG);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }) == EBADMSG);
     poke(offsetof(control, capacity), &cap, 8);
     poke(offsetof(control, data_bytes), &bytes, 8);
-    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == 0);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(truncated_or_foreign_object_is_ebadmsg)
@@ -394,7 +396,7 @@ BOOST_AUTO_TEST_CASE(truncated_or_foreign_object_is_ebadmsg)
             BOOST_REQUIRE(fd >= 0);
             BOOST_REQUIRE(ftruncate(fd, size) == 0);
             ::close(fd);
-            BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == EBADMSG);
+            BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }) == EBADMSG);
         }
     }
     // An object some other program put under our prefix.
@@ -408,7 +410,7 @@ BOOST_AUTO_TEST_CASE(truncated_or_foreign_object_is_ebadmsg)
     BOOST_REQUIRE(::write(fd, junk.data(), junk.size()) == ssize_t(junk.size()));
     ::close(fd);
     std::string what;
-    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }, &what) == EBADMSG);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }, &what) == EBADMSG);
     BOOST_TEST(what.find(name) != std::string::npos);
     ::unlink(path.c_str());
 }

@@ -18,74 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
+#include <cstdio>
 #include <thread>
 
 namespace doppler {
-
-const char* type_name(sample_type t) noexcept
-{
-    switch (t) {
-    case sample_type::f32:
-        return "f32";
-    case sample_type::f64:
-        return "f64";
-    case sample_type::i16:
-        return "i16";
-    }
-    return "unknown";
-}
-
-size_t sample_size(sample_type t) noexcept
-{
-    switch (t) {
-    case sample_type::f32:
-        return sizeof(f32);
-    case sample_type::f64:
-        return sizeof(f64);
-    case sample_type::i16:
-        return sizeof(i16);
-    }
-    return 0;
-}
-
-const char* status_name(status s) noexcept
-{
-    switch (s) {
-    case status::ok:
-        return "ok";
-    case status::timeout:
-        return "timeout";
-    case status::end_of_stream:
-        return "end of stream";
-    case status::broken:
-        return "peer died";
-    case status::invalid:
-        return "invalid argument";
-    case status::busy:
-        return "role held by another process";
-    }
-    return "unknown";
-}
-
-int status_errno(status s) noexcept
-{
-    switch (s) {
-    case status::ok:
-        return 0;
-    case status::timeout:
-        return ETIMEDOUT;
-    case status::end_of_stream:
-        return ENODATA;
-    case status::broken:
-        return EPIPE;
-    case status::invalid:
-        return EINVAL;
-    case status::busy:
-        return EBUSY;
-    }
-    return EINVAL;
-}
 
 namespace {
 
@@ -97,7 +36,7 @@ size_t page_size() noexcept
 
 [[noreturn]] void fail(int err, const std::string& what)
 {
-    throw error(err, what); // std::system_error appends strerror(err) itself
+    throw error(err, what);
 }
 
 /// Closes an fd on scope exit unless released.
@@ -142,11 +81,11 @@ void segment::check_name(const std::string& name)
 
 std::string segment::shm_name(const std::string& name)
 {
-    return "/doppler." + name;
+    return std::string("/") + shm_prefix + name;
 }
 std::string segment::shm_path(const std::string& name)
 {
-    return "/dev/shm/doppler." + name;
+    return std::string(shm_dir) + "/" + shm_prefix + name;
 }
 
 uint64_t segment::round_capacity(sample_type t, uint64_t requested)
@@ -154,8 +93,7 @@ uint64_t segment::round_capacity(sample_type t, uint64_t requested)
     const uint64_t sz = sample_size(t);
     if (sz == 0)
         throw error(EINVAL, "unknown sample type");
-    if (requested == 0)
-        throw error(EINVAL, "capacity must be positive");
+    check_capacity(int64_t(std::min<uint64_t>(requested, INT64_MAX)));
     if (requested > max_data_bytes / sz)
         throw error(
             EINVAL,
@@ -323,8 +261,9 @@ segment::create_named(sample_type t, const std::string& name, uint64_t capacity)
             fail(err,
                  "cannot reserve " + std::to_string(header + cap * sample_size(t)) +
                      " bytes in /dev/shm for ring '" + name + "'" +
-                     (err == ENOSPC ? " (free space in /dev/shm, e.g. `doppler-ring rm "
-                                      "--stale`, or use a smaller capacity)"
+                     (err == ENOSPC ? ": /dev/shm is full (free space in it, e.g. "
+                                      "`doppler-ring rm --stale`, or use a smaller "
+                                      "capacity)"
                                     : ""));
         return map(fd.fd, t, cap, header, true, name);
     } catch (...) {
@@ -337,15 +276,17 @@ segment::create_named(sample_type t, const std::string& name, uint64_t capacity)
 // attach: validate everything before use
 // ---------------------------------------------------------------------------
 
-std::shared_ptr<segment> segment::attach_fd(int fd,
-                                            sample_type expect,
-                                            bool allow_foreign,
-                                            const std::string& what)
+std::shared_ptr<segment> segment::attach_fd(
+    int fd, sample_type expect, bool allow_foreign, const std::string& what, audience who)
 {
     struct stat st {
     };
     if (fstat(fd, &st) != 0)
         fail(errno, "cannot stat " + what);
+    if (!S_ISREG(st.st_mode))
+        throw error(EBADMSG,
+                    what + " is " + (S_ISDIR(st.st_mode) ? "a directory" : "not a file") +
+                        ", not a doppler ring; use another name");
     if (!allow_foreign && st.st_uid != geteuid())
         throw error(EACCES,
                     what + " belongs to uid " + std::to_string(st.st_uid) +
@@ -405,16 +346,16 @@ std::shared_ptr<segment> segment::attach_fd(int fd,
         throw bad("object is " + std::to_string(st.st_size) + " bytes, header says " +
                   std::to_string(hbytes + dbytes) + " (truncated?)");
     if (uint32_t(expect) != 0 && t != expect)
-        throw error(EPROTOTYPE,
-                    what + " holds " + type_name(t) + " samples, not " +
-                        type_name(expect) + "; open it with the matching buffer class");
+        throw error(EPROTOTYPE, wrong_type_message(what, t, expect, who));
     return map(fd, t, cap, hbytes, false, "");
 }
 
 std::shared_ptr<segment> segment::attach(const std::string& name,
                                          sample_type expect,
                                          int64_t timeout_ns,
-                                         bool allow_foreign)
+                                         bool allow_foreign,
+                                         const std::function<bool()>& interrupted,
+                                         audience who)
 {
     check_name(name);
     using clock = std::chrono::steady_clock;
@@ -422,28 +363,44 @@ std::shared_ptr<segment> segment::attach(const std::string& name,
     // A ring that exists but is not yet initialised gets a short grace even
     // without a timeout: its creator may be between shm_open and the header.
     const int64_t grace_ns = 1000000000;
+    const std::string label = ring_label(name);
     for (;;) {
         const int64_t waited =
             std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start)
                 .count();
-        int err = 0;
         fd_guard fd { shm_open(shm_name(name).c_str(), O_RDWR | O_CLOEXEC, 0) };
         if (fd.fd < 0) {
-            err = errno;
+            const int err = errno;
             if (err == EACCES)
-                fail(err,
-                     "ring '" + name + "' (" + shm_path(name) +
-                         ") is not accessible to you");
+                fail(err, label + " (" + shm_path(name) + ") is not accessible to you");
+            // shm_open reports a directory as EINVAL (the name itself is valid):
+            // say what is there instead.
+            struct stat st {
+            };
+            if (err != ENOENT && lstat(shm_path(name).c_str(), &st) == 0 &&
+                !S_ISREG(st.st_mode))
+                throw error(EBADMSG,
+                            label + " (" + shm_path(name) + ") is " +
+                                (S_ISDIR(st.st_mode) ? "a directory" : "not a file") +
+                                ", not a doppler ring; use another name");
             if (err != ENOENT)
-                fail(err, "cannot open ring '" + name + "'");
-            if (timeout_ns < 0 || waited >= timeout_ns)
+                fail(err, "cannot open " + label + " (" + shm_path(name) + ")");
+            if (timeout_ns < 0)
                 throw error(ENOENT,
                             "no ring named '" + name + "' (" + shm_path(name) +
                                 "); start its producer first, or attach with a timeout "
                                 "to wait for it");
+            if (waited >= timeout_ns) {
+                char secs[32];
+                std::snprintf(secs, sizeof secs, "%g", double(timeout_ns) / 1e9);
+                throw error(ENOENT,
+                            "no ring named '" + name + "' (" + shm_path(name) +
+                                ") appeared within " + secs +
+                                " s; start its producer, or wait longer");
+            }
         } else {
             try {
-                auto s = attach_fd(fd.fd, expect, allow_foreign, "ring '" + name + "'");
+                auto s = attach_fd(fd.fd, expect, allow_foreign, label, who);
                 s->name_ = name;
                 return s;
             } catch (const error& e) {
@@ -453,19 +410,23 @@ std::shared_ptr<segment> segment::attach(const std::string& name,
                     throw;
             }
         }
+        if (interrupted && interrupted())
+            throw error(EINTR, "attaching " + label + " was interrupted");
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
 }
 
-std::shared_ptr<segment>
-segment::open_named(sample_type t, const std::string& name, uint64_t capacity)
+std::shared_ptr<segment> segment::open_named(sample_type t,
+                                             const std::string& name,
+                                             uint64_t capacity,
+                                             audience who)
 {
     // Attach, else create. A peer creating the ring between our two calls
     // makes create fail with EEXIST: then it exists, attach again. A third
     // collision means names are being created and removed in a loop: give up.
     for (int attempt = 1;; ++attempt) {
         try {
-            return attach(name, t);
+            return attach(name, t, -1, false, {}, who);
         } catch (const error& e) {
             if (e.code().value() != ENOENT || attempt == 3)
                 throw;

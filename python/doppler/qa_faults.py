@@ -29,7 +29,7 @@ from qa_xproc import LONG, children, make, shm_path  # noqa: E402,F401 (children
 from doppler.buffer import F32Buffer, I16Buffer  # noqa: E402
 
 TOOL = ([sys.executable, os.environ["DOPPLER_RING_TOOL"]] if os.environ.get("DOPPLER_RING_TOOL")
-        else [sys.executable, "-m", "doppler.ring"])
+        else [sys.executable, "-m", "doppler.ring_tool"])
 
 
 def listed_rings():
@@ -86,7 +86,7 @@ def test_dev_shm_too_small_is_enospc_and_leaves_nothing():
         err, msg = out[name]
         assert err == 28, msg  # ENOSPC
         assert f"'{name}'" in msg and "/dev/shm" in msg and "smaller capacity" in msg, msg
-        assert msg.count("No space left on device") == 1, msg
+        assert msg.count("/dev/shm is full") == 1, msg
     assert out["left"] == ["doppler.fits"], out["left"]  # only the ring that fitted
     assert lines[1] == "ls:", lines[1]  # and nothing once it is destroyed
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""doppler-ring (python3 -m doppler.ring and the installed launcher) on live,
+"""doppler-ring (python3 -m doppler.ring_tool and the installed launcher) on live,
 dead (creator killed with SIGKILL) and corrupt rings: list, info, rm, rm --stale,
 exit codes and messages."""
 import json
@@ -16,13 +16,13 @@ from doppler.buffer import F32Buffer, I16Buffer
 
 # The launcher from apps/ when CTest names it, else the module.
 TOOL = ([sys.executable, os.environ["DOPPLER_RING_TOOL"]] if os.environ.get("DOPPLER_RING_TOOL")
-        else [sys.executable, "-m", "doppler.ring"])
+        else [sys.executable, "-m", "doppler.ring_tool"])
 LONG = 60
 
 
 def tool(*args, module=False):
     """Run the tool; (exit code, stdout, stderr)."""
-    cmd = ([sys.executable, "-m", "doppler.ring"] if module else TOOL) + list(args)
+    cmd = ([sys.executable, "-m", "doppler.ring_tool"] if module else TOOL) + list(args)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=LONG)
     return r.returncode, r.stdout, r.stderr
 

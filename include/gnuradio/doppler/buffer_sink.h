@@ -69,7 +69,7 @@ public:
      */
     static sptr make(const std::string& type,
                      const std::string& name,
-                     uint64_t capacity = 1 << 20,
+                     uint64_t capacity = ::doppler::default_capacity,
                      const std::string& policy = "drop",
                      bool sc16 = false,
                      float scale = 32767.0f);

@@ -57,7 +57,7 @@ public:
      */
     static sptr make(const std::string& type,
                      const std::string& name,
-                     uint64_t capacity = 1 << 20,
+                     uint64_t capacity = ::doppler::default_capacity,
                      bool sc16 = false,
                      float scale = 1.0f / 32768);
 

@@ -5,13 +5,13 @@
     snk = doppler.buffer_sink("f32", "rx", 1 << 20, "drop")
     src = doppler.buffer_source("f32", "rx")
 
-`name` is a ring name (shared between processes through /dev/shm) or, in the
-same process, a doppler.buffer F32Buffer / F64Buffer / I16Buffer object;
-`doppler.buffer` is re-exported here for that.
+`name` is a ring name (shared between processes through /dev/shm); `buffer`
+instead hands the block a doppler.buffer F32Buffer / F64Buffer / I16Buffer
+object of the same process (`doppler.buffer` is re-exported here for that).
+A buffer object passed as `name` still works for one release, with a
+DeprecationWarning.
 """
 
-# Importing doppler.buffer registers its buffer classes, which the blocks
-# accept in place of a name.
 from doppler import buffer  # noqa: F401
 
 from .doppler_python import buffer_sink, buffer_source  # noqa: F401

@@ -3,18 +3,25 @@
  * gnuradio.doppler: Python bindings of the Buffer Sink and Buffer Source.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * `name` takes either a ring name (str: the ring is shared by name, attached
- * or created) or a doppler.buffer F32Buffer / F64Buffer / I16Buffer of this
- * process; the block then keeps that buffer's ring (see buffer_handle.hpp).
+ * A block works on a ring given one of two ways: `name=` a ring name (str:
+ * the ring is shared by name, attached or created), or `buffer=` an object
+ * that holds a ring in this process (a doppler.buffer F32Buffer, F64Buffer or
+ * I16Buffer), handed over through the capsule protocol of
+ * python/common/ring_handle.hpp; the block then keeps that buffer's ring.
+ * A buffer object passed as `name=` still works for one release, with a
+ * DeprecationWarning.
  */
 #include <pybind11/pybind11.h>
 
-#include "buffer_handle.hpp" // python/doppler: the C++ type of doppler.buffer objects
+#include "errors.hpp"
+#include "names.hpp"
+#include "ring_handle.hpp"
 
 #include <gnuradio/doppler/buffer_sink.h>
 #include <gnuradio/doppler/buffer_source.h>
 
 #include <cerrno>
+#include <variant>
 
 namespace py = pybind11;
 using gr::doppler::buffer_sink;
@@ -23,52 +30,75 @@ using gr::doppler::ring_ref;
 
 namespace {
 
-/// The ring inside a doppler.buffer object. A cast of a type doppler.buffer
-/// never registered (module not imported) fails like any other mismatch.
-template <class T>
-bool take_ring(py::handle obj, ring_ref& out)
+/// The ring of a buffer object (capsule protocol); TypeError if it has none.
+ring_ref ring_of(py::handle obj, const char* keyword)
 {
-    try {
-        out = obj.cast<::doppler::py_buffer<T>&>().shared_ring();
-        return true;
-    } catch (const py::cast_error&) {
-        return false;
+    doppler::python::ring_handle h;
+    if (!doppler::python::take_ring_handle(obj.ptr(), h)) {
+        if (PyErr_Occurred())
+            throw py::error_already_set();
+        throw py::type_error(std::string(keyword) +
+                             " must be a doppler.buffer F32Buffer, F64Buffer or "
+                             "I16Buffer (or a ring name as name=), got " +
+                             Py_TYPE(obj.ptr())->tp_name);
     }
+    switch (h.type) {
+    case doppler::sample_type::f32:
+        return std::static_pointer_cast<doppler::ring<doppler::f32>>(h.ring);
+    case doppler::sample_type::f64:
+        return std::static_pointer_cast<doppler::ring<doppler::f64>>(h.ring);
+    case doppler::sample_type::i16:
+        break;
+    }
+    return std::static_pointer_cast<doppler::ring<doppler::i16>>(h.ring);
 }
 
-ring_ref ring_of(py::handle obj)
+/// Where a block's samples go or come from: a ring name or a ring.
+using where_t = std::variant<std::string, ring_ref>;
+
+/// name= and buffer= into one of the two; exactly one must be given.
+where_t where_of(const py::object& name, const py::object& buffer)
 {
-    ring_ref r;
-    if (take_ring<::doppler::f32>(obj, r) || take_ring<::doppler::f64>(obj, r) ||
-        take_ring<::doppler::i16>(obj, r))
-        return r;
-    throw py::type_error(
-        "name must be a ring name (str) or a doppler.buffer F32Buffer, F64Buffer or "
-        "I16Buffer, got " +
-        std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+    if (!buffer.is_none()) {
+        if (!name.is_none())
+            throw py::type_error("give either name= (a ring name) or buffer= (a "
+                                 "doppler.buffer object), not both");
+        return ring_of(buffer, "buffer");
+    }
+    if (name.is_none())
+        throw py::type_error("missing the ring: give name= (a ring name, the Ring Name "
+                             "in GRC) or buffer= (a doppler.buffer object)");
+    if (PyUnicode_Check(name.ptr())) {
+        std::string s;
+        if (!doppler::python::name_arg(name.ptr(), s, "Ring Name (name=)"))
+            throw py::error_already_set();
+        return s;
+    }
+    if (!py::hasattr(name, doppler::python::ring_handle_method))
+        throw py::type_error("name must be a ring name (str), got " +
+                             std::string(Py_TYPE(name.ptr())->tp_name) +
+                             "; pass a doppler.buffer object as buffer=");
+    if (PyErr_WarnEx(PyExc_DeprecationWarning,
+                     "passing a doppler.buffer object as name= is deprecated; pass it as "
+                     "buffer=",
+                     2) < 0)
+        throw py::error_already_set();
+    return ring_of(name, "name");
 }
 
-uint64_t positive(int64_t capacity)
+/// The capacity keyword: a positive number of samples (the core's check).
+uint64_t capacity_of(int64_t capacity)
 {
-    if (capacity < 1)
-        throw py::value_error("capacity must be a positive number of samples, got " +
-                              std::to_string(capacity));
-    return uint64_t(capacity);
+    return doppler::check_capacity(capacity);
 }
 
-/// Build a block from a name or a buffer object. Attaching may wait briefly
-/// for a ring its creator is still setting up: do that without the GIL.
+/// Build a block on a ring name or a ring. Attaching may wait briefly for a
+/// ring its creator is still setting up: do that without the GIL.
 template <class Make>
-auto make_block(py::object name, Make make)
+auto make_block(where_t where, Make make)
 {
-    if (py::isinstance<py::str>(name)) {
-        const std::string s = name.cast<std::string>();
-        py::gil_scoped_release nogil;
-        return make(s);
-    }
-    ring_ref r = ring_of(name);
     py::gil_scoped_release nogil;
-    return make(std::move(r));
+    return std::visit([&](auto&& w) { return make(std::move(w)); }, std::move(where));
 }
 
 } // namespace
@@ -80,29 +110,7 @@ PYBIND11_MODULE(doppler_python, m)
     // Base classes (gr::sync_block, ...) are registered by gnuradio.gr.
     py::module_::import("gnuradio.gr");
 
-    // doppler::error carries errno (the same mapping as doppler.buffer): a bad argument
-    // is a ValueError, a ring of another type a TypeError, ENOMEM a MemoryError, the rest
-    // an OSError whose constructor picks the subclass from errno (FileNotFoundError,
-    // PermissionError, ...).
-    py::register_exception_translator([](std::exception_ptr p) {
-        try {
-            if (p)
-                std::rethrow_exception(p);
-        } catch (const ::doppler::error& e) {
-            const int err = e.code().value();
-            if (err == EINVAL)
-                PyErr_SetString(PyExc_ValueError, e.what());
-            else if (err == EPROTOTYPE)
-                PyErr_SetString(PyExc_TypeError, e.what());
-            else if (err == ENOMEM)
-                PyErr_SetString(PyExc_MemoryError, e.what());
-            else {
-                py::object exc =
-                    py::reinterpret_borrow<py::object>(PyExc_OSError)(err, e.what());
-                PyErr_SetObject(PyExc_OSError, exc.ptr());
-            }
-        }
-    });
+    doppler::python::register_translator();
 
     py::class_<buffer_sink,
                gr::sync_block,
@@ -112,14 +120,16 @@ PYBIND11_MODULE(doppler_python, m)
         m,
         "buffer_sink",
         "Writes its input stream into a doppler ring.\n\n"
-        "buffer_sink(type, name, capacity=1<<20, policy='drop', sc16=False, "
-        "scale=32767.0)\n\n"
+        "buffer_sink(type, name=None, capacity=1<<20, policy='drop', sc16=False, "
+        "scale=32767.0, buffer=None)\n\n"
         "type: 'f32' (complex in, stored as complex64), 'f64' (complex in, widened to\n"
         "  complex128) or 'i16' (int16 I/Q pairs: with sc16 the input is raw shorts of\n"
         "  vector length 2, else complex in, int16 = round(x * scale), saturated).\n"
         "name: ring name (attached if it exists, created otherwise: "
-        "/dev/shm/doppler.<name>)\n"
-        "  or a doppler.buffer F32Buffer/F64Buffer/I16Buffer of this process.\n"
+        "/dev/shm/doppler.<name>).\n"
+        "buffer: instead of name, a doppler.buffer F32Buffer/F64Buffer/I16Buffer of "
+        "this\n"
+        "  process (a buffer object as name= still works, deprecated).\n"
         "capacity: samples, used only when the ring is created here.\n"
         "policy: 'drop' (never stalls; refused chunks counted in dropped()) or 'block'\n"
         "  (lossless: waits for the consumer).\n"
@@ -130,9 +140,10 @@ PYBIND11_MODULE(doppler_python, m)
                          int64_t capacity,
                          const std::string& policy,
                          bool sc16,
-                         float scale) {
-                 const uint64_t cap = positive(capacity);
-                 return make_block(name, [&](auto&& where) {
+                         float scale,
+                         py::object buffer) {
+                 const uint64_t cap = capacity_of(capacity);
+                 return make_block(where_of(name, buffer), [&](auto&& where) {
                      if constexpr (std::is_same_v<std::decay_t<decltype(where)>,
                                                   std::string>)
                          return buffer_sink::make(type, where, cap, policy, sc16, scale);
@@ -142,11 +153,12 @@ PYBIND11_MODULE(doppler_python, m)
                  });
              }),
              py::arg("type"),
-             py::arg("name"),
-             py::arg("capacity") = int64_t(1) << 20,
+             py::arg("name") = py::none(),
+             py::arg("capacity") = int64_t(doppler::default_capacity),
              py::arg("policy") = "drop",
              py::arg("sc16") = false,
-             py::arg("scale") = 32767.0f)
+             py::arg("scale") = 32767.0f,
+             py::arg("buffer") = py::none())
         .def("dropped",
              &buffer_sink::dropped,
              "Samples the ring has refused (drop policy), ring-wide.")
@@ -162,12 +174,15 @@ PYBIND11_MODULE(doppler_python, m)
         m,
         "buffer_source",
         "Emits the samples another thread or process writes into a doppler ring.\n\n"
-        "buffer_source(type, name, capacity=1<<20, sc16=False, scale=1/32768)\n\n"
+        "buffer_source(type, name=None, capacity=1<<20, sc16=False, scale=1/32768, "
+        "buffer=None)\n\n"
         "type: 'f32' (complex64 ring, complex out), 'f64' (complex128 ring, narrowed to\n"
         "  complex) or 'i16' (int16 I/Q pairs: with sc16 raw shorts of vector length 2\n"
         "  out, else complex out, x = int16 * scale).\n"
-        "name: ring name (attached if it exists, created otherwise) or a doppler.buffer\n"
-        "  F32Buffer/F64Buffer/I16Buffer of this process.\n"
+        "name: ring name (attached if it exists, created otherwise).\n"
+        "buffer: instead of name, a doppler.buffer F32Buffer/F64Buffer/I16Buffer of "
+        "this\n"
+        "  process (a buffer object as name= still works, deprecated).\n"
         "capacity: samples, used only when the ring is created here.\n"
         "Waits on an empty ring (a flowgraph stop still ends it promptly); once the\n"
         "producer has closed the ring and it is drained, the stream ends (WORK_DONE).")
@@ -175,9 +190,10 @@ PYBIND11_MODULE(doppler_python, m)
                          py::object name,
                          int64_t capacity,
                          bool sc16,
-                         float scale) {
-                 const uint64_t cap = positive(capacity);
-                 return make_block(name, [&](auto&& where) {
+                         float scale,
+                         py::object buffer) {
+                 const uint64_t cap = capacity_of(capacity);
+                 return make_block(where_of(name, buffer), [&](auto&& where) {
                      if constexpr (std::is_same_v<std::decay_t<decltype(where)>,
                                                   std::string>)
                          return buffer_source::make(type, where, cap, sc16, scale);
@@ -186,8 +202,9 @@ PYBIND11_MODULE(doppler_python, m)
                  });
              }),
              py::arg("type"),
-             py::arg("name"),
-             py::arg("capacity") = int64_t(1) << 20,
+             py::arg("name") = py::none(),
+             py::arg("capacity") = int64_t(doppler::default_capacity),
              py::arg("sc16") = false,
-             py::arg("scale") = 1.0f / 32768);
+             py::arg("scale") = 1.0f / 32768,
+             py::arg("buffer") = py::none());
 }

@@ -27,7 +27,8 @@ class qa_buffer_sink(gr_unittest.TestCase):
         """vector_source -> buffer_sink(ring) -> run to completion. Returns the sink."""
         btype, sc16, _ = VARIANTS[variant]
         src, expected = source_for(variant, n)
-        snk = doppler.buffer_sink(btype, ring, capacity, policy, sc16)
+        where = {"name": ring} if isinstance(ring, str) else {"buffer": ring}
+        snk = doppler.buffer_sink(btype, capacity=capacity, policy=policy, sc16=sc16, **where)
         tb = gr.top_block()
         tb.connect(src, snk)
         tb.run()
@@ -64,15 +65,15 @@ class qa_buffer_sink(gr_unittest.TestCase):
         # End of stream is final: a new sink on a closed ring must not start.
         buf = doppler.buffer.F32Buffer(1024, name=ring_name("closed"))
         buf.close()
-        for ring in (buf.name, buf):
+        for where in ({"name": buf.name}, {"buffer": buf}):
             with self.assertRaisesRegex(ValueError, "is closed"):
-                doppler.buffer_sink("f32", ring)
+                doppler.buffer_sink("f32", **where)
         buf.destroy()
 
     def test_scale(self):
         buf = doppler.buffer.I16Buffer(1024)
         x = np.array([0.5 + 0.25j, -1 + 1j], dtype=np.complex64)
-        snk = doppler.buffer_sink("i16", buf, scale=1000.0)
+        snk = doppler.buffer_sink("i16", buffer=buf, scale=1000.0)
         tb = gr.top_block()
         tb.connect(blocks.vector_source_c(x.tolist()), snk)
         tb.run()
@@ -142,7 +143,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
         buf = doppler.buffer.F32Buffer(512)
         n = 20000
         src, expected = source_for("f32", n)
-        snk = doppler.buffer_sink("f32", buf, policy="block")
+        snk = doppler.buffer_sink("f32", buffer=buf, policy="block")
         tb = gr.top_block()
         tb.connect(src, snk)
         tb.start()
@@ -299,7 +300,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "sc16"):
             doppler.buffer_sink("f32", ring_name("bad"), sc16=True)
         with self.assertRaisesRegex(TypeError, "f64"):
-            doppler.buffer_sink("f32", doppler.buffer.F64Buffer(256))
+            doppler.buffer_sink("f32", buffer=doppler.buffer.F64Buffer(256))
         with self.assertRaises(TypeError):
             doppler.buffer_sink("f32", 42)
         name = ring_name("type")

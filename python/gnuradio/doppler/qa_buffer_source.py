@@ -29,7 +29,8 @@ def ring_data(variant, n, seed=2):
 
 def flowgraph(variant, ring, sink, capacity=4096):
     btype, sc16, _ = VARIANTS[variant]
-    src = doppler.buffer_source(btype, ring, capacity, sc16)
+    where = {"name": ring} if isinstance(ring, str) else {"buffer": ring}
+    src = doppler.buffer_source(btype, capacity=capacity, sc16=sc16, **where)
     tb = gr.top_block()
     tb.connect(src, sink)
     return tb
@@ -65,7 +66,7 @@ class qa_buffer_source(gr_unittest.TestCase):
         buf.close()
         sink = blocks.vector_sink_c()
         tb = gr.top_block()
-        tb.connect(doppler.buffer_source("i16", buf, scale=1e-3), sink)
+        tb.connect(doppler.buffer_source("i16", buffer=buf, scale=1e-3), sink)
         tb.run()
         np.testing.assert_allclose(sink.data(), [0.5 + 0.25j, -1 + 1j], rtol=1e-6)
 
@@ -215,7 +216,7 @@ class qa_buffer_source(gr_unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "sc16"):
             doppler.buffer_source("f64", ring_name("bad"), sc16=True)
         with self.assertRaisesRegex(TypeError, "i16"):
-            doppler.buffer_source("f32", doppler.buffer.I16Buffer(1024))
+            doppler.buffer_source("f32", buffer=doppler.buffer.I16Buffer(1024))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 /* -*- c++ -*- */
 /*
- * doppler._ring: list / inspect / remove named rings, for doppler.ring
- * (the `doppler-ring` tool). A thin binding of lib/inspect.cc.
+ * doppler._ring_tool: list / inspect / remove named rings, for
+ * doppler.ring_tool (the `doppler-ring` tool). A thin binding of
+ * lib/core/inspect.cc.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "errors.hpp"
+#include "names.hpp"
+
 #include <doppler/inspect.hpp>
 #include <doppler/segment.hpp>
 
@@ -13,6 +17,15 @@
 namespace py = pybind11;
 
 namespace {
+
+/// A name argument as a std::string (TypeError / ValueError as the buffers').
+std::string name_of(const py::handle& o)
+{
+    std::string name;
+    if (!doppler::python::name_arg(o.ptr(), name))
+        throw py::error_already_set();
+    return name;
+}
 
 py::dict peer_dict(const doppler::ring_peer& p)
 {
@@ -51,28 +64,14 @@ py::dict info_dict(const doppler::ring_info& r)
 
 } // namespace
 
-PYBIND11_MODULE(_ring, m)
+PYBIND11_MODULE(_ring_tool, m)
 {
     m.doc() = "Inspect and remove named doppler rings (/dev/shm/doppler.<name>).";
 
-    // doppler::error carries errno: a bad name is a ValueError, the rest an
-    // OSError whose constructor picks the subclass (FileNotFoundError, ...).
-    // Local: doppler.buffer and the blocks translate their own errors.
-    py::register_local_exception_translator([](std::exception_ptr p) {
-        try {
-            if (p)
-                std::rethrow_exception(p);
-        } catch (const doppler::error& e) {
-            const int err = e.code().value();
-            if (err == EINVAL) {
-                PyErr_SetString(PyExc_ValueError, e.what());
-                return;
-            }
-            py::object exc =
-                py::reinterpret_borrow<py::object>(PyExc_OSError)(err, e.what());
-            PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
-        }
-    });
+    doppler::python::register_translator();
+    // Where named rings live, for the tool's own look at /proc/PID/maps.
+    m.attr("PATH_PREFIX") =
+        std::string(doppler::shm_dir) + "/" + doppler::shm_prefix; // "/dev/shm/doppler."
 
     m.def(
         "list",
@@ -85,14 +84,19 @@ PYBIND11_MODULE(_ring, m)
         "Every /dev/shm/doppler.* object as a dict; corrupt ones have 'problem' set.");
     m.def(
         "inspect",
-        [](const std::string& name) { return info_dict(doppler::inspect(name)); },
+        [](const py::object& name) { return info_dict(doppler::inspect(name_of(name))); },
         py::arg("name"),
         "One ring as a dict. ValueError for a bad name, FileNotFoundError if missing.");
     m.def(
         "valid_name",
-        [](const std::string& name) {
+        [](const py::object& name) {
+            std::string s;
+            if (!doppler::python::name_arg(name.ptr(), s)) {
+                PyErr_Clear();
+                return false;
+            }
             try {
-                doppler::segment::check_name(name);
+                doppler::segment::check_name(s);
                 return true;
             } catch (const doppler::error&) {
                 return false;
@@ -100,9 +104,10 @@ PYBIND11_MODULE(_ring, m)
         },
         py::arg("name"),
         "True if `name` is a valid ring name (1-200 of [A-Za-z0-9._-], no leading dot).");
-    m.def("remove",
-          &doppler::remove_ring,
-          py::arg("name"),
-          "Remove the ring's name (attached peers keep their mappings). False if there "
-          "was none.");
+    m.def(
+        "remove",
+        [](const py::object& name) { return doppler::remove_ring(name_of(name)); },
+        py::arg("name"),
+        "Remove the ring's name (attached peers keep their mappings). False if there "
+        "was none.");
 }

@@ -1,0 +1,331 @@
+/* -*- c++ -*- */
+/*
+ * doppler.buffer: the three hot methods, write / wait / consume, as raw
+ * METH_FASTCALL functions.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Why raw. A generic binding layer's dispatch (argument casters, overload
+ * loop, exception translation) costs more than the ring operation itself, and
+ * the loop that matters is exactly `write(x); v = wait(n); consume()`. Each
+ * entry point first tests the call shape of that loop (write(arr), wait(n),
+ * consume()), which skips keyword parsing.
+ *
+ * Why the order inside each method. Every argument is converted before the
+ * ring is looked at: a conversion may run Python code (__index__, __float__,
+ * __bool__, an ndarray subclass's hooks during the contiguous copy), and that
+ * code may call destroy(). After the last conversion, live() looks the ring
+ * up once; from there on only this module's code runs until the method
+ * returns or releases the GIL, and after a GIL release the ring is looked up
+ * again.
+ *
+ * Why the GIL is released only when waiting. Releasing and re-taking it costs
+ * more than a whole wait() whose data is already there, so the fast path
+ * keeps it; only a real wait (and a blocking write that must wait for space)
+ * drops it, in slices of at most 50 ms so Ctrl-C is seen between slices.
+ */
+#pragma once
+
+#include "buffer_object.hpp"
+
+namespace doppler {
+namespace python {
+
+constexpr int64_t slice_ns = 50 * 1000 * 1000; // longest wait without checking signals
+
+/// Why a wait or a blocking write gave up, as the matching exception.
+template <class T>
+[[gnu::cold]] void set_wait_error(const ring<T>& r, status s, uint64_t n, bool producer)
+{
+    const char* cls = py_type<T>::cls;
+    char msg[512];
+    switch (s) {
+    case status::timeout:
+        std::snprintf(msg,
+                      sizeof msg,
+                      producer ? "%s.write(block=True): the last %" PRIu64
+                                 " samples found no room within the timeout "
+                                 "(the ones before them were written)"
+                               : "%s.wait(): %" PRIu64
+                                 " samples did not arrive within the timeout",
+                      cls,
+                      n);
+        break;
+    case status::end_of_stream:
+        if (producer) {
+            set_closed(r);
+            return;
+        }
+        std::snprintf(msg,
+                      sizeof msg,
+                      "%s: the producer closed the ring and only %" PRIu64
+                      " of the %" PRIu64
+                      " samples asked for remain; read them with wait(buf.available)",
+                      cls,
+                      r.available(),
+                      n);
+        break;
+    case status::broken:
+        std::snprintf(msg,
+                      sizeof msg,
+                      producer ? "%s.write(block=True): the consumer process died and no "
+                                 "other attached within the timeout"
+                               : "%s.wait(): the producer process died without closing "
+                                 "the ring",
+                      cls);
+        break;
+    case status::busy:
+        set_busy(r, producer);
+        return;
+    default:
+        std::snprintf(
+            msg, sizeof msg, "%s: invalid request for %" PRIu64 " samples", cls, n);
+    }
+    set_status(s, msg);
+}
+
+/// Runs attempt(slice_ns) with the GIL released, in slices of at most 50 ms,
+/// until it returns something final or the deadline passes. Between slices
+/// it runs Python's signal handlers, so Ctrl-C raises KeyboardInterrupt
+/// within a slice. A producer's `broken` (consumer dead) is final only at the
+/// deadline: another consumer may attach meanwhile. False: a handler raised,
+/// or another thread destroyed the buffer (ValueError).
+template <class T, class Attempt>
+bool sliced(PyObject* self, int64_t timeout_ns, bool producer, status& s, Attempt attempt)
+{
+    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : detail::now_ns() + timeout_ns;
+    for (;;) {
+        const int64_t left = deadline - detail::now_ns();
+        const bool last = left <= slice_ns;
+        const int64_t slice = last ? (left > 0 ? left : 0) : slice_ns;
+        Py_BEGIN_ALLOW_THREADS;
+        s = attempt(slice);
+        Py_END_ALLOW_THREADS;
+        const bool retry = s == status::timeout || (producer && s == status::broken);
+        if (!retry || last)
+            return true;
+        if (PyErr_CheckSignals() < 0 || !live<T>(self))
+            return false;
+    }
+}
+
+template <class T>
+struct fast {
+    /// write(arr, block=False, timeout=None) -> bool
+    static PyObject*
+    write(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
+    {
+        if (nargs == 1 && !kwnames)
+            return write_array(self, args[0], false, -1);
+        static const char* const names[] = { "arr", "block", "timeout" };
+        PyObject* a[3];
+        if (!parse_keywords("write", names, 1, args, nargs, kwnames, a))
+            return nullptr;
+        const int block = a[1] ? PyObject_IsTrue(a[1]) : 0;
+        int64_t timeout_ns;
+        if (block < 0 || !timeout_arg(a[2], timeout_ns))
+            return nullptr;
+        return write_array(self, a[0], block != 0, timeout_ns);
+    }
+
+    static PyObject*
+    write_array(PyObject* self, PyObject* obj, bool block, int64_t timeout_ns)
+    {
+        if (!live<T>(self)) // a destroyed buffer says so first, whatever the arguments
+            return nullptr;
+        const Py_ssize_t n = samples_in<T>(obj);
+        if (n < 0)
+            return nullptr;
+        // Non-contiguous input is copied once (documented); contiguous never
+        // is. The copy of an ndarray subclass may run its hooks: before live().
+        PyObject* copy = nullptr;
+        auto* arr = reinterpret_cast<PyArrayObject*>(obj);
+        if (n > 0 && !PyArray_IS_C_CONTIGUOUS(arr)) {
+            copy = reinterpret_cast<PyObject*>(PyArray_GETCONTIGUOUS(arr));
+            if (!copy)
+                return nullptr;
+            arr = reinterpret_cast<PyArrayObject*>(copy);
+        }
+        PyObject* result = write_samples(self, arr, uint64_t(n), block, timeout_ns);
+        Py_XDECREF(copy);
+        return result;
+    }
+
+    static PyObject* write_samples(
+        PyObject* self, PyArrayObject* arr, uint64_t n, bool block, int64_t timeout_ns)
+    {
+        buffer_object<T>* o = live<T>(self); // again: the copy may run Python code
+        if (!o)
+            return nullptr;
+        ring<T>& r = *o->ring_;
+        if (n == 0) { // nothing to write; still, a closed ring takes no writes
+            if (!r.closed())
+                Py_RETURN_TRUE;
+            set_closed(r);
+            return nullptr;
+        }
+        if (n > r.capacity()) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s.write() of %" PRIu64
+                         " samples: more than the capacity (%" PRIu64 ")",
+                         py_type<T>::cls,
+                         n,
+                         r.capacity());
+            return nullptr;
+        }
+        const T* src = static_cast<const T*>(PyArray_DATA(arr));
+
+        if (!block) {
+            if (r.write(src, n))
+                Py_RETURN_TRUE;
+            if (!r.is_producer()) {
+                set_busy(r, true);
+                return nullptr;
+            }
+            if (r.closed()) {
+                set_closed(r);
+                return nullptr;
+            }
+            Py_RETURN_FALSE; // full: write() counted it in dropped
+        }
+        if (r.space(n) >= n && r.write(src, n))
+            Py_RETURN_TRUE; // room now: no GIL release
+        // destroy() from another thread must not free the ring mid-wait.
+        std::shared_ptr<ring<T>> hold = o->ring_;
+        if (!hold->claim_producer()) {
+            set_busy(*hold, true);
+            return nullptr;
+        }
+        // Copy what fits as room appears (ring::write_blocking), slice by
+        // slice; a closed ring ends it with end_of_stream (ValueError).
+        uint64_t done = 0;
+        status s;
+        if (!sliced<T>(self, timeout_ns, true, s, [&](int64_t slice) {
+                uint64_t k = 0;
+                const status st = hold->write_blocking(src + done, n - done, slice, &k);
+                done += k;
+                return st;
+            }))
+            return nullptr; // KeyboardInterrupt or destroy(): the first `done`
+                            // samples are in the ring
+        if (s != status::ok) {
+            set_wait_error(*hold, s, n - done, true);
+            return nullptr;
+        }
+        Py_RETURN_TRUE;
+    }
+
+    /// wait(n, timeout=None) -> ndarray
+    static PyObject*
+    wait(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
+    {
+        if (nargs == 1 && !kwnames)
+            return wait_for(self, args[0], nullptr);
+        static const char* const names[] = { "n", "timeout" };
+        PyObject* a[2];
+        if (!parse_keywords("wait", names, 1, args, nargs, kwnames, a))
+            return nullptr;
+        return wait_for(self, a[0], a[1]);
+    }
+
+    static PyObject* wait_for(PyObject* self, PyObject* count, PyObject* timeout)
+    {
+        if (!live<T>(self))
+            return nullptr;
+        uint64_t n;
+        int64_t timeout_ns;
+        if (!count_arg(count, "wait()", n) || !timeout_arg(timeout, timeout_ns))
+            return nullptr;
+        buffer_object<T>* o = live<T>(self); // again: conversions run Python code
+        if (!o)
+            return nullptr;
+        if (n > o->ring_->capacity()) {
+            PyErr_Format(PyExc_ValueError,
+                         "wait(): n = %R is more than the capacity (%" PRIu64 " samples)",
+                         count,
+                         o->ring_->capacity());
+            return nullptr;
+        }
+        const T* data = o->ring_->poll(n).data; // already there: no GIL release
+        if (!data) {
+            std::shared_ptr<ring<T>> hold = o->ring_; // see write()
+            if (!hold->claim_consumer()) {
+                set_busy(*hold, false);
+                return nullptr;
+            }
+            typename ring<T>::view v { nullptr, status::timeout };
+            status s;
+            if (!sliced<T>(self, timeout_ns, false, s, [&](int64_t slice) {
+                    return (v = hold->wait(n, slice)).why;
+                }))
+                return nullptr;
+            if (!v) {
+                set_wait_error(*hold, s, n, false);
+                return nullptr;
+            }
+            if (!(o = live<T>(self)))
+                return nullptr;
+            data = v.data;
+        }
+        o->last_wait_ = n;
+        return make_view(o, data, n);
+    }
+
+    /// consume(n=None) -> None
+    static PyObject*
+    consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
+    {
+        if (nargs == 0 && !kwnames)
+            return release(self, nullptr);
+        static const char* const names[] = { "n" };
+        PyObject* a[1];
+        if (!parse_keywords("consume", names, 0, args, nargs, kwnames, a))
+            return nullptr;
+        return release(self, a[0]);
+    }
+
+    static PyObject* release(PyObject* self, PyObject* count)
+    {
+        if (!live<T>(self))
+            return nullptr;
+        const bool given = count && count != Py_None;
+        uint64_t n = 0;
+        if (given && !count_arg(count, "consume()", n))
+            return nullptr;
+        buffer_object<T>* o = live<T>(self); // again: conversions run Python code
+        if (!o)
+            return nullptr;
+        if (!given) {
+            n = o->last_wait_;
+            if (n == 0) {
+                PyErr_Format(PyExc_ValueError,
+                             "%s.consume() without n releases what the last wait() "
+                             "returned, and nothing is left of it; call wait(n) first "
+                             "or pass n",
+                             py_type<T>::cls);
+                return nullptr;
+            }
+        }
+        ring<T>& r = *o->ring_;
+        bool ok = r.consume(n);
+        if (!ok && !r.is_consumer()) { // consume before any wait: claim the role first
+            if (!r.claim_consumer()) {
+                set_busy(r, false);
+                return nullptr;
+            }
+            ok = r.consume(n);
+        }
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s.consume(%" PRIu64 "): only %" PRIu64 " samples are readable",
+                         py_type<T>::cls,
+                         n,
+                         r.available());
+            return nullptr;
+        }
+        o->last_wait_ = n < o->last_wait_ ? o->last_wait_ - n : 0;
+        Py_RETURN_NONE;
+    }
+};
+
+} // namespace python
+} // namespace doppler

@@ -1,0 +1,222 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""doppler-ring: list, inspect and remove named rings (/dev/shm/doppler.<name>).
+
+    doppler-ring list [--json]          every ring, its fill, counters, peers
+    doppler-ring info NAME [--json]     one ring in detail
+    doppler-ring rm NAME [--force]      remove a ring's name
+    doppler-ring rm --stale [GLOB]      remove rings nobody uses any more
+                                        (only names matching GLOB, if given)
+
+Removing a name never disturbs a process that has the ring mapped: it keeps
+its mapping and can drain it; the name is simply free for a new ring.
+
+A ring is *in use* while its creator, producer or consumer is alive, or while
+any live process has it mapped (an attached peer that has not yet claimed a
+role). `rm --stale` removes only valid rings that are not in use; `rm NAME`
+refuses a ring in use unless --force. A corrupt or foreign object is listed
+as corrupt and removed only by an explicit `rm NAME`.
+
+Exit codes: 0 done, 1 not found or refused, 2 usage error (bad arguments or
+an invalid ring name).
+"""
+import argparse
+import fnmatch
+import json
+import os
+import sys
+
+from . import _ring_tool
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+def _mapping_pids():
+    """{(st_dev major, minor, inode): {pid, ...}} for /dev/shm objects mapped
+    by processes we may look at (/proc/PID/maps; others' are unreadable
+    without privileges, which is fine: their rings are not ours to remove)."""
+    users = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/maps") as maps:
+                for line in maps:
+                    fields = line.split(None, 5)
+                    if len(fields) == 6 and fields[5].startswith(_ring_tool.PATH_PREFIX):
+                        major, minor = (int(x, 16) for x in fields[3].split(":"))
+                        users.setdefault((major, minor, int(fields[4])), set()).add(int(entry))
+        except OSError:
+            continue  # gone, or not ours to read
+    return users
+
+
+def _attached(ring, users):
+    """Live pids that have this ring's object mapped (the tool's own look
+    through _ring_tool is unmapped again before this runs)."""
+    try:
+        st = os.stat(ring["path"], follow_symlinks=False)
+    except OSError:
+        return set()
+    key = (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    return users.get(key, set())
+
+
+def _state(ring, users):
+    """'corrupt', 'in use' or 'stale', and the live pids that make it in use."""
+    if ring["problem"]:
+        return "corrupt", []
+    alive = [(ring[role]["pid"], role) for role in ("creator", "producer", "consumer") if ring[role]["alive"]]
+    live = [f"{pid} ({role})" for pid, role in alive]
+    live += [f"{pid} (attached)" for pid in sorted(_attached(ring, users) - {pid for pid, _ in alive})]
+    return ("in use" if live else "stale"), live
+
+
+def _rm_hint(ring):
+    """How to remove a corrupt object: by the tool, or by path if its name is
+    not even a valid ring name (the tool refuses those)."""
+    if _ring_tool.valid_name(ring["name"]):
+        return f"`doppler-ring rm {ring['name']}`"
+    return f"`rm {ring['path']}`"
+
+
+def _peer(p):
+    if p["pid"] == 0:
+        return "-"
+    return f"{p['pid']} ({'alive' if p['alive'] else 'dead'})"
+
+
+def _with_state(ring, users):
+    state, live = _state(ring, users)
+    return dict(ring, state=state, in_use_by=live)
+
+
+def _cmd_list(args):
+    users = _mapping_pids()
+    rings = [_with_state(r, users) for r in _ring_tool.list()]
+    if args.json:
+        print(json.dumps(rings, indent=2))
+        return EXIT_OK
+    if not rings:
+        print("no rings in /dev/shm")
+        return EXIT_OK
+    header = ("NAME", "TYPE", "CAPACITY", "FILL", "WRITTEN", "DROPPED", "PRODUCER", "CONSUMER",
+              "CREATOR", "STATE")
+    rows = [header]
+    for r in rings:
+        if r["problem"]:
+            rows.append((r["name"], "?", "-", "-", "-", "-", "-", "-", "-", r["problem"]))
+        else:
+            state = r["state"] + (", closed" if r["closed"] else "")
+            rows.append((r["name"], r["type"], str(r["capacity"]), str(r["fill"]), str(r["written"]),
+                         str(r["dropped"]), _peer(r["producer"]), _peer(r["consumer"]),
+                         _peer(r["creator"]), state))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    return EXIT_OK
+
+
+def _cmd_info(args):
+    ring = _with_state(_ring_tool.inspect(args.name), _mapping_pids())
+    if args.json:
+        print(json.dumps(ring, indent=2))
+        return EXIT_OK
+    print(f"name:       {ring['name']}")
+    print(f"path:       {ring['path']}")
+    print(f"owner:      uid {ring['uid']}, mode {ring['mode']:04o}, {ring['bytes']} bytes")
+    if ring["problem"]:
+        print(f"state:      {ring['problem']}")
+        print(f"            (remove it with {_rm_hint(ring)})")
+        return EXIT_OK
+    print(f"type:       {ring['type']}")
+    print(f"capacity:   {ring['capacity']} samples")
+    print(f"fill:       {ring['fill']} samples")
+    print(f"written:    {ring['written']}")
+    print(f"read index: {ring['read_index']}")
+    print(f"dropped:    {ring['dropped']}")
+    print(f"missed wakes: {ring['missed_wakes']}")
+    print(f"closed:     {'yes' if ring['closed'] else 'no'}")
+    for role in ("creator", "producer", "consumer"):
+        print(f"{role + ':':11} {_peer(ring[role])}")
+    print(f"state:      {ring['state']}" + (f" by {', '.join(ring['in_use_by'])}" if ring["in_use_by"] else ""))
+    return EXIT_OK
+
+
+def _remove(name):
+    if _ring_tool.remove(name):
+        print(f"removed {name}")
+        return EXIT_OK
+    print(f"doppler-ring: no ring named '{name}'", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def _cmd_rm(args):
+    if args.stale:
+        users, removed = _mapping_pids(), 0
+        for ring in _ring_tool.list():
+            if args.name and not fnmatch.fnmatchcase(ring["name"], args.name):
+                continue
+            state, _ = _state(ring, users)
+            if state == "stale" and _ring_tool.remove(ring["name"]):  # False: gone meanwhile
+                print(f"removed {ring['name']}")
+                removed += 1
+            elif state == "corrupt":
+                print(f"skipped {ring['name']}: {ring['problem']} (remove it explicitly with {_rm_hint(ring)})",
+                      file=sys.stderr)
+        if not removed:
+            print("no stale rings")
+        return EXIT_OK
+    ring = _ring_tool.inspect(args.name)
+    state, live = _state(ring, _mapping_pids())
+    if state == "in use" and not args.force:
+        print(f"doppler-ring: ring '{args.name}' is in use by {', '.join(live)}; stop those processes "
+              f"first, or use --force (they keep their mappings)", file=sys.stderr)
+        return EXIT_REFUSED
+    return _remove(args.name)
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="doppler-ring", description=__doc__.splitlines()[0],
+                                epilog="Exit codes: 0 done, 1 not found or refused, 2 usage error.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{list,info,rm}")
+    ls = sub.add_parser("list", help="list every ring in /dev/shm")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(run=_cmd_list)
+    info = sub.add_parser("info", help="show one ring")
+    info.add_argument("name")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(run=_cmd_info)
+    rm = sub.add_parser("rm", help="remove a ring's name, or every stale ring")
+    rm.add_argument("name", nargs="?", help="the ring; with --stale, a glob the names must match")
+    rm.add_argument("--stale", action="store_true",
+                    help="remove every valid ring whose creator and peers are all dead")
+    rm.add_argument("--force", action="store_true", help="remove NAME even while it is in use")
+    rm.set_defaults(run=_cmd_rm)
+    return p
+
+
+def main(argv=None):
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse exits 2 on usage errors, 0 for --help
+        return e.code
+    if args.command == "rm" and (not (args.stale or args.name) or (args.stale and args.force)):
+        parser.print_usage(sys.stderr)
+        print("doppler-ring rm: give NAME (optionally --force), or --stale [GLOB]", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except ValueError as e:  # a malformed ring name
+        print(f"doppler-ring: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as e:
+        print(f"doppler-ring: {e.strerror}", file=sys.stderr)
+        return EXIT_REFUSED
+    except OSError as e:
+        print(f"doppler-ring: {e.strerror or e}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
