@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Per-call cost of doppler.buffer: ns per `write(x); v = wait(n); consume()`.
 
-The seed's own loop, at n = 64 and 1024, for doppler.buffer.F32Buffer next to
+The Python API page's loop, at n = 64 and 1024, for doppler.buffer.F32Buffer next to
 bench_capi_baseline.Buffer (the thinnest raw C-API extension over the same
 C ABI, apps/bench_capi_baseline.c), measured in the same run. ratio =
 doppler / baseline: 1.00 or less means doppler.buffer is no slower. Each
@@ -21,7 +21,7 @@ from doppler.buffer import F32Buffer
 
 
 def ns_per_iteration(buf, n, iterations):
-    """The seed's loop, timed; ns per iteration."""
+    """The API page's loop, timed; ns per iteration."""
     x = np.ones(n, dtype=np.complex64)
     # CPU time of this thread: time the machine gives to other jobs (it is
     # shared) is not counted against either side.

@@ -217,7 +217,7 @@ void stress(uint64_t total, uint64_t seed)
             break;
         }
         wrong += first_mismatch(v.data, n, k) != n;
-        r.consume(n);
+        wrong += !r.consume(n);
         k += n;
     }
     const status end = r.wait(1, generous_ns).why; // after the last sample: closed
@@ -260,7 +260,10 @@ BOOST_AUTO_TEST_CASE(ping_pong_parks_both_sides_and_loses_no_wake)
                 ++bad;
                 break;
             }
-            ping.consume(1);
+            if (!ping.consume(1)) {
+                ++bad;
+                break;
+            }
             jitter(g);
             const i16 s = sample_of<i16>(i);
             if (pong.write_blocking(&s, 1, generous_ns) != status::ok) {
@@ -281,7 +284,10 @@ BOOST_AUTO_TEST_CASE(ping_pong_parks_both_sides_and_loses_no_wake)
             ++bad_here;
             break;
         }
-        pong.consume(1);
+        if (!pong.consume(1)) {
+            ++bad_here;
+            break;
+        }
     }
     other.join();
     BOOST_TEST(i == n);
@@ -303,7 +309,7 @@ BOOST_AUTO_TEST_CASE(close_while_parked_wakes_every_time)
         const uint64_t have = g.next() % 4; // 0..3 samples there, 4 wanted
         auto a = seq<f32>(0, have);
         if (have)
-            r.write(a.data(), have);
+            BOOST_REQUIRE(r.write(a.data(), have));
         status got = status::invalid;
         std::thread consumer([&] { got = r.wait(4, generous_ns).why; });
         rng h { g.next() | 1 };

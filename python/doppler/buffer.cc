@@ -382,6 +382,12 @@ struct cls {
               nullptr,
               "Samples refused by non-blocking writes (full).",
               nullptr },
+            { "missed_wakes",
+              &missed_wakes,
+              nullptr,
+              "Lost wake-ups: waits that ended by a timeout slice although what they "
+              "waited for had happened. 0 unless the ring's wake-up protocol is broken.",
+              nullptr },
             { "available",
               &available,
               nullptr,

@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Type stubs for doppler.buffer (the pybind11 extension, python/doppler/buffer.cc).
+"""Type stubs for doppler.buffer (the extension module, python/doppler/buffer.cc).
 
 Errors shared by all three classes:
-- any call after destroy() (except destroy itself): ValueError
+- any call after destroy() (except destroy itself), or on an object made with
+  __new__ alone: ValueError
+- a name that is not a str: TypeError; one that is not a valid ring name, or
+  cannot be encoded (a lone surrogate): ValueError
 - a role held by another live process (a second producer or consumer):
   OSError with errno EBUSY, naming that process's pid
 """
@@ -27,7 +30,11 @@ class _Buffer:
     def attach(cls: Type[_B], name: str, timeout: Optional[float] = None, allow_foreign: bool = False) -> _B:
         """Attach to a named ring. timeout=None: FileNotFoundError at once if missing;
         otherwise wait up to timeout seconds for it. TypeError: ring of another type.
-        PermissionError: another user's ring (unless allow_foreign). OSError: corrupt ring."""
+        PermissionError: another user's ring (unless allow_foreign). OSError (EBADMSG):
+        corrupt ring, or an object that is not a file (a directory, a FIFO)."""
+    def __doppler_ring__(self) -> object:
+        """A new PyCapsule named "doppler.ring_handle" sharing this buffer's ring,
+        for another extension module (the GNU Radio blocks' buffer=)."""
     @property
     def capacity(self) -> int: ...
     @property

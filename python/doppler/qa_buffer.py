@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""QA for doppler.buffer (issue 2 sections 3-5, Python API of issue 3).
+"""QA for doppler.buffer: the API page, creation, write/wait/consume, errors,
+named rings within one process.
 
 Run from the build tree: PYTHONPATH=<build>/python python3 -m pytest -q qa_buffer.py
 (CTest test "qa_buffer"). Cross-process tests live in qa_xproc.py.
@@ -61,11 +62,11 @@ def ring_name():
 
 
 # --------------------------------------------------------------------------
-# The seed page
+# The Python API page
 # --------------------------------------------------------------------------
 
 
-def test_seed_capacity_and_write_result():
+def test_api_page_capacity_and_write_result():
     buf = F32Buffer(1024)
     assert buf.capacity == 1024
     assert buf.write(np.ones(512, dtype=np.complex64)) is True
@@ -83,12 +84,12 @@ def test_minimum_and_rounded_capacity(cls):
     assert cls(5000).capacity == 8192
 
 
-def test_seed_f64_and_i16_capacities():
+def test_api_page_f64_and_i16_capacities():
     assert F64Buffer(512).capacity == 512
     assert I16Buffer(2048).capacity == 2048
 
 
-def test_seed_i16_columns():
+def test_api_page_i16_columns():
     buf = I16Buffer(4096)
     raw = np.frombuffer(np.arange(2048, dtype=np.int16).tobytes(), dtype=np.int16).reshape(-1, 2)
     assert buf.write(raw)
@@ -99,7 +100,7 @@ def test_seed_i16_columns():
     buf.consume(1024)
 
 
-def test_seed_available_then_wait():
+def test_api_page_available_then_wait():
     buf = F32Buffer(4096)
     buf.write(samples(F32Buffer, 1500))
     if buf.available >= 1024:
@@ -374,7 +375,7 @@ def test_keyword_arguments():
 
 
 # --------------------------------------------------------------------------
-# Errors (issue 2 section 4)
+# Errors
 # --------------------------------------------------------------------------
 
 
@@ -665,7 +666,7 @@ def test_an_interrupted_blocking_write_leaves_what_it_copied_published():
 
 
 # --------------------------------------------------------------------------
-# Named rings in one process (issue 3; cross-process tests: qa_xproc.py)
+# Named rings in one process (cross-process tests: qa_xproc.py)
 # --------------------------------------------------------------------------
 
 

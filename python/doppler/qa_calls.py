@@ -200,7 +200,6 @@ def test_every_call_on_an_uninitialised_object_is_value_error(cls):
             call()
     assert "destroyed" in repr(buf)
     buf.destroy()
-    del buf
 
 
 @pytest.mark.parametrize("cls", ALL)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The documentation's code runs: every example of the API page gr-doppler
-honours (the "seed" page, its examples copied here verbatim) and the README's
+honours (the Python API page, its examples copied here verbatim) and the README's
 self-contained Python example. Names an example leaves undefined (iq_source,
 process, adc_bytes) are supplied by the harness, as a reader would."""
 import contextlib
@@ -18,7 +18,7 @@ README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
 LONG = 60  # seconds: a bound reached only if something is broken
 
-SEED_THREADED = '''
+PAGE_THREADED = '''
 from doppler.buffer import F32Buffer
 import numpy as np
 import threading
@@ -41,14 +41,14 @@ t_prod.start()
 t_cons.start()
 '''
 
-SEED_AVAILABLE = '''
+PAGE_AVAILABLE = '''
 if buf.available >= 1024:
     view = buf.wait(1024)
     process(view)
     buf.consume(1024)
 '''
 
-SEED_I16 = '''
+PAGE_I16 = '''
 from doppler.buffer import I16Buffer
 import numpy as np
 
@@ -62,7 +62,7 @@ Q = view[:, 1]
 buf.consume(1024)
 '''
 
-SEED_CAPACITY = '''
+PAGE_CAPACITY = '''
 buf = F32Buffer(1024)
 print(buf.capacity)         # 1024 (or next power of two)
 
@@ -70,7 +70,7 @@ ok = buf.write(np.ones(1024, dtype=np.complex64))
 print(ok)                   # True if written, False if dropped
 '''
 
-SEED_DOCTESTS = '''
+PAGE_DOCTESTS = '''
 >>> from doppler.buffer import F32Buffer
 >>> import numpy as np
 >>> buf = F32Buffer(1024)
@@ -91,7 +91,7 @@ True
 '''
 
 
-def test_seed_threaded_producer_consumer():
+def test_api_page_threaded_producer_consumer():
     # 64 blocks of 256 numbered samples through the page's non-blocking
     # producer. Whether a block fits depends on how the two threads are
     # scheduled, so the check is what holds whatever the timing: every block
@@ -106,7 +106,7 @@ def test_seed_threaded_producer_consumer():
 
     got = []
     env = {"iq_source": paced(), "process": lambda v: got.append(np.array(v))}
-    exec(SEED_THREADED, env)
+    exec(PAGE_THREADED, env)
     buf = env["buf"]
     env["t_prod"].join(LONG)
     assert not env["t_prod"].is_alive()
@@ -124,31 +124,31 @@ def test_seed_threaded_producer_consumer():
     assert np.all(taken[:, 0] % 256 == 0) and np.all(np.diff(taken[:, 0]) > 0)
 
 
-def test_seed_available_snippet():
+def test_api_page_available_snippet():
     buf = doppler.buffer.F32Buffer(4096)
     buf.write(np.arange(1500).astype(np.complex64))
     seen = []
-    exec(SEED_AVAILABLE, {"buf": buf, "process": lambda v: seen.append(np.array(v))})
+    exec(PAGE_AVAILABLE, {"buf": buf, "process": lambda v: seen.append(np.array(v))})
     assert len(seen) == 1 and np.array_equal(seen[0].real, np.arange(1024))
     assert buf.available == 476
 
 
-def test_seed_i16_snippet():
+def test_api_page_i16_snippet():
     env = {"adc_bytes": np.arange(4096, dtype=np.int16).tobytes()}
-    exec(SEED_I16, env)
+    exec(PAGE_I16, env)
     assert np.array_equal(env["I"], np.arange(0, 2048, 2))
     assert np.array_equal(env["Q"], np.arange(1, 2048, 2))
 
 
-def test_seed_capacity_snippet():
+def test_api_page_capacity_snippet():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(SEED_CAPACITY, {"F32Buffer": doppler.buffer.F32Buffer, "np": np})
+        exec(PAGE_CAPACITY, {"F32Buffer": doppler.buffer.F32Buffer, "np": np})
     assert out.getvalue().split() == ["1024", "True"]
 
 
-def test_seed_docstring_examples():
-    test = doctest.DocTestParser().get_doctest(SEED_DOCTESTS, {}, "seed", "seed", 0)
+def test_api_page_docstring_examples():
+    test = doctest.DocTestParser().get_doctest(PAGE_DOCTESTS, {}, "api_page", "api_page", 0)
     runner = doctest.DocTestRunner()
     runner.run(test)
     assert runner.failures == 0 and runner.tries == 13

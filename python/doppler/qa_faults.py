@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Faults with real processes (issue 5): a /dev/shm too small, producers
+"""Faults with real processes: a /dev/shm too small, producers
 killed with SIGKILL at random moments, consumers killed while holding a view,
 flowgraphs stopped while their blocks wait, SIGINT during wait() and a
 blocking write().
@@ -24,7 +24,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qa_xproc import LONG, children, make, shm_path  # noqa: E402,F401 (children: a fixture)
+import qa_xproc  # noqa: E402
+from qa_xproc import LONG, make, shm_path  # noqa: E402
+
+children = qa_xproc.children  # the fixture, shared with qa_xproc
 
 from doppler.buffer import F32Buffer, I16Buffer  # noqa: E402
 

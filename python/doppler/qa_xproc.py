@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Rings shared between real processes (issue 3): create/attach in both
+"""Rings shared between real processes: create/attach in both
 orders for every type, a lossless 10^8-sample stream checked sample by
 sample, kill -9 of either side, role conflicts, bad names, wrong types,
 corrupted headers, permissions, and the creator's unlink while a peer drains.

@@ -1,5 +1,5 @@
 /*
- * Writes the fuzz seed corpus: one valid ring object per sample type, with a
+ * Writes the fuzz starting corpus: one valid ring object per sample type, with a
  * few samples published and one consumed, copied from /dev/shm; then, from
  * the f32 one, the objects a corrupt or hostile peer could leave: each
  * header check failed on its own (some with every size consistent), indices
@@ -32,7 +32,7 @@ static int copy_file(const char* from, const char* to)
     return fclose(out);
 }
 
-#define SEED(T, S)                                                                       \
+#define ENTRY(T, S)                                                                      \
     do {                                                                                 \
         char name[64], from[128], to[512];                                               \
         S src[3];                                                                        \
@@ -121,9 +121,9 @@ int main(int argc, char** argv)
         fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
         return 2;
     }
-    SEED(f32, dp_f32_t);
-    SEED(f64, dp_f64_t);
-    SEED(i16, dp_i16_t);
+    ENTRY(f32, dp_f32_t);
+    ENTRY(f64, dp_f64_t);
+    ENTRY(i16, dp_i16_t);
 
     char path[512];
     snprintf(path, sizeof path, "%s/valid-f32", argv[1]);

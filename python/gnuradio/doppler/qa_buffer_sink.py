@@ -7,7 +7,7 @@ import errno
 import numpy as np
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import (LONG, SINK_SCALE, VARIANTS, Drainer, complex_input, drain, ring_name, shm_exists,
+from qa_common import (LONG, VARIANTS, Drainer, complex_input, drain, ring_name, shm_exists,
                        stops, to_i16, until)
 
 
