@@ -621,7 +621,7 @@ BOOST_AUTO_TEST_CASE(a_creator_removes_only_its_own_object)
     first.reset(); // must not remove the second ring's name
     BOOST_TEST(exists(path));
     BOOST_TEST(inode_of(path) == second_ino);
-    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }) == 0);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }) == 0);
     second.reset(); // its own: removed
     BOOST_TEST(!exists(path));
 
@@ -724,7 +724,7 @@ struct crafted {
     }
     int attach_errno(std::string* what = nullptr)
     {
-        return error_of([&] { ring<f32>::attach(name); }, what);
+        return error_of([&] { (void)ring<f32>::attach(name); }, what);
     }
 };
 const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
@@ -814,12 +814,12 @@ BOOST_AUTO_TEST_CASE(another_users_ring_is_refused_unless_allowed)
     auto r = ring<f32>::create_named(name, 1);
     BOOST_REQUIRE(::chown(segment::shm_path(name).c_str(), stranger, gid_t(-1)) == 0);
     std::string what;
-    BOOST_TEST(error_of([&] { ring<f32>::attach(name); }, &what) == EACCES);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }, &what) == EACCES);
     BOOST_TEST(what.find(std::to_string(stranger)) != std::string::npos);
     errno = 0;
     BOOST_TEST(!dp_buffer_f32_attach(name.c_str()));
     BOOST_TEST(errno == EACCES);
-    BOOST_TEST(error_of([&] { ring<f32>::attach(name, -1, true); }) == 0);
+    BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name, -1, true); }) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_ring_is_not_accessible_to_other_users)
@@ -832,7 +832,7 @@ BOOST_AUTO_TEST_CASE(a_ring_is_not_accessible_to_other_users)
         if (setgid(stranger) != 0 || setuid(stranger) != 0)
             return 2;
         std::string what;
-        const int err = error_of([&] { ring<f32>::attach(name); }, &what);
+        const int err = error_of([&] { (void)ring<f32>::attach(name); }, &what);
         return err == EACCES && what.find("not accessible") != std::string::npos ? 0 : 3;
     });
     BOOST_TEST(reap(child) == 0);
@@ -856,7 +856,8 @@ BOOST_AUTO_TEST_CASE(a_full_dev_shm_is_enospc_at_creation_and_leaves_nothing)
         const std::string name = unique_name("full");
         std::string what;
         // 1 MiB of data cannot be reserved; nothing may be left behind.
-        if (error_of([&] { ring<f32>::create_named(name, 1 << 17); }, &what) != ENOSPC)
+        if (error_of([&] { (void)ring<f32>::create_named(name, 1 << 17); }, &what) !=
+            ENOSPC)
             return 11;
         if (what.find("/dev/shm") == std::string::npos || exists(segment::shm_path(name)))
             return 12;

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # CTest fuzz_attach_corpus: runs the fuzz target once on every file of the
-# corpus directory (listed when the test runs, so a new seed needs no
+# corpus directory (listed when the test runs, so a new corpus file needs no
 # reconfigure) and fails unless each one was executed and none crashed.
 #   cmake -DFUZZER=<fuzz_attach> -DCORPUS=<dir> -P replay.cmake
 file(GLOB inputs LIST_DIRECTORIES false "${CORPUS}/*")
 list(LENGTH inputs expected)
 if(expected EQUAL 0)
-  message(FATAL_ERROR "no seed files in ${CORPUS}: regenerate them with make_corpus")
+  message(FATAL_ERROR "no corpus files in ${CORPUS}: regenerate them with make_corpus")
 endif()
 # Files given one by one: libFuzzer runs each exactly once ("Executed ...").
 execute_process(COMMAND ${FUZZER} ${inputs}
@@ -14,6 +14,6 @@ execute_process(COMMAND ${FUZZER} ${inputs}
 string(REGEX MATCHALL "Executed [^\n]+" executed "${out}")
 list(LENGTH executed ran)
 if(NOT rc EQUAL 0 OR NOT ran EQUAL expected)
-  message(FATAL_ERROR "${out}\nfuzz replay: exit status ${rc}, ${ran} of ${expected} seed files executed")
+  message(FATAL_ERROR "${out}\nfuzz replay: exit status ${rc}, ${ran} of ${expected} corpus files executed")
 endif()
-message(STATUS "fuzz replay: all ${ran} seed files of ${CORPUS} executed")
+message(STATUS "fuzz replay: all ${ran} corpus files of ${CORPUS} executed")
