@@ -270,7 +270,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
              "from doppler import buffer as b\n"
              "buf = b.F32Buffer(512)\n"
              "tb = gr.top_block()\n"
-             "snk = doppler.buffer_sink('f32', buf, policy='drop')\n"
+             "snk = doppler.buffer_sink('f32', buffer=buf, policy='drop')\n"
              "tb.connect(blocks.null_source(gr.sizeof_gr_complex), snk)\n"
              "t0 = time.monotonic(); tb.start()\n"
              "while snk.dropped() == 0 or time.monotonic() - t0 < 2.5:\n"
