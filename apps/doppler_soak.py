@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from doppler.buffer import I16Buffer
+from doppler.buffer import DEFAULT_CAPACITY, I16Buffer
 
 MIB = 1024 * 1024
 
@@ -186,7 +186,7 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", type=float, help="samples to stream (default 1e10, or no limit with --seconds)")
     p.add_argument("--seconds", type=float, default=0, help="stop after this long instead (0: no limit)")
-    p.add_argument("--capacity", type=int, default=1 << 20, help="ring capacity in samples (default 2^20)")
+    p.add_argument("--capacity", type=int, default=DEFAULT_CAPACITY, help="ring capacity in samples (default: %(default)s)")
     p.add_argument("--chunk", type=int, default=1 << 16, help="samples per write (default 2^16)")
     p.add_argument("--report", type=float, default=10, help="seconds between progress lines (default 10)")
     p.add_argument("--producer", metavar="NAME", help=argparse.SUPPRESS)  # the child process

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from doppler.buffer import F32Buffer
+from doppler.buffer import DEFAULT_CAPACITY, F32Buffer
 
 
 def open_ring(name, capacity):
@@ -34,7 +34,7 @@ def main():
     p.add_argument("--freq", type=float, default=100e3, help="centre of the sweep in Hz (default: %(default)s)")
     p.add_argument("--sweep", type=float, default=200e3, help="sweep span in Hz over 10 s (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=60.0, help="how long to produce (default: %(default)s)")
-    p.add_argument("--capacity", type=int, default=1 << 20, help="ring capacity if this side creates it (default: %(default)s)")
+    p.add_argument("--capacity", type=int, default=DEFAULT_CAPACITY, help="ring capacity if this side creates it (default: %(default)s)")
     args = p.parse_args()
 
     chunk = int(args.rate / 50)  # 20 ms per write

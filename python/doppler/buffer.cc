@@ -453,6 +453,9 @@ PYBIND11_MODULE(buffer, m)
     m.doc() = "Lock-free SPSC ring buffers (F32Buffer, F64Buffer, I16Buffer) with "
               "zero-copy NumPy views,\n"
               "in-process or shared between processes by name.";
+    // The capacity a ring gets when nobody says (the core's default), for
+    // tools and scripts that offer a --capacity option.
+    m.attr("DEFAULT_CAPACITY") = py::int_(default_capacity);
     cls<f32>::define(m);
     cls<f64>::define(m);
     cls<i16>::define(m);

@@ -17,6 +17,9 @@ from numpy.typing import NDArray
 
 _B = TypeVar("_B", bound="_Buffer")
 
+DEFAULT_CAPACITY: int
+"""Capacity (samples) of a ring whose creator does not say: 1 << 20."""
+
 class _Buffer:
     # Shared shape of F32Buffer / F64Buffer / I16Buffer (not a runtime class).
     def __init__(self, capacity: int, name: Optional[str] = None) -> None:

@@ -262,12 +262,17 @@ inline bool capacity_arg(PyObject* o, uint64_t& cap)
         PyErr_Format(PyExc_ValueError, "capacity %R is too large", o);
         return false;
     }
-    if (overflow < 0 || v <= 0) {
+    if (overflow < 0) {
         PyErr_Format(
             PyExc_ValueError, "capacity must be a positive number of samples, got %R", o);
         return false;
     }
-    cap = uint64_t(v);
+    try {
+        cap = check_capacity(v); // the core's rule and message
+    } catch (const error& e) {
+        PyErr_SetString(PyExc_ValueError, e.what());
+        return false;
+    }
     return true;
 }
 

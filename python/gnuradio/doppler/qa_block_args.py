@@ -111,6 +111,24 @@ class qa_block_args(gr_unittest.TestCase):
             doppler.buffer_source("i16", buffer=buf, scale=s)
             buf.destroy()
 
+    def test_a_ring_a_block_creates_has_the_default_capacity(self):
+        name = ring_name("default")
+        snk = doppler.buffer_sink("f32", name=name)
+        buf = doppler.buffer.F32Buffer.attach(name)
+        self.assertEqual(buf.capacity, doppler.buffer.DEFAULT_CAPACITY)
+        self.assertEqual(doppler.buffer.DEFAULT_CAPACITY, 1 << 20)
+        buf.destroy()
+        del snk
+
+    def test_a_capacity_that_is_not_positive_is_value_error(self):
+        for make in (doppler.buffer_sink, doppler.buffer_source):
+            for bad in (0, -1):
+                with self.assertRaisesRegex(ValueError, "capacity must be a positive"):
+                    make("f32", name=ring_name("cap"), capacity=bad)
+        for bad in (0, -1, -(1 << 70)):
+            with self.assertRaisesRegex(ValueError, "capacity must be a positive"):
+                doppler.buffer.F32Buffer(bad)
+
     def test_messages_name_the_block_parameter_to_change(self):
         with self.assertRaisesRegex(ValueError, r"Type \(type=\)"):
             doppler.buffer_sink("c32", name=ring_name("bad"))
