@@ -63,7 +63,9 @@ public:
      * \param sc16 type "i16" only: input is raw shorts, vector length 2.
      * \param scale type "i16" without sc16: int16 = round(float * scale),
      *        saturated (32767: full scale +-1.0 maps to +-32767).
-     * \throws std::invalid_argument on a bad type, policy or sc16;
+     * \throws ::doppler::error EINVAL on a bad type or policy (the message
+     *         names the parameter), std::invalid_argument on a bad sc16 or
+     *         scale (a scale must be finite and non-zero, its reciprocal too);
      *         ::doppler::error (errno EINVAL bad name, EPROTOTYPE ring of
      *         another type, EBUSY another live producer, ...) from the ring.
      */

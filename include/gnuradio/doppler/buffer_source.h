@@ -51,7 +51,8 @@ public:
      * \param sc16 type "i16" only: output raw shorts, vector length 2.
      * \param scale type "i16" without sc16: float = int16 * scale
      *        (1/32768: full scale int16 maps to [-1, 1)).
-     * \throws std::invalid_argument on a bad type or sc16;
+     * \throws ::doppler::error EINVAL on a bad type, std::invalid_argument
+     *         on a bad sc16 or scale (finite and non-zero, its reciprocal too);
      *         ::doppler::error (EINVAL, EPROTOTYPE, EBUSY another live
      *         consumer, ...) from the ring.
      */
