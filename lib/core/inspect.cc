@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 
 namespace doppler {
 
@@ -54,14 +53,21 @@ ring_info inspect_object(const std::string& name)
             throw error(ENOENT, "no ring named '" + name + "' (" + path + ")");
         struct stat st {
         };
-        if (lstat(path.c_str(), &st) == 0) {
+        const bool seen = lstat(path.c_str(), &st) == 0;
+        if (seen) {
             info.uid = st.st_uid;
             info.mode = st.st_mode & 07777;
             info.bytes = uint64_t(st.st_size);
         }
+        // Say what is there, in words (the object cannot be opened as a ring).
         info.problem = err == EACCES
             ? "not accessible to you (owner uid " + std::to_string(info.uid) + ")"
-            : "corrupt: cannot open " + path + ": " + std::strerror(err);
+            : "corrupt: " + path +
+                (seen && S_ISLNK(st.st_mode)       ? " is a symbolic link, not a ring"
+                     : seen && S_ISDIR(st.st_mode) ? " is a directory, not a ring"
+                     : seen && !S_ISREG(st.st_mode)
+                     ? " is not a file, not a ring"
+                     : " cannot be opened (errno " + std::to_string(err) + ")");
         return info;
     }
     struct stat st {
