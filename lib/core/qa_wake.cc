@@ -175,7 +175,8 @@ BOOST_AUTO_TEST_CASE(close_wakes_a_parked_consumer)
 
 namespace {
 
-/// One producer (write_blocking of random sizes) and one consumer (waits of
+/// One producer (write_blocking, or write() of what there is room for, of
+/// random sizes) and one consumer (waits of
 /// random sizes up to the capacity, through wait() or poll() then wait()) on
 /// a one-page ring, random short pauses on both sides so each keeps finding
 /// the other gone and parks. Every wait must answer ok, every sample arrive
@@ -195,8 +196,23 @@ void stress(uint64_t total, uint64_t seed)
             for (uint64_t i = 0; i < n; ++i)
                 buf[i] = sample_of<T>(k + i);
             jitter(g);
-            if (r.write_blocking(buf.data(), n, generous_ns) != status::ok)
-                ++bad_writes;
+            if (g.next() & 1) { // lossless write, copying what fits as room appears
+                if (r.write_blocking(buf.data(), n, generous_ns) != status::ok)
+                    ++bad_writes;
+            } else { // the all-or-nothing write(), of what there is room for
+                for (uint64_t done = 0; done < n;) {
+                    if (r.wait_space(1, generous_ns) != status::ok) {
+                        ++bad_writes;
+                        break;
+                    }
+                    const uint64_t m = std::min(n - done, r.space(n - done));
+                    if (!r.write(buf.data() + done, m)) {
+                        ++bad_writes;
+                        break;
+                    }
+                    done += m;
+                }
+            }
             k += n;
         }
         r.close();
