@@ -39,6 +39,21 @@
  *
  * Hot path (write, wait, consume): no allocation, no lock, and a syscall only
  *   when the other side is actually parked (one futex wake).
+ *
+ * Why indices are checked where they are reloaded. A handle trusts its own
+ *   index and checks the other side's whenever it reloads it: from the
+ *   producer's side the read index must be at most its write position and at
+ *   most `capacity` behind it; from the consumer's side the write index must
+ *   be at least its read position and at most `capacity` ahead. Anything else
+ *   (a peer scribbling on the header, a bug) is status::corrupt, reported at
+ *   once with the index that is wrong, never a state to wait out. The check
+ *   costs one compare on the reload, which the hot path does rarely.
+ *
+ * Why roles belong to handles. See detail::handle (segment.hpp): a second
+ *   producer or consumer handle is refused whether it lives in another
+ *   process or in this one, a forked child's copies hold no role, and every
+ *   handle still alive at normal process exit is released (a producer closes
+ *   its stream, a creator removes its name).
  */
 #pragma once
 
@@ -62,7 +77,7 @@ namespace doppler {
 // ---------------------------------------------------------------------------
 
 template <class T>
-class ring
+class ring : public detail::handle
 {
 public:
     using value_type = T;
@@ -99,8 +114,7 @@ public:
             name, sample_traits<T>::type, timeout_ns, allow_foreign, interrupted)));
     }
     explicit ring(std::shared_ptr<segment> seg)
-        : seg_(std::move(seg))
-        , ctl_(seg_->ctl())
+        : handle(std::move(seg))
         , data_(static_cast<T*>(seg_->data()))
         , cap_(seg_->capacity())
         , mask_(cap_ - 1)
@@ -143,14 +157,13 @@ public:
     {
         return ctl_->closed.load(std::memory_order_acquire) != 0;
     }
-    const std::shared_ptr<segment>& seg() const noexcept { return seg_; }
 
     // ---- producer ---------------------------------------------------------
 
     /// Free space, from the producer's point of view. The consumer's index is
     /// reloaded only when the cached figure is below `want` (pass the size of
-    /// the chunk you hope to write). 0 if another process is the producer or
-    /// the ring is closed.
+    /// the chunk you hope to write). 0 if another handle is the producer, the
+    /// ring is closed, or its read index is corrupt (wait_space() says which).
     uint64_t space(uint64_t want = 1) noexcept
     {
         if ((!producing_ && !claim_producer()) || is_closed_for_writes())
@@ -158,6 +171,20 @@ public:
         if (free_cached() < want)
             r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
         return free_cached();
+    }
+    /// True if the read index this producer last loaded is impossible (ahead
+    /// of its write position, or more than the capacity behind it).
+    bool read_index_corrupt() const noexcept { return w_ - r_cache_ > cap_; }
+    /// True if the write index this consumer last loaded is impossible
+    /// (behind its read position, or more than the capacity ahead of it).
+    bool write_index_corrupt() const noexcept { return w_cache_ - r_ > cap_; }
+    /// Which index is wrong, for an error message (after status::corrupt).
+    std::string corruption() const
+    {
+        return label() + " is corrupt: " +
+            (consuming_ && write_index_corrupt()
+                 ? detail::describe_indices(false, r_, w_cache_, cap_)
+                 : detail::describe_indices(true, w_, r_cache_, cap_));
     }
     /// Count n refused samples (drop policy); returns the new total.
     uint64_t drop(uint64_t n) noexcept
@@ -179,8 +206,9 @@ public:
             detail::wake(ctl_->consumer_parked);
     }
     /// Non-blocking, all or nothing. A refused block adds n to dropped().
-    /// n > capacity, another live producer, or a closed ring is refused with
-    /// errno EINVAL, EBUSY or EPIPE and not counted as a drop.
+    /// n > capacity, another live producer, a closed ring or a corrupt read
+    /// index is refused with errno EINVAL, EBUSY, EPIPE or EBADMSG and not
+    /// counted as a drop.
     [[nodiscard]] bool write(const T* src, uint64_t n) noexcept
     {
         if (n > cap_ || (!producing_ && !claim_producer()) || is_closed_for_writes()) {
@@ -190,6 +218,10 @@ public:
         if (free_cached() < n) {
             r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
             if (free_cached() < n) {
+                if (read_index_corrupt()) {
+                    errno = EBADMSG;
+                    return false;
+                }
                 drop(n);
                 return false;
             }
@@ -203,7 +235,8 @@ public:
     /// starved by a producer holding out for room for the whole block.
     /// Waits up to timeout_ns in all (< 0: forever). `done` (if given) gets
     /// how many were written and published, all n on status::ok.
-    /// status::broken if the consumer died and no other attached in time.
+    /// status::broken if the consumer died and no other attached in time;
+    /// status::corrupt if the read index is impossible (corruption() says how).
     [[nodiscard]] status write_blocking(const T* src,
                                         uint64_t n,
                                         int64_t timeout_ns = -1,
@@ -212,15 +245,24 @@ public:
         const int64_t deadline = timeout_ns < 0 ? -1 : detail::now_ns() + timeout_ns;
         status s = n > cap_ ? status::invalid : status::ok;
         uint64_t copied = 0;
+        bool waited = false; // the last wait_space() said ok: room must follow
         while (s == status::ok && copied < n) {
             const uint64_t k = std::min(n - copied, space(n - copied));
             if (k == 0) {
+                // Room was promised and none is there (the indices moved under
+                // us): the deadline still ends the loop, whatever they say.
+                if (waited && deadline >= 0 && detail::now_ns() >= deadline) {
+                    s = status::timeout;
+                    break;
+                }
                 s = wait_space(1,
                                deadline < 0
                                    ? -1
                                    : std::max<int64_t>(0, deadline - detail::now_ns()));
+                waited = true;
                 continue;
             }
+            waited = false;
             std::memcpy(static_cast<void*>(write_ptr()), src + copied, k * sizeof(T));
             commit(k);
             copied += k;
@@ -230,7 +272,8 @@ public:
         return s;
     }
     /// Wait until at least n samples of space are free (n <= capacity).
-    /// status::end_of_stream if the ring was closed: close() is final.
+    /// status::end_of_stream if the ring was closed: close() is final;
+    /// status::corrupt if the read index is impossible.
     [[nodiscard]] status wait_space(uint64_t n, int64_t timeout_ns = -1) noexcept
     {
         if (n > cap_)
@@ -242,9 +285,11 @@ public:
         if (free_cached() >= n)
             return status::ok;
         r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
+        if (read_index_corrupt())
+            return status::corrupt;
         if (free_cached() >= n)
             return status::ok;
-        return detail::producer_park(ctl_, w_ + n - cap_, timeout_ns, r_cache_);
+        return detail::producer_park(ctl_, w_, w_ + n - cap_, cap_, timeout_ns, r_cache_);
     }
     /// Mark end of stream: the consumer drains what remains, then gets
     /// status::end_of_stream; further writes are refused. Idempotent.
@@ -269,34 +314,39 @@ public:
         const view v = poll(n);
         if (v.why != status::timeout)
             return v;
-        const status s = detail::consumer_park(ctl_, r_ + n, timeout_ns, w_cache_);
+        const status s =
+            detail::consumer_park(ctl_, r_, r_ + n, cap_, timeout_ns, w_cache_);
         return s == status::ok ? view { data_ + (r_ & mask_), status::ok }
                                : view { nullptr, s };
     }
     /// wait() without waiting (no spin, no park): the n samples if they are
     /// readable now; status::timeout if not yet (even on a closed ring:
-    /// wait() tells end of stream apart).
+    /// wait() tells end of stream apart); status::corrupt if the write index
+    /// is impossible.
     [[nodiscard]] view poll(uint64_t n) noexcept
     {
         if (n == 0 || n > cap_)
             return { nullptr, status::invalid };
         if (!consuming_ && !claim_consumer())
             return { nullptr, status::busy };
-        if (w_cache_ - r_ < n) {
+        // One compare for "n <= cached fill <= capacity" (unsigned wrap).
+        if (w_cache_ - r_ - n > cap_ - n) {
             w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
+            if (write_index_corrupt())
+                return { nullptr, status::corrupt };
             if (w_cache_ - r_ < n)
                 return { nullptr, status::timeout };
         }
         return { data_ + (r_ & mask_), status::ok };
     }
-    /// Samples readable right now from the consumer's point of view.
+    /// Samples readable right now from the consumer's point of view (0 if
+    /// the write index is corrupt: wait() then says so).
     uint64_t readable() noexcept
     {
         if (!consuming_ && !claim_consumer())
             return 0;
         w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
-        uint64_t n = w_cache_ - r_;
-        return n > cap_ ? cap_ : n;
+        return write_index_corrupt() ? 0 : w_cache_ - r_;
     }
     /// Release n samples (n <= what the last wait/readable saw). Returns false
     /// (errno EINVAL) if n is more than is readable.
@@ -307,8 +357,12 @@ public:
             errno = EINVAL;
             return false;
         }
-        if (n > w_cache_ - r_) {
+        if (n > cap_ || w_cache_ - r_ - n > cap_ - n) { // not n <= fill <= capacity
             w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
+            if (write_index_corrupt()) {
+                errno = EBADMSG;
+                return false;
+            }
             if (n > w_cache_ - r_) {
                 errno = EINVAL;
                 return false;
@@ -328,14 +382,14 @@ public:
     // ---- roles ------------------------------------------------------------
 
     /// Claim the producer role now (otherwise done on first write). False:
-    /// another live process holds it; holder_pid() says which.
+    /// another handle (of a live process, or of this one) holds it;
+    /// holder_pid(), holder_is_this_process() and busy_message() say which.
     [[nodiscard]] bool claim_producer() noexcept
     {
         if (producing_)
             return true;
-        if (!detail::claim(ctl_->producer, holder_))
+        if (!claim_role(true))
             return false;
-        producing_ = true;
         w_ = ctl_->write_idx.load(std::memory_order_acquire);
         r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
         return true;
@@ -344,37 +398,20 @@ public:
     {
         if (consuming_)
             return true;
-        if (!detail::claim(ctl_->consumer, holder_))
+        if (!claim_role(false))
             return false;
-        consuming_ = true;
         r_ = ctl_->read_idx.load(std::memory_order_acquire);
         w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
         return true;
     }
-    bool is_producer() const noexcept { return producing_; }
-    bool is_consumer() const noexcept { return consuming_; }
-    /// pid of the process that held the role a failed claim wanted.
-    int holder_pid() const noexcept { return detail::peer_pid(holder_); }
 
     /// Give up roles: a producer closes the stream (a producer that leaves
     /// ends it), a consumer leaves its position for the next one. The
-    /// creator also removes the name. Called by the destructor.
-    void release() noexcept
-    {
-        peer_id me = detail::self_id();
-        if (producing_) {
-            close();
-            ctl_->producer.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
-            producing_ = false;
-        }
-        me = detail::self_id();
-        if (consuming_) {
-            ctl_->consumer.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
-            consuming_ = false;
-        }
-        if (seg_->is_creator())
-            seg_->unlink();
-    }
+    /// creator also removes the name. Called by the destructor, and for
+    /// handles still alive at normal process exit. In a forked child the
+    /// parent's handles hold no role and created nothing: release() there
+    /// only drops the child's mapping.
+    void release() noexcept { release_roles(); }
 
 private:
     // `closed` sits on the producer's own line: this load is a cache hit.
@@ -390,14 +427,9 @@ private:
         return used > cap_ ? 0 : cap_ - used;
     }
 
-    std::shared_ptr<segment> seg_;
-    control* ctl_;
     T* data_;
     uint64_t cap_;
     uint64_t mask_;
-    peer_id holder_ = 0;
-    bool producing_ = false;
-    bool consuming_ = false;
     // Producer-local line: own index and cached copy of the consumer's.
     alignas(cache_line) uint64_t w_ = 0;
     uint64_t r_cache_ = 0;

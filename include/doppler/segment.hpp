@@ -60,12 +60,41 @@ public:
                const std::string& name,
                uint64_t capacity,
                audience who = audience::api);
+    /// Like open_named, for a producer that starts a new stream (a Buffer
+    /// Sink starting a run): a ring under the name that carried a dead
+    /// producer's stream (one that died without closing), or with
+    /// `replace_closed` a finished one (closed), is not continued. Its name
+    /// goes to a fresh ring; its attached peers keep it and drain it, then
+    /// get status::broken (dead producer) or end of stream (closed): the seam
+    /// between two runs is always visible, never glued. Without
+    /// `replace_closed` a closed ring is returned as it is (the caller
+    /// refuses it: end of stream is final).
+    [[nodiscard]] static std::shared_ptr<segment>
+    open_for_new_stream(sample_type t,
+                        const std::string& name,
+                        uint64_t capacity,
+                        bool replace_closed,
+                        audience who = audience::api);
     /// Validate and double-map an already open object (the fuzz target's entry).
+    /// Pages of the object that were never allocated (a sparse file) are
+    /// allocated first: ENOSPC then, never SIGBUS later.
     [[nodiscard]] static std::shared_ptr<segment> attach_fd(int fd,
                                                             sample_type expect,
                                                             bool allow_foreign,
                                                             const std::string& what,
                                                             audience who = audience::api);
+    /// Check an open object without mapping anything: a regular file, its
+    /// owner (unless allow_foreign), its size, and every header field, read
+    /// with pread into `header` (a private copy: nothing the object's owner
+    /// does afterwards can fault or change what was checked). Throws the
+    /// error attach would (EBADMSG, EAGAIN, EACCES, EPROTOTYPE); returns the
+    /// object's size.
+    static uint64_t check_object(int fd,
+                                 sample_type expect,
+                                 bool allow_foreign,
+                                 const std::string& what,
+                                 control& header,
+                                 audience who = audience::api);
 
     /// Throws doppler::error(EINVAL) unless name is 1-200 of [A-Za-z0-9._-], no leading
     /// dot.
@@ -86,11 +115,20 @@ public:
     uint64_t capacity() const noexcept { return capacity_; }
     sample_type type() const noexcept { return type_; }
     const std::string& name() const noexcept { return name_; } ///< "" if anonymous
-    bool is_creator() const noexcept { return creator_; }
+    /// True if this process created the object (a forked child's copy is not the
+    /// creator: it never removes the name).
+    bool is_creator() const noexcept;
+    /// Identity of the object (device and inode): two segments of one process
+    /// that map the same ring have the same pair.
+    uint64_t dev() const noexcept { return dev_; }
+    uint64_t ino() const noexcept { return ino_; }
 
     /// Creator only: remove the name now (peers keep their mappings). Idempotent;
     /// leaves the name alone if it now refers to another object.
     void unlink() noexcept;
+    /// Remove the name if it still refers to this object, whoever created it
+    /// (used to replace a finished ring by a fresh one under the same name).
+    void remove_name() noexcept;
 
 private:
     segment() = default;
@@ -109,6 +147,7 @@ private:
     sample_type type_ = sample_type::f32;
     std::string name_;
     bool creator_ = false;
+    int creator_pid_ = 0; // the process that created it: only it removes the name
     bool unlinked_ = false;
     uint64_t dev_ = 0, ino_ = 0; // identity of the object, to unlink only our own
 };
@@ -132,19 +171,89 @@ inline int peer_pid(peer_id id) noexcept
 
 /// Slow path of wait(): spin, then park until write_idx >= need, end of
 /// stream, a dead producer, or the timeout. Returns the write index it saw.
+/// `own` is the consumer's read position, `cap` the capacity: a write index
+/// behind `own` or more than `cap` ahead of it is status::corrupt at once.
 status consumer_park(control* c,
+                     uint64_t own,
                      uint64_t need,
+                     uint64_t cap,
                      int64_t timeout_ns,
                      uint64_t& write_seen) noexcept;
 /// Slow path of a blocking write: park until read_idx >= need (space).
+/// `own` is the producer's write position: a read index ahead of it, or more
+/// than `cap` behind it, is status::corrupt at once.
 status producer_park(control* c,
+                     uint64_t own,
                      uint64_t need,
+                     uint64_t cap,
                      int64_t timeout_ns,
                      uint64_t& read_seen) noexcept;
+/// What is wrong with the shared index a handle at `own` sees (`other`), for
+/// an error message: "read index 9000 is ahead of the write index 4096" and
+/// the like. `producer`: own is the write position and other the read index.
+std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64_t cap);
 /// Wake a parked side (one syscall); called only when the flag says parked.
 void wake(std::atomic<uint32_t>& word) noexcept;
 /// Claim a role word for this process; on failure `holder` is the live owner.
 bool claim(std::atomic<peer_id>& role, peer_id& holder) noexcept;
+
+// ---------------------------------------------------------------------------
+// Handles (handle.cc): what every ring<T> shares whatever its sample type:
+// its segment, its roles, and its place in the process-wide registry of live
+// handles.
+//
+// Roles belong to a handle. The shared role word says which *process* holds
+// a role (that is what another process can check for liveness); the registry
+// says which *handle* of this process holds it, so a second handle of the
+// same process on the same object (keyed by device and inode) is refused
+// like a second process. The registry also gives every handle an end:
+//  - at normal process exit (std::exit, return from main, Python's exit),
+//    every handle still alive releases its roles and name, as its destructor
+//    would (a producer closes the stream), whichever thread made it;
+//  - in a child made by fork(), the inherited copies hold no role: they
+//    cannot write or read for the parent, and neither destroying them nor
+//    the child's exit closes the parent's stream or removes its name.
+// ---------------------------------------------------------------------------
+class handle
+{
+public:
+    handle(const handle&) = delete;
+    handle& operator=(const handle&) = delete;
+
+    const std::shared_ptr<segment>& seg() const noexcept { return seg_; }
+    bool is_producer() const noexcept { return producing_; }
+    bool is_consumer() const noexcept { return consuming_; }
+    /// pid of the process that held the role a failed claim wanted.
+    int holder_pid() const noexcept { return peer_pid(holder_); }
+    /// True if that holder is another handle of this same process.
+    bool holder_is_this_process() const noexcept { return holder_here_; }
+    /// Why the last failed claim was refused, as one sentence naming the
+    /// holder ("ring 'rx' already has a producer: pid 41873 holds that role
+    /// ..."), for the adapters' EBUSY errors.
+    std::string busy_message(bool producer, audience who = audience::api) const;
+    /// "ring 'rx'" for a named ring, "in-process ring" otherwise.
+    std::string label() const;
+
+protected:
+    explicit handle(std::shared_ptr<segment> seg);
+    ~handle();
+    /// Claim the producer (or consumer) role for this handle: refused while
+    /// another handle, of this process or another live one, holds it.
+    bool claim_role(bool producer) noexcept;
+    /// Give up the roles this handle holds (a producer closes the stream
+    /// first) and, if this process created the ring, remove its name.
+    void release_roles() noexcept;
+
+    std::shared_ptr<segment> seg_;
+    control* ctl_;
+    peer_id holder_ = 0;
+    bool holder_here_ = false;
+    bool producing_ = false;
+    bool consuming_ = false;
+
+private:
+    friend struct registry_access;
+};
 } // namespace detail
 
 } // namespace doppler

@@ -55,6 +55,11 @@ sample_type parse_type(const std::string& text, const std::string& param = "type
 /// Bytes per sample of a type (0 for an unknown type).
 size_t sample_size(sample_type t) noexcept;
 
+/// `s` safe to print on a terminal: bytes outside printable ASCII, and the
+/// backslash, as \xNN. A name from /dev/shm or from a caller can then
+/// never move the cursor or forge a line of a table.
+std::string printable(const std::string& s);
+
 // ---------------------------------------------------------------------------
 // Overflow policy (what a producer does when the ring is full)
 // ---------------------------------------------------------------------------
@@ -90,7 +95,9 @@ enum class status : int {
     end_of_stream, ///< closed by the producer and fewer than n remain (ENODATA)
     broken, ///< the peer process died without closing (EPIPE)
     invalid, ///< bad argument, e.g. n > capacity (EINVAL)
-    busy, ///< the role is held by another live process (EBUSY)
+    busy, ///< the role is held by another live handle (EBUSY)
+    corrupt, ///< a shared index is impossible from this side (EBADMSG): the read
+             ///< index is ahead of the write index, or the fill is beyond capacity
 };
 const char* status_name(status s) noexcept;
 int status_errno(status s) noexcept;
@@ -125,8 +132,13 @@ enum class audience { api, block };
 /// "ring 'rx'", or "in-process ring" for an anonymous one.
 std::string ring_label(const std::string& name);
 // Each message starts with `label` (ring_label(), or a path).
-/// Another live process holds the producer (or consumer) role.
-std::string busy_message(const std::string& label, bool producer, int pid, audience who);
+/// Another live handle holds the producer (or consumer) role: in another
+/// process (pid), or with same_process in this one.
+std::string busy_message(const std::string& label,
+                         bool producer,
+                         int pid,
+                         audience who,
+                         bool same_process = false);
 /// A write into a ring whose stream has ended (close() is final).
 std::string closed_message(const std::string& label, audience who);
 /// A ring holding `have` samples opened as `want`.

@@ -62,6 +62,30 @@ ring_ref open_named(sample_type t, const std::string& name, uint64_t capacity)
         ::doppler::ring<::doppler::i16>::open(name, capacity, audience::block));
 }
 
+ring_ref open_for_new_stream(sample_type t,
+                             const std::string& name,
+                             uint64_t capacity,
+                             bool replace_closed)
+{
+    ::doppler::check_capacity(int64_t(std::min<uint64_t>(capacity, INT64_MAX)));
+    auto seg = ::doppler::segment::open_for_new_stream(
+        t, name, capacity, replace_closed, ::doppler::audience::block);
+    switch (t) {
+    case sample_type::f32:
+        return std::make_shared<::doppler::ring<::doppler::f32>>(std::move(seg));
+    case sample_type::f64:
+        return std::make_shared<::doppler::ring<::doppler::f64>>(std::move(seg));
+    case sample_type::i16:
+        break;
+    }
+    return std::make_shared<::doppler::ring<::doppler::i16>>(std::move(seg));
+}
+
+bool closed(const ring_ref& ring)
+{
+    return std::visit([](const auto& r) { return r->closed(); }, ring);
+}
+
 void check_type(sample_type t, const ring_ref& ring)
 {
     const sample_type have =
@@ -82,18 +106,14 @@ void claim(const ring_ref& ring, bool producer)
                     EINVAL, ::doppler::closed_message(label(ring), audience::block));
             if (producer ? r->claim_producer() : r->claim_consumer())
                 return;
-            throw ::doppler::error(
-                EBUSY,
-                ::doppler::busy_message(
-                    label(ring), producer, r->holder_pid(), audience::block));
+            throw ::doppler::error(EBUSY, r->busy_message(producer, audience::block));
         },
         ring);
 }
 
 std::string label(const ring_ref& ring)
 {
-    return ::doppler::ring_label(std::visit(
-        [](const auto& r) -> const std::string& { return r->seg()->name(); }, ring));
+    return std::visit([](const auto& r) { return r->label(); }, ring);
 }
 
 } // namespace detail

@@ -43,7 +43,12 @@ buffer_sink::sptr buffer_sink::make(const std::string& type,
     const bool block = parse_policy(policy);
     detail::check_scale(scale);
     return gnuradio::make_block_sptr<buffer_sink_impl>(
-        detail::open_named(t, name, capacity), true, block, sc16, scale);
+        detail::open_for_new_stream(t, name, capacity, false),
+        name,
+        capacity,
+        block,
+        sc16,
+        scale);
 }
 
 buffer_sink::sptr buffer_sink::make(const std::string& type,
@@ -57,16 +62,22 @@ buffer_sink::sptr buffer_sink::make(const std::string& type,
     detail::check_scale(scale);
     detail::check_type(t, ring);
     return gnuradio::make_block_sptr<buffer_sink_impl>(
-        std::move(ring), false, block, sc16, scale);
+        std::move(ring), "", 0, block, sc16, scale);
 }
 
-buffer_sink_impl::buffer_sink_impl(
-    ring_ref ring, bool owned, bool block, bool sc16, float scale)
+buffer_sink_impl::buffer_sink_impl(ring_ref ring,
+                                   const std::string& name,
+                                   uint64_t capacity,
+                                   bool block,
+                                   bool sc16,
+                                   float scale)
     : gr::sync_block("buffer_sink",
                      gr::io_signature::make(1, 1, detail::item_size(sc16)),
                      gr::io_signature::make(0, 0, 0))
     , d_ring(std::move(ring))
-    , d_owned(owned)
+    , d_name(name)
+    , d_capacity(capacity)
+    , d_owned(!name.empty())
     , d_block(block)
     , d_sc16(sc16)
     , d_scale(scale)
@@ -115,12 +126,21 @@ int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
             // consumer that waits for more than capacity - chunk samples.
             // Timeout (no consumer yet) and broken (the consumer died; a new
             // one may attach and continue) both mean: keep waiting.
-            if (r.wait_space(1, detail::work_slice_ns) != status::ok)
+            const status s = r.wait_space(1, detail::work_slice_ns);
+            if (s == status::corrupt) {
+                d_logger->error("{}; ending", r.corruption());
+                return WORK_DONE;
+            }
+            if (s != status::ok)
                 return 0;
             free = r.space(n);
         }
         n = std::min(n, free); // what fits now; the rest on the next call
     } else if (free < n) { // all or nothing per chunk
+        if (r.read_index_corrupt()) {
+            d_logger->error("{}; ending", r.corruption());
+            return WORK_DONE;
+        }
         note_drop(n, r.drop(n), r.written());
         return int(n);
     }
@@ -155,6 +175,34 @@ int buffer_sink_impl::work(int noutput_items,
     const void* in = input_items[0];
     return std::visit(
         [&](const auto& r) { return push(*r, in, uint64_t(noutput_items)); }, d_ring);
+}
+
+bool buffer_sink_impl::check_topology(int, int)
+{
+    // GNU Radio calls this from tb.start() (and tb.run()) in the caller's
+    // thread, before any block thread runs; an exception thrown here is what
+    // start() raises. So a run is prepared here: the first run finds the ring
+    // made by the constructor; a later run finds the ring the previous run's
+    // stop() closed, and end of stream is final.
+    if (!detail::closed(d_ring))
+        return true;
+    if (!d_owned)
+        throw std::invalid_argument(
+            detail::label(d_ring) +
+            " given to this Buffer Sink is closed (its stream ended, in an earlier run "
+            "of the flowgraph or by close()); end of stream is final: make a new "
+            "buffer and a new Buffer Sink on it before running the flowgraph again");
+    // Ours, closed by our previous run: a new stream under the same name in a
+    // fresh ring. The previous run's consumer drained the old one and got end
+    // of stream; it attaches again by name.
+    ring_ref fresh = detail::open_for_new_stream(
+        std::visit([](const auto& r) { return r->seg()->type(); }, d_ring),
+        d_name,
+        d_capacity,
+        true);
+    detail::claim(fresh, true);
+    d_ring = std::move(fresh);
+    return true;
 }
 
 bool buffer_sink_impl::stop()

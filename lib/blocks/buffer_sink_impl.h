@@ -14,11 +14,19 @@ namespace doppler {
 class buffer_sink_impl : public buffer_sink
 {
 public:
-    buffer_sink_impl(ring_ref ring, bool owned, bool block, bool sc16, float scale);
+    /// `name` empty: a ring handed over by its owner; else the ring's name,
+    /// (re)opened for each run.
+    buffer_sink_impl(ring_ref ring,
+                     const std::string& name,
+                     uint64_t capacity,
+                     bool block,
+                     bool sc16,
+                     float scale);
 
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,
              gr_vector_void_star& output_items) override;
+    bool check_topology(int ninputs, int noutputs) override;
     bool stop() override;
 
     uint64_t dropped() const override;
@@ -33,7 +41,9 @@ private:
     void store(::doppler::i16* dst, const void* in, uint64_t n) const;
     void note_drop(uint64_t n, uint64_t dropped_total, uint64_t written_total);
 
-    const ring_ref d_ring;
+    ring_ref d_ring; // replaced by a fresh ring when a new run starts (named only)
+    const std::string d_name; // "" for a handed-over ring
+    const uint64_t d_capacity;
     const bool d_owned; // opened by name here: released on stop
     const bool d_block; // policy "block"
     const bool d_sc16;

@@ -29,7 +29,7 @@ buffer_source::sptr buffer_source::make(const std::string& type,
     const auto t = detail::parse_type(type, sc16);
     detail::check_scale(scale);
     return gnuradio::make_block_sptr<buffer_source_impl>(
-        detail::open_named(t, name, capacity), true, sc16, scale);
+        detail::open_named(t, name, capacity), name, capacity, sc16, scale);
 }
 
 buffer_source::sptr
@@ -39,15 +39,18 @@ buffer_source::make(const std::string& type, ring_ref ring, bool sc16, float sca
     detail::check_scale(scale);
     detail::check_type(t, ring);
     return gnuradio::make_block_sptr<buffer_source_impl>(
-        std::move(ring), false, sc16, scale);
+        std::move(ring), "", 0, sc16, scale);
 }
 
-buffer_source_impl::buffer_source_impl(ring_ref ring, bool owned, bool sc16, float scale)
+buffer_source_impl::buffer_source_impl(
+    ring_ref ring, const std::string& name, uint64_t capacity, bool sc16, float scale)
     : gr::sync_block("buffer_source",
                      gr::io_signature::make(0, 0, 0),
                      gr::io_signature::make(1, 1, detail::item_size(sc16)))
     , d_ring(std::move(ring))
-    , d_owned(owned)
+    , d_name(name)
+    , d_capacity(capacity)
+    , d_owned(!name.empty())
     , d_sc16(sc16)
     , d_divisor(1.0f / scale)
 {
@@ -96,6 +99,9 @@ int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
             d_logger->error("{}: the producer died without closing it; ending the stream",
                             detail::label(d_ring));
             return WORK_DONE;
+        case status::corrupt:
+            d_logger->error("{}; ending the stream", r.corruption());
+            return WORK_DONE;
         default: // busy / invalid: cannot happen once the consumer role is ours
             d_logger->error("{}: wait failed ({}); ending the stream",
                             detail::label(d_ring),
@@ -119,6 +125,25 @@ int buffer_source_impl::work(int noutput_items,
     void* out = output_items[0];
     return std::visit(
         [&](const auto& r) { return pull(*r, out, uint64_t(noutput_items)); }, d_ring);
+}
+
+bool buffer_source_impl::check_topology(int, int)
+{
+    // Called from tb.start() in the caller's thread before any block thread
+    // runs (errors reach start()): prepare this run. The previous run's
+    // stop() gave up the consumer role; take it again, continuing at the
+    // first unread sample. A named ring whose stream ended (closed and
+    // drained) is opened again by name, as the first run did, so a producer
+    // that made a new ring under the name is found.
+    if (d_owned &&
+        std::visit([](const auto& r) { return r->closed() && r->available() == 0; },
+                   d_ring))
+        d_ring = detail::open_named(
+            std::visit([](const auto& r) { return r->seg()->type(); }, d_ring),
+            d_name,
+            d_capacity);
+    detail::claim(d_ring, false);
+    return true;
 }
 
 bool buffer_source_impl::stop()

@@ -13,11 +13,17 @@ namespace doppler {
 class buffer_source_impl : public buffer_source
 {
 public:
-    buffer_source_impl(ring_ref ring, bool owned, bool sc16, float scale);
+    /// `name` empty: a ring handed over by its owner; else the ring's name.
+    buffer_source_impl(ring_ref ring,
+                       const std::string& name,
+                       uint64_t capacity,
+                       bool sc16,
+                       float scale);
 
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,
              gr_vector_void_star& output_items) override;
+    bool check_topology(int ninputs, int noutputs) override;
     bool stop() override;
 
 private:
@@ -28,7 +34,9 @@ private:
     void load(void* out, const ::doppler::f64* src, uint64_t n) const;
     void load(void* out, const ::doppler::i16* src, uint64_t n) const;
 
-    const ring_ref d_ring;
+    ring_ref d_ring; // reopened by name for a new run once its stream ended
+    const std::string d_name; // "" for a handed-over ring
+    const uint64_t d_capacity;
     const bool d_owned; // opened by name here: released on stop
     const bool d_sc16;
     const float d_divisor; // VOLK divides int16 by this: 1 / scale

@@ -4,10 +4,11 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Anything may sit in /dev/shm under our prefix: a live ring, the remains of
- * a killed process, another program's object, a truncated or scribbled file.
- * The header is trusted only after segment::attach_fd has validated it (the
- * one place that validates); whatever it refuses is reported as corrupt with
- * its reason, never read further.
+ * a killed process, another user's object of any file type, a truncated or
+ * scribbled file, one that changes size while we look. The tool never maps
+ * an object: segment::check_object (the one place that validates) reads the
+ * header with pread into a private copy and validates it; whatever it
+ * refuses is reported as corrupt with its reason, never read further.
  */
 #include <doppler/inspect.hpp>
 #include <doppler/segment.hpp>
@@ -44,9 +45,9 @@ ring_info inspect_object(const std::string& name)
     const std::string path = segment::shm_path(name);
 
     // O_NOFOLLOW: never follow a planted symlink; O_NONBLOCK: a FIFO planted
-    // under our prefix must not block the tool. O_RDWR because attach_fd maps
-    // the data shared and writable (we only read through it).
-    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    // under our prefix must not block the tool. Read-only: the tool maps
+    // nothing and writes nothing.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         const int err = errno;
         if (err == ENOENT)
@@ -59,53 +60,52 @@ ring_info inspect_object(const std::string& name)
             info.mode = st.st_mode & 07777;
             info.bytes = uint64_t(st.st_size);
         }
-        // Say what is there, in words (the object cannot be opened as a ring).
-        info.problem = err == EACCES
-            ? "not accessible to you (owner uid " + std::to_string(info.uid) + ")"
-            : "corrupt: " + path +
-                (seen && S_ISLNK(st.st_mode)       ? " is a symbolic link, not a ring"
-                     : seen && S_ISDIR(st.st_mode) ? " is a directory, not a ring"
-                     : seen && !S_ISREG(st.st_mode)
-                     ? " is not a file, not a ring"
-                     : " cannot be opened (errno " + std::to_string(err) + ")");
+        // Say what is there, in words (the object cannot be opened as a ring):
+        // a non-file first (a device on a nodev mount also fails with EACCES).
+        if (seen && !S_ISREG(st.st_mode))
+            info.problem = "corrupt: " + path +
+                (S_ISLNK(st.st_mode)       ? " is a symbolic link, not a ring"
+                     : S_ISDIR(st.st_mode) ? " is a directory, not a ring"
+                                           : " is not a file, not a ring");
+        else if (err == EACCES)
+            info.problem =
+                "not accessible to you (owner uid " + std::to_string(info.uid) + ")";
+        else
+            info.problem = "corrupt: " + path + " cannot be opened (errno " +
+                std::to_string(err) + ")";
         return info;
     }
     struct stat st {
     };
-    const bool stat_ok = fstat(fd, &st) == 0;
-    if (stat_ok) {
+    if (fstat(fd, &st) == 0) {
         info.uid = st.st_uid;
         info.mode = st.st_mode & 07777;
         info.bytes = uint64_t(st.st_size);
     }
-    if (!stat_ok || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        info.problem = "corrupt: " + path + " is not a regular file";
-        return info;
-    }
-    std::shared_ptr<segment> seg;
+    // Any type, any owner: the tool only reads, and reports the owner. The
+    // header is read with pread into a copy and nothing is mapped, so an
+    // object that shrinks or grows meanwhile cannot fault the tool; the
+    // counters below are a snapshot of that copy.
+    control c;
     try {
-        // Any type, any owner: the tool only reads, and reports the owner.
-        seg = segment::attach_fd(fd, sample_type(0), true, path);
+        segment::check_object(fd, sample_type(0), true, path, c);
     } catch (const error& e) {
         ::close(fd);
         info.problem = std::string("corrupt: ") + e.what();
         return info;
     }
-    ::close(fd); // the mapping stays valid without the fd
+    ::close(fd);
 
-    const control* c = seg->ctl();
-    info.type = seg->type();
-    info.capacity = seg->capacity();
-    // acquire: counters published by the live peers, read once for a snapshot.
-    info.written = c->write_idx.load(std::memory_order_acquire);
-    info.read_index = c->read_idx.load(std::memory_order_acquire);
-    info.dropped = c->dropped.load(std::memory_order_relaxed);
-    info.missed_wakes = c->missed_wakes.load(std::memory_order_relaxed);
-    info.closed = c->closed.load(std::memory_order_acquire) != 0;
-    info.creator = peer(c->creator);
-    info.producer = peer(c->producer.load(std::memory_order_acquire));
-    info.consumer = peer(c->consumer.load(std::memory_order_acquire));
+    info.type = sample_type(c.type);
+    info.capacity = c.capacity;
+    info.written = c.write_idx.load(std::memory_order_relaxed);
+    info.read_index = c.read_idx.load(std::memory_order_relaxed);
+    info.dropped = c.dropped.load(std::memory_order_relaxed);
+    info.missed_wakes = c.missed_wakes.load(std::memory_order_relaxed);
+    info.closed = c.closed.load(std::memory_order_relaxed) != 0;
+    info.creator = peer(c.creator);
+    info.producer = peer(c.producer.load(std::memory_order_relaxed));
+    info.consumer = peer(c.consumer.load(std::memory_order_relaxed));
     return info;
 }
 

@@ -494,28 +494,30 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(scribbled_indices_never_leave_the_mapping, T, all_
     BOOST_REQUIRE(r.write(a.data(), 100));
 
     // The consumer's index far ahead of the producer's: the ring reads as
-    // full to a producer (nothing written outside the mirror) and as no
-    // more than its capacity to everyone.
+    // no more than its capacity to everyone, and a producer writes nothing
+    // (the impossible index is an error, EBADMSG, not a drop).
     c->read_idx.store(100 + 5 * cap + 3, std::memory_order_relaxed);
     BOOST_TEST(r.available() <= cap);
+    r.release(); // roles belong to handles: let the next ones claim them
     ring<T> producer(r.seg());
     BOOST_TEST(producer.space(cap) == 0u);
-    BOOST_TEST(!producer.write(a.data(), 1)); // refused as full, counted
-    BOOST_TEST(r.dropped() == 1u);
+    errno = 0;
+    BOOST_TEST(!producer.write(a.data(), 1));
+    BOOST_TEST(errno == EBADMSG);
+    BOOST_TEST(r.dropped() == 0u);
 
-    // The producer's index far ahead of the consumer's: a view is at most the
-    // capacity and lies inside the mapping.
+    // The producer's index far ahead of the consumer's: available() is at
+    // most the capacity, and a consumer gets status::corrupt, no view.
     c->read_idx.store(7, std::memory_order_relaxed);
     c->write_idx.store(7 + 9 * cap + 11, std::memory_order_relaxed);
     ring<T> consumer(r.seg());
     BOOST_TEST(consumer.available() == cap);
-    BOOST_TEST(consumer.readable() == cap);
-    auto v = consumer.wait(cap, 0);
-    BOOST_REQUIRE(v);
-    BOOST_TEST((v.data >= lo && v.data + cap <= hi));
-    BOOST_TEST(consumer.consume(cap));
+    BOOST_TEST(consumer.readable() == 0u);
+    BOOST_TEST(consumer.wait(cap, 0).why == status::corrupt);
+    consumer.release();
 
-    // Indices wrapped around 2^64: still clamped.
+    // Indices wrapped around 2^64 (8 samples apart: possible): views stay
+    // inside the mapping.
     c->read_idx.store(UINT64_MAX - 2, std::memory_order_relaxed);
     c->write_idx.store(5, std::memory_order_relaxed);
     ring<T> wrapped(r.seg());
@@ -553,4 +555,258 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(writes_after_close_are_refused_and_not_drops, T, a
     BOOST_TEST(r.write_blocking(a.data(), 1, generous_ns) == status::end_of_stream);
     BOOST_TEST(r.written() == 10u);
     BOOST_TEST(r.dropped() == 0u);
+}
+
+// ---------------------------------------------------------------------------
+// impossible shared indices: status::corrupt at once, whatever the timeout
+// ---------------------------------------------------------------------------
+
+namespace {
+/// Status of a call made in a child bounded to 10 s (a call that would spin
+/// or wait out its timeout forever fails the test instead of hanging it).
+template <class F>
+status in_child(F call)
+{
+    const int rc = bounded_child(10, [&] { return int(call()); });
+    BOOST_TEST_MESSAGE("child exit code " << rc);
+    return rc < 64 ? status(rc) : status(64);
+}
+constexpr int64_t forever = -1;
+constexpr int64_t short_ns = 100'000'000;
+} // namespace
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(
+    blocking_write_reports_corrupt_when_the_read_index_is_ahead_of_the_write_index,
+    T,
+    all_types)
+{
+    for (int64_t timeout : { short_ns, forever, int64_t(0) }) {
+        const status s = in_child([&] {
+            ring<T> r(1);
+            auto a = seq<T>(0, r.capacity());
+            if (!r.write(a.data(), r.capacity())) // full
+                return status(60);
+            r.seg()->ctl()->read_idx.store(r.capacity() + 100);
+            const status got = r.write_blocking(a.data(), 1, timeout);
+            if (r.corruption().find("read index (" + std::to_string(r.capacity() + 100) +
+                                    ") is ahead of its write index") == std::string::npos)
+                return status(61);
+            return got;
+        });
+        BOOST_TEST(s == status::corrupt);
+    }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(
+    blocking_write_reports_corrupt_when_the_read_index_is_more_than_the_capacity_behind,
+    T,
+    all_types)
+{
+    for (int64_t timeout : { short_ns, forever }) {
+        const status s = in_child([&] {
+            ring<T> r(1);
+            const uint64_t cap = r.capacity();
+            auto a = seq<T>(0, cap);
+            if (!r.write(a.data(), cap) || !r.wait(cap, 0) || !r.consume(cap) ||
+                !r.write(a.data(), cap))
+                return status(60);
+            r.seg()->ctl()->read_idx.store(0); // 2 * cap behind the write index
+            return r.write_blocking(a.data(), 1, timeout);
+        });
+        BOOST_TEST(s == status::corrupt);
+    }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(wait_space_reports_corrupt_for_either_impossible_read_index,
+                              T,
+                              all_types)
+{
+    for (uint64_t scribble : { uint64_t(1) << 40, uint64_t(0) })
+        for (int64_t timeout : { short_ns, forever }) {
+            const status s = in_child([&] {
+                ring<T> r(1);
+                const uint64_t cap = r.capacity();
+                auto a = seq<T>(0, cap);
+                if (!r.write(a.data(), cap) || !r.wait(cap, 0) || !r.consume(cap) ||
+                    !r.write(a.data(), cap))
+                    return status(60);
+                r.seg()->ctl()->read_idx.store(scribble);
+                return r.wait_space(cap, timeout);
+            });
+            BOOST_TEST(s == status::corrupt);
+        }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(wait_reports_corrupt_for_either_impossible_write_index,
+                              T,
+                              all_types)
+{
+    // Behind the consumer's read position, or more than the capacity ahead.
+    for (int64_t scribble : { int64_t(-5), int64_t(1) << 20 })
+        for (int64_t timeout : { short_ns, forever, int64_t(0) }) {
+            const status s = in_child([&] {
+                ring<T> r(1);
+                auto a = seq<T>(0, 10);
+                if (!r.write(a.data(), 10) || !r.wait(10, 0) || !r.consume(10))
+                    return status(60);
+                r.seg()->ctl()->write_idx.store(uint64_t(10 + scribble));
+                return r.wait(1, timeout).why;
+            });
+            BOOST_TEST(s == status::corrupt);
+        }
+}
+
+BOOST_AUTO_TEST_CASE(poll_readable_and_consume_refuse_an_impossible_write_index)
+{
+    ring<f32> r(1);
+    auto a = seq<f32>(0, 10);
+    BOOST_REQUIRE(r.write(a.data(), 10));
+    BOOST_REQUIRE(r.wait(10, 0));
+    BOOST_REQUIRE(r.consume(10));
+    r.seg()->ctl()->write_idx.store(3); // behind the read position (10)
+    BOOST_TEST(r.poll(1).why == status::corrupt);
+    BOOST_TEST(r.readable() == 0u);
+    errno = 0;
+    BOOST_TEST(!r.consume(1));
+    BOOST_TEST(errno == EBADMSG);
+    BOOST_TEST(r.read_index() == 10u); // nothing moved
+    BOOST_TEST(r.corruption().find("read index (10) is ahead of its write index (3)") !=
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(c_abi_wait_on_an_impossible_write_index_is_ebadmsg)
+{
+    const std::string name = unique_name("scribble");
+    auto owner = ring<f32>::create_named(name, 1);
+    auto* b = dp_buffer_f32_attach(name.c_str());
+    BOOST_REQUIRE(b);
+    auto a = seq<f32>(0, 10);
+    BOOST_REQUIRE(dp_buffer_f32_write(b, as_c(a.data()), 10));
+    owner->seg()->ctl()->write_idx.store(uint64_t(1) << 33);
+    errno = 0;
+    BOOST_TEST(!dp_buffer_f32_wait(b, 1, short_ns));
+    BOOST_TEST(errno == EBADMSG);
+    dp_buffer_f32_destroy(b);
+}
+
+BOOST_AUTO_TEST_CASE(nonblocking_write_refuses_an_impossible_read_index_without_a_drop)
+{
+    ring<i16> r(1);
+    const uint64_t cap = r.capacity();
+    auto a = seq<i16>(0, cap);
+    BOOST_REQUIRE(r.write(a.data(), cap)); // full: the next write reloads read_idx
+    r.seg()->ctl()->read_idx.store(cap + 50);
+    errno = 0;
+    BOOST_TEST(!r.write(a.data(), 1));
+    BOOST_TEST(errno == EBADMSG);
+    BOOST_TEST(r.dropped() == 0u);
+    BOOST_TEST(r.read_index_corrupt());
+    BOOST_TEST(r.space(1) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_parked_wait_notices_an_index_scribbled_while_it_sleeps)
+{
+    const status s = in_child([] {
+        ring<f64> r(1);
+        auto a = seq<f64>(0, 10);
+        if (!r.write(a.data(), 10) || !r.wait(10, 0) || !r.consume(10))
+            return status(60);
+        std::thread scribbler([&] {
+            // Once the consumer is parked, move the write index behind it and
+            // wake it the way a producer would.
+            while (!r.seg()->ctl()->consumer_parked.load())
+                std::this_thread::yield();
+            r.seg()->ctl()->write_idx.store(2);
+            detail::wake(r.seg()->ctl()->consumer_parked);
+        });
+        const status got = r.wait(5, generous_ns).why;
+        scribbler.join();
+        return got;
+    });
+    BOOST_TEST(s == status::corrupt);
+}
+
+// ---------------------------------------------------------------------------
+// roles belong to handles: one producer and one consumer handle per ring,
+// whatever the process
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_second_producer_handle_in_this_process_is_refused,
+                              T,
+                              all_types)
+{
+    ring<T> first(1);
+    auto a = seq<T>(0, 20);
+    BOOST_REQUIRE(first.write(a.data(), 10));
+    ring<T> second(first.seg());
+    errno = 0;
+    BOOST_TEST(!second.write(a.data(), 10));
+    BOOST_TEST(errno == EBUSY);
+    BOOST_TEST(second.holder_pid() == int(getpid()));
+    BOOST_TEST(second.holder_is_this_process());
+    BOOST_TEST(second.busy_message(true).find("another handle in this same process") !=
+               std::string::npos);
+    BOOST_TEST(second.wait_space(1, 0) == status::busy);
+    BOOST_TEST(second.write_blocking(a.data(), 1, 0) == status::busy);
+    BOOST_TEST(second.space(1) == 0u);
+    BOOST_TEST(!second.claim_producer());
+    // The first producer's stream is untouched: 10 samples, in order.
+    BOOST_TEST(first.written() == 10u);
+    BOOST_REQUIRE(first.write(a.data() + 10, 10));
+    auto v = first.wait(20, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 20, 0) == 20u);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_second_consumer_handle_in_this_process_is_refused,
+                              T,
+                              all_types)
+{
+    auto first = std::make_unique<ring<T>>(1);
+    auto a = seq<T>(0, 20);
+    BOOST_REQUIRE(first->write(a.data(), 20));
+    BOOST_REQUIRE(first->wait(5, 0));
+    BOOST_REQUIRE(first->consume(5));
+    ring<T> second(first->seg());
+    BOOST_TEST(second.wait(1, 0).why == status::busy);
+    BOOST_TEST(second.holder_is_this_process());
+    BOOST_TEST(second.readable() == 0u);
+    BOOST_TEST(!second.consume(1));
+    BOOST_TEST(first->read_index() == 5u);
+    // Once the first handle is gone, the role is free: the second resumes
+    // at the first unconsumed sample.
+    first.reset();
+    auto v = second.wait(15, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 15, 5) == 15u);
+}
+
+BOOST_AUTO_TEST_CASE(two_handles_on_one_named_ring_in_one_process_hold_one_role_each)
+{
+    const std::string name = unique_name("handles");
+    auto creator = ring<f32>::create_named(name, 1);
+    auto p1 = ring<f32>::attach(name);
+    auto p2 = ring<f32>::attach(name);
+    auto a = seq<f32>(0, 10);
+    BOOST_REQUIRE(p1->write(a.data(), 10));
+    errno = 0;
+    BOOST_TEST(!p2->write(a.data(), 10)); // same object through another mapping
+    BOOST_TEST(errno == EBUSY);
+    BOOST_TEST(!creator->claim_producer());
+    BOOST_TEST(creator->holder_is_this_process());
+    BOOST_TEST(p2->claim_consumer()); // the other role is free
+    BOOST_TEST(!creator->claim_consumer());
+
+    // The C ABI: two handles by name, the second cannot produce.
+    auto* c1 = dp_buffer_f32_attach(name.c_str());
+    BOOST_REQUIRE(c1);
+    errno = 0;
+    BOOST_TEST(!dp_buffer_f32_write(c1, as_c(a.data()), 1));
+    BOOST_TEST(errno == EBUSY);
+    BOOST_TEST(!dp_buffer_f32_wait(c1, 1, 0));
+    BOOST_TEST(errno == EBUSY);
+    dp_buffer_f32_destroy(c1);
+    auto v = p2->wait(10, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 10, 0) == 10u);
 }

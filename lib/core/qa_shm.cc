@@ -14,12 +14,15 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -873,4 +876,316 @@ BOOST_AUTO_TEST_CASE(a_full_dev_shm_is_enospc_at_creation_and_leaves_nothing)
     const int rc = reap(child);
     BOOST_TEST(rc != 10, "could not mount a private tmpfs on /dev/shm");
     BOOST_TEST(rc == 0);
+}
+
+// ---------------------------------------------------------------------------
+// fork(): the child's copies of the parent's handles hold no role and own no
+// name; neither the child's destructors nor its exit touch the parent's stream
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_forked_child_cannot_write_or_close_through_the_parents_handle)
+{
+    const std::string name = unique_name("fork");
+    std::unique_ptr<ring<f32>> r = ring<f32>::create_named(name, 1);
+    auto consumer = ring<f32>::attach(name);
+    BOOST_REQUIRE(consumer->claim_consumer());
+    auto a = seq<f32>(0, 20);
+    BOOST_REQUIRE(r->write(a.data(), 10));
+    const pid_t parent = getpid();
+    pid_t child = spawn([&] {
+        errno = 0;
+        if (r->write(a.data(), 5) || errno != EBUSY) // its copy holds no role
+            return 2;
+        if (r->holder_pid() != int(parent) || r->holder_is_this_process())
+            return 3;
+        if (consumer->wait(1, 0).why != status::busy) // nor the consumer's copy
+            return 4;
+        r.reset(); // destroying the copies: no close, no unlink
+        consumer.reset();
+        std::exit(0); // normal exit: atexit handlers run
+    });
+    BOOST_TEST(reap(child) == 0);
+    BOOST_TEST(!r->closed());
+    BOOST_TEST(exists(segment::shm_path(name)));
+    BOOST_REQUIRE(r->write(a.data() + 10, 10)); // the parent is still the producer
+    auto v = consumer->wait(20, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 20, 0) == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(a_forked_child_that_just_exits_leaves_the_parents_ring_alone)
+{
+    // The parent created the ring and holds no role: the child's exit must
+    // not remove the name either.
+    const std::string name = unique_name("fork");
+    auto r = ring<i16>::create_named(name, 1);
+    auto in_process = std::make_unique<ring<i16>>(1);
+    auto a = seq<i16>(0, 10);
+    BOOST_REQUIRE(in_process->write(a.data(), 10));
+    pid_t child = spawn([&]() -> int { std::exit(0); });
+    BOOST_TEST(reap(child) == 0);
+    BOOST_TEST(exists(segment::shm_path(name)));
+    BOOST_TEST(!r->closed());
+    BOOST_TEST(!in_process->closed());
+    BOOST_TEST(r->claim_producer());
+}
+
+BOOST_AUTO_TEST_CASE(a_forked_child_may_take_a_role_the_parent_does_not_hold)
+{
+    // The copies are not dead handles: a role nobody holds can be claimed
+    // through them, and it is the child's (released at the child's exit).
+    const std::string name = unique_name("fork");
+    auto r = ring<f64>::create_named(name, 1);
+    auto consumer = ring<f64>::attach(name);
+    BOOST_REQUIRE(consumer->claim_consumer());
+    pid_t child = spawn([&]() -> int {
+        auto a = seq<f64>(0, 10);
+        if (!r->write(a.data(), 10))
+            return 2;
+        std::exit(0); // closes the child's stream: it was the producer
+    });
+    BOOST_TEST(reap(child) == 0);
+    auto v = consumer->wait(10, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 10, 0) == 10u);
+    BOOST_TEST(consumer->consume(10));
+    BOOST_TEST(consumer->wait(1, generous_ns).why == status::end_of_stream);
+    BOOST_TEST(exists(segment::shm_path(name))); // the parent's name
+}
+
+// ---------------------------------------------------------------------------
+// normal exit releases every handle still alive
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(handles_never_destroyed_are_closed_and_unlinked_at_normal_exit)
+{
+    for (int variant : { 0, 1, 2 }) { // leaked C++ handle, made in a thread, C ABI
+        const std::string name = unique_name("exit");
+        channel ch;
+        pid_t child = spawn([&]() -> int {
+            auto a = seq<f32>(0, 100);
+            if (variant == 0) {
+                auto* p = ring<f32>::create_named(name, 1).release();
+                if (!p->write(a.data(), 100))
+                    return 2;
+            } else if (variant == 1) {
+                bool ok = false;
+                std::thread([&] {
+                    auto* p = ring<f32>::create_named(name, 1).release();
+                    ok = p->write(a.data(), 100);
+                }).join();
+                if (!ok)
+                    return 2;
+            } else {
+                auto* p = dp_buffer_f32_create_named(name.c_str(), 1);
+                if (!p || !dp_buffer_f32_write(p, as_c(a.data()), 100))
+                    return 2;
+            }
+            ch.tell_parent();
+            if (!ch.from_parent())
+                return 3;
+            std::exit(0);
+        });
+        BOOST_REQUIRE(ch.from_child());
+        auto c = ring<f32>::attach(name);
+        ch.tell_child();
+        auto v = c->wait(100, generous_ns);
+        BOOST_REQUIRE(v);
+        BOOST_TEST(first_mismatch(v.data, 100, 0) == 100u);
+        BOOST_TEST(c->consume(100));
+        BOOST_TEST(c->wait(1, generous_ns).why == status::end_of_stream);
+        BOOST_TEST(reap(child) == 0);
+        BOOST_TEST(!exists(segment::shm_path(name)));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// whatever sits under the prefix: other file types, sparse objects, objects
+// that change size while inspected
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(attach_and_inspect_refuse_every_other_file_type_naming_it)
+{
+    struct planted {
+        const char* kind;
+        std::function<bool(const std::string&)> make;
+    };
+    const std::string target = segment::shm_path(unique_name("target"));
+    auto target_ring = ring<f32>::create_named(target.substr(target.rfind('.') + 1), 1);
+    const planted cases[] = {
+        { "a FIFO", [](const std::string& p) { return mkfifo(p.c_str(), 0600) == 0; } },
+        { "a directory",
+          [](const std::string& p) { return mkdir(p.c_str(), 0700) == 0; } },
+        { "a symbolic link",
+          [&](const std::string& p) { return symlink(target.c_str(), p.c_str()) == 0; } },
+        { "a socket",
+          [](const std::string& p) {
+              int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+              sockaddr_un addr {};
+              addr.sun_family = AF_UNIX;
+              std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", p.c_str());
+              const bool ok =
+                  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+              ::close(fd);
+              return ok;
+          } },
+    };
+    for (const planted& c : cases) {
+        const std::string name = unique_name("kind");
+        const std::string path = segment::shm_path(name);
+        BOOST_REQUIRE(c.make(path));
+        std::string what;
+        BOOST_TEST(error_of([&] { auto r = ring<f32>::attach(name); }, &what) == EBADMSG);
+        BOOST_TEST(what.find(c.kind) != std::string::npos, what);
+        BOOST_TEST(error_of([&] { auto r = ring<f32>::attach(name, 0, true); }) ==
+                   EBADMSG);
+        const ring_info info = inspect(name);
+        BOOST_TEST(info.problem.find("corrupt") == 0u, info.problem);
+        const bool removed = ::unlink(path.c_str()) == 0 || ::rmdir(path.c_str()) == 0;
+        BOOST_TEST(removed);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(attach_allocates_the_pages_of_a_sparse_object)
+{
+    // A stranger copies a valid header into a new object and sizes it with
+    // ftruncate only: every data page is a hole. Attach must allocate them
+    // (as creation does), so that a full /dev/shm is ENOSPC at attach, not
+    // SIGBUS at the first access. (The ENOSPC case itself needs a small
+    // tmpfs: python/doppler/qa_faults.py.)
+    const std::string model = unique_name("model");
+    auto m = ring<i16>::create_named(model, 1 << 16); // 256 KiB of data
+    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    std::vector<char> header(page);
+    int src = ::open(segment::shm_path(model).c_str(), O_RDONLY);
+    BOOST_REQUIRE(src >= 0);
+    BOOST_REQUIRE(pread(src, header.data(), page, 0) == ssize_t(page));
+    ::close(src);
+
+    const std::string name = unique_name("sparse");
+    const std::string path = segment::shm_path(name);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    BOOST_REQUIRE(fd >= 0);
+    BOOST_REQUIRE(pwrite(fd, header.data(), page, 0) == ssize_t(page));
+    const off_t size = off_t(page + m->capacity() * sizeof(i16));
+    BOOST_REQUIRE(ftruncate(fd, size) == 0);
+    struct stat st {
+    };
+    BOOST_REQUIRE(fstat(fd, &st) == 0);
+    BOOST_TEST(uint64_t(st.st_blocks) * 512 < uint64_t(size)); // sparse indeed
+    {
+        auto r = ring<i16>::attach(name);
+        BOOST_REQUIRE(fstat(fd, &st) == 0);
+        BOOST_TEST(uint64_t(st.st_blocks) * 512 >= uint64_t(size));
+        auto a = seq<i16>(0, r->capacity());
+        BOOST_TEST(r->write(a.data(), r->capacity()));
+    }
+    ::close(fd);
+    BOOST_TEST(remove_ring(name));
+}
+
+BOOST_AUTO_TEST_CASE(inspect_never_faults_on_an_object_that_changes_size)
+{
+    // Another thread truncates and restores a valid ring object as fast as
+    // it can while this one inspects it: every answer is a ring or "corrupt",
+    // never a SIGBUS (the tool reads the header with pread, maps nothing).
+    const std::string name = unique_name("shrink");
+    const std::string path = segment::shm_path(name);
+    auto r = ring<f32>::create_named(name, 1);
+    const off_t full = off_t(sysconf(_SC_PAGESIZE)) + off_t(r->capacity() * sizeof(f32));
+    int fd = ::open(path.c_str(), O_RDWR);
+    BOOST_REQUIRE(fd >= 0);
+    std::atomic<bool> stop { false };
+    std::thread resizer([&] {
+        while (!stop.load()) {
+            if (ftruncate(fd, 0) != 0 || ftruncate(fd, 100) != 0 ||
+                ftruncate(fd, full) != 0)
+                break;
+        }
+    });
+    int valid = 0, corrupt = 0;
+    for (int i = 0; i < 2000; ++i) {
+        const ring_info info = inspect(name);
+        (info.problem.empty() ? valid : corrupt) += 1;
+    }
+    stop = true;
+    resizer.join();
+    ::close(fd);
+    BOOST_TEST(valid + corrupt == 2000);
+}
+
+// ---------------------------------------------------------------------------
+// a new stream never continues a finished one
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_new_stream_replaces_a_closed_ring_and_its_consumer_gets_the_end)
+{
+    {
+        // Unless told to, a closed ring is returned as it is (its user refuses it).
+        const std::string other = unique_name("closed");
+        auto r = ring<f32>::create_named(other, 1);
+        r->close();
+        auto same = segment::open_for_new_stream(sample_type::f32, other, 1, false);
+        BOOST_TEST(same->ino() == r->seg()->ino());
+    }
+    const std::string name = unique_name("rerun");
+    auto old = ring<f32>::create_named(name, 1); // a consumer made it
+    auto first = ring<f32>::attach(name);
+    auto a = seq<f32>(0, 20);
+    BOOST_REQUIRE(first->write(a.data(), 10));
+    first.reset(); // closes: the first stream ended
+
+    auto fresh = ring<f32>(segment::open_for_new_stream(sample_type::f32, name, 1, true));
+    BOOST_TEST(fresh.seg()->is_creator());
+    BOOST_REQUIRE(fresh.write(a.data() + 10, 10));
+    // The old consumer drains the first stream, then sees its end.
+    auto v = old->wait(10, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 10, 0) == 10u);
+    BOOST_TEST(old->consume(10));
+    BOOST_TEST(old->wait(1, generous_ns).why == status::end_of_stream);
+    // Re-attaching by name gives the new stream from its start.
+    auto again = ring<f32>::attach(name);
+    auto w = again->wait(10, generous_ns);
+    BOOST_REQUIRE(w);
+    BOOST_TEST(first_mismatch(w.data, 10, 10) == 10u);
+    old.reset(); // its creator's unlink leaves the newer ring's name alone
+    BOOST_TEST(exists(segment::shm_path(name)));
+}
+
+BOOST_AUTO_TEST_CASE(a_new_stream_replaces_a_dead_producers_ring_and_marks_the_seam)
+{
+    const std::string name = unique_name("seam");
+    auto consumer = ring<i16>::create_named(name, 1);
+    BOOST_REQUIRE(consumer->claim_consumer());
+    pid_t child = spawn([&] {
+        auto* p = ring<i16>::attach(name).release();
+        auto a = seq<i16>(0, 50);
+        return p->write(a.data(), 50) ? 0 : 2; // then _exit: killed, in effect
+    });
+    BOOST_TEST(reap(child) == 0);
+    auto next = ring<i16>(segment::open_for_new_stream(sample_type::i16, name, 1, false));
+    BOOST_TEST(next.seg()->is_creator());
+    auto b = seq<i16>(1000, 50);
+    BOOST_REQUIRE(next.write(b.data(), 50));
+    // The dead run's samples, then BrokenPipe: never glued to the new run's.
+    auto v = consumer->wait(50, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 50, 0) == 50u);
+    BOOST_TEST(consumer->consume(50));
+    BOOST_TEST(consumer->wait(1, generous_ns).why == status::broken);
+    auto again = ring<i16>::attach(name);
+    auto w = again->wait(50, generous_ns);
+    BOOST_REQUIRE(w);
+    BOOST_TEST(first_mismatch(w.data, 50, 1000) == 50u);
+}
+
+BOOST_AUTO_TEST_CASE(a_new_stream_continues_a_live_ring_its_consumer_made)
+{
+    const std::string name = unique_name("live");
+    auto consumer = ring<f64>::create_named(name, 1);
+    BOOST_REQUIRE(consumer->claim_consumer());
+    auto p = ring<f64>(segment::open_for_new_stream(sample_type::f64, name, 1, true));
+    BOOST_TEST(!p.seg()->is_creator());
+    BOOST_TEST(p.seg()->ino() == consumer->seg()->ino());
 }

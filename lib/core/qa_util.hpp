@@ -7,7 +7,10 @@
 
 #include <boost/mpl/list.hpp>
 
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <atomic>
 #include <cstdlib>
@@ -141,5 +144,35 @@ std::vector<T> seq(uint64_t first, size_t n)
 
 /// Bounds every wait in the tests: a bug fails, never hangs.
 constexpr int64_t generous_ns = 10'000'000'000;
+
+} // namespace qa
+
+namespace qa {
+
+/// Run `body` (returning an int) in a forked child that SIGALRM kills after
+/// `seconds`; returns its exit code (128 + signal if killed). For calls that
+/// would hang or spin if the code under test were wrong: the test fails
+/// instead of stalling the suite. The child leaves with _exit.
+template <class F>
+int bounded_child(unsigned seconds, F body)
+{
+    std::fflush(stdout);
+    const pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        alarm(seconds);
+        int rc = 99;
+        try {
+            rc = body();
+        } catch (...) {
+        }
+        _exit(rc);
+    }
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
 
 } // namespace qa

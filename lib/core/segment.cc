@@ -22,6 +22,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 namespace doppler {
@@ -68,13 +69,14 @@ void segment::check_name(const std::string& name)
                     "ring name must be 1-200 characters, got " +
                         std::to_string(name.size()));
     if (name[0] == '.')
-        throw error(EINVAL, "ring name '" + name + "' must not start with a dot");
+        throw error(EINVAL,
+                    "ring name '" + printable(name) + "' must not start with a dot");
     for (char c : name) {
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
             (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
         if (!ok)
             throw error(EINVAL,
-                        "ring name '" + name +
+                        "ring name '" + printable(name) +
                             "' may only use letters, digits, '.', '_' and '-'");
     }
 }
@@ -173,13 +175,21 @@ std::shared_ptr<segment> segment::map(int fd,
         c->flags = 0;
         c->magic.store(ring_magic, std::memory_order_release);
         s->creator_ = true;
+        s->creator_pid_ = int(getpid());
     }
     return s;
 }
 
+bool segment::is_creator() const noexcept
+{
+    // A forked child has a copy of the parent's segment, creator_ included;
+    // the name is the parent's to remove.
+    return creator_ && creator_pid_ == int(getpid());
+}
+
 segment::~segment()
 {
-    if (creator_)
+    if (is_creator())
         unlink();
     if (base_)
         munmap(base_, span_);
@@ -187,14 +197,21 @@ segment::~segment()
 
 void segment::unlink() noexcept
 {
-    if (unlinked_ || name_.empty())
+    if (!is_creator() || unlinked_ || name_.empty())
         return;
     unlinked_ = true;
-    // Only remove the name if it is still ours: `doppler-ring rm` and a new
-    // create may have put another object under it meanwhile.
+    remove_name();
+}
+
+void segment::remove_name() noexcept
+{
+    if (name_.empty())
+        return;
+    // Only remove the name if it still refers to this object: `doppler-ring
+    // rm` and a new create may have put another object under it meanwhile.
     struct stat st {
     };
-    if (stat(shm_path(name_).c_str(), &st) == 0 && uint64_t(st.st_dev) == dev_ &&
+    if (lstat(shm_path(name_).c_str(), &st) == 0 && uint64_t(st.st_dev) == dev_ &&
         uint64_t(st.st_ino) == ino_)
         shm_unlink(shm_name(name_).c_str());
 }
@@ -276,8 +293,34 @@ segment::create_named(sample_type t, const std::string& name, uint64_t capacity)
 // attach: validate everything before use
 // ---------------------------------------------------------------------------
 
-std::shared_ptr<segment> segment::attach_fd(
-    int fd, sample_type expect, bool allow_foreign, const std::string& what, audience who)
+namespace {
+
+/// "a FIFO", "a directory", ... for a file that is not a regular file.
+const char* kind_of(mode_t mode) noexcept
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    return "not a regular file";
+}
+
+} // namespace
+
+uint64_t segment::check_object(int fd,
+                               sample_type expect,
+                               bool allow_foreign,
+                               const std::string& what,
+                               control& header,
+                               audience who)
 {
     struct stat st {
     };
@@ -285,8 +328,8 @@ std::shared_ptr<segment> segment::attach_fd(
         fail(errno, "cannot stat " + what);
     if (!S_ISREG(st.st_mode))
         throw error(EBADMSG,
-                    what + " is " + (S_ISDIR(st.st_mode) ? "a directory" : "not a file") +
-                        ", not a doppler ring; use another name");
+                    what + " is " + kind_of(st.st_mode) +
+                        ", not a doppler ring; remove it, or use another name");
     if (!allow_foreign && st.st_uid != geteuid())
         throw error(EACCES,
                     what + " belongs to uid " + std::to_string(st.st_uid) +
@@ -303,17 +346,22 @@ std::shared_ptr<segment> segment::attach_fd(
                         " bytes, smaller than a ring header; it is not a doppler ring "
                         "(or was truncated)");
 
-    // Read the header through a private, read-only map of the first page and
-    // copy it: a peer changing it under us cannot change what we validated.
-    void* h = mmap(nullptr, page, PROT_READ, MAP_SHARED, fd, 0);
-    if (h == MAP_FAILED)
-        fail(errno, "cannot map the header of " + what);
-    const auto* hc = static_cast<const control*>(h);
-    const uint64_t magic = hc->magic.load(std::memory_order_acquire);
-    const uint32_t version = hc->version, type = hc->type, ssize = hc->sample_size,
-                   hbytes = hc->header_bytes, flags = hc->flags;
-    const uint64_t cap = hc->capacity, dbytes = hc->data_bytes;
-    munmap(h, page);
+    // Read the header with pread into a private copy, never through a
+    // mapping: an object truncated meanwhile gives a short read here, not a
+    // SIGBUS, and a peer changing it cannot change what we validated.
+    std::memset(static_cast<void*>(&header), 0, sizeof header);
+    const ssize_t got = pread(fd, static_cast<void*>(&header), sizeof header, 0);
+    if (got < 0)
+        fail(errno, "cannot read the header of " + what);
+    if (size_t(got) < sizeof header)
+        throw error(EBADMSG,
+                    what + " is not a valid doppler ring: it shrank to " +
+                        std::to_string(got) + " bytes while being read");
+    const uint64_t magic = header.magic.load(std::memory_order_relaxed);
+    const uint32_t version = header.version, type = header.type,
+                   ssize = header.sample_size, hbytes = header.header_bytes,
+                   flags = header.flags;
+    const uint64_t cap = header.capacity, dbytes = header.data_bytes;
 
     auto bad = [&](const std::string& why) -> error {
         return error(EBADMSG, what + " is not a valid doppler ring: " + why);
@@ -347,7 +395,33 @@ std::shared_ptr<segment> segment::attach_fd(
                   std::to_string(hbytes + dbytes) + " (truncated?)");
     if (uint32_t(expect) != 0 && t != expect)
         throw error(EPROTOTYPE, wrong_type_message(what, t, expect, who));
-    return map(fd, t, cap, hbytes, false, "");
+    return uint64_t(st.st_size);
+}
+
+std::shared_ptr<segment> segment::attach_fd(
+    int fd, sample_type expect, bool allow_foreign, const std::string& what, audience who)
+{
+    control header;
+    const uint64_t bytes = check_object(fd, expect, allow_foreign, what, header, who);
+    // Make sure every page exists, as creation does: a sparse object (pages
+    // never allocated) passes every header check and would SIGBUS on first
+    // touch once /dev/shm is full. Allocating is a no-op for pages that exist.
+    if (int err = posix_fallocate(fd, 0, off_t(bytes)))
+        fail(err,
+             what + " has " + std::to_string(bytes) +
+                 " bytes of memory that were never reserved, and they cannot be now" +
+                 (err == ENOSPC ? " (/dev/shm is full: free space, e.g. `doppler-ring rm "
+                                  "--stale`, or have its creator make a smaller ring)"
+                                : ""));
+    struct stat st {
+    };
+    if (fstat(fd, &st) != 0 || uint64_t(st.st_size) != bytes)
+        throw error(EBADMSG,
+                    what +
+                        " is not a valid doppler ring: its size changed while it was "
+                        "being attached");
+    return map(
+        fd, sample_type(header.type), header.capacity, header.header_bytes, false, "");
 }
 
 std::shared_ptr<segment> segment::attach(const std::string& name,
@@ -368,21 +442,25 @@ std::shared_ptr<segment> segment::attach(const std::string& name,
         const int64_t waited =
             std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start)
                 .count();
-        fd_guard fd { shm_open(shm_name(name).c_str(), O_RDWR | O_CLOEXEC, 0) };
+        // O_NONBLOCK: a FIFO planted under the name must not block the open
+        // (shm_open adds O_NOFOLLOW: a planted symlink fails with ELOOP).
+        fd_guard fd { shm_open(
+            shm_name(name).c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0) };
         if (fd.fd < 0) {
             const int err = errno;
-            if (err == EACCES)
-                fail(err, label + " (" + shm_path(name) + ") is not accessible to you");
-            // shm_open reports a directory as EINVAL (the name itself is valid):
-            // say what is there instead.
+            // shm_open reports a directory as EINVAL, a symlink as ELOOP, a
+            // socket as ENXIO and a device on a nodev mount as EACCES: say what
+            // is there instead.
             struct stat st {
             };
             if (err != ENOENT && lstat(shm_path(name).c_str(), &st) == 0 &&
                 !S_ISREG(st.st_mode))
                 throw error(EBADMSG,
                             label + " (" + shm_path(name) + ") is " +
-                                (S_ISDIR(st.st_mode) ? "a directory" : "not a file") +
-                                ", not a doppler ring; use another name");
+                                kind_of(st.st_mode) +
+                                ", not a doppler ring; remove it, or use another name");
+            if (err == EACCES)
+                fail(err, label + " (" + shm_path(name) + ") is not accessible to you");
             if (err != ENOENT)
                 fail(err, "cannot open " + label + " (" + shm_path(name) + ")");
             if (timeout_ns < 0)
@@ -437,6 +515,34 @@ std::shared_ptr<segment> segment::open_named(sample_type t,
             if (e.code().value() != EEXIST || attempt == 3)
                 throw;
         }
+    }
+}
+
+std::shared_ptr<segment> segment::open_for_new_stream(sample_type t,
+                                                      const std::string& name,
+                                                      uint64_t capacity,
+                                                      bool replace_closed,
+                                                      audience who)
+{
+    // A name held by a finished ring is handed to a fresh one. Two producers
+    // doing this at once: one wins the create, the other attaches the fresh
+    // ring (and is then refused the producer role). A third round means
+    // names are being replaced in a loop: give up.
+    for (int attempt = 1;; ++attempt) {
+        std::shared_ptr<segment> s = open_named(t, name, capacity, who);
+        const control* c = s->ctl();
+        const peer_id producer = c->producer.load(std::memory_order_acquire);
+        const bool closed = c->closed.load(std::memory_order_acquire) != 0;
+        const bool finished = (replace_closed && closed) ||
+            (!closed && producer != 0 && !detail::peer_alive(producer));
+        if (!finished || s->is_creator())
+            return s;
+        if (attempt == 3)
+            throw error(EBUSY,
+                        "ring '" + name +
+                            "' keeps being replaced by another process; use another "
+                            "name");
+        s->remove_name(); // its peers keep the old object and drain it
     }
 }
 

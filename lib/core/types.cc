@@ -51,7 +51,9 @@ const char* status_name(status s) noexcept
     case status::invalid:
         return "invalid argument";
     case status::busy:
-        return "role held by another process";
+        return "role held by another handle";
+    case status::corrupt:
+        return "ring indices corrupt";
     }
     return "unknown";
 }
@@ -71,6 +73,8 @@ int status_errno(status s) noexcept
         return EINVAL;
     case status::busy:
         return EBUSY;
+    case status::corrupt:
+        return EBADMSG;
     }
     return EINVAL;
 }
@@ -111,9 +115,37 @@ std::string ring_label(const std::string& name)
     return name.empty() ? std::string("in-process ring") : "ring '" + name + "'";
 }
 
-std::string busy_message(const std::string& label, bool producer, int pid, audience who)
+std::string printable(const std::string& s)
+{
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(s.size());
+    for (unsigned char c : s) {
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out += char(c);
+        } else {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+std::string busy_message(
+    const std::string& label, bool producer, int pid, audience who, bool same_process)
 {
     const std::string role = producer ? "producer" : "consumer";
+    if (same_process) {
+        const std::string head = label + " already has a " + role +
+            ": another handle in this same process (pid " + std::to_string(pid) +
+            ") holds that role (one " + role + " per ring, whatever the process); ";
+        if (who == audience::block)
+            return head +
+                "give this block another Ring Name (name=), or use the block "
+                "that already has it";
+        return head + "use that handle, or release it first";
+    }
     const std::string head = label + " already has a " + role + ": pid " +
         std::to_string(pid) + " holds that role (one " + role + " per ring); ";
     if (who == audience::block)

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <string>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -123,8 +124,11 @@ bool spin(F ready) noexcept
 /// The park loop shared by both sides. `index` is the other side's index
 /// (the one we wait to reach `need`), `parked`/`wake_at` our wake words,
 /// `peer` the other side's role, `done` reports end of stream (consumer only),
-/// `missed` counts lost wake-ups (see note_if_missed).
-template <class Done>
+/// `missed` counts lost wake-ups (see note_if_missed), `sane(seen)` says
+/// whether the index seen is possible at all: an impossible one is
+/// status::corrupt at once, never a state to wait out. Every path out of the
+/// loop is bounded by the deadline, whatever the shared words say.
+template <class Done, class Sane>
 status park(bool consumer,
             std::atomic<uint64_t>& index,
             std::atomic<uint32_t>& parked,
@@ -134,11 +138,15 @@ status park(bool consumer,
             uint64_t need,
             int64_t timeout_ns,
             uint64_t& seen,
-            Done done) noexcept
+            Done done,
+            Sane sane) noexcept
 {
     if (spin([&] {
-            return (seen = index.load(std::memory_order_acquire)) >= need || done();
+            seen = index.load(std::memory_order_acquire);
+            return !sane(seen) || seen >= need || done();
         })) {
+        if (!sane(seen))
+            return status::corrupt;
         if (seen >= need)
             return status::ok;
     }
@@ -149,6 +157,10 @@ status park(bool consumer,
         // store-index-then-load-parked).
         parked.store(1, std::memory_order_seq_cst);
         seen = index.load(std::memory_order_seq_cst);
+        if (!sane(seen)) {
+            parked.store(0, std::memory_order_relaxed);
+            return status::corrupt;
+        }
         if (seen >= need) {
             parked.store(0, std::memory_order_relaxed);
             return status::ok;
@@ -157,6 +169,8 @@ status park(bool consumer,
             parked.store(0, std::memory_order_relaxed);
             seen = index.load(
                 std::memory_order_acquire); // final index, written before close
+            if (!sane(seen))
+                return status::corrupt;
             return seen >= need ? status::ok : status::end_of_stream;
         }
         const int64_t left = deadline - now_ns();
@@ -182,6 +196,8 @@ status park(bool consumer,
             if (consumer) {
                 parked.store(0, std::memory_order_relaxed);
                 seen = index.load(std::memory_order_acquire);
+                if (!sane(seen))
+                    return status::corrupt;
                 return seen >= need ? status::ok : status::broken;
             }
         }
@@ -226,35 +242,62 @@ bool peer_alive(peer_id id) noexcept
 }
 
 status consumer_park(control* c,
+                     uint64_t own,
                      uint64_t need,
+                     uint64_t cap,
                      int64_t timeout_ns,
                      uint64_t& write_seen) noexcept
 {
-    return park(true,
-                c->write_idx,
-                c->consumer_parked,
-                c->consumer_wake_at,
-                c->producer,
-                c->missed_wakes,
-                need,
-                timeout_ns,
-                write_seen,
-                [c] { return c->closed.load(std::memory_order_seq_cst) != 0; });
+    return park(
+        true,
+        c->write_idx,
+        c->consumer_parked,
+        c->consumer_wake_at,
+        c->producer,
+        c->missed_wakes,
+        need,
+        timeout_ns,
+        write_seen,
+        [c] { return c->closed.load(std::memory_order_seq_cst) != 0; },
+        // The write index is never behind our read position, nor more than
+        // the capacity ahead of it.
+        [own, cap](uint64_t w) { return w - own <= cap; });
 }
 
-status
-producer_park(control* c, uint64_t need, int64_t timeout_ns, uint64_t& read_seen) noexcept
+status producer_park(control* c,
+                     uint64_t own,
+                     uint64_t need,
+                     uint64_t cap,
+                     int64_t timeout_ns,
+                     uint64_t& read_seen) noexcept
 {
-    return park(false,
-                c->read_idx,
-                c->producer_parked,
-                c->producer_wake_at,
-                c->consumer,
-                c->missed_wakes,
-                need,
-                timeout_ns,
-                read_seen,
-                [] { return false; });
+    return park(
+        false,
+        c->read_idx,
+        c->producer_parked,
+        c->producer_wake_at,
+        c->consumer,
+        c->missed_wakes,
+        need,
+        timeout_ns,
+        read_seen,
+        [] { return false; },
+        // The read index is never ahead of our write position, nor more than
+        // the capacity behind it.
+        [own, cap](uint64_t r) { return own - r <= cap; });
+}
+
+std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64_t cap)
+{
+    const uint64_t w = producer ? own : other, r = producer ? other : own;
+    const std::string why = r > w ? "its read index (" + std::to_string(r) +
+            ") is ahead of its write index (" + std::to_string(w) + ")"
+                                  : "its write index (" + std::to_string(w) + ") is " +
+            std::to_string(w - r) + " samples ahead of its read index (" +
+            std::to_string(r) + "), more than the capacity (" + std::to_string(cap) + ")";
+    return why +
+        "; something other than its one producer and one consumer wrote "
+        "into its header: stop using this ring and create a new one";
 }
 
 void wake(std::atomic<uint32_t>& word) noexcept

@@ -76,6 +76,9 @@ template <class T>
     case status::busy:
         set_busy(r, producer);
         return;
+    case status::corrupt:
+        set_corrupt(r);
+        return;
     default:
         std::snprintf(
             msg, sizeof msg, "%s: invalid request for %" PRIu64 " samples", cls, n);
@@ -183,6 +186,10 @@ struct fast {
             }
             if (r.closed()) {
                 set_closed(r);
+                return nullptr;
+            }
+            if (r.read_index_corrupt()) {
+                set_corrupt(r);
                 return nullptr;
             }
             Py_RETURN_FALSE; // full: write() counted it in dropped
@@ -313,6 +320,10 @@ struct fast {
                 return nullptr;
             }
             ok = r.consume(n);
+        }
+        if (!ok && r.write_index_corrupt()) {
+            set_corrupt(r);
+            return nullptr;
         }
         if (!ok) {
             PyErr_Format(PyExc_ValueError,

@@ -116,14 +116,19 @@ PyObject* make_view(buffer_object<T>* o, const T* data, uint64_t n)
     return arr;
 }
 
-/// A role held by another live process: OSError(EBUSY) naming its pid.
+/// A role held by another live handle (in another process, or in this one):
+/// OSError(EBUSY) naming the holder's pid.
 template <class T>
 [[gnu::cold]] void set_busy(const ring<T>& r, bool producer)
 {
-    set_error(
-        EBUSY,
-        busy_message(ring_label(r.seg()->name()), producer, r.holder_pid(), audience::api)
-            .c_str());
+    set_error(EBUSY, r.busy_message(producer, audience::api).c_str());
+}
+
+/// An impossible shared index: OSError(EBADMSG) saying which one.
+template <class T>
+[[gnu::cold]] void set_corrupt(const ring<T>& r)
+{
+    set_error(EBADMSG, r.corruption().c_str());
 }
 
 /// A write after close(): the stream has ended, nothing more may be added.

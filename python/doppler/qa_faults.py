@@ -431,3 +431,257 @@ def test_sigint_while_blocked_leaves_the_ring_usable(side, names, children):
             assert np.array_equal(tail, make("f32", 100 * rounds, buf.capacity))
     finally:
         buf.destroy()
+
+
+# ---------------------------------------------------------------------------
+# Impossible shared indices: an error that says which, never a wait
+# ---------------------------------------------------------------------------
+
+WRITE_IDX, READ_IDX = 64, 128  # byte offsets in the control block (layout.hpp)
+
+
+def scribble(name, offset, value):
+    """Overwrite one 64-bit index of a ring's header, as a stranger would."""
+    fd = os.open(shm_path(name), os.O_RDWR)
+    try:
+        os.pwrite(fd, int(value % (1 << 64)).to_bytes(8, "little"), offset)
+    finally:
+        os.close(fd)
+
+
+SCRIBBLE_CHILD = """
+import errno, sys
+import numpy as np
+sys.path.insert(0, {here!r})
+from qa_faults import scribble, WRITE_IDX, READ_IDX
+from doppler.buffer import F32Buffer
+name, case, timeout = {name!r}, {case!r}, {timeout!r}
+buf = F32Buffer(512, name=name)
+cap = buf.capacity
+block = np.zeros(cap, dtype=np.complex64)
+try:
+    if case.startswith("write"):
+        assert buf.write(block)
+        buf.wait(cap)
+        buf.consume()
+        assert buf.write(block)                      # full at 2 * cap: the next write must wait
+        scribble(name, READ_IDX, 3 * cap if case == "write-ahead" else 0)
+        buf.write(block[:1], block=True, timeout=timeout)
+    else:
+        assert buf.write(block[:10])
+        buf.wait(10)
+        buf.consume()                                # read position 10
+        scribble(name, WRITE_IDX, 3 if case == "wait-behind" else 10 + cap + 1)
+        buf.wait(1, timeout=timeout)
+    print("returned")
+except OSError as e:
+    print(errno.errorcode.get(e.errno), str(e))
+"""
+
+
+@pytest.mark.parametrize("case", ["write-ahead", "write-behind", "wait-behind", "wait-beyond"])
+@pytest.mark.parametrize("timeout", [None, 0.2, 0])
+def test_an_impossible_index_is_an_error_saying_which_not_a_wait(case, timeout, names):
+    """The read index ahead of the write index, or either more than the
+    capacity apart: write(block=True) and wait() raise OSError(EBADMSG)
+    naming the index at once, with or without a timeout (the subprocess
+    bound turns a spin or an endless wait into a failure)."""
+    name = names()
+    code = SCRIBBLE_CHILD.format(here=os.path.dirname(os.path.abspath(__file__)), name=name,
+                                 case=case, timeout=timeout)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=LONG)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.strip()
+    assert out.startswith("EBADMSG"), out
+    assert f"ring '{name}' is corrupt" in out, out
+    if case in ("write-ahead", "wait-behind"):
+        assert "is ahead of its write index" in out, out
+    else:
+        assert "more than the capacity" in out, out
+
+
+def test_a_nonblocking_write_on_an_impossible_read_index_is_an_error_not_a_drop(names):
+    name = names()
+    buf = F32Buffer(512, name=name)
+    block = np.zeros(buf.capacity, dtype=np.complex64)
+    assert buf.write(block)
+    scribble(name, READ_IDX, buf.capacity + 7)
+    with pytest.raises(OSError) as e:
+        buf.write(block[:1])
+    assert e.value.errno == 74, e.value  # EBADMSG
+    assert buf.dropped == 0
+    buf.destroy()
+
+
+def test_consume_on_an_impossible_write_index_is_an_error(names):
+    name = names()
+    buf = F32Buffer(512, name=name)
+    assert buf.write(np.zeros(10, dtype=np.complex64))
+    buf.wait(10)
+    buf.consume()  # everything it knew of: the next consume reloads the write index
+    scribble(name, WRITE_IDX, 2)
+    with pytest.raises(OSError) as e:
+        buf.consume(1)
+    assert e.value.errno == 74 and "is ahead of its write index" in str(e.value)
+    buf.destroy()
+
+
+# ---------------------------------------------------------------------------
+# Roles belong to handles; fork() and normal exit
+# ---------------------------------------------------------------------------
+
+def test_two_handles_in_one_process_hold_one_role_each(names):
+    name = names()
+    first = F32Buffer(4096, name=name)
+    second = F32Buffer.attach(name)
+    x = np.arange(10, dtype=np.complex64)
+    assert first.write(x)
+    for call in (lambda: second.write(x), lambda: second.write(x, block=True, timeout=0)):
+        with pytest.raises(OSError) as e:
+            call()
+        assert e.value.errno == 16, e.value  # EBUSY
+        assert f"another handle in this same process (pid {os.getpid()})" in str(e.value)
+    second.wait(10)  # the consumer role is free: this handle takes it
+    third = F32Buffer.attach(name)
+    with pytest.raises(OSError) as e:
+        third.wait(1, timeout=0)
+    assert e.value.errno == 16 and "same process" in str(e.value)
+    np.testing.assert_array_equal(second.wait(10), x)
+    for b in (third, second, first):
+        b.destroy()
+
+
+FORK_CHILD = """
+import os, sys
+import numpy as np
+from doppler.buffer import F32Buffer
+name = {name!r}
+buf = F32Buffer(4096, name=name)
+reader = F32Buffer.attach(name)
+x = np.arange(10, dtype=np.complex64)
+assert buf.write(x)
+reader.wait(1)                     # the parent holds both roles
+pid = os.fork()
+if pid == 0:
+    try:
+        buf.write(x)
+        print("child wrote through the parent's handle", flush=True)
+    except OSError as e:
+        if e.errno != 16 or f"pid {{os.getppid()}}" not in str(e):
+            print("child:", e, flush=True)
+    {child_end}
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+assert not buf.closed, "the child's exit closed the parent's stream"
+assert os.path.exists("/dev/shm/doppler." + name), "the child removed the parent's name"
+assert buf.write(x)                # still the producer
+np.testing.assert_array_equal(reader.wait(20), np.concatenate([x, x]))
+print("ok", flush=True)
+"""
+
+
+@pytest.mark.parametrize("child_end", ["buf.destroy(); reader.destroy(); sys.exit(0)",
+                                       "sys.exit(0)",
+                                       "del buf, reader; import gc; gc.collect(); sys.exit(0)"])
+def test_a_forked_child_never_ends_the_parents_stream_or_removes_its_name(child_end, names):
+    """os.fork(): the child's copies of the parent's handles hold no role
+    (a write is EBUSY naming the parent), and neither destroying them nor the
+    child's normal exit closes the parent's stream or removes its name."""
+    name = names()
+    r = subprocess.run([sys.executable, "-c", FORK_CHILD.format(name=name, child_end=child_end)],
+                       capture_output=True, text=True, timeout=LONG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "ok", r.stdout + r.stderr
+
+
+EXIT_CHILD = """
+import sys, threading
+import numpy as np
+from doppler.buffer import F32Buffer
+name, how = {name!r}, {how!r}
+ready = threading.Event()
+def produce():
+    buf = F32Buffer(4096, name=name)
+    buf.write(np.arange(100, dtype=np.complex64), block=True)
+    ready.set()
+    while how == "parked":         # blocked in a lossless write when the process exits
+        buf.write(np.zeros(4096, dtype=np.complex64), block=True)
+    threading.Event().wait()       # the daemon thread never returns: buf is never destroyed
+threading.Thread(target=produce, daemon=True).start()
+ready.wait()
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.parametrize("how", ["idle", "parked"])
+def test_a_ring_made_in_a_daemon_thread_is_closed_and_removed_at_normal_exit(how, names):
+    """The consumer in another process gets every sample, then EOFError (not
+    BrokenPipeError), and nothing is left in /dev/shm."""
+    name = names()
+    p = subprocess.Popen([sys.executable, "-c", EXIT_CHILD.format(name=name, how=how)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        buf = F32Buffer.attach(name, timeout=LONG)
+        np.testing.assert_array_equal(buf.wait(100, timeout=LONG), np.arange(100, dtype=np.complex64))
+        buf.consume()
+        p.stdin.write("\n")
+        p.stdin.flush()
+        assert p.wait(timeout=LONG) == 0
+        if how == "parked" and buf.available:  # what the parked writes published
+            buf.wait(buf.available, timeout=LONG)
+            buf.consume()
+        with pytest.raises(EOFError):
+            buf.wait(1, timeout=LONG)
+        assert not os.path.exists(shm_path(name))
+        buf.destroy()
+    finally:
+        p.kill()
+        p.wait()
+
+
+# ---------------------------------------------------------------------------
+# A sparse object on a full /dev/shm: ENOSPC at attach, never SIGBUS
+# ---------------------------------------------------------------------------
+
+SPARSE_CHILD = """
+import errno, json, os
+import numpy as np
+from doppler.buffer import I16Buffer
+model = I16Buffer(1024, name="model")          # 8 KiB: fits in the 64 KiB tmpfs
+with open("/dev/shm/doppler.model", "rb") as f:
+    header = bytearray(f.read(4096))
+cap = 1 << 16                                   # 256 KiB of data: does not fit
+header[24:32] = cap.to_bytes(8, "little")       # capacity
+header[32:40] = (4 * cap).to_bytes(8, "little") # data bytes
+fd = os.open("/dev/shm/doppler.sparse", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+os.pwrite(fd, bytes(header), 0)
+os.ftruncate(fd, 4096 + 4 * cap)                # every data page a hole
+os.close(fd)
+out = {}
+try:
+    buf = I16Buffer.attach("sparse")
+    buf.write(np.ones((cap, 2), dtype=np.int16))  # would SIGBUS on a hole
+    out["attach"] = "attached"
+except OSError as e:
+    out["attach"] = [e.errno, str(e)]
+print(json.dumps(out), flush=True)
+"""
+
+
+def test_attaching_a_sparse_object_on_a_full_dev_shm_is_enospc_not_sigbus():
+    """In a private mount namespace with a 64 KiB /dev/shm, an object with a
+    valid header whose data pages were never allocated: attach reserves them
+    (as creation does) and fails with ENOSPC and a clear message."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) to mount a small tmpfs on /dev/shm in a private namespace")
+    script = 'mount -t tmpfs -o size=64k tmpfs /dev/shm && "$0" -c "$1"'
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script, sys.executable, SPARSE_CHILD],
+                       capture_output=True, text=True, timeout=LONG)
+    assert r.returncode == 0, r.stderr  # a SIGBUS would end the child with -7
+    out = json.loads(r.stdout.splitlines()[0])
+    assert out["attach"] != "attached"
+    err, msg = out["attach"]
+    assert err == 28, msg  # ENOSPC
+    assert "never reserved" in msg and "/dev/shm is full" in msg, msg

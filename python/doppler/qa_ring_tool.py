@@ -5,9 +5,11 @@ exit codes and messages."""
 import json
 import os
 import signal
+import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -251,3 +253,212 @@ def test_module_entry_point(names):
         assert rc == 0 and json.loads(out)["capacity"] == 1024
     finally:
         buf.destroy()
+
+
+# ---------------------------------------------------------------------------
+# Whatever another user puts under the prefix
+# ---------------------------------------------------------------------------
+
+def plant(raw_name, content=b"not a ring"):
+    """Create /dev/shm/doppler.<raw_name> (bytes) with some content; its path."""
+    path = b"/dev/shm/doppler." + raw_name
+    with open(path, "wb") as f:
+        f.write(content)
+    return path
+
+
+def no_terminal_control(text):
+    """True if `text` holds no byte that could move a terminal's cursor."""
+    return not any(ord(c) < 0x20 and c != "\n" or ord(c) == 0x7F or ord(c) > 0x7E for c in text)
+
+
+def test_names_that_are_not_utf8_or_hold_control_characters_are_printed_escaped():
+    tag = f"qa-{os.getpid()}-".encode()
+    odd = [tag + b"bad\xff\xfe", tag + b"\x1b[2J\x1b[H\r", tag + b"row\nfake  f32  4096  0",
+           tag + "é\u202eevil".encode()]
+    paths = [plant(n) for n in odd]
+    try:
+        rc, out, err = tool("list")
+        assert rc == 0, err
+        assert no_terminal_control(out), repr(out)
+        ours = [line for line in out.splitlines() if line.startswith(tag.decode())]
+        assert len(ours) == len(odd), out  # one row each, none forged
+        assert all("corrupt" in line for line in ours), out
+        for escaped in ("bad\\xff\\xfe", "\\x1b[2J\\x1b[H\\x0d", "row\\x0afake\\x20\\x20f32",
+                        "\\xc3\\xa9\\xe2\\x80\\xaeevil"):
+            assert any(escaped in line for line in ours), (escaped, out)
+
+        rc, out, err = tool("list", "--json")
+        assert rc == 0, err
+        names = {os.fsencode(r["name"]) for r in json.loads(out)}
+        assert set(odd) <= names, names  # the exact bytes, round-tripped
+
+        rc, out, err = stale()
+        assert rc == 0, err
+        assert no_terminal_control(out + err), repr(out + err)
+        assert all(os.path.exists(p) for p in paths)  # corrupt: never removed by --stale
+
+        for n in odd:  # by name on the command line: a usage error, escaped
+            r = subprocess.run(TOOL + [b"info", n], capture_output=True, timeout=LONG)
+            assert r.returncode == 2, r
+            assert no_terminal_control(r.stderr.decode("ascii")), r.stderr
+    finally:
+        for p in paths:
+            os.unlink(p)
+
+
+def test_every_file_type_under_the_prefix_is_listed_as_corrupt_and_never_blocks(names):
+    import socket
+    made = {}
+    target = names()
+    real = F32Buffer(512, name=target)
+    kinds = {"fifo": lambda p: os.mkfifo(p),
+             "dir": lambda p: os.mkdir(p),
+             "symlink": lambda p: os.symlink(shm_path(target), p),
+             "dangling": lambda p: os.symlink("/nonexistent", p),
+             "socket": lambda p: socket.socket(socket.AF_UNIX).bind(p)}
+    if os.geteuid() == 0:  # device nodes need CAP_MKNOD
+        kinds["chardev"] = lambda p: os.mknod(p, 0o600 | 0o020000, os.makedev(1, 3))
+    try:
+        for kind, make_it in kinds.items():
+            made[kind] = names()
+            make_it(shm_path(made[kind]))
+        rc, out, err = tool("list", "--json")
+        assert rc == 0, err
+        rings = {r["name"]: r for r in json.loads(out)}
+        for kind, name in made.items():
+            assert rings[name]["problem"].startswith("corrupt"), (kind, rings[name])
+            rc, out, err = tool("info", name)
+            assert rc == 0 and "corrupt" in out, (kind, out, err)
+            with pytest.raises(OSError) as e:
+                F32Buffer.attach(name, allow_foreign=True)
+            assert e.value.errno == 74, (kind, e.value)  # EBADMSG, naming what it is
+            assert "not a ring" in str(e.value), (kind, e.value)
+        rc, out, err = stale()
+        assert rc == 0, err
+        for name in made.values():
+            assert os.path.lexists(shm_path(name))
+    finally:
+        real.destroy()
+        for name in made.values():
+            p = shm_path(name)
+            if os.path.isdir(p) and not os.path.islink(p):
+                os.rmdir(p)
+            elif os.path.lexists(p):
+                os.unlink(p)
+
+
+def test_an_object_that_changes_size_while_listed_never_crashes_the_tool(names):
+    name = names()
+    buf = F32Buffer(1 << 16, name=name)
+    size = os.path.getsize(shm_path(name))
+    stop = threading.Event()
+
+    def resize():
+        fd = os.open(shm_path(name), os.O_RDWR)
+        while not stop.is_set():
+            for n in (0, 100, 5000, size):
+                os.ftruncate(fd, n)
+        os.close(fd)
+
+    t = threading.Thread(target=resize)
+    t.start()
+    try:
+        for _ in range(10):
+            for args in (("list",), ("list", "--json"), ("info", name)):
+                rc, out, err = tool(*args)
+                assert rc == 0, (args, rc, err)  # a fault would be -7 (SIGBUS)
+    finally:
+        stop.set()
+        t.join()
+        buf.destroy()
+
+
+@pytest.fixture
+def other_user():
+    """A throwaway local user (useradd -M, removed afterwards) and a function
+    that runs a command as that user (setpriv). Root only."""
+    if os.geteuid() != 0:
+        pytest.skip("the other-user side needs root to create a throwaway user and drop to it")
+    for prog in ("useradd", "userdel", "setpriv"):
+        if not shutil.which(prog):
+            pytest.skip(f"{prog} is not installed")
+    user = f"dpqa{os.getpid() % 100000}"
+    subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", user], check=True,
+                   capture_output=True, timeout=LONG)
+    try:
+        import pwd
+        uid = pwd.getpwnam(user).pw_uid
+
+        def run(code):
+            env = dict(os.environ, HOME="/tmp")
+            return subprocess.run(["setpriv", f"--reuid={uid}", "--regid=65534", "--clear-groups",
+                                   sys.executable, "-c", code], capture_output=True, text=True,
+                                  env=env, timeout=LONG)
+        yield uid, run
+    finally:
+        subprocess.run(["userdel", user], capture_output=True, timeout=LONG)
+
+
+def test_another_users_objects_are_shown_and_attached_only_as_far_as_they_are_valid(other_user, names):
+    """Another user plants a valid ring, a FIFO, a sparse ring and an oddly
+    named file; this user's tool lists every one (escaped, with its owner),
+    and attach(allow_foreign=True) takes the valid ones and refuses the rest
+    with a reason. The other user, in turn, sees this user's ring as not
+    accessible, and the tool survives that too."""
+    uid, run = other_user
+    valid, fifo, sparse, mine = names(), names(), names(), names()
+    odd = f"qa-{os.getpid()}-odd\x1b[31m"
+    code = textwrap.dedent(f"""
+        import os
+        import numpy as np
+        from doppler.buffer import F32Buffer
+        buf = F32Buffer(512, name={valid!r})
+        assert buf.write(np.arange(10, dtype=np.complex64))
+        with open("/dev/shm/doppler.{valid}", "rb") as f:
+            header = f.read(4096)
+        os.mkfifo("/dev/shm/doppler.{fifo}")
+        fd = os.open("/dev/shm/doppler.{sparse}", os.O_RDWR | os.O_CREAT, 0o600)
+        os.pwrite(fd, header, 0)
+        os.ftruncate(fd, os.path.getsize("/dev/shm/doppler.{valid}"))
+        os.close(fd)
+        with open({("/dev/shm/doppler." + odd)!r}, "w") as f:
+            f.write("x")
+        os._exit(0)  # leave the ring behind, as a killed process would
+    """)
+    mine_buf = F32Buffer(512, name=mine)
+    try:
+        r = run(code)
+        assert r.returncode == 0, r.stderr
+        rc, out, err = tool("list", "--json")
+        assert rc == 0, err
+        rings = {r["name"]: r for r in json.loads(out)}
+        assert rings[valid]["uid"] == uid and rings[valid]["problem"] is None
+        assert rings[fifo]["problem"].startswith("corrupt")
+        assert rings[odd]["problem"].startswith("corrupt")
+        rc, out, err = tool("list")
+        assert rc == 0 and no_terminal_control(out), repr(out)
+
+        with pytest.raises(PermissionError):
+            F32Buffer.attach(valid)
+        for name in (valid, sparse):  # the sparse one gets its pages at attach
+            buf = F32Buffer.attach(name, allow_foreign=True)
+            assert buf.capacity == 512
+            buf.destroy()
+        with pytest.raises(OSError) as e:
+            F32Buffer.attach(fifo, allow_foreign=True)
+        assert e.value.errno == 74 and "FIFO" in str(e.value)
+
+        tool_code = ("import sys; sys.argv = ['doppler-ring', 'list']; "
+                     "from doppler.ring import main; sys.exit(main())")
+        r = run(tool_code)
+        assert r.returncode == 0, r.stderr
+        line = next(line for line in r.stdout.splitlines() if line.startswith(mine))
+        assert "not accessible to you" in line, line
+    finally:
+        mine_buf.destroy()
+        for name in (valid, fifo, sparse, odd):
+            try:
+                os.unlink(shm_path(name))
+            except FileNotFoundError:
+                pass

@@ -18,13 +18,34 @@ namespace py = pybind11;
 
 namespace {
 
-/// A name argument as a std::string (TypeError / ValueError as the buffers').
+/// A name or path as Python's os.fsdecode gives it: bytes that are not UTF-8
+/// (another user may name an object anything) become lone surrogates instead
+/// of an exception; os.fsencode gives the bytes back.
+py::str fs_str(const std::string& s)
+{
+    PyObject* o = PyUnicode_DecodeFSDefaultAndSize(s.data(), Py_ssize_t(s.size()));
+    if (!o)
+        throw py::error_already_set();
+    return py::reinterpret_steal<py::str>(o);
+}
+
+/// A name argument as a std::string: bytes, or a str encoded as os.fsencode
+/// does (so a name list() returned, whatever its bytes, round-trips; the core
+/// then refuses what is not a valid ring name). Other types: TypeError.
 std::string name_of(const py::handle& o)
 {
-    std::string name;
-    if (!doppler::python::name_arg(o.ptr(), name))
+    if (PyBytes_Check(o.ptr()))
+        return o.cast<std::string>();
+    if (!PyUnicode_Check(o.ptr())) {
+        std::string name;
+        if (!doppler::python::name_arg(o.ptr(), name))
+            throw py::error_already_set();
+        return name;
+    }
+    PyObject* raw = PyUnicode_EncodeFSDefault(o.ptr());
+    if (!raw)
         throw py::error_already_set();
-    return name;
+    return py::reinterpret_steal<py::bytes>(raw).cast<std::string>();
 }
 
 py::dict peer_dict(const doppler::ring_peer& p)
@@ -39,10 +60,10 @@ py::dict peer_dict(const doppler::ring_peer& p)
 py::dict info_dict(const doppler::ring_info& r)
 {
     py::dict d;
-    d["name"] = r.name;
-    d["path"] = doppler::segment::shm_path(r.name);
+    d["name"] = fs_str(r.name);
+    d["path"] = fs_str(doppler::segment::shm_path(r.name));
     d["problem"] =
-        r.problem.empty() ? py::object(py::none()) : py::object(py::str(r.problem));
+        r.problem.empty() ? py::object(py::none()) : py::object(fs_str(r.problem));
     d["uid"] = r.uid;
     d["mode"] = r.mode;
     d["bytes"] = r.bytes;
@@ -91,8 +112,9 @@ PYBIND11_MODULE(_ring_tool, m)
         "valid_name",
         [](const py::object& name) {
             std::string s;
-            if (!doppler::python::name_arg(name.ptr(), s)) {
-                PyErr_Clear();
+            try {
+                s = name_of(name);
+            } catch (const py::error_already_set&) {
                 return false;
             }
             try {

@@ -16,6 +16,11 @@ role). `rm --stale` removes only valid rings that are not in use; `rm NAME`
 refuses a ring in use unless --force. A corrupt or foreign object is listed
 as corrupt and removed only by an explicit `rm NAME`.
 
+Anything another user may have put under the prefix is shown, never
+trusted: names that are not UTF-8 or contain control characters are printed
+escaped (\\xNN for every byte outside printable ASCII, and for spaces in a
+name), so a name can never move the cursor or forge a row of the table.
+
 Exit codes: 0 done, 1 not found or refused, 2 usage error (bad arguments or
 an invalid ring name).
 """
@@ -28,6 +33,33 @@ import sys
 from . import _ring_tool
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+_SHELL_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/")
+
+
+def _escaped(text, keep_spaces=True):
+    """`text` (a str that may carry undecodable bytes as surrogates, as
+    os.fsdecode makes them) safe for a terminal: every byte outside printable
+    ASCII, and the backslash, as \\xNN; spaces too unless keep_spaces."""
+    out = []
+    for byte in os.fsencode(text):
+        if 0x21 <= byte < 0x7F and byte != 0x5C or (byte == 0x20 and keep_spaces):
+            out.append(chr(byte))
+        else:
+            out.append(f"\\x{byte:02x}")
+    return "".join(out)
+
+
+def _name(name):
+    """A ring name for a table cell or a message: escaped, spaces included."""
+    return _escaped(name, keep_spaces=False)
+
+
+def _shell_path(path):
+    """`path` as a bash word that removes exactly that file, whatever its bytes."""
+    raw = os.fsencode(path)
+    if all(b in _SHELL_SAFE for b in raw):
+        return path
+    return "$'" + "".join(chr(b) if b in _SHELL_SAFE else f"\\x{b:02x}" for b in raw) + "'"
 
 
 def _mapping_pids():
@@ -76,7 +108,7 @@ def _rm_hint(ring):
     not even a valid ring name (the tool refuses those)."""
     if _ring_tool.valid_name(ring["name"]):
         return f"`doppler-ring rm {ring['name']}`"
-    return f"`rm {ring['path']}`"
+    return f"`rm -- {_shell_path(ring['path'])}`"
 
 
 def _peer(p):
@@ -104,10 +136,10 @@ def _cmd_list(args):
     rows = [header]
     for r in rings:
         if r["problem"]:
-            rows.append((r["name"], "?", "-", "-", "-", "-", "-", "-", "-", r["problem"]))
+            rows.append((_name(r["name"]), "?", "-", "-", "-", "-", "-", "-", "-", _escaped(r["problem"])))
         else:
             state = r["state"] + (", closed" if r["closed"] else "")
-            rows.append((r["name"], r["type"], str(r["capacity"]), str(r["fill"]), str(r["written"]),
+            rows.append((_name(r["name"]), r["type"], str(r["capacity"]), str(r["fill"]), str(r["written"]),
                          str(r["dropped"]), _peer(r["producer"]), _peer(r["consumer"]),
                          _peer(r["creator"]), state))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
@@ -121,11 +153,11 @@ def _cmd_info(args):
     if args.json:
         print(json.dumps(ring, indent=2))
         return EXIT_OK
-    print(f"name:       {ring['name']}")
-    print(f"path:       {ring['path']}")
+    print(f"name:       {_name(ring['name'])}")
+    print(f"path:       {_escaped(ring['path'])}")
     print(f"owner:      uid {ring['uid']}, mode {ring['mode']:04o}, {ring['bytes']} bytes")
     if ring["problem"]:
-        print(f"state:      {ring['problem']}")
+        print(f"state:      {_escaped(ring['problem'])}")
         print(f"            (remove it with {_rm_hint(ring)})")
         return EXIT_OK
     print(f"type:       {ring['type']}")
@@ -144,9 +176,9 @@ def _cmd_info(args):
 
 def _remove(name):
     if _ring_tool.remove(name):
-        print(f"removed {name}")
+        print(f"removed {_name(name)}")
         return EXIT_OK
-    print(f"doppler-ring: no ring named '{name}'", file=sys.stderr)
+    print(f"doppler-ring: no ring named '{_name(name)}'", file=sys.stderr)
     return EXIT_REFUSED
 
 
@@ -158,18 +190,18 @@ def _cmd_rm(args):
                 continue
             state, _ = _state(ring, users)
             if state == "stale" and _ring_tool.remove(ring["name"]):  # False: gone meanwhile
-                print(f"removed {ring['name']}")
+                print(f"removed {_name(ring['name'])}")
                 removed += 1
             elif state == "corrupt":
-                print(f"skipped {ring['name']}: {ring['problem']} (remove it explicitly with {_rm_hint(ring)})",
-                      file=sys.stderr)
+                print(f"skipped {_name(ring['name'])}: {_escaped(ring['problem'])} "
+                      f"(remove it explicitly with {_rm_hint(ring)})", file=sys.stderr)
         if not removed:
             print("no stale rings")
         return EXIT_OK
     ring = _ring_tool.inspect(args.name)
     state, live = _state(ring, _mapping_pids())
     if state == "in use" and not args.force:
-        print(f"doppler-ring: ring '{args.name}' is in use by {', '.join(live)}; stop those processes "
+        print(f"doppler-ring: ring '{_name(args.name)}' is in use by {', '.join(live)}; stop those processes "
               f"first, or use --force (they keep their mappings)", file=sys.stderr)
         return EXIT_REFUSED
     return _remove(args.name)
@@ -208,13 +240,13 @@ def main(argv=None):
     try:
         return args.run(args)
     except ValueError as e:  # a malformed ring name
-        print(f"doppler-ring: {e}", file=sys.stderr)
+        print(f"doppler-ring: {_escaped(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except FileNotFoundError as e:
-        print(f"doppler-ring: {e.strerror}", file=sys.stderr)
+        print(f"doppler-ring: {_escaped(e.strerror or str(e))}", file=sys.stderr)
         return EXIT_REFUSED
     except OSError as e:
-        print(f"doppler-ring: {e.strerror or e}", file=sys.stderr)
+        print(f"doppler-ring: {_escaped(e.strerror or str(e))}", file=sys.stderr)
         return EXIT_REFUSED
 
 

@@ -46,7 +46,16 @@ namespace doppler {
  * finishes) it closes the ring: a consumer drains what remains and then sees
  * end of stream. A named ring is also released (producer role given up; the
  * name removed if this block created it); a handed-over ring is only closed,
- * its owner keeps it. A stopped sink does not reopen its ring.
+ * its owner keeps it.
+ *
+ * Running the flowgraph again (tb.run() twice, or start() after
+ * stop()/wait()): a sink made with a ring name starts a new stream in a fresh
+ * ring under the same name (the previous run's consumer got end of stream
+ * and attaches again by name); a sink given a ring object whose stream ended
+ * refuses to start (std::invalid_argument from start(): end of stream is
+ * final). A ring found under the name that carried a dead producer's stream
+ * (a flowgraph killed with SIGKILL) is not continued either: its consumer
+ * drains it and gets a broken-peer error, the new stream gets a fresh ring.
  */
 class DOPPLER_API buffer_sink : virtual public gr::sync_block
 {
