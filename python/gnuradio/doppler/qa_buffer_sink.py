@@ -3,6 +3,9 @@
 """QA of doppler.buffer_sink: flowgraph -> ring -> Python wait() in this process."""
 
 import errno
+import os
+import subprocess
+import sys
 
 import numpy as np
 from gnuradio import blocks, doppler, gr, gr_unittest
@@ -328,6 +331,158 @@ class qa_buffer_sink(gr_unittest.TestCase):
         finally:
             holder.communicate("")
         buf.destroy()
+
+    def test_two_sinks_on_one_name_in_one_script_are_refused(self):
+        # Roles belong to handles: the second sink is a second producer.
+        name = ring_name("twice")
+        first = doppler.buffer_sink("f32", name)
+        with self.assertRaises(OSError) as cm:
+            doppler.buffer_sink("f32", name)
+        self.assertEqual(cm.exception.errno, errno.EBUSY)
+        self.assertIn("another handle in this same process (pid %d)" % os.getpid(),
+                      str(cm.exception))
+        buf = doppler.buffer.F32Buffer(4096)
+        second = doppler.buffer_sink("f32", buf)
+        with self.assertRaises(OSError):  # a second sink on one buffer object shares its handle
+            doppler.buffer_sink("f32", doppler.buffer.F32Buffer.attach(name))
+        del first, second
+
+    # --- running the flowgraph again ----------------------------------------------
+
+    def test_a_second_run_streams_again_to_a_consumer_in_another_process(self):
+        """tb.run() twice on one top block: the consumer reads the first run to
+        EOFError, attaches again by name and reads the second; every sample of
+        both runs arrives, in order."""
+        name = ring_name("rerun")
+        n = 50_000
+        seq = np.arange(n, dtype=np.float32)
+        consumer = subprocess.Popen([sys.executable, "-c", RERUN_CONSUMER, name, "2"],
+                                    stdout=subprocess.PIPE, text=True)
+        src = blocks.vector_source_c((seq + 1j * seq).tolist(), False)
+        snk = doppler.buffer_sink("f32", name, 4096, "block")
+        tb = gr.top_block()
+        tb.connect(src, snk)
+        tb.run()
+        src.rewind()
+        tb.run()
+        out, _ = consumer.communicate(timeout=120)
+        self.assertEqual(consumer.returncode, 0)
+        self.assertEqual(out.split(), [str(n), str(n)])
+        self.assertEqual(snk.dropped(), 0)
+        self.assertFalse(shm_exists(name))
+
+    def test_start_after_stop_streams_again(self):
+        name = ring_name("restart")
+        snk = doppler.buffer_sink("f32", name, 4096, "drop")
+        tb = gr.top_block()
+        src = blocks.vector_source_c([1 + 1j] * 1000, False)
+        tb.connect(src, snk)
+        for run in range(3):
+            tb.start()
+            buf = doppler.buffer.F32Buffer.attach(name, timeout=10)
+            got = drain(buf)
+            tb.stop()
+            tb.wait()
+            self.assertEqual(len(got), 1000, run)
+            buf.destroy()
+            src.rewind()
+
+    def test_a_rerun_with_a_closed_buffer_object_raises_at_start(self):
+        buf = doppler.buffer.F32Buffer(4096)
+        snk = doppler.buffer_sink("f32", buf)
+        tb = gr.top_block()
+        src = blocks.vector_source_c([1j] * 100, False)
+        tb.connect(src, snk)
+        tb.run()
+        self.assertTrue(buf.closed)
+        src.rewind()
+        with self.assertRaisesRegex(ValueError, "is closed .*make a new buffer"):
+            tb.run()
+        self.assertEqual(buf.available, 100)  # nothing was written, nothing lost silently
+
+    def test_the_run_after_a_killed_flowgraph_never_continues_its_stream(self):
+        """A flowgraph killed with SIGKILL leaves its ring. The next run under
+        the same name starts a fresh ring: the consumer still attached to the
+        old one gets every sample of the dead run, then BrokenPipeError, and
+        after attaching again only the new run's samples."""
+        name = ring_name("killed")
+        dead = subprocess.Popen([sys.executable, "-c", FLOWGRAPH, name, "1", "0"],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            buf = doppler.buffer.F32Buffer.attach(name, timeout=30)
+            self.assertEqual(dead.stdout.readline().strip(), "running")
+            old = np.array(buf.wait(1000, timeout=30))
+            buf.consume()
+            dead.kill()
+            dead.wait()
+            old_inode = os.stat("/dev/shm/doppler." + name).st_ino
+            n = 20_000
+            new = subprocess.Popen([sys.executable, "-c", FLOWGRAPH, name, "2", str(n)],
+                                   stdout=subprocess.PIPE, text=True)
+            self.assertEqual(new.stdout.readline().strip(), "running")
+            self.assertNotEqual(os.stat("/dev/shm/doppler." + name).st_ino, old_inode)
+            rest = []
+            with self.assertRaises(BrokenPipeError):
+                while True:
+                    rest.append(np.array(buf.wait(1, timeout=30)))
+                    buf.consume()
+            buf.destroy()
+            self.assertTrue((old == 1).all() and all((r == 1).all() for r in rest))
+            second = doppler.buffer.F32Buffer.attach(name, timeout=30)
+            got = drain(second)
+            second.destroy()
+            self.assertEqual(len(got), n)
+            self.assertTrue((got == 2).all())
+            self.assertEqual(new.wait(timeout=60), 0)
+        finally:
+            for p in (dead, new) if "new" in locals() else (dead,):
+                p.kill()
+                p.wait()
+                p.stdout.close()
+
+
+# Reads `streams` streams of ring argv[1] one after another (attaching again by
+# name after each EOFError); prints how many samples each had, checking that
+# sample k of each stream is k + k*1j.
+RERUN_CONSUMER = """
+import sys
+import numpy as np
+from doppler.buffer import F32Buffer
+name, streams = sys.argv[1], int(sys.argv[2])
+for _ in range(streams):
+    buf = F32Buffer.attach(name, timeout=60)
+    nxt = 0
+    while True:
+        try:
+            v = buf.wait(1000, timeout=60)
+        except EOFError:
+            if not buf.available:
+                break
+            v = buf.wait(buf.available)
+        want = np.arange(nxt, nxt + len(v), dtype=np.float32)
+        assert (v.real == want).all() and (v.imag == want).all(), nxt
+        nxt += len(v)
+        buf.consume()
+    buf.destroy()
+    print(nxt, flush=True)
+"""
+
+# A flowgraph writing the constant argv[2] into ring argv[1] (block policy,
+# 4096-sample ring), argv[3] samples (0: for ever, until killed).
+FLOWGRAPH = """
+import sys
+from gnuradio import blocks, doppler, gr
+name, value, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+tb = gr.top_block()
+src = blocks.vector_source_c([value] * 1024, n == 0)
+snk = doppler.buffer_sink("f32", name, 4096, "block")
+if n:
+    src = blocks.vector_source_c([value] * n, False)
+tb.connect(src, snk)
+tb.start()
+print("running", flush=True)
+tb.wait()
+"""
 
 
 if __name__ == "__main__":

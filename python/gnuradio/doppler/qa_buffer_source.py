@@ -206,6 +206,45 @@ class qa_buffer_source(gr_unittest.TestCase):
             if producer.poll() is None:
                 producer.kill()
 
+    def test_a_second_run_of_one_top_block_continues_where_the_first_stopped(self):
+        # The same top block run again: the second run takes the consumer
+        # role again and reads on from the first unread sample; after the
+        # producer closed its ring and made a new one under the name, a third
+        # run reads the new one.
+        name = ring_name("rerun")
+        buf = doppler.buffer.F32Buffer(4096, name=name)
+        data = np.arange(3000, dtype=np.float32).astype(np.complex64)
+        buf.write(data[:600])
+        src = doppler.buffer_source("f32", name)
+        sink = blocks.vector_sink_c()
+        tb = gr.top_block()
+        tb.connect(src, sink)
+        tb.start()
+        for _ in range(1000):  # up to ~10 s
+            if len(sink.data()) >= 600:
+                break
+            time.sleep(0.01)
+        tb.stop()
+        tb.wait()
+        buf.write(data[600:2000])
+        buf.close()
+        tb.run()  # to the end of the stream
+        np.testing.assert_array_equal(np.array(sink.data()), data[:2000])
+        buf.destroy()
+        fresh = doppler.buffer.F32Buffer(4096, name=name)  # a new stream under the name
+        fresh.write(data[2000:])
+        fresh.close()
+        tb.run()
+        np.testing.assert_array_equal(np.array(sink.data()), data)
+        fresh.destroy()
+
+    def test_two_sources_on_one_name_in_one_script_are_refused(self):
+        name = ring_name("twice")
+        first = doppler.buffer_source("f32", name)
+        with self.assertRaisesRegex(OSError, "another handle in this same process"):
+            doppler.buffer_source("f32", name)
+        del first
+
     def test_bad_arguments(self):
         with self.assertRaisesRegex(ValueError, "type"):
             doppler.buffer_source("i8", ring_name("bad"))
