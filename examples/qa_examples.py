@@ -6,6 +6,7 @@ GRC_BLOCKS_PATH at grc/, DOPPLER_GENERATED where the grcc_* tests put the
 generated flowgraphs and DOPPLER_SOURCE_DIR at the source tree.
 """
 import glob
+import json
 import os
 import re
 import subprocess
@@ -92,3 +93,91 @@ def test_demo_rejects_bad_input():
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+# ---------------------------------------------------------------------------
+# The blocks' yml: GRC checks the parameters before anything runs
+# ---------------------------------------------------------------------------
+
+SMALL_FLOWGRAPH = """options:
+  parameters:
+    generate_options: no_gui
+    id: {fg_id}
+    output_language: python
+  states:
+    coordinate: [8, 8]
+    rotation: 0
+    state: enabled
+blocks:
+- name: src
+  id: doppler_buffer_source
+  parameters:
+    capacity: {capacity}
+    name: {name}
+    sc16: 'False'
+    scale: {source_scale}
+    type: i16
+  states:
+    coordinate: [200, 100]
+    rotation: 0
+    state: enabled
+- name: snk
+  id: doppler_buffer_sink
+  parameters:
+    capacity: {capacity}
+    name: {name}
+    policy: {policy}
+    sc16: 'False'
+    scale: {sink_scale}
+    type: i16
+  states:
+    coordinate: [500, 100]
+    rotation: 0
+    state: enabled
+connections:
+- [src, '0', snk, '0']
+metadata:
+  file_format: 1
+"""
+
+GOOD = dict(name="rx", policy="block", capacity="4096", source_scale="1/32768", sink_scale="32767")
+
+
+def grcc(tmp_path, **changes):
+    """Compile SMALL_FLOWGRAPH with `changes`; (exit code, all grcc printed)."""
+    grc = tmp_path / "small.grc"
+    values = {k: json.dumps(v) for k, v in dict(GOOD, **changes).items()}  # YAML-safe
+    grc.write_text(SMALL_FLOWGRAPH.format(fg_id="small", **values))
+    r = subprocess.run(["grcc", "-o", str(tmp_path), str(grc)], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_grc_accepts_good_parameters_and_a_buffer_source_needs_no_throttle(tmp_path):
+    """The Buffer Source is paced by its producer, like a hardware source:
+    grcc compiles the flowgraph without the "no flow control" warning."""
+    rc, out = grcc(tmp_path)
+    assert rc == 0, out
+    assert "flow control" not in out, out
+    assert "Warning" not in out, out
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(name="'my ring'"), "Ring Name"),
+    (dict(name="'.hidden'"), "Ring Name"),
+    (dict(name="'" + "x" * 201 + "'"), "Ring Name"),
+    (dict(policy="Block"), "Overflow"),
+    (dict(capacity="0"), "Capacity"),
+    (dict(sink_scale="0"), "Scale"),
+    (dict(sink_scale="float('inf')"), "Scale"),
+    (dict(source_scale="float('nan')"), "Scale"),
+    (dict(source_scale="1e-320"), "Scale"),
+])
+def test_grc_refuses_bad_parameters_naming_the_parameter(tmp_path, change, message):
+    """A bad Ring Name, Overflow, Capacity or Scale turns the block red in GRC
+    (grcc refuses to compile) with an assertion that names the parameter and
+    what it must be; nothing is generated."""
+    rc, out = grcc(tmp_path, **change)
+    assert rc != 0, out
+    assert f"Assertion \"'{message}:" in out, out
+    assert not (tmp_path / "small.py").exists()

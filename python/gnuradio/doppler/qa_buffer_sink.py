@@ -372,18 +372,20 @@ class qa_buffer_sink(gr_unittest.TestCase):
         self.assertFalse(shm_exists(name))
 
     def test_start_after_stop_streams_again(self):
+        # Block policy, a ring smaller than a run: each run's sink waits for
+        # this consumer, so its ring is there to attach to.
         name = ring_name("restart")
-        snk = doppler.buffer_sink("f32", name, 4096, "drop")
+        snk = doppler.buffer_sink("f32", name, 512, "block")
         tb = gr.top_block()
-        src = blocks.vector_source_c([1 + 1j] * 1000, False)
+        src = blocks.vector_source_c([1 + 1j] * 3000, False)
         tb.connect(src, snk)
         for run in range(3):
             tb.start()
             buf = doppler.buffer.F32Buffer.attach(name, timeout=10)
-            got = drain(buf)
+            got = drain(buf, chunk=256)
             tb.stop()
             tb.wait()
-            self.assertEqual(len(got), 1000, run)
+            self.assertEqual(len(got), 3000, run)
             buf.destroy()
             src.rewind()
 
