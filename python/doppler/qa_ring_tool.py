@@ -5,7 +5,6 @@ exit codes and messages."""
 import json
 import os
 import signal
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,9 @@ import numpy as np
 import pytest
 
 from doppler.buffer import F32Buffer, I16Buffer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qa_xproc import throwaway_user  # noqa: E402,F401 (a fixture)
 
 # The launcher from apps/ when CTest names it, else the module.
 TOOL = ([sys.executable, os.environ["DOPPLER_RING_TOOL"]] if os.environ.get("DOPPLER_RING_TOOL")
@@ -375,29 +377,17 @@ def test_an_object_that_changes_size_while_listed_never_crashes_the_tool(names):
 
 
 @pytest.fixture
-def other_user():
-    """A throwaway local user (useradd -M, removed afterwards) and a function
-    that runs a command as that user (setpriv). Root only."""
-    if os.geteuid() != 0:
-        pytest.skip("the other-user side needs root to create a throwaway user and drop to it")
-    for prog in ("useradd", "userdel", "setpriv"):
-        if not shutil.which(prog):
-            pytest.skip(f"{prog} is not installed")
-    user = f"dpqa{os.getpid() % 100000}"
-    subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", user], check=True,
-                   capture_output=True, timeout=LONG)
-    try:
-        import pwd
-        uid = pwd.getpwnam(user).pw_uid
+def other_user(throwaway_user):
+    """(uid, run): a throwaway local user (qa_xproc's fixture: root only,
+    skipped otherwise, saying why) and a function that runs Python code as
+    that user (setpriv)."""
+    uid, gid = throwaway_user
 
-        def run(code):
-            env = dict(os.environ, HOME="/tmp")
-            return subprocess.run(["setpriv", f"--reuid={uid}", "--regid=65534", "--clear-groups",
-                                   sys.executable, "-c", code], capture_output=True, text=True,
-                                  env=env, timeout=LONG)
-        yield uid, run
-    finally:
-        subprocess.run(["userdel", user], capture_output=True, timeout=LONG)
+    def run(code):
+        return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                               sys.executable, "-c", code], capture_output=True, text=True,
+                              env=dict(os.environ, HOME="/tmp"), timeout=LONG)
+    return uid, run
 
 
 def test_another_users_objects_are_shown_and_attached_only_as_far_as_they_are_valid(other_user, names):
