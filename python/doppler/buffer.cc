@@ -56,8 +56,10 @@ struct docs {
         "        to attach() (FileExistsError if it exists).\n\n"
         "Errors: ValueError for a bad capacity or name, and for any call after "
         "destroy().\n"
-        "A role held by another process (second producer or consumer) is\n"
-        "OSError(errno.EBUSY) naming that process's pid.\n";
+        "A role held by another handle (a second producer or consumer, in another\n"
+        "process or in this one) is OSError(errno.EBUSY) naming the holder's pid.\n"
+        "A shared index that cannot be (the ring's header was overwritten) is\n"
+        "OSError(errno.EBADMSG) naming the index.\n";
     const std::string write =
         std::string("write($self, arr, block=False, timeout=None)\n--\n\n") +
         "Write all of arr (a " + P::input +
