@@ -23,10 +23,16 @@
  * /dev/shm full, ENOMEM); dp_last_error() gives the full sentence.
  * dp_buffer_T_wait returns NULL with errno ETIMEDOUT (timeout), ENODATA (closed
  * by the producer and fewer than n samples remain), EPIPE (producer died without
- * closing), EINVAL (n == 0 or n > capacity) or EBUSY (another process is the
- * consumer). A negative timeout waits forever.
+ * closing), EINVAL (n == 0 or n > capacity), EBUSY (another handle, in another
+ * process or in this one, is the consumer) or EBADMSG (the shared write index
+ * is impossible: the ring's header was overwritten). A negative timeout waits
+ * forever. dp_buffer_T_write returns false with errno EBUSY, EPIPE (closed),
+ * EINVAL or EBADMSG for a refused request; a full ring is a drop (errno
+ * untouched, counted in dp_buffer_T_dropped).
  *
- * One thread produces (write), one consumes (wait/consume) per ring.
+ * One thread produces (write), one consumes (wait/consume) per ring. Handles
+ * still alive at normal process exit are released (a producer closes, a
+ * creator removes the name); a fork() child's copies hold no role.
  */
 #ifndef DOPPLER_BUFFER_H
 #define DOPPLER_BUFFER_H
