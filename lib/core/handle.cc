@@ -159,6 +159,8 @@ void handle::release_roles() noexcept
     // The name goes first: a consumer that sees the end of this stream and
     // attaches again by name must not find this finished ring under it.
     seg_->unlink(); // creator only, and only in the creating process
+    // Under the registry's lock: another thread's claim reads these flags.
+    std::lock_guard<std::mutex> g(reg().lock);
     peer_id me = self_id();
     if (producing_) {
         ctl_->closed.store(1, std::memory_order_seq_cst);
