@@ -134,7 +134,8 @@ PYBIND11_MODULE(doppler_python, m)
         "policy: 'drop' (never stalls; refused chunks counted in dropped()) or 'block'\n"
         "  (lossless: waits for the consumer).\n"
         "The ring is closed when the flowgraph stops: its consumer drains it, then sees\n"
-        "end of stream.")
+        "end of stream. Running the flowgraph again writes a fresh ring under the same\n"
+        "name (the consumer attaches again); a closed buffer object is refused at start.")
         .def(py::init([](const std::string& type,
                          py::object name,
                          int64_t capacity,
