@@ -148,8 +148,13 @@ def grcc(tmp_path, **changes):
     grc = tmp_path / "small.grc"
     values = {k: json.dumps(v) for k, v in dict(GOOD, **changes).items()}  # YAML-safe
     grc.write_text(SMALL_FLOWGRAPH.format(fg_id="small", **values))
+    # Only this tree's yml (GRC_BLOCKS_PATH) and GNU Radio's own blocks: an
+    # installed copy of the doppler yml in another block path must not
+    # shadow the one under test.
+    env = dict(os.environ, GR_CONF_GRC_GLOBAL_BLOCKS_PATH="/usr/share/gnuradio/grc/blocks",
+               GR_CONF_GRC_LOCAL_BLOCKS_PATH="")
     r = subprocess.run(["grcc", "-o", str(tmp_path), str(grc)], capture_output=True, text=True,
-                       timeout=TIMEOUT)
+                       timeout=TIMEOUT, env=env)
     return r.returncode, r.stdout + r.stderr
 
 

@@ -335,7 +335,7 @@ def test_every_file_type_under_the_prefix_is_listed_as_corrupt_and_never_blocks(
             with pytest.raises(OSError) as e:
                 F32Buffer.attach(name, allow_foreign=True)
             assert e.value.errno == 74, (kind, e.value)  # EBADMSG, naming what it is
-            assert "not a ring" in str(e.value), (kind, e.value)
+            assert "not a doppler ring" in str(e.value), (kind, e.value)
         rc, out, err = stale()
         assert rc == 0, err
         for name in made.values():

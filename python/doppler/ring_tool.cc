@@ -29,13 +29,11 @@ py::str fs_str(const std::string& s)
     return py::reinterpret_steal<py::str>(o);
 }
 
-/// A name argument as a std::string: bytes, or a str encoded as os.fsencode
-/// does (so a name list() returned, whatever its bytes, round-trips; the core
-/// then refuses what is not a valid ring name). Other types: TypeError.
+/// A name argument as a std::string: a str encoded as os.fsencode does (so a
+/// name list() returned, whatever its bytes, round-trips; the core then
+/// refuses what is not a valid ring name). Other types: TypeError.
 std::string name_of(const py::handle& o)
 {
-    if (PyBytes_Check(o.ptr()))
-        return o.cast<std::string>();
     if (!PyUnicode_Check(o.ptr())) {
         std::string name;
         if (!doppler::python::name_arg(o.ptr(), name))
