@@ -292,7 +292,7 @@ def test_a_name_whose_object_is_not_a_file_is_os_error(names, kind):
         for cls in ALL:
             with pytest.raises(OSError) as e:
                 cls.attach(name)
-            what = "a directory" if kind == "directory" else "not a file"
+            what = "a directory" if kind == "directory" else "a FIFO"
             assert e.value.errno == errno.EBADMSG and what in str(e.value), str(e.value)
             with pytest.raises(OSError) as e:
                 cls.attach(name, timeout=0.05)

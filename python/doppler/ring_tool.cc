@@ -29,21 +29,13 @@ py::str fs_str(const std::string& s)
     return py::reinterpret_steal<py::str>(o);
 }
 
-/// A name argument as a std::string: a str encoded as os.fsencode does (so a
-/// name list() returned, whatever its bytes, round-trips; the core then
-/// refuses what is not a valid ring name). Other types: TypeError.
+/// A name argument as a std::string (TypeError / ValueError as the buffers').
 std::string name_of(const py::handle& o)
 {
-    if (!PyUnicode_Check(o.ptr())) {
-        std::string name;
-        if (!doppler::python::name_arg(o.ptr(), name))
-            throw py::error_already_set();
-        return name;
-    }
-    PyObject* raw = PyUnicode_EncodeFSDefault(o.ptr());
-    if (!raw)
+    std::string name;
+    if (!doppler::python::name_arg(o.ptr(), name))
         throw py::error_already_set();
-    return py::reinterpret_steal<py::bytes>(raw).cast<std::string>();
+    return name;
 }
 
 py::dict peer_dict(const doppler::ring_peer& p)
@@ -110,9 +102,8 @@ PYBIND11_MODULE(_ring_tool, m)
         "valid_name",
         [](const py::object& name) {
             std::string s;
-            try {
-                s = name_of(name);
-            } catch (const py::error_already_set&) {
+            if (!doppler::python::name_arg(name.ptr(), s)) {
+                PyErr_Clear();
                 return false;
             }
             try {
