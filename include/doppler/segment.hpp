@@ -192,6 +192,14 @@ status producer_park(control* c,
 /// an error message: "read index 9000 is ahead of the write index 4096" and
 /// the like. `producer`: own is the write position and other the read index.
 std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64_t cap);
+/// A test seam inside the park handshake: called by a side about to park,
+/// after it announced the park and before it re-checks the other side's
+/// index (nullptr, the default: nothing is called). A test sets it to hold a
+/// waiter inside that window while the other side publishes, which makes a
+/// lost wake-up (a check before the announcement) certain instead of rare.
+/// Costs one relaxed load on the park path only; never set in production.
+using park_hook_fn = void (*)() noexcept;
+void set_park_hook(park_hook_fn hook) noexcept;
 /// Wake a parked side (one syscall); called only when the flag says parked.
 void wake(std::atomic<uint32_t>& word) noexcept;
 /// Claim a role word for this process; on failure `holder` is the live owner.

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -166,6 +167,76 @@ BOOST_AUTO_TEST_CASE(close_wakes_a_parked_consumer)
     r.close();
     consumer.join();
     BOOST_TEST(got == status::end_of_stream);
+    BOOST_TEST(r.missed_wakes() == 0u);
+}
+
+// ---------------------------------------------------------------------------
+// The park handshake's window, held open: a side that announced its park and
+// has not yet re-checked must still be woken (or find the data) when the
+// other side publishes right then. detail::set_park_hook holds the waiter in
+// that window until the other side has published, so a wait that checks
+// before announcing (the classic lost wake-up) loses this wake every time.
+// ---------------------------------------------------------------------------
+
+namespace {
+
+/// 0: no waiter in the window yet; 1: a waiter is held there; 2: the other
+/// side has published, the waiter may go on.
+std::atomic<int> window { 0 };
+
+void hold_in_window() noexcept
+{
+    int idle = 0;
+    if (!window.compare_exchange_strong(idle, 1))
+        return; // only the first park is held
+    const int64_t end = detail::now_ns() + generous_ns;
+    while (window.load() != 2 && detail::now_ns() < end)
+        std::this_thread::yield();
+}
+
+/// Runs `publish` once a waiter is held in the window, then lets it go.
+std::thread publish_in_window(std::function<void()> publish)
+{
+    window.store(0);
+    detail::set_park_hook(hold_in_window);
+    return std::thread([publish] {
+        const int64_t end = detail::now_ns() + generous_ns;
+        while (window.load() != 1 && detail::now_ns() < end)
+            std::this_thread::yield();
+        publish();
+        window.store(2);
+    });
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(
+    a_publish_between_announcing_and_rechecking_still_reaches_the_consumer)
+{
+    ring<f32> r(1);
+    auto a = seq<f32>(0, 1);
+    std::thread producer = publish_in_window([&] { BOOST_TEST(r.write(a.data(), 1)); });
+    const auto v = r.wait(1, generous_ns);
+    producer.join();
+    detail::set_park_hook(nullptr);
+    BOOST_TEST(window.load() == 2); // the wait really parked inside the window
+    BOOST_TEST(v.why == status::ok);
+    BOOST_TEST(r.missed_wakes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_consume_between_announcing_and_rechecking_still_reaches_the_producer)
+{
+    ring<f32> r(1);
+    auto a = seq<f32>(0, r.capacity() + 1);
+    BOOST_REQUIRE(r.write(a.data(), r.capacity()));
+    BOOST_REQUIRE(r.wait(1, 0));
+    std::thread consumer = publish_in_window([&] { BOOST_TEST(r.consume(1)); });
+    const status got = r.write_blocking(a.data() + r.capacity(), 1, generous_ns);
+    consumer.join();
+    detail::set_park_hook(nullptr);
+    BOOST_TEST(window.load() == 2);
+    BOOST_TEST(got == status::ok);
     BOOST_TEST(r.missed_wakes() == 0u);
 }
 

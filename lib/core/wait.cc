@@ -37,6 +37,8 @@ namespace detail {
 
 namespace {
 
+std::atomic<park_hook_fn> park_hook { nullptr }; // see set_park_hook
+
 constexpr int64_t slice_ns = 100 * 1000 * 1000; // longest single park
 // A short spin (about 1-2 us of pause) catches a streaming peer's next
 // commit without a futex round trip. Longer spins, and sched_yield() after
@@ -156,6 +158,8 @@ status park(bool consumer,
         // seq_cst: announce, then re-check (Dekker with the other side's
         // store-index-then-load-parked).
         parked.store(1, std::memory_order_seq_cst);
+        if (const park_hook_fn hook = park_hook.load(std::memory_order_relaxed))
+            hook(); // tests only: hold the waiter between announcing and re-checking
         seen = index.load(std::memory_order_seq_cst);
         if (!sane(seen)) {
             parked.store(0, std::memory_order_relaxed);
@@ -205,6 +209,11 @@ status park(bool consumer,
 }
 
 } // namespace
+
+void set_park_hook(park_hook_fn hook) noexcept
+{
+    park_hook.store(hook, std::memory_order_relaxed);
+}
 
 int64_t now_ns() noexcept
 {
