@@ -2,6 +2,7 @@
 """Fixtures shared by the doppler package's pytest files."""
 import itertools
 import os
+import subprocess
 
 import pytest
 
@@ -28,6 +29,24 @@ def names():
             os.unlink(shm_path(n))
         except FileNotFoundError:
             pass
+
+
+@pytest.fixture
+def throwaway_user():
+    """(uid, gid) of a user created for this test (useradd -M, no home, no
+    login) and removed afterwards, so both sides of "another user" run for
+    real where CI runs (as root)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a throwaway user (useradd) and run as it (setpriv)")
+    name = f"dpqa{os.getpid()}"
+    subprocess.run(["useradd", "-M", "-N", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name],
+                   check=True, capture_output=True, timeout=60)
+    try:
+        import pwd
+        pw = pwd.getpwnam(name)
+        yield pw.pw_uid, pw.pw_gid
+    finally:
+        subprocess.run(["userdel", name], capture_output=True, timeout=60)
 
 
 # ---------------------------------------------------------------------------

@@ -15,8 +15,6 @@ import pytest
 
 from doppler.buffer import F32Buffer, I16Buffer
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qa_xproc import throwaway_user  # noqa: E402,F401 (a fixture)
 
 # The launcher from apps/ when CTest names it, else the module.
 TOOL = ([sys.executable, os.environ["DOPPLER_RING_TOOL"]] if os.environ.get("DOPPLER_RING_TOOL")
@@ -378,7 +376,7 @@ def test_an_object_that_changes_size_while_listed_never_crashes_the_tool(names):
 
 @pytest.fixture
 def other_user(throwaway_user):
-    """(uid, run): a throwaway local user (qa_xproc's fixture: root only,
+    """(uid, run): a throwaway local user (conftest.py's fixture: root only,
     skipped otherwise, saying why) and a function that runs Python code as
     that user (setpriv)."""
     uid, gid = throwaway_user

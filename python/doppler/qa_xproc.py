@@ -613,24 +613,6 @@ def test_empty_object_refused(names):
     assert name in str(e.value) and "empty" in str(e.value)
 
 
-@pytest.fixture
-def throwaway_user():
-    """(uid, gid) of a user created for this test (useradd -M, no home, no
-    login) and removed afterwards, so both sides of "another user" run for
-    real where CI runs (as root)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create a throwaway user (useradd) and run as it (setpriv)")
-    name = f"dpqa{os.getpid()}"
-    subprocess.run(["useradd", "-M", "-N", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name],
-                   check=True, capture_output=True, timeout=LONG)
-    try:
-        import pwd
-        pw = pwd.getpwnam(name)
-        yield pw.pw_uid, pw.pw_gid
-    finally:
-        subprocess.run(["userdel", name], capture_output=True, timeout=LONG)
-
-
 def test_another_users_ring_cannot_be_opened(names, children, throwaway_user):
     """Mode 0600: a process of another user gets PermissionError at attach
     (the object cannot even be opened), in every buffer class."""
