@@ -352,21 +352,6 @@ BOOST_AUTO_TEST_CASE(consume_by_a_non_consumer_cannot_move_the_read_index)
 // two threads, every sample in order
 // ---------------------------------------------------------------------------
 
-namespace {
-/// xorshift64: cheap, deterministic chunk sizes.
-struct rng {
-    uint64_t s;
-    uint64_t next()
-    {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        return s;
-    }
-    uint64_t upto(uint64_t n) { return 1 + next() % n; } // 1..n
-};
-} // namespace
-
 BOOST_AUTO_TEST_CASE(hundred_million_samples_in_order)
 {
     using T = i16;

@@ -145,6 +145,19 @@ std::vector<T> seq(uint64_t first, size_t n)
 /// Bounds every wait in the tests: a bug fails, never hangs.
 constexpr int64_t generous_ns = 10'000'000'000;
 
+/// xorshift64: cheap, deterministic chunk sizes and choices.
+struct rng {
+    uint64_t s;
+    uint64_t next()
+    {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        return s;
+    }
+    uint64_t upto(uint64_t n) { return 1 + next() % n; } // 1..n
+};
+
 } // namespace qa
 
 namespace qa {

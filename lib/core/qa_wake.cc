@@ -32,19 +32,6 @@ bool until_parked(const std::atomic<uint32_t>& word)
     return true;
 }
 
-/// xorshift64: cheap, deterministic choices.
-struct rng {
-    uint64_t s;
-    uint64_t next()
-    {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        return s;
-    }
-    uint64_t upto(uint64_t n) { return 1 + next() % n; } // 1..n
-};
-
 /// A random short pause (0 to ~20 us, often none), busy, so the other side
 /// sometimes finds us gone and parks, sometimes catches us spinning.
 void jitter(rng& g)
