@@ -30,9 +30,28 @@
  * EINVAL or EBADMSG for a refused request; a full ring is a drop (errno
  * untouched, counted in dp_buffer_T_dropped).
  *
- * One thread produces (write), one consumes (wait/consume) per ring. Handles
- * still alive at normal process exit are released (a producer closes, a
- * creator removes the name); a fork() child's copies hold no role.
+ * Streams, tags and readers (layout version 2; docs/architecture.md has the
+ * byte map and the tag value encoding):
+ *
+ *   dp_buffer_T_t *dp_buffer_T_attach_reader(name, reader, tethered, grace_ns);
+ *       attach as a named reader ("" or "default": the default reader);
+ *       EBUSY: a live handle reads under that name; EUSERS: 16 readers already
+ *   bool     dp_buffer_T_write_tags(buf, src, n, tags, ntags);   tags[i].offset < n,
+ *       non-decreasing; value bytes in the documented encoding (EINVAL otherwise)
+ *   size_t   dp_buffer_T_tags(buf, out, max);   tags of the last wait's window:
+ *       fills min(count, max) entries, returns the count
+ *   int64_t  dp_buffer_T_consume_checked(buf, n);   samples of the window that
+ *       were overwritten while held (untethered readers; 0 otherwise), -1 EINVAL
+ *   uint64_t dp_buffer_T_stream / _skipped / _tags_dropped / _written / _read_index(buf);
+ *
+ * dp_buffer_T_wait returns NULL with errno ENODATA at the end of a closed
+ * stream and EPIPE at the end of a broken one (its producer died); the next
+ * wait at that position moves on to the next stream.
+ *
+ * One thread produces (write), one reads (wait/consume) per handle. Handles
+ * still alive at normal process exit are released (a producer ends its
+ * stream, the last party removes the name); a fork() child's copies hold no
+ * role.
  */
 #ifndef DOPPLER_BUFFER_H
 #define DOPPLER_BUFFER_H
@@ -58,6 +77,37 @@ typedef struct {
     int16_t i, q;
 } dp_i16_t;
 
+/** A tag. Writing: `offset` from the first sample of the write. Reading
+ * (dp_buffer_T_tags): `offset` is the absolute sample index. key and value
+ * point into the ring until the next consume. value: the encoded value
+ * (type byte, then payload; see docs/architecture.md). */
+typedef struct {
+    uint64_t offset;
+    const char* key;
+    size_t key_len;
+    const uint8_t* value;
+    size_t value_len;
+} dp_tag_t;
+
+/** Value type bytes of the tag encoding. */
+enum {
+    DP_VALUE_NONE = 0,
+    DP_VALUE_BOOL = 1,
+    DP_VALUE_INT64 = 2,
+    DP_VALUE_UINT64 = 3,
+    DP_VALUE_FLOAT64 = 4,
+    DP_VALUE_COMPLEX128 = 5,
+    DP_VALUE_STR = 6,
+    DP_VALUE_BYTES = 7,
+    DP_VALUE_TUPLE = 8,
+    DP_VALUE_LIST = 9,
+    DP_VALUE_DICT = 10
+};
+
+/** Length of the well-formed value at the start of [p, p + n), or 0 if it
+ * is not one (every length checked against n). */
+size_t dp_value_check(const uint8_t* p, size_t n);
+
 typedef struct dp_buffer_f32 dp_buffer_f32_t;
 typedef struct dp_buffer_f64 dp_buffer_f64_t;
 typedef struct dp_buffer_i16 dp_buffer_i16_t;
@@ -77,7 +127,21 @@ const char* dp_last_error(void);
     size_t dp_buffer_##T##_capacity(const dp_buffer_##T##_t* buf);                       \
     uint64_t dp_buffer_##T##_dropped(const dp_buffer_##T##_t* buf);                      \
     uint64_t dp_buffer_##T##_missed_wakes(const dp_buffer_##T##_t* buf);                 \
-    void dp_buffer_##T##_close(dp_buffer_##T##_t* buf);
+    void dp_buffer_##T##_close(dp_buffer_##T##_t* buf);                                  \
+    dp_buffer_##T##_t* dp_buffer_##T##_attach_reader(                                    \
+        const char* name, const char* reader, bool tethered, int64_t grace_ns);          \
+    bool dp_buffer_##T##_write_tags(dp_buffer_##T##_t* buf,                              \
+                                    const S* src,                                        \
+                                    size_t n,                                            \
+                                    const dp_tag_t* tags,                                \
+                                    size_t ntags);                                       \
+    size_t dp_buffer_##T##_tags(dp_buffer_##T##_t* buf, dp_tag_t* out, size_t max);      \
+    int64_t dp_buffer_##T##_consume_checked(dp_buffer_##T##_t* buf, size_t n);           \
+    uint64_t dp_buffer_##T##_stream(const dp_buffer_##T##_t* buf);                       \
+    uint64_t dp_buffer_##T##_skipped(const dp_buffer_##T##_t* buf);                      \
+    uint64_t dp_buffer_##T##_tags_dropped(const dp_buffer_##T##_t* buf);                 \
+    uint64_t dp_buffer_##T##_written(const dp_buffer_##T##_t* buf);                      \
+    uint64_t dp_buffer_##T##_read_index(const dp_buffer_##T##_t* buf);
 
 DP_BUFFER_DECLARE(f32, dp_f32_t)
 DP_BUFFER_DECLARE(f64, dp_f64_t)

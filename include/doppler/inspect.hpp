@@ -25,6 +25,19 @@ struct ring_peer {
     bool alive = false; ///< same pid and start time still running
 };
 
+/// One declared reader (slot 0 is the default reader, name "").
+struct ring_reader {
+    uint32_t slot = 0;
+    std::string name; ///< "" for the default reader
+    ring_peer holder; ///< the process reading it (pid 0: nobody right now)
+    bool tethered = true;
+    int64_t grace_ns = -1; ///< < 0: waited for forever
+    uint64_t position = 0; ///< its read index
+    uint64_t lag = 0; ///< written - position
+    uint64_t skipped = 0; ///< samples it lost to overruns
+    uint64_t stream = 0; ///< stream of its next sample
+};
+
 struct ring_info {
     std::string name; ///< the part after "doppler." in /dev/shm
     std::string
@@ -33,9 +46,13 @@ struct ring_info {
     uint64_t bytes = 0; ///< size of the object
     sample_type type = sample_type::f32;
     uint64_t capacity = 0, written = 0, read_index = 0, dropped = 0;
-    uint64_t missed_wakes = 0; ///< lost wake-ups (control::missed_wakes): 0 unless broken
+    uint64_t missed_wakes =
+        0; ///< lost wake-ups, producer's and readers': 0 unless broken
     bool closed = false;
-    ring_peer creator, producer, consumer;
+    ring_peer creator, producer, consumer; ///< consumer: the default reader's holder
+    uint64_t stream = 0; ///< current (or last) stream number, 0: none yet
+    uint64_t tag_bytes = 0, tag_fill = 0, tags_dropped = 0;
+    std::vector<ring_reader> readers; ///< declared readers, by slot
     /// Samples written and not yet consumed (clamped to capacity).
     uint64_t fill() const noexcept
     {

@@ -1,6 +1,6 @@
 /* -*- c++ -*- */
 /*
- * gr-doppler: lock-free single-producer/single-consumer rings, double-mapped.
+ * gr-doppler: lock-free rings with one producer and up to 16 readers, double-mapped.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Design, in the order the questions usually come:
@@ -17,48 +17,72 @@
  *   The page minimum (512 f32, 256 f64, 1024 i16 with 4 KiB pages) comes from
  *   the mirror: the second mapping must start on a page boundary.
  *
- * Why the control block lives in the mapping. The header page in front of the
- *   data holds indices, counters, flags and wake words. An in-process ring and
- *   a ring shared by name between processes are the same bytes mapped the same
- *   way; the hot path cannot tell them apart.
+ * Why the control block lives in the mapping. The control page in front of the
+ *   tag area and the data holds indices, counters, the reader table, the seam
+ *   table and wake words (layout.hpp). An in-process ring and a ring shared by
+ *   name between processes are the same bytes mapped the same way; the hot
+ *   path cannot tell them apart.
  *
- * Why the padding. The producer writes `write_idx`, the consumer writes
- *   `read_idx`; each on its own 64-byte line so the two cores do not fight over
- *   one line (false sharing). The wake words are on a third line that is only
- *   written when a side parks, so the per-write "is anyone parked?" check is a
- *   load that hits in the local cache. Each side also caches the other side's
- *   index in its own (process-local) handle and reloads the shared one only
- *   when its cached copy says "full" or "not enough" (rigtorp/SPSCQueue).
+ * Why the padding. The producer writes `write_idx`, each reader its own
+ *   `read_idx`; each on its own 64-byte line so cores do not fight over one
+ *   line (false sharing). The wake words are on lines that are only written
+ *   when a side parks, so the per-write "is anyone parked?" check is one load
+ *   of a summary word (a bitmask of parked readers) that hits in the local
+ *   cache. Each side also caches the other side's index in its own
+ *   (process-local) handle and reloads the shared one only when its cached
+ *   copy says "full" or "not enough" (rigtorp/SPSCQueue); the producer caches
+ *   the minimum over the tethered readers.
  *
- * Why seq_cst in two places. Parking is a Dekker handshake: the consumer
- *   stores "parked" then loads write_idx; the producer stores write_idx then
- *   loads "parked". Store->load ordering needs seq_cst on both sides (a plain
- *   release/acquire pair allows both to miss each other, and the consumer
+ * Why seq_cst in two places. Parking is a Dekker handshake: a reader sets its
+ *   bit in the parked mask then loads write_idx; the producer stores write_idx
+ *   then loads the mask. Store->load ordering needs seq_cst on both sides (a
+ *   plain release/acquire pair allows both to miss each other, and the reader
  *   would sleep through the data). The orders sit on the atomics themselves,
  *   not on standalone fences, so ThreadSanitizer models them.
  *
- * Hot path (write, wait, consume): no allocation, no lock, and a syscall only
- *   when the other side is actually parked (one futex wake).
+ * Streams. A ring carries a sequence of streams: a producer handle starts one
+ *   at its first write and ends it by close() (or release); a producer that
+ *   dies leaves its stream open, and the next producer records its end as
+ *   broken. The seam table says where each stream starts and ends; a reader
+ *   caps what it may read at the end of its own stream, so no view spans two
+ *   streams. The table is read only when a reader is short of samples.
+ *
+ * Readers. Slot 0 is the default reader (tethered, waited for forever): a
+ *   handle that never names a reader is exactly the single consumer of
+ *   earlier versions. Tethered readers hold the producer back; untethered
+ *   ones never do: when lapped they continue at the oldest intact sample and
+ *   count what they missed in `skipped`, and consume() reports how much of a
+ *   held window was overwritten while held (the producer announces in
+ *   `horizon` how far it is about to write before it copies).
+ *
+ * Tags. Records (index, key, encoded value) in a byte ring beside the data
+ *   (tags.hpp), published before the samples they point into, reclaimed only
+ *   behind the slowest tethered reader; a full area drops tags, never samples.
  *
  * Why indices are checked where they are reloaded. A handle trusts its own
- *   index and checks the other side's whenever it reloads it: from the
- *   producer's side the read index must be at most its write position and at
- *   most `capacity` behind it; from the consumer's side the write index must
- *   be at least its read position and at most `capacity` ahead. Anything else
- *   (a peer scribbling on the header, a bug) is status::corrupt, reported at
- *   once with the index that is wrong, never a state to wait out. The check
- *   costs one compare on the reload, which the hot path does rarely.
+ *   index and checks the others' whenever it reloads them: from the
+ *   producer's side a tethered reader's index must be at most its write
+ *   position and at most `capacity` behind it; from a reader's side the write
+ *   index must not be behind its read position (nor, for a tethered reader,
+ *   more than `capacity` ahead). Anything else (a peer scribbling on the
+ *   header, a bug) is status::corrupt, reported at once with the index that
+ *   is wrong, never a state to wait out, and never a view outside the mirror.
  *
  * Why roles belong to handles. See detail::handle (segment.hpp): a second
- *   producer or consumer handle is refused whether it lives in another
- *   process or in this one, a forked child's copies hold no role, and every
- *   handle still alive at normal process exit is released (a producer closes
- *   its stream, a creator removes its name).
+ *   producer handle, or a second handle on one reader, is refused whether it
+ *   lives in another process or in this one, a forked child's copies hold no
+ *   role, and every handle still alive at normal process exit is released.
+ *
+ * Hot path (write, wait, consume): no allocation, no lock, and a syscall only
+ *   when the other side is actually parked (one futex wake per parked reader).
+ *   Everything about streams, tags and other readers is behind a check of a
+ *   handle-local value on that path.
  */
 #pragma once
 
 #include <doppler/layout.hpp>
 #include <doppler/segment.hpp>
+#include <doppler/tags.hpp>
 #include <doppler/types.hpp>
 
 #include <algorithm>
@@ -72,8 +96,12 @@
 
 namespace doppler {
 
+/// Grace of a named tethered reader whose holder died (the default reader
+/// is waited for forever).
+constexpr int64_t default_reader_grace_ns = 1'000'000'000;
+
 // ---------------------------------------------------------------------------
-// ring<T>: a handle on a segment, playing producer, consumer or both.
+// ring<T>: a handle on a segment, playing producer, reader or both.
 // ---------------------------------------------------------------------------
 
 template <class T>
@@ -118,107 +146,158 @@ public:
         , data_(static_cast<T*>(seg_->data()))
         , cap_(seg_->capacity())
         , mask_(cap_ - 1)
+        , tags_(seg_->tag_area())
+        , tag_bytes_(seg_->tag_bytes())
     {
     }
-    ~ring() { release(); }
-    ring(const ring&) = delete;
-    ring& operator=(const ring&) = delete;
+    ~ring() override { retire(); }
 
     uint64_t capacity() const noexcept { return cap_; }
     uint64_t dropped() const noexcept
     {
         return ctl_->dropped.load(std::memory_order_relaxed);
     }
-    /// Parks that ended by their slice running out although what they
-    /// waited for had already happened: lost wake-ups. 0 unless the wake-up
-    /// protocol is broken (layout.hpp, control::missed_wakes).
+    /// Tags refused because the tag area was full (statistic).
+    uint64_t tags_dropped() const noexcept
+    {
+        return ctl_->tags_dropped.load(std::memory_order_relaxed);
+    }
+    /// Lost wake-ups seen by the producer and every reader (0 unless the
+    /// wake-up protocol is broken).
     uint64_t missed_wakes() const noexcept
     {
-        return ctl_->missed_wakes.load(std::memory_order_relaxed);
+        uint64_t n = ctl_->missed_wakes.load(std::memory_order_relaxed);
+        for (const auto& s : ctl_->readers)
+            n += s.missed_wakes.load(std::memory_order_relaxed);
+        return n;
     }
-    /// Samples published and not yet consumed (never more than capacity).
+    /// Samples of this reader's current stream published and not yet
+    /// consumed (never more than capacity).
     uint64_t available() const noexcept
     {
-        uint64_t w = ctl_->write_idx.load(std::memory_order_acquire);
-        uint64_t r = ctl_->read_idx.load(std::memory_order_acquire);
-        uint64_t n = w - r;
-        return n > cap_ ? cap_ : n; // a corrupt peer cannot make us read past the mirror
+        const uint64_t w = ctl_->write_idx.load(std::memory_order_acquire);
+        uint64_t r, end;
+        if (consuming_) {
+            r = r_;
+            end = end_;
+            if (end == stream_open &&
+                ctl_->stream.load(std::memory_order_acquire) != s_) {
+                detail::stream_info si;
+                if (detail::read_seam(ctl_, s_, si))
+                    end = si.end;
+            }
+        } else {
+            r = ctl_->readers[slot_].read_idx.load(std::memory_order_acquire);
+            end = detail::locate(ctl_, r).end;
+        }
+        return readable_between(r, w, end);
     }
-    /// Total samples ever published / consumed (absolute positions).
+    /// Total samples ever published (absolute position).
     uint64_t written() const noexcept
     {
         return ctl_->write_idx.load(std::memory_order_acquire);
     }
+    /// This handle's reader position (the default reader's if it reads nothing).
     uint64_t read_index() const noexcept
     {
-        return ctl_->read_idx.load(std::memory_order_acquire);
+        return ctl_->readers[slot_].read_idx.load(std::memory_order_acquire);
     }
+    /// This handle closed its stream, or (for any other handle) the current
+    /// stream was closed.
     bool closed() const noexcept
     {
-        return ctl_->closed.load(std::memory_order_acquire) != 0;
+        return closed_ ||
+            (!producing_ && ctl_->closed.load(std::memory_order_acquire) != 0);
     }
 
     // ---- producer ---------------------------------------------------------
 
-    /// Free space, from the producer's point of view. The consumer's index is
-    /// reloaded only when the cached figure is below `want` (pass the size of
-    /// the chunk you hope to write). 0 if another handle is the producer, the
-    /// ring is closed, or its read index is corrupt (wait_space() says which).
+    /// Free space, from the producer's point of view. The readers' indices
+    /// are reloaded only when the cached figure is below `want` (pass the
+    /// size of the chunk you hope to write). 0 if another handle is the
+    /// producer or this handle closed its stream.
     uint64_t space(uint64_t want = 1) noexcept
     {
         if ((!producing_ && !claim_producer()) || is_closed_for_writes())
             return 0;
         if (free_cached() < want)
-            r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
+            refresh_space();
         return free_cached();
     }
-    /// True if the read index this producer last loaded is impossible (ahead
-    /// of its write position, or more than the capacity behind it).
-    bool read_index_corrupt() const noexcept { return w_ - r_cache_ > cap_; }
-    /// True if the write index this consumer last loaded is impossible
-    /// (behind its read position, or more than the capacity ahead of it).
-    bool write_index_corrupt() const noexcept { return w_cache_ - r_ > cap_; }
+    /// True if a tethered reader index this producer last loaded is
+    /// impossible (ahead of its write position, or more than the capacity
+    /// behind it).
+    bool read_index_corrupt() const noexcept { return r_corrupt_; }
+    /// True if the write index this reader last loaded is impossible (behind
+    /// its read position or, for a tethered reader, more than the capacity
+    /// ahead of it).
+    bool write_index_corrupt() const noexcept { return w_corrupt_; }
     /// Which index is wrong, for an error message (after status::corrupt).
     std::string corruption() const
     {
         return label() + " is corrupt: " +
-            (consuming_ && write_index_corrupt()
-                 ? detail::describe_indices(false, r_, w_cache_, cap_)
-                 : detail::describe_indices(true, w_, r_cache_, cap_));
+            (consuming_ && w_corrupt_ ? detail::describe_indices(false, r_, w_bad_, cap_)
+                                      : detail::describe_indices(true, w_, r_bad_, cap_));
     }
-    /// Count n refused samples (drop policy); returns the new total.
+    /// Count n refused samples (drop policy); returns the new total. The
+    /// next sample written carries a ("dropped", count) tag.
     uint64_t drop(uint64_t n) noexcept
     {
+        pending_drop_ += n;
         // Relaxed: a statistic, read by the consumer or the ring tool.
         return ctl_->dropped.fetch_add(n, std::memory_order_relaxed) + n;
     }
-    /// Where the next sample goes; the following space() samples are
-    /// contiguous (mirror), so a conversion can write straight into the ring.
-    T* write_ptr() noexcept { return data_ + (w_ & mask_); }
-    /// Publish n samples written through write_ptr() (n <= space()).
-    void commit(uint64_t n) noexcept
+    /// Where the next n samples go (n <= space()), contiguous (mirror), so a
+    /// conversion can write straight into the ring; then commit(n). Announces
+    /// the n samples to untethered readers before they are overwritten.
+    T* write_ptr(uint64_t n) noexcept
     {
+        announce(n);
+        return data_ + (w_ & mask_);
+    }
+    /// write_ptr() without a count: announces all free space (correct, but an
+    /// untethered reader then treats all of it as overwritten; prefer write_ptr(n)).
+    T* write_ptr() noexcept { return write_ptr(free_cached()); }
+    /// Publish n samples written through write_ptr() (n <= space()).
+    void commit(uint64_t n) noexcept { commit(n, nullptr, 0); }
+    /// Publish n samples and the tags that go with them (offsets relative to
+    /// the first of the n, in non-decreasing order, each < n).
+    void commit(uint64_t n, const tag_in* tags, size_t ntags) noexcept
+    {
+        if (!started_ || pending_drop_ != 0 || ntags != 0)
+            put_tags(n, tags, ntags);
         w_ += n;
-        // seq_cst: store write_idx, then load consumer_parked (Dekker, see top).
+        // seq_cst: store write_idx, then load the parked mask (Dekker, see top).
         ctl_->write_idx.store(w_, std::memory_order_seq_cst);
-        if (ctl_->consumer_parked.load(std::memory_order_seq_cst) &&
-            w_ >= ctl_->consumer_wake_at.load(std::memory_order_relaxed))
-            detail::wake(ctl_->consumer_parked);
+        if (const uint32_t m = ctl_->parked_mask.load(std::memory_order_seq_cst))
+            detail::wake_readers(ctl_, m, w_, false);
     }
     /// Non-blocking, all or nothing. A refused block adds n to dropped().
-    /// n > capacity, another live producer, a closed ring or a corrupt read
-    /// index is refused with errno EINVAL, EBUSY, EPIPE or EBADMSG and not
-    /// counted as a drop.
+    /// n > capacity, another live producer, a closed stream or a corrupt
+    /// reader index is refused with errno EINVAL, EBUSY, EPIPE or EBADMSG and
+    /// not counted as a drop.
     [[nodiscard]] bool write(const T* src, uint64_t n) noexcept
     {
-        if (n > cap_ || (!producing_ && !claim_producer()) || is_closed_for_writes()) {
-            errno = n > cap_ ? EINVAL : producing_ ? EPIPE : EBUSY;
+        return write(src, n, nullptr, 0);
+    }
+    /// The same with tags (commit()); tags out of order or past the block:
+    /// EINVAL, nothing written.
+    [[nodiscard]] bool
+    write(const T* src, uint64_t n, const tag_in* tags, size_t ntags) noexcept
+    {
+        if (n > cap_ || (!producing_ && !claim_producer()) || is_closed_for_writes() ||
+            !tags_fit(n, tags, ntags)) {
+            errno = (n > cap_ || !tags_fit(n, tags, ntags)) ? EINVAL
+                : producing_                                ? EPIPE
+                                                            : EBUSY;
             return false;
         }
+        if (n == 0)
+            return true; // nothing to publish: no stream is started for it
         if (free_cached() < n) {
-            r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
+            refresh_space();
             if (free_cached() < n) {
-                if (read_index_corrupt()) {
+                if (r_corrupt_) {
                     errno = EBADMSG;
                     return false;
                 }
@@ -226,25 +305,30 @@ public:
                 return false;
             }
         }
-        std::memcpy(static_cast<void*>(write_ptr()), src, n * sizeof(T));
-        commit(n);
+        std::memcpy(static_cast<void*>(write_ptr(n)), src, n * sizeof(T));
+        commit(n, tags, ntags);
         return true;
     }
     /// Lossless write of n samples (n <= capacity): copies what fits as room
-    /// appears, so a consumer waiting for any count up to capacity is never
+    /// appears, so a reader waiting for any count up to capacity is never
     /// starved by a producer holding out for room for the whole block.
     /// Waits up to timeout_ns in all (< 0: forever). `done` (if given) gets
     /// how many were written and published, all n on status::ok.
-    /// status::broken if the consumer died and no other attached in time;
-    /// status::corrupt if the read index is impossible (corruption() says how).
+    /// status::broken if the slowest tethered reader died and no handle
+    /// took its place in time; status::corrupt if a reader index is
+    /// impossible (corruption() says how). Tags go with the chunk that holds
+    /// their sample.
     [[nodiscard]] status write_blocking(const T* src,
                                         uint64_t n,
                                         int64_t timeout_ns = -1,
-                                        uint64_t* done = nullptr) noexcept
+                                        uint64_t* done = nullptr,
+                                        const tag_in* tags = nullptr,
+                                        size_t ntags = 0) noexcept
     {
         const int64_t deadline = timeout_ns < 0 ? -1 : detail::now_ns() + timeout_ns;
-        status s = n > cap_ ? status::invalid : status::ok;
+        status s = n > cap_ || !tags_fit(n, tags, ntags) ? status::invalid : status::ok;
         uint64_t copied = 0;
+        size_t t = 0;
         bool waited = false; // the last wait_space() said ok: room must follow
         while (s == status::ok && copied < n) {
             const uint64_t k = std::min(n - copied, space(n - copied));
@@ -263,8 +347,27 @@ public:
                 continue;
             }
             waited = false;
-            std::memcpy(static_cast<void*>(write_ptr()), src + copied, k * sizeof(T));
-            commit(k);
+            std::memcpy(static_cast<void*>(write_ptr(k)), src + copied, k * sizeof(T));
+            // The tags of this chunk, re-based to its first sample.
+            size_t t_end = t;
+            while (t_end < ntags && tags[t_end].offset < copied + k)
+                ++t_end;
+            if (t_end == t) {
+                commit(k);
+            } else {
+                tag_in local[16];
+                while (t < t_end) {
+                    size_t m = 0;
+                    for (; m < 16 && t < t_end; ++m, ++t)
+                        local[m] = { tags[t].offset - copied,
+                                     tags[t].key,
+                                     tags[t].value };
+                    if (t < t_end) // more than 16 tags in this chunk: publish them first
+                        put_tags(0, local, m);
+                    else
+                        commit(k, local, m);
+                }
+            }
             copied += k;
         }
         if (done)
@@ -272,8 +375,8 @@ public:
         return s;
     }
     /// Wait until at least n samples of space are free (n <= capacity).
-    /// status::end_of_stream if the ring was closed: close() is final;
-    /// status::corrupt if the read index is impossible.
+    /// status::end_of_stream if this handle closed its stream: that is final;
+    /// status::corrupt if a reader index is impossible.
     [[nodiscard]] status wait_space(uint64_t n, int64_t timeout_ns = -1) noexcept
     {
         if (n > cap_)
@@ -284,22 +387,30 @@ public:
             return status::end_of_stream;
         if (free_cached() >= n)
             return status::ok;
-        r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
-        if (read_index_corrupt())
+        refresh_space();
+        if (r_corrupt_)
             return status::corrupt;
         if (free_cached() >= n)
             return status::ok;
-        return detail::producer_park(ctl_, w_, w_ + n - cap_, cap_, timeout_ns, r_cache_);
+        const status s = detail::producer_park(
+            ctl_, w_, cap_, w_ + n - cap_, timeout_ns, r_cache_, dead_since_);
+        if (s == status::corrupt) {
+            r_corrupt_ = true;
+            r_bad_ = r_cache_;
+        }
+        return s;
     }
-    /// Mark end of stream: the consumer drains what remains, then gets
-    /// status::end_of_stream; further writes are refused. Idempotent.
-    void close() noexcept
-    {
-        ctl_->closed.store(1, std::memory_order_seq_cst);
-        detail::wake(ctl_->consumer_parked);
-    }
+    /// End this handle's stream: readers drain what remains, then get
+    /// status::end_of_stream; this handle's writes are refused from now on
+    /// (another producer handle may start the next stream). A handle that
+    /// cannot take the producer role (another live handle has it) asks that
+    /// producer to end its stream. Idempotent.
+    void close() noexcept;
 
-    // ---- consumer ---------------------------------------------------------
+    /// Number of the stream this handle is writing (0 before its first write).
+    uint64_t producer_stream() const noexcept { return stream_; }
+
+    // ---- reader -----------------------------------------------------------
 
     struct view {
         const T* data; ///< n contiguous samples, or nullptr
@@ -307,20 +418,34 @@ public:
         explicit operator bool() const noexcept { return data != nullptr; }
     };
 
-    /// Wait until n samples are readable (timeout_ns < 0: forever) and return
-    /// them as one contiguous range. Call consume() when done with them.
+    /// Choose which reader this handle is (before its first wait): a named
+    /// reader (ring-name characters, at most 32; "" or "default" is the
+    /// default reader), tethered or not, and for a tethered one how long the
+    /// producer waits for a successor if its holder dies (grace_ns < 0:
+    /// forever). Claims it now: throws error(EBUSY) naming the holder's pid
+    /// if a live handle reads under that name, error(EUSERS) if all 16 slots
+    /// are taken, error(EINVAL) for a bad name or after the first wait.
+    void claim_reader(const std::string& name,
+                      bool tethered = true,
+                      int64_t grace_ns = default_reader_grace_ns);
+
+    /// Wait until n samples of this reader's stream are readable
+    /// (timeout_ns < 0: forever) and return them as one contiguous range.
+    /// Call consume() when done with them. Fewer than n left in a stream that
+    /// ended: status::end_of_stream (closed) or status::broken (its producer
+    /// died). The next wait at the same position (no consume in between)
+    /// serves what is left if n fits in it, else moves on to the next stream,
+    /// dropping what was left (so `on end of stream: continue` loops work, and
+    /// so does draining with wait(available()) then one more end of stream).
     [[nodiscard]] view wait(uint64_t n, int64_t timeout_ns = -1) noexcept
     {
         const view v = poll(n);
         if (v.why != status::timeout)
             return v;
-        const status s =
-            detail::consumer_park(ctl_, r_, r_ + n, cap_, timeout_ns, w_cache_);
-        return s == status::ok ? view { data_ + (r_ & mask_), status::ok }
-                               : view { nullptr, s };
+        return wait_slow(n, timeout_ns);
     }
     /// wait() without waiting (no spin, no park): the n samples if they are
-    /// readable now; status::timeout if not yet (even on a closed ring:
+    /// readable now; status::timeout if not yet (even at the end of a stream:
     /// wait() tells end of stream apart); status::corrupt if the write index
     /// is impossible.
     [[nodiscard]] view poll(uint64_t n) noexcept
@@ -329,113 +454,252 @@ public:
             return { nullptr, status::invalid };
         if (!consuming_ && !claim_consumer())
             return { nullptr, status::busy };
-        // One compare for "n <= cached fill <= capacity" (unsigned wrap).
-        if (w_cache_ - r_ - n > cap_ - n) {
-            w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
-            if (write_index_corrupt())
-                return { nullptr, status::corrupt };
-            if (w_cache_ - r_ < n)
-                return { nullptr, status::timeout };
+        if (limit_ - r_ < n) {
+            refresh(n);
+            if (limit_ - r_ < n)
+                return { nullptr, w_corrupt_ ? status::corrupt : status::timeout };
         }
+        window_ = n;
         return { data_ + (r_ & mask_), status::ok };
     }
-    /// Samples readable right now from the consumer's point of view (0 if
-    /// the write index is corrupt: wait() then says so).
+    /// Samples readable right now from this reader's point of view.
     uint64_t readable() noexcept
     {
         if (!consuming_ && !claim_consumer())
             return 0;
-        w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
-        return write_index_corrupt() ? 0 : w_cache_ - r_;
+        refresh(1);
+        return limit_ - r_;
     }
     /// Release n samples (n <= what the last wait/readable saw). Returns false
-    /// (errno EINVAL) if n is more than is readable.
-    [[nodiscard]] bool consume(uint64_t n) noexcept
+    /// (errno EINVAL) if n is more than is readable, (errno EBADMSG) if the
+    /// write index is impossible.
+    [[nodiscard]] bool consume(uint64_t n) noexcept { return consume_checked(n) >= 0; }
+    /// consume() that also says how many of the n samples were overwritten
+    /// while this (untethered) reader held them: their content is not to be
+    /// trusted; they are added to skipped(). Always 0 for a tethered reader.
+    /// -1 (errno EINVAL) if n is more than is readable.
+    [[nodiscard]] int64_t consume_checked(uint64_t n) noexcept
     {
         if (!consuming_) { // r_ is not a read position yet: storing it would rewind
                            // read_idx
             errno = EINVAL;
-            return false;
+            return -1;
         }
-        if (n > cap_ || w_cache_ - r_ - n > cap_ - n) { // not n <= fill <= capacity
-            w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
-            if (write_index_corrupt()) {
+        if (n > limit_ - r_) {
+            const uint64_t w = ctl_->write_idx.load(std::memory_order_acquire);
+            if (index_impossible(w)) {
                 errno = EBADMSG;
-                return false;
+                return -1;
             }
-            if (n > w_cache_ - r_) {
+            limit_ = r_ + readable_between(r_, w, end_);
+            if (n > limit_ - r_) {
                 errno = EINVAL;
-                return false;
+                return -1;
             }
         }
+        const uint64_t start = r_;
         r_ += n;
-        // seq_cst: store read_idx, then load producer_parked (Dekker).
-        ctl_->read_idx.store(r_, std::memory_order_seq_cst);
-        if (ctl_->producer_parked.load(std::memory_order_seq_cst) &&
-            r_ >= ctl_->producer_wake_at.load(std::memory_order_relaxed))
-            detail::wake(ctl_->producer_parked);
-        return true;
+        reported_ = false; // an end reported before this consume is reported again
+        reader_slot& me = ctl_->readers[slot_];
+        if (tethered_) {
+            // seq_cst: store read_idx, then load producer_parked (Dekker).
+            me.read_idx.store(r_, std::memory_order_seq_cst);
+            if (ctl_->producer_parked.load(std::memory_order_seq_cst) &&
+                r_ >= ctl_->producer_wake_at.load(std::memory_order_relaxed))
+                detail::wake(ctl_->producer_parked);
+            return 0;
+        }
+        me.read_idx.store(r_, std::memory_order_release);
+        return overwritten(start, n);
     }
     /// Absolute index of the first sample the next wait() returns.
     uint64_t consumer_index() const noexcept { return consuming_ ? r_ : read_index(); }
+    /// Stream number of this reader's next sample (0: no stream yet).
+    uint64_t stream() const noexcept
+    {
+        return consuming_ ? s_ : detail::locate(ctl_, read_index()).stream;
+    }
+    /// Samples this reader lost to overruns (untethered readers only).
+    uint64_t skipped() const noexcept
+    {
+        return ctl_->readers[slot_].skipped.load(std::memory_order_relaxed);
+    }
+    /// The tags inside the window of the last successful wait/poll, in index
+    /// order, views valid until the next consume. An untethered reader that
+    /// was lapped gets ("skipped", count) at the first sample of its window.
+    tag_cursor tags() noexcept;
+    bool is_tethered() const noexcept { return tethered_; }
+    /// Slot of this handle's reader (0: the default reader).
+    uint32_t reader_slot_index() const noexcept { return slot_; }
 
     // ---- roles ------------------------------------------------------------
 
     /// Claim the producer role now (otherwise done on first write). False:
-    /// another handle (of a live process, or of this one) holds it;
-    /// holder_pid(), holder_is_this_process() and busy_message() say which.
+    /// another live handle holds it; holder_pid() says which process.
     [[nodiscard]] bool claim_producer() noexcept
     {
         if (producing_)
             return true;
-        if (!claim_role(true))
+        if (!detail::claim(ctl_->producer, ctl_->producer_handle, id_, holder_))
             return false;
+        producing_ = true;
+        started_ = closed_ = false;
         w_ = ctl_->write_idx.load(std::memory_order_acquire);
-        r_cache_ = ctl_->read_idx.load(std::memory_order_acquire);
+        ctl_->horizon.store(w_, std::memory_order_relaxed);
+        tag_head_ = ctl_->tag_head.load(std::memory_order_acquire);
+        tag_tail_ = ctl_->tag_tail.load(std::memory_order_acquire);
+        if (tag_head_ - tag_tail_ > tag_bytes_ || tag_tail_ > tag_head_)
+            tag_tail_ = tag_head_; // an impossible tag area: start it afresh
+        r_cache_ = detail::min_tethered(ctl_, w_, cap_);
         return true;
     }
+    /// Claim this handle's reader (the default one unless claim_reader chose
+    /// another). False: another live handle holds it (holder_pid()), or
+    /// (errno EUSERS) no slot is free.
     [[nodiscard]] bool claim_consumer() noexcept
     {
         if (consuming_)
             return true;
-        if (!claim_role(false))
+        try {
+            claim_reader(reader_name_, want_tethered_, want_grace_);
+            return true;
+        } catch (const error& e) {
+            errno = e.code().value();
             return false;
-        r_ = ctl_->read_idx.load(std::memory_order_acquire);
-        w_cache_ = ctl_->write_idx.load(std::memory_order_acquire);
-        return true;
+        }
     }
-
-    /// Give up roles: a producer closes the stream (a producer that leaves
-    /// ends it), a consumer leaves its position for the next one. The
-    /// creator also removes the name. Called by the destructor, and for
-    /// handles still alive at normal process exit. In a forked child the
-    /// parent's handles hold no role and created nothing: release() there
-    /// only drops the child's mapping.
-    void release() noexcept { release_roles(); }
+    /// Give up roles: a producer ends its stream, the default reader leaves
+    /// its position for the next handle, a named reader frees its slot; the
+    /// mapping leaves the ring's parties (the last live party removes the
+    /// name). Only what this handle of this process holds is touched (a
+    /// forked child cannot end its parent's stream). Called by the
+    /// destructor, and for handles still alive at normal process exit.
+    using handle::release;
 
 private:
-    // `closed` sits on the producer's own line: this load is a cache hit.
-    bool is_closed_for_writes() const noexcept
+    void release_held() noexcept override;
+    // A write index this reader cannot have been given: behind its position
+    // (more than half the index space "ahead" in modular terms) or, for a
+    // tethered reader, more than the capacity ahead. Records it for
+    // corruption().
+    bool index_impossible(uint64_t w) noexcept
     {
-        return ctl_->closed.load(std::memory_order_relaxed) != 0;
+        const uint64_t ahead = w - r_;
+        w_corrupt_ = tethered_ ? ahead > cap_ : ahead > (uint64_t(1) << 63);
+        if (w_corrupt_)
+            w_bad_ = w;
+        return w_corrupt_;
     }
-    // Free space by the cached consumer index. A corrupt peer index (read
-    // ahead of write) reads as full; either way a write stays in the mirror.
+    // Samples from r up to the write index w and the stream end `end`, in
+    // modular arithmetic (indices may wrap around 2^64 in a scribbled
+    // header), never more than the capacity: a view stays in the mirror
+    // whatever the shared indices say.
+    uint64_t readable_between(uint64_t r, uint64_t w, uint64_t end) const noexcept
+    {
+        uint64_t n = w - r;
+        if (n > cap_)
+            n = cap_;
+        if (end != stream_open && end - r < n)
+            n = end - r;
+        return n;
+    }
+    bool is_closed_for_writes() noexcept
+    {
+        if (closed_)
+            return true;
+        // Another handle asked for the end of the stream this one writes
+        // (close() by a non-producer): end it here, at this handle's index.
+        // `closed` sits on the producer's own line: a cache hit.
+        if (started_ && ctl_->closed.load(std::memory_order_relaxed) != 0) {
+            close();
+            return true;
+        }
+        return false;
+    }
+    // Free space by the cached minimum reader index. A corrupt peer index
+    // (read ahead of write) reads as full; either way a write stays in the mirror.
     uint64_t free_cached() const noexcept
     {
         const uint64_t used = w_ - r_cache_;
         return used > cap_ ? 0 : cap_ - used;
     }
+    void refresh_space() noexcept
+    {
+        // One tethered reader (the common case): its index, as before readers.
+        if (ctl_->tethered_mask.load(std::memory_order_acquire) == 1u) {
+            r_cache_ = ctl_->readers[0].read_idx.load(std::memory_order_acquire);
+            r_corrupt_ = w_ - r_cache_ > cap_;
+            r_bad_ = r_cache_;
+            return;
+        }
+        r_cache_ = detail::min_tethered(ctl_, w_, cap_, &r_corrupt_, &r_bad_);
+        if (free_cached() == 0)
+            maybe_reap();
+    }
+    void maybe_reap() noexcept;
+    // Untethered readers learn from `horizon` which samples a copy in
+    // progress overwrites: stored before the copy (the release fence orders
+    // it before the data stores that follow).
+    void announce(uint64_t n) noexcept
+    {
+        ctl_->horizon.store(w_ + n, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_release);
+    }
+    static bool tags_fit(uint64_t n, const tag_in* tags, size_t ntags) noexcept
+    {
+        uint64_t prev = 0;
+        for (size_t i = 0; i < ntags; ++i) {
+            if (tags[i].offset >= n || tags[i].offset < prev)
+                return false;
+            prev = tags[i].offset;
+        }
+        return true;
+    }
+    void put_tags(uint64_t n, const tag_in* tags, size_t ntags) noexcept;
+    void refresh(uint64_t n) noexcept;
+    view wait_slow(uint64_t n, int64_t timeout_ns) noexcept;
+    void next_stream() noexcept;
+    void learn_stream() noexcept;
+    int64_t overwritten(uint64_t start, uint64_t n) noexcept;
 
     T* data_;
     uint64_t cap_;
     uint64_t mask_;
-    // Producer-local line: own index and cached copy of the consumer's.
+    uint8_t* tags_;
+    uint64_t tag_bytes_;
+    bool released_ = false; // release() ran: this handle left the mapping
+    // Producer state.
+    bool started_ = false; // this handle started a stream
+    bool closed_ = false; // and closed it
+    uint64_t stream_ = 0;
+    uint64_t pending_drop_ = 0; // refused since the last written sample
+    uint64_t tag_head_ = 0, tag_tail_ = 0;
+    int64_t next_reap_ns_ = 0;
+    int64_t dead_since_[max_readers] = {};
+    // Reader choice (claim_reader) and state.
+    std::string reader_name_;
+    bool want_tethered_ = true;
+    int64_t want_grace_ = -1;
+    uint32_t slot_ = 0;
+    bool tethered_ = true;
+    uint64_t s_ = 0; // stream of r_
+    uint64_t end_ = stream_open; // its end, once known
+    status end_why_ = status::end_of_stream;
+    bool reported_ = false; // the end of s_ was returned by a wait at r_
+    uint64_t window_ = 0; // n of the last successful wait
+    uint64_t tag_pos_ = 0; // tag area position of the reader's next record
+    uint64_t pending_skip_ = 0, skip_at_ = 0; // the "skipped" marker to deliver
+    alignas(16) uint8_t skip_rec_[48] = {};
+    bool r_corrupt_ = false; // a tethered reader index was impossible
+    bool w_corrupt_ = false; // the write index was impossible to this reader
+    uint64_t r_bad_ = 0, w_bad_ = 0; // the impossible values, for corruption()
+    // Producer-local line: own index and cached minimum of the readers'.
     alignas(cache_line) uint64_t w_ = 0;
     uint64_t r_cache_ = 0;
-    // Consumer-local line: own index and cached copy of the producer's.
+    // Reader-local line: own index and how far it may read (min of the
+    // cached write index and the end of its stream).
     alignas(cache_line) uint64_t r_ = 0;
-    uint64_t w_cache_ = 0;
+    uint64_t limit_ = 0;
 };
 
 extern template class ring<f32>;

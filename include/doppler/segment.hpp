@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace doppler {
 
@@ -60,21 +61,6 @@ public:
                const std::string& name,
                uint64_t capacity,
                audience who = audience::api);
-    /// Like open_named, for a producer that starts a new stream (a Buffer
-    /// Sink starting a run): a ring under the name that carried a dead
-    /// producer's stream (one that died without closing), or with
-    /// `replace_closed` a finished one (closed), is not continued. Its name
-    /// goes to a fresh ring; its attached peers keep it and drain it, then
-    /// get status::broken (dead producer) or end of stream (closed): the seam
-    /// between two runs is always visible, never glued. Without
-    /// `replace_closed` a closed ring is returned as it is (the caller
-    /// refuses it: end of stream is final).
-    [[nodiscard]] static std::shared_ptr<segment>
-    open_for_new_stream(sample_type t,
-                        const std::string& name,
-                        uint64_t capacity,
-                        bool replace_closed,
-                        audience who = audience::api);
     /// Validate and double-map an already open object (the fuzz target's entry).
     /// Pages of the object that were never allocated (a sparse file) are
     /// allocated first: ENOSPC then, never SIGBUS later.
@@ -112,6 +98,9 @@ public:
 
     control* ctl() const noexcept { return ctl_; }
     void* data() const noexcept { return data_; }
+    /// The tag area (control::tag_offset) and its size in bytes.
+    uint8_t* tag_area() const noexcept { return tags_; }
+    uint64_t tag_bytes() const noexcept { return tag_bytes_; }
     uint64_t capacity() const noexcept { return capacity_; }
     sample_type type() const noexcept { return type_; }
     const std::string& name() const noexcept { return name_; } ///< "" if anonymous
@@ -123,32 +112,51 @@ public:
     uint64_t dev() const noexcept { return dev_; }
     uint64_t ino() const noexcept { return ino_; }
 
-    /// Creator only: remove the name now (peers keep their mappings). Idempotent;
-    /// leaves the name alone if it now refers to another object.
+    /// Remove the name now (peers keep their mappings). Idempotent; leaves
+    /// the name alone if it now refers to another object.
     void unlink() noexcept;
-    /// Remove the name if it still refers to this object, whoever created it
-    /// (used to replace a finished ring by a fresh one under the same name).
-    void remove_name() noexcept;
+    /// This mapping stops being a party to the ring's lifetime: it leaves the
+    /// party table, and if no other live party remains, removes the name.
+    /// Idempotent; also done by the destructor.
+    void leave() noexcept;
+    /// A handle (ring<T>) starts / stops using this mapping; the last handle
+    /// that stops makes the mapping leave(). Several handles may share one
+    /// mapping: releasing one of them must not end the others' party.
+    void enter() noexcept { users_.fetch_add(1, std::memory_order_relaxed); }
+    void exit() noexcept
+    {
+        if (users_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            leave();
+    }
 
 private:
     segment() = default;
     static std::shared_ptr<segment> map(int fd,
                                         sample_type t,
                                         uint64_t capacity,
-                                        size_t header_bytes,
+                                        size_t tag_offset,
+                                        size_t tag_bytes,
                                         bool init,
                                         const std::string& name);
+    /// Join the party table (named rings only).
+    void join() noexcept;
 
     void* base_ = nullptr; // start of the reservation
     size_t span_ = 0; // reservation length: header + 2 * data
     control* ctl_ = nullptr;
     void* data_ = nullptr;
+    uint8_t* tags_ = nullptr;
+    uint64_t tag_bytes_ = 0;
     uint64_t capacity_ = 0;
     sample_type type_ = sample_type::f32;
     std::string name_;
     bool creator_ = false;
     int creator_pid_ = 0; // the process that created it: only it removes the name
     bool unlinked_ = false;
+    bool left_ = false;
+    int party_ = -1; // our entry in control::parties, -1 if none
+    uint64_t party_handle_ = 0;
+    std::atomic<int> users_ { 0 }; // ring<T> handles using this mapping
     uint64_t dev_ = 0, ino_ = 0; // identity of the object, to unlink only our own
 };
 
@@ -158,7 +166,7 @@ private:
 namespace detail {
 /// CLOCK_MONOTONIC in nanoseconds.
 int64_t now_ns() noexcept;
-/// This process's peer id (computed once).
+/// This process's peer id (computed once per process, again after fork).
 peer_id self_id() noexcept;
 /// True if the process with this id is still running (0 counts as alive:
 /// "no peer yet" is not a dead peer).
@@ -168,29 +176,128 @@ inline int peer_pid(peer_id id) noexcept
 {
     return int(id & ((1u << 22) - 1));
 }
+/// A number no other handle in any live process uses: roles and reader
+/// slots belong to a handle, recorded as (process, handle number).
+uint64_t new_handle() noexcept;
 
-/// Slow path of wait(): spin, then park until write_idx >= need, end of
-/// stream, a dead producer, or the timeout. Returns the write index it saw.
-/// `own` is the consumer's read position, `cap` the capacity: a write index
-/// behind `own` or more than `cap` ahead of it is status::corrupt at once.
-status consumer_park(control* c,
-                     uint64_t own,
-                     uint64_t need,
-                     uint64_t cap,
-                     int64_t timeout_ns,
-                     uint64_t& write_seen) noexcept;
-/// Slow path of a blocking write: park until read_idx >= need (space).
-/// `own` is the producer's write position: a read index ahead of it, or more
-/// than `cap` behind it, is status::corrupt at once.
+/// Claim a (process, handle) role pair for handle `mine` of this process.
+/// On failure `holder` is the live process that holds it (possibly this one,
+/// through another handle).
+bool claim(std::atomic<peer_id>& process,
+           std::atomic<uint64_t>& handle,
+           uint64_t mine,
+           peer_id& holder) noexcept;
+/// True if handle `mine` of this process holds the pair.
+bool owns(const std::atomic<peer_id>& process,
+          const std::atomic<uint64_t>& handle,
+          uint64_t mine) noexcept;
+/// Give the pair up if handle `mine` of this process holds it.
+void unclaim(std::atomic<peer_id>& process,
+             std::atomic<uint64_t>& handle,
+             uint64_t mine) noexcept;
+
+// ---- readers (readers.cc) ----
+
+/// Claim reader `name` ("" or "default": slot 0) for handle `mine`: resume a
+/// slot of that name whose holder is gone, else take a free slot starting
+/// at the current write index. Returns the slot. Throws error(EBUSY) if a
+/// live handle holds the name, error(EUSERS) if all slots are taken,
+/// error(EINVAL) for a bad name. `ring` names the ring in messages.
+uint32_t claim_reader(control* c,
+                      const std::string& name,
+                      bool tethered,
+                      int64_t grace_ns,
+                      uint64_t mine,
+                      const std::string& ring,
+                      bool* resumed,
+                      peer_id* busy = nullptr);
+/// Leave reader slot i: the default reader keeps its position for the
+/// next handle; a named reader's slot is freed.
+void release_reader(control* c, uint32_t i, uint64_t mine) noexcept;
+/// The reader name of slot i ("" for the default reader).
+std::string reader_name(const control* c, uint32_t i);
+/// Lowest read index over the tethered readers, or w if there are none
+/// (clamped into [w - capacity, w]). An index ahead of w or more than
+/// `capacity` behind it counts as w - capacity, sets *corrupt and gives
+/// its value in *bad (when given).
+uint64_t min_tethered(const control* c,
+                      uint64_t w,
+                      uint64_t capacity,
+                      bool* corrupt = nullptr,
+                      uint64_t* bad = nullptr) noexcept;
+/// Free the slots of tethered readers whose holder has been dead longer than
+/// their grace. dead_since[max_readers]: the producer's record of when it
+/// first saw each one dead (0: alive). True if a slot was freed.
+bool reap_readers(control* c, int64_t* dead_since) noexcept;
+/// Wake every parked reader in `mask` that `w` satisfies (all if `all`):
+/// one FUTEX_WAKE per reader at most.
+void wake_readers(control* c, uint32_t mask, uint64_t w, bool all) noexcept;
+
+// ---- streams (streams.cc) ----
+
+struct stream_info {
+    uint64_t stream = 0; ///< 0: none
+    uint64_t first = 0;
+    uint64_t end = stream_open;
+    stream_end why = stream_end::open;
+};
+/// Read the seam record of stream s; false if it does not hold s (any more).
+bool read_seam(const control* c, uint64_t s, stream_info& out) noexcept;
+/// The stream sample r belongs to: the newest recorded stream that starts at
+/// or before r. If r is past that stream's end, the next (not yet started)
+/// stream with end stream_open. No stream yet: stream 1, open.
+stream_info locate(const control* c, uint64_t r) noexcept;
+/// Producer: start the next stream at w (an open previous stream, whose
+/// producer died, is ended as broken at w first). Returns its number.
+uint64_t start_stream(control* c, uint64_t w) noexcept;
+/// Producer: end stream s at w.
+void end_stream(control* c, uint64_t s, uint64_t w, stream_end why) noexcept;
+
+// ---- tags (tags.cc) ----
+
+/// Producer: append one tag record at `head`, reclaiming records whose index
+/// is below keep_from. False (and tags_dropped counted) if it does not fit.
+/// Publishes the new tail; the caller publishes the head.
+bool append_tag(control* c,
+                uint8_t* area,
+                uint64_t bytes,
+                uint64_t& head,
+                uint64_t& tail,
+                uint64_t keep_from,
+                uint64_t index,
+                std::string_view key,
+                std::string_view value) noexcept;
+
+// ---- waiting (wait.cc) ----
+
+/// Slow path of a reader's wait(): spin, then park until write_idx >= need,
+/// the end of stream `s` (closed, or a newer stream started), a dead
+/// producer of the open current stream (status::broken), or the timeout.
+/// `own` is the reader's position: a write index behind it (or, for a
+/// tethered reader, more than `cap` ahead of it) is status::corrupt at once.
+status reader_park(control* c,
+                   uint32_t slot,
+                   uint64_t s,
+                   uint64_t own,
+                   uint64_t need,
+                   uint64_t cap,
+                   bool tethered,
+                   int64_t timeout_ns) noexcept;
+/// Slow path of a blocking write: park until the slowest tethered reader
+/// reaches `need` (read_seen: the minimum last seen). Frees the slots of
+/// tethered readers dead longer than their grace meanwhile. A tethered
+/// reader index ahead of `w`, or more than `capacity` behind it, is
+/// status::corrupt at once (read_seen is then that index).
 status producer_park(control* c,
-                     uint64_t own,
+                     uint64_t w,
+                     uint64_t capacity,
                      uint64_t need,
-                     uint64_t cap,
                      int64_t timeout_ns,
-                     uint64_t& read_seen) noexcept;
+                     uint64_t& read_seen,
+                     int64_t* dead_since) noexcept;
 /// What is wrong with the shared index a handle at `own` sees (`other`), for
 /// an error message: "read index 9000 is ahead of the write index 4096" and
-/// the like. `producer`: own is the write position and other the read index.
+/// the like. `producer`: own is the write position and other a read index.
 std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64_t cap);
 /// A test seam inside the park handshake: called by a side about to park,
 /// after it announced the park and before it re-checks the other side's
@@ -202,25 +309,22 @@ using park_hook_fn = void (*)() noexcept;
 void set_park_hook(park_hook_fn hook) noexcept;
 /// Wake a parked side (one syscall); called only when the flag says parked.
 void wake(std::atomic<uint32_t>& word) noexcept;
-/// Claim a role word for this process; on failure `holder` is the live owner.
-bool claim(std::atomic<peer_id>& role, peer_id& holder) noexcept;
 
 // ---------------------------------------------------------------------------
 // Handles (handle.cc): what every ring<T> shares whatever its sample type:
 // its segment, its roles, and its place in the process-wide registry of live
 // handles.
 //
-// Roles belong to a handle. The shared role word says which *process* holds
-// a role (that is what another process can check for liveness); the registry
-// says which *handle* of this process holds it, so a second handle of the
-// same process on the same object (keyed by device and inode) is refused
-// like a second process. The registry also gives every handle an end:
+// Roles belong to a handle: the shared role words and reader slots record
+// (process, handle number), so a second handle is refused whether it lives
+// in another process or in this one. The registry gives every handle an end:
 //  - at normal process exit (std::exit, return from main, Python's exit),
-//    every handle still alive releases its roles and name, as its destructor
-//    would (a producer closes the stream), whichever thread made it;
+//    every handle still alive is released, as its destructor would (a
+//    producer ends its stream, a reader leaves its slot, the last party
+//    removes the name), whichever thread made it;
 //  - in a child made by fork(), the inherited copies hold no role: they
 //    cannot write or read for the parent, and neither destroying them nor
-//    the child's exit closes the parent's stream or removes its name.
+//    the child's exit ends the parent's stream or removes its name.
 // ---------------------------------------------------------------------------
 class handle
 {
@@ -234,28 +338,31 @@ public:
     /// pid of the process that held the role a failed claim wanted.
     int holder_pid() const noexcept { return peer_pid(holder_); }
     /// True if that holder is another handle of this same process.
-    bool holder_is_this_process() const noexcept { return holder_here_; }
-    /// Why the last failed claim was refused, as one sentence naming the
-    /// holder ("ring 'rx' already has a producer: pid 41873 holds that role
-    /// ..."), for the adapters' EBUSY errors.
+    bool holder_is_this_process() const noexcept { return holder_ == self_id(); }
+    /// Why the last failed producer claim was refused, as one sentence naming
+    /// the holder ("ring 'rx' already has a producer: pid 41873 holds that
+    /// role ..."), for the adapters' EBUSY errors.
     std::string busy_message(bool producer, audience who = audience::api) const;
     /// "ring 'rx'" for a named ring, "in-process ring" otherwise.
     std::string label() const;
+    /// Give up what this handle holds (see ring<T>::release_held).
+    /// Idempotent; serialised with the exit hook and fork.
+    void release() noexcept;
 
 protected:
     explicit handle(std::shared_ptr<segment> seg);
-    ~handle();
-    /// Claim the producer (or consumer) role for this handle: refused while
-    /// another handle, of this process or another live one, holds it.
-    bool claim_role(bool producer) noexcept;
-    /// Give up the roles this handle holds (a producer closes the stream
-    /// first) and, if this process created the ring, remove its name.
-    void release_roles() noexcept;
+    virtual ~handle();
+    /// The most derived destructor's first step: release, and leave the
+    /// registry while the object is still whole (the exit hook must never
+    /// see a half-destroyed handle).
+    void retire() noexcept;
+    /// What release() does, called with the registry's lock held.
+    virtual void release_held() noexcept = 0;
 
     std::shared_ptr<segment> seg_;
     control* ctl_;
+    uint64_t id_; // this handle's number in the shared role records
     peer_id holder_ = 0;
-    bool holder_here_ = false;
     bool producing_ = false;
     bool consuming_ = false;
 

@@ -7,6 +7,7 @@
 #include <doppler/buffer.h>
 #include <doppler/ring.hpp>
 
+#include <memory>
 #include <new>
 
 using namespace doppler;
@@ -80,6 +81,62 @@ B* attach(const char* name) noexcept
         return new B(segment::attach(name, sample_traits<typename B::value_type>::type));
     });
 }
+template <class B>
+B* attach_reader(const char* name,
+                 const char* reader,
+                 bool tethered,
+                 int64_t grace_ns) noexcept
+{
+    if (!name || !reader)
+        return fail_with<B>(EINVAL, !name ? "ring name is NULL" : "reader name is NULL");
+    return guarded<B>([&] {
+        std::unique_ptr<B> b(
+            new B(segment::attach(name, sample_traits<typename B::value_type>::type)));
+        b->claim_reader(reader, tethered, grace_ns);
+        return b.release();
+    });
+}
+/// dp_tag_t -> tag_in, in a bounded local array (no allocation): writes of
+/// more tags than that are refused with EINVAL.
+constexpr size_t max_c_tags = 256;
+template <class B, class S>
+bool write_tags(B* b, const S* src, size_t n, const dp_tag_t* tags, size_t ntags) noexcept
+{
+    if (ntags > max_c_tags || (ntags && !tags)) {
+        last_error = "at most 256 tags per write, and a non-NULL array";
+        errno = EINVAL;
+        return false;
+    }
+    tag_in in[max_c_tags];
+    for (size_t i = 0; i < ntags; ++i) {
+        if (!tags[i].key || !tags[i].value) {
+            last_error = "a tag's key or value is NULL";
+            errno = EINVAL;
+            return false;
+        }
+        in[i] = { tags[i].offset,
+                  std::string_view(tags[i].key, tags[i].key_len),
+                  std::string_view(reinterpret_cast<const char*>(tags[i].value),
+                                   tags[i].value_len) };
+    }
+    return b->write(reinterpret_cast<const typename B::value_type*>(src), n, in, ntags);
+}
+template <class B>
+size_t tags(B* b, dp_tag_t* out, size_t max) noexcept
+{
+    tag_cursor c = b->tags();
+    tag_view t;
+    size_t count = 0;
+    while (c.next(t)) {
+        if (count < max && out)
+            out[count] = {
+                t.index, t.key.data(), t.key.size(), t.value.data(), t.value.size()
+            };
+        ++count;
+    }
+    return count;
+}
+
 template <class B, class S>
 bool write(B* b, const S* src, size_t n) noexcept
 {
@@ -101,6 +158,12 @@ extern "C" const char* dp_last_error(void)
     return last_error.c_str();
 }
 
+extern "C" size_t dp_value_check(const uint8_t* p, size_t n)
+{
+    size_t used = 0;
+    return p && validate_value(p, n, &used, nullptr) ? used : 0;
+}
+
 // One line per function: the whole C ABI reads as one table.
 // clang-format off
 #define DP_BUFFER_DEFINE(T, S)                                                                               \
@@ -118,7 +181,22 @@ extern "C" const char* dp_last_error(void)
     size_t dp_buffer_##T##_capacity(const dp_buffer_##T##_t* b) { return b->capacity(); }                   \
     uint64_t dp_buffer_##T##_dropped(const dp_buffer_##T##_t* b) { return b->dropped(); }                   \
     uint64_t dp_buffer_##T##_missed_wakes(const dp_buffer_##T##_t* b) { return b->missed_wakes(); }         \
-    void dp_buffer_##T##_close(dp_buffer_##T##_t* b) { b->close(); }
+    void dp_buffer_##T##_close(dp_buffer_##T##_t* b) { b->close(); }                                       \
+    dp_buffer_##T##_t* dp_buffer_##T##_attach_reader(const char* nm, const char* rd, bool te, int64_t g)    \
+    {                                                                                                        \
+        return attach_reader<dp_buffer_##T##_t>(nm, rd, te, g);                                              \
+    }                                                                                                        \
+    bool dp_buffer_##T##_write_tags(dp_buffer_##T##_t* b, const S* s, size_t n, const dp_tag_t* t, size_t k) \
+    {                                                                                                        \
+        return write_tags(b, s, n, t, k);                                                                    \
+    }                                                                                                        \
+    size_t dp_buffer_##T##_tags(dp_buffer_##T##_t* b, dp_tag_t* o, size_t m) { return tags(b, o, m); }      \
+    int64_t dp_buffer_##T##_consume_checked(dp_buffer_##T##_t* b, size_t n) { return b->consume_checked(n); } \
+    uint64_t dp_buffer_##T##_stream(const dp_buffer_##T##_t* b) { return b->stream(); }                     \
+    uint64_t dp_buffer_##T##_skipped(const dp_buffer_##T##_t* b) { return b->skipped(); }                   \
+    uint64_t dp_buffer_##T##_tags_dropped(const dp_buffer_##T##_t* b) { return b->tags_dropped(); }         \
+    uint64_t dp_buffer_##T##_written(const dp_buffer_##T##_t* b) { return b->written(); }                   \
+    uint64_t dp_buffer_##T##_read_index(const dp_buffer_##T##_t* b) { return b->consumer_index(); }
 // clang-format on
 
 extern "C" {

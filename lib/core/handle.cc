@@ -1,39 +1,35 @@
 /* -*- c++ -*- */
 /*
- * Handles: roles per handle, the process-wide registry of live handles, and
- * what fork() and process exit do to them.
+ * Handles: the process-wide registry of live handles, and what fork() and
+ * process exit do to them.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Why a registry. The role words in the shared control block hold a process
- * identity (pid and start time), which is what another process can check
- * for liveness. Within one process that is not enough: two handles on one
- * ring (two Buffer Sinks with one name, two Python objects, a thread that
- * attaches again) would both pass as "this process" and their write
- * positions would fight. So this process keeps a list of its live handles;
- * a claim is refused while another handle on the same object (same device
- * and inode, whichever mapping it came through) holds the role. The list is
- * touched only when a handle is made, claims a role or goes away, never on
- * the hot path. The layout of the shared header does not change.
+ * Who holds a role is recorded in the shared control block as (process,
+ * handle number) pairs (readers.cc, wait.cc: claim), which another process
+ * can check for liveness and which tell two handles of one process apart.
+ * This file adds what shared words cannot do: give every handle of this
+ * process an end. The list is touched only when a handle is made, released
+ * or goes away, never on the hot path.
  *
  * Why an exit hook. A handle that is never destroyed (made in a daemon
  * thread, leaked, held by a Python object that outlives finalisation) would
- * leave its stream open, so the consumer would see a dead producer
+ * leave its stream open, so its readers would see a dead producer
  * (BrokenPipeError) instead of the end of the stream, and its name would
  * stay in /dev/shm. At normal process exit (std::exit, return from main,
  * Python's exit, all of which run atexit handlers) every handle still in
- * the list releases its roles and name as its destructor would. The hook
- * only stores to the shared header and removes names; it frees nothing, so a
- * thread still running (a daemon thread) cannot touch freed memory, and
- * a handle destroyed later by a static destructor just releases again
- * (idempotent). The list itself is never destroyed, so static destruction
- * order cannot pull it away under the hook.
+ * the list is released as its destructor would. Releasing only stores to
+ * the shared header and removes names; it frees nothing, so a thread still
+ * running (a daemon thread) cannot touch freed memory, and a handle
+ * destroyed later by a static destructor just releases again (idempotent).
+ * The list itself is never destroyed, so static destruction order cannot
+ * pull it away under the hook.
  *
  * Why a fork hook. A child made by fork() gets copies of every handle. They
  * are the parent's handles, not the child's: in the child they hold no role
  * (a write or wait through them claims the role afresh, which the parent
- * still holds: EBUSY), and since the child did not create the object it
- * never removes the name (segment::is_creator compares the pid). So neither
- * the child's exit nor its destructors can end the parent's stream.
+ * still holds: EBUSY), and the child is no party to the ring's lifetime
+ * (segment::leave compares the process), so neither the child's exit nor
+ * its destructors can end the parent's stream or remove its name.
  */
 #include <doppler/ring.hpp>
 
@@ -54,7 +50,7 @@ struct registry_access {
         h->producing_ = false;
         h->consuming_ = false;
     }
-    static void release_at_exit(handle* h) noexcept;
+    static void release_held(handle* h) noexcept { h->release_held(); }
 };
 
 namespace {
@@ -85,7 +81,7 @@ registry& reg() noexcept
             for (int i = 0; i < 100; ++i) {
                 if (self.lock.try_lock()) {
                     for (handle* h : self.handles)
-                        registry_access::release_at_exit(h);
+                        registry_access::release_held(h);
                     self.lock.unlock();
                     return;
                 }
@@ -97,31 +93,12 @@ registry& reg() noexcept
     return *r;
 }
 
-bool same_object(const handle* a, const handle* b) noexcept
-{
-    return a->seg()->dev() == b->seg()->dev() && a->seg()->ino() == b->seg()->ino();
-}
-
 } // namespace
 
-void registry_access::release_at_exit(handle* h) noexcept
+handle::handle(std::shared_ptr<segment> seg)
+    : seg_(std::move(seg)), ctl_(seg_->ctl()), id_(new_handle())
 {
-    // Shared effects only: local flags stay as they are (another thread may
-    // still be running on this handle); a later release() repeats harmlessly.
-    h->seg_->unlink(); // creator only, and only in the creating process
-    peer_id me = self_id();
-    if (h->producing_) {
-        h->ctl_->closed.store(1, std::memory_order_seq_cst);
-        wake(h->ctl_->consumer_parked);
-        h->ctl_->producer.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
-    }
-    me = self_id();
-    if (h->consuming_)
-        h->ctl_->consumer.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
-}
-
-handle::handle(std::shared_ptr<segment> seg) : seg_(std::move(seg)), ctl_(seg_->ctl())
-{
+    seg_->enter();
     registry& r = reg();
     std::lock_guard<std::mutex> g(r.lock);
     r.handles.push_back(this);
@@ -135,44 +112,19 @@ handle::~handle()
                     r.handles.end());
 }
 
-bool handle::claim_role(bool producer) noexcept
+void handle::retire() noexcept
 {
     registry& r = reg();
     std::lock_guard<std::mutex> g(r.lock);
-    for (const handle* other : r.handles)
-        if (other != this && (producer ? other->producing_ : other->consuming_) &&
-            same_object(this, other)) {
-            holder_ = self_id();
-            holder_here_ = true;
-            return false;
-        }
-    if (!claim(producer ? ctl_->producer : ctl_->consumer, holder_)) {
-        holder_here_ = false;
-        return false;
-    }
-    (producer ? producing_ : consuming_) = true;
-    return true;
+    release_held();
+    r.handles.erase(std::remove(r.handles.begin(), r.handles.end(), this),
+                    r.handles.end());
 }
 
-void handle::release_roles() noexcept
+void handle::release() noexcept
 {
-    // The name goes first: a consumer that sees the end of this stream and
-    // attaches again by name must not find this finished ring under it.
-    seg_->unlink(); // creator only, and only in the creating process
-    // Under the registry's lock: another thread's claim reads these flags.
     std::lock_guard<std::mutex> g(reg().lock);
-    peer_id me = self_id();
-    if (producing_) {
-        ctl_->closed.store(1, std::memory_order_seq_cst);
-        wake(ctl_->consumer_parked);
-        ctl_->producer.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
-        producing_ = false;
-    }
-    me = self_id();
-    if (consuming_) {
-        ctl_->consumer.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
-        consuming_ = false;
-    }
+    release_held();
 }
 
 std::string handle::label() const
@@ -182,7 +134,8 @@ std::string handle::label() const
 
 std::string handle::busy_message(bool producer, audience who) const
 {
-    return doppler::busy_message(label(), producer, holder_pid(), who, holder_here_);
+    return doppler::busy_message(
+        label(), producer, holder_pid(), who, holder_is_this_process());
 }
 
 } // namespace detail

@@ -11,7 +11,7 @@
  * refuses is reported as corrupt with its reason, never read further.
  */
 #include <doppler/inspect.hpp>
-#include <doppler/segment.hpp>
+#include <doppler/ring.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -98,14 +98,38 @@ ring_info inspect_object(const std::string& name)
 
     info.type = sample_type(c.type);
     info.capacity = c.capacity;
-    info.written = c.write_idx.load(std::memory_order_relaxed);
-    info.read_index = c.read_idx.load(std::memory_order_relaxed);
+    info.written = c.write_idx.load(std::memory_order_acquire);
+    info.read_index = c.readers[0].read_idx.load(std::memory_order_acquire);
     info.dropped = c.dropped.load(std::memory_order_relaxed);
-    info.missed_wakes = c.missed_wakes.load(std::memory_order_relaxed);
-    info.closed = c.closed.load(std::memory_order_relaxed) != 0;
+    info.closed = c.closed.load(std::memory_order_acquire) != 0;
     info.creator = peer(c.creator);
-    info.producer = peer(c.producer.load(std::memory_order_relaxed));
-    info.consumer = peer(c.consumer.load(std::memory_order_relaxed));
+    info.producer = peer(c.producer.load(std::memory_order_acquire));
+    info.consumer = peer(c.readers[0].holder.load(std::memory_order_acquire));
+    info.stream = c.stream.load(std::memory_order_acquire);
+    info.tags_dropped = c.tags_dropped.load(std::memory_order_relaxed);
+    info.tag_bytes = c.tag_bytes;
+    const uint64_t head = c.tag_head.load(std::memory_order_acquire);
+    const uint64_t tail = c.tag_tail.load(std::memory_order_acquire);
+    info.tag_fill = head >= tail ? std::min<uint64_t>(head - tail, info.tag_bytes) : 0;
+    info.missed_wakes = c.missed_wakes.load(std::memory_order_relaxed);
+    const uint32_t used = c.reader_mask.load(std::memory_order_acquire) & 0xffffu;
+    for (uint32_t i = 0; i < max_readers; ++i) {
+        const reader_slot& r = c.readers[i];
+        info.missed_wakes += r.missed_wakes.load(std::memory_order_relaxed);
+        if (!(used & (1u << i)) || !r.in_use.load(std::memory_order_acquire))
+            continue;
+        ring_reader rr;
+        rr.slot = i;
+        rr.name = detail::reader_name(&c, i);
+        rr.holder = peer(r.holder.load(std::memory_order_acquire));
+        rr.tethered = (r.flags.load(std::memory_order_relaxed) & reader_tethered) != 0;
+        rr.grace_ns = r.grace_ns.load(std::memory_order_relaxed);
+        rr.position = r.read_idx.load(std::memory_order_acquire);
+        rr.lag = info.written >= rr.position ? info.written - rr.position : 0;
+        rr.skipped = r.skipped.load(std::memory_order_relaxed);
+        rr.stream = r.stream.load(std::memory_order_relaxed);
+        info.readers.push_back(std::move(rr));
+    }
     return info;
 }
 

@@ -266,7 +266,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_drains_then_end_of_stream, T, all_types)
     BOOST_TEST(r.consume(40));
     BOOST_TEST(r.wait(1, -1).why == status::end_of_stream); // even "forever" returns
     r.close(); // idempotent
-    BOOST_TEST(r.wait(1, 0).why == status::end_of_stream);
+    // The end was reported here: the next wait waits for the next stream.
+    BOOST_TEST(r.wait(1, 0).why == status::timeout);
+    BOOST_TEST(r.stream() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(close_drains_then_enodata_c, T, all_types)
@@ -287,6 +289,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_drains_then_enodata_c, T, all_types)
     errno = 0;
     BOOST_TEST(!C::wait(b.get(), 1, 0));
     BOOST_TEST(errno == ENODATA);
+    errno = 0; // reported here: the next wait waits for the next stream
+    BOOST_TEST(!C::wait(b.get(), 1, 0));
+    BOOST_TEST(errno == ETIMEDOUT);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(timeouts, T, all_types)
@@ -481,7 +486,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(scribbled_indices_never_leave_the_mapping, T, all_
     // The consumer's index far ahead of the producer's: the ring reads as
     // no more than its capacity to everyone, and the producer writes nothing
     // (the impossible index is an error, EBADMSG, not a drop).
-    c->read_idx.store(100 + 5 * cap + 3, std::memory_order_relaxed);
+    c->readers[0].read_idx.store(100 + 5 * cap + 3, std::memory_order_relaxed);
     BOOST_TEST(r.available() <= cap);
     BOOST_TEST(r.space(cap) == 0u);
     errno = 0;
@@ -491,7 +496,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(scribbled_indices_never_leave_the_mapping, T, all_
 
     // The producer's index far ahead of the consumer's: available() is at
     // most the capacity, and a consumer gets status::corrupt, no view.
-    c->read_idx.store(7, std::memory_order_relaxed);
+    c->readers[0].read_idx.store(7, std::memory_order_relaxed);
     c->write_idx.store(7 + 9 * cap + 11, std::memory_order_relaxed);
     {
         ring<T> consumer(r.seg());
@@ -502,7 +507,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(scribbled_indices_never_leave_the_mapping, T, all_
 
     // Indices wrapped around 2^64 (8 samples apart: possible): views stay
     // inside the mapping.
-    c->read_idx.store(UINT64_MAX - 2, std::memory_order_relaxed);
+    c->readers[0].read_idx.store(UINT64_MAX - 2, std::memory_order_relaxed);
     c->write_idx.store(5, std::memory_order_relaxed);
     ring<T> wrapped(r.seg());
     BOOST_TEST(wrapped.available() == 8u);
@@ -570,7 +575,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(
             auto a = seq<T>(0, r.capacity());
             if (!r.write(a.data(), r.capacity())) // full
                 return status(60);
-            r.seg()->ctl()->read_idx.store(r.capacity() + 100);
+            r.seg()->ctl()->readers[0].read_idx.store(r.capacity() + 100);
             const status got = r.write_blocking(a.data(), 1, timeout);
             if (r.corruption().find("read index (" + std::to_string(r.capacity() + 100) +
                                     ") is ahead of its write index") == std::string::npos)
@@ -594,7 +599,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(
             if (!r.write(a.data(), cap) || !r.wait(cap, 0) || !r.consume(cap) ||
                 !r.write(a.data(), cap))
                 return status(60);
-            r.seg()->ctl()->read_idx.store(0); // 2 * cap behind the write index
+            r.seg()->ctl()->readers[0].read_idx.store(
+                0); // 2 * cap behind the write index
             return r.write_blocking(a.data(), 1, timeout);
         });
         BOOST_TEST(s == status::corrupt);
@@ -614,7 +620,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(wait_space_reports_corrupt_for_either_impossible_r
                 if (!r.write(a.data(), cap) || !r.wait(cap, 0) || !r.consume(cap) ||
                     !r.write(a.data(), cap))
                     return status(60);
-                r.seg()->ctl()->read_idx.store(scribble);
+                r.seg()->ctl()->readers[0].read_idx.store(scribble);
                 return r.wait_space(cap, timeout);
             });
             BOOST_TEST(s == status::corrupt);
@@ -679,7 +685,7 @@ BOOST_AUTO_TEST_CASE(nonblocking_write_refuses_an_impossible_read_index_without_
     const uint64_t cap = r.capacity();
     auto a = seq<i16>(0, cap);
     BOOST_REQUIRE(r.write(a.data(), cap)); // full: the next write reloads read_idx
-    r.seg()->ctl()->read_idx.store(cap + 50);
+    r.seg()->ctl()->readers[0].read_idx.store(cap + 50);
     errno = 0;
     BOOST_TEST(!r.write(a.data(), 1));
     BOOST_TEST(errno == EBADMSG);
@@ -698,10 +704,10 @@ BOOST_AUTO_TEST_CASE(a_parked_wait_notices_an_index_scribbled_while_it_sleeps)
         std::thread scribbler([&] {
             // Once the consumer is parked, move the write index behind it and
             // wake it the way a producer would.
-            while (!r.seg()->ctl()->consumer_parked.load())
+            while (!r.seg()->ctl()->readers[0].parked.load())
                 std::this_thread::yield();
             r.seg()->ctl()->write_idx.store(2);
-            detail::wake(r.seg()->ctl()->consumer_parked);
+            detail::wake(r.seg()->ctl()->readers[0].parked);
         });
         const status got = r.wait(5, generous_ns).why;
         scribbler.join();

@@ -5,6 +5,7 @@
 #define BOOST_TEST_MODULE doppler_shm
 #include <boost/test/unit_test.hpp>
 
+#include "qa_proc.hpp"
 #include "qa_util.hpp"
 
 #include <doppler/inspect.hpp>
@@ -13,6 +14,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,6 +34,12 @@ using namespace doppler;
 using namespace qa;
 
 namespace {
+
+/// Remove a ring's name the way `doppler-ring rm` does.
+bool remove_name(const std::string& name)
+{
+    return shm_unlink(segment::shm_name(name).c_str()) == 0;
+}
 
 bool exists(const std::string& path)
 {
@@ -54,58 +62,6 @@ int error_of(F f, std::string* what = nullptr)
     return 0;
 }
 
-/// One-byte messages between parent and child, each read bounded by a timeout.
-struct channel {
-    int up[2] { -1, -1 }; // child -> parent
-    int down[2] { -1, -1 }; // parent -> child
-    channel() { BOOST_REQUIRE(pipe(up) == 0 && pipe(down) == 0); }
-    ~channel()
-    {
-        for (int fd : { up[0], up[1], down[0], down[1] })
-            ::close(fd);
-    }
-    static bool send(int fd) { return ::write(fd, "x", 1) == 1; }
-    static bool recv(int fd)
-    {
-        pollfd p { fd, POLLIN, 0 };
-        char c;
-        return poll(&p, 1, 10000) == 1 && ::read(fd, &c, 1) == 1;
-    }
-    void tell_parent() { send(up[1]); }
-    bool from_child() { return recv(up[0]); }
-    void tell_child() { send(down[1]); }
-    bool from_parent() { return recv(down[0]); }
-};
-
-/// Run `body` (returning an exit code) in a forked child. A child that must
-/// die holding a role leaks its handle: a destructor would release it.
-template <class F>
-pid_t spawn(F body)
-{
-    std::cout.flush(); // or the child's copy of the buffer is printed again
-    std::fflush(stdout);
-    pid_t pid = fork();
-    BOOST_REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int rc = 99;
-        try {
-            rc = body();
-        } catch (...) {
-        }
-        _exit(rc);
-    }
-    return pid;
-}
-
-/// Exit code of a child (128 + signal if it was killed).
-int reap(pid_t pid)
-{
-    int st = 0;
-    if (waitpid(pid, &st, 0) != pid)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -124,7 +80,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(create_named_then_attach_cxx, T, all_types)
     BOOST_REQUIRE(::stat(segment::shm_path(name).c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 07777) == 0600u);
     BOOST_TEST(st.st_uid == geteuid());
-    BOOST_TEST(uint64_t(st.st_size) == uint64_t(sysconf(_SC_PAGESIZE)) + cap * sizeof(T));
+    // [control page | tag area | data]: the data starts on a page boundary.
+    const uint64_t header = creator->seg()->ctl()->header_bytes;
+    BOOST_TEST(header % uint64_t(sysconf(_SC_PAGESIZE)) == 0u);
+    BOOST_TEST(header == uint64_t(sysconf(_SC_PAGESIZE)) + creator->seg()->tag_bytes());
+    BOOST_TEST(uint64_t(st.st_size) == header + cap * sizeof(T));
 
     auto peer = ring<T>::attach(name);
     BOOST_TEST(peer->capacity() == cap);
@@ -170,31 +130,32 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(create_named_then_attach_c, T, all_types)
     BOOST_TEST(C::consume(peer, 50));
     BOOST_TEST(C::available(creator) == 0u);
 
-    C::destroy(creator); // the creator removes the name
-    BOOST_TEST(!exists(segment::shm_path(name)));
+    C::destroy(creator); // a live peer keeps the name
+    BOOST_TEST(exists(segment::shm_path(name)));
     errno = 0;
     BOOST_TEST(!C::wait(peer, 1, generous_ns)); // the producer left: end of stream
     BOOST_TEST(errno == ENODATA);
-    C::destroy(peer);
+    C::destroy(peer); // the last party removes it
+    BOOST_TEST(!exists(segment::shm_path(name)));
 }
 
-BOOST_AUTO_TEST_CASE(
-    creator_unlinks_and_a_new_ring_takes_the_name_while_the_old_peer_drains)
+BOOST_AUTO_TEST_CASE(the_name_goes_when_the_last_party_leaves_and_a_new_ring_may_take_it)
 {
     const std::string name = unique_name("life");
     auto old_creator = ring<f32>::create_named(name, 1024);
     auto old_peer = ring<f32>::attach(name);
     auto a = seq<f32>(0, 600);
     BOOST_REQUIRE(old_creator->write(a.data(), 600));
-    old_creator.reset(); // producer and creator leave: close + unlink
-    BOOST_TEST(!exists(segment::shm_path(name)));
+    old_creator.reset(); // producer and creator leave: the stream ends, the name stays
+    BOOST_TEST(exists(segment::shm_path(name)));
 
     auto v = old_peer->wait(200, generous_ns);
     BOOST_REQUIRE(v);
     BOOST_TEST(first_mismatch(v.data, 200, 0) == 200u);
     BOOST_TEST(old_peer->consume(200));
 
-    // Same name, new object, while the old peer still has 400 to read.
+    // Someone removes the name by hand while the old peer still has 400 to read.
+    BOOST_TEST(remove_name(name));
     auto new_creator = ring<f32>::create_named(name, 4096);
     auto b = seq<f32>(1'000'000, 300);
     BOOST_REQUIRE(new_creator->write(b.data(), 300));
@@ -210,9 +171,26 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(old_peer->consume(400));
     BOOST_TEST(old_peer->wait(1, generous_ns).why == status::end_of_stream);
 
-    old_peer.reset(); // a peer (not the creator) leaving must not remove the new name
+    old_peer.reset(); // the last party of the old object must not remove the new name
     BOOST_TEST(exists(segment::shm_path(name)));
-    new_creator.reset();
+    new_creator.reset(); // new_peer is still attached
+    BOOST_TEST(exists(segment::shm_path(name)));
+    new_peer.reset();
+    BOOST_TEST(!exists(segment::shm_path(name)));
+}
+
+BOOST_AUTO_TEST_CASE(a_handle_released_on_a_shared_mapping_keeps_the_name_for_the_others)
+{
+    const std::string name = unique_name("shared");
+    auto creator = ring<f32>::create_named(name, 1);
+    auto other = std::make_unique<ring<f32>>(creator->seg()); // same mapping
+    other->release();
+    BOOST_TEST(exists(segment::shm_path(name))); // creator still uses it
+    auto peer = ring<f32>::attach(name); // and a peer can still find it
+    peer.reset();
+    BOOST_TEST(exists(segment::shm_path(name)));
+    other.reset();
+    creator.reset();
     BOOST_TEST(!exists(segment::shm_path(name)));
 }
 
@@ -498,7 +476,9 @@ BOOST_AUTO_TEST_CASE(producer_exits_without_closing_consumer_drains_then_broken)
     BOOST_TEST(first_mismatch(v.data, 100, 0) == 100u);
     BOOST_TEST(r->consume(100));
     BOOST_TEST(r->wait(1, generous_ns).why == status::broken);
-    BOOST_TEST(r->wait(1, 0).why == status::broken);
+    // The broken stream was reported: the next wait waits for the next stream.
+    BOOST_TEST(r->wait(1, 0).why == status::timeout);
+    BOOST_TEST(r->stream() == 2u);
     BOOST_TEST(!r->closed());
     BOOST_TEST(reap(child) == 0);
 }
@@ -542,7 +522,8 @@ BOOST_AUTO_TEST_CASE(a_consumer_waiting_without_a_timeout_learns_its_producer_di
     channel ch;
     pid_t child = spawn([&] {
         auto* p = ring<f32>::attach(name).release();
-        if (!p->claim_producer())
+        auto a = seq<f32>(0, 1);
+        if (!p->write(a.data(), 1)) // its stream has begun
             return 2;
         ch.tell_parent();
         ch.from_parent(); // killed while waiting here
@@ -550,7 +531,7 @@ BOOST_AUTO_TEST_CASE(a_consumer_waiting_without_a_timeout_learns_its_producer_di
     });
     BOOST_REQUIRE(ch.from_child());
     std::atomic<int> got { -1 };
-    std::thread consumer([&] { got = int(r->wait(1, -1).why); });
+    std::thread consumer([&] { got = int(r->wait(2, -1).why); });
     BOOST_REQUIRE(kill(child, SIGKILL) == 0);
     BOOST_TEST(reap(child) == 128 + SIGKILL);
     // A state, bounded only so that a broken build fails instead of hanging.
@@ -668,16 +649,16 @@ BOOST_AUTO_TEST_CASE(a_reused_pid_with_another_start_time_is_not_the_original_pr
     BOOST_TEST(detail::peer_pid(child_id) == int(child));
     control* c = r->seg()->ctl();
 
-    c->consumer.store(child_id, std::memory_order_release);
+    c->readers[0].holder.store(child_id, std::memory_order_release);
     auto second = ring<f32>::attach(name);
     BOOST_TEST(!second->claim_consumer()); // held by the live child
     BOOST_TEST(second->holder_pid() == int(child));
     BOOST_TEST(inspect(name).consumer.alive);
 
-    c->consumer.store(child_id + (peer_id(1) << 22), std::memory_order_release);
+    c->readers[0].holder.store(child_id + (peer_id(1) << 22), std::memory_order_release);
     BOOST_TEST(!inspect(name).consumer.alive);
     BOOST_TEST(second->claim_consumer()); // the "holder" is not the child
-    BOOST_TEST(c->consumer.load() == detail::self_id());
+    BOOST_TEST(c->readers[0].holder.load() == detail::self_id());
 
     ch.tell_child();
     BOOST_TEST(reap(child) == 0);
@@ -710,6 +691,8 @@ struct crafted {
     std::string name = unique_name("craft");
     std::string path = segment::shm_path(name);
     std::unique_ptr<ring<f32>> owner = ring<f32>::create_named(name, 1024);
+    /// Offset of the data: the control page and the tag area.
+    const uint64_t header = owner->seg()->ctl()->header_bytes;
     template <class V>
     void poke(size_t at, V v)
     {
@@ -738,17 +721,17 @@ BOOST_AUTO_TEST_CASE(the_data_size_must_agree_with_the_capacity)
     crafted x; // 1024 f32 = 8192 bytes of data
     BOOST_REQUIRE(x.attach_errno() == 0);
     x.poke(offsetof(control, data_bytes), uint64_t(16384)); // twice as much...
-    x.resize(page + 16384); // ...and the object agrees
+    x.resize(x.header + 16384); // ...and the object agrees
     std::string what;
     BOOST_TEST(x.attach_errno(&what) == EBADMSG);
     BOOST_TEST(what.find("data size") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(a_header_of_another_size_than_a_page_is_refused)
+BOOST_AUTO_TEST_CASE(a_header_other_than_the_control_page_and_the_tag_area_is_refused)
 {
     crafted x;
-    x.poke(offsetof(control, header_bytes), uint32_t(2 * page));
-    x.resize(2 * page + 8192); // the object's size agrees with the header
+    x.poke(offsetof(control, header_bytes), uint32_t(x.header + page));
+    x.resize(x.header + page + 8192); // the object's size agrees with the header
     std::string what;
     BOOST_TEST(x.attach_errno(&what) == EBADMSG);
     BOOST_TEST(what.find("header size") != std::string::npos);
@@ -759,7 +742,7 @@ BOOST_AUTO_TEST_CASE(a_capacity_that_is_not_a_power_of_two_is_refused)
     crafted x;
     x.poke(offsetof(control, capacity), uint64_t(1536)); // 3 pages of f32
     x.poke(offsetof(control, data_bytes), uint64_t(1536 * 8));
-    x.resize(page + 1536 * 8); // every size agrees
+    x.resize(x.header + 1536 * 8); // every size agrees
     std::string what;
     BOOST_TEST(x.attach_errno(&what) == EBADMSG);
     BOOST_TEST(what.find("power of two") != std::string::npos);
@@ -957,7 +940,7 @@ BOOST_AUTO_TEST_CASE(a_forked_child_may_take_a_role_the_parent_does_not_hold)
 // normal exit releases every handle still alive
 // ---------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(handles_never_destroyed_are_closed_and_unlinked_at_normal_exit)
+BOOST_AUTO_TEST_CASE(handles_never_destroyed_end_their_stream_and_leave_at_normal_exit)
 {
     for (int variant : { 0, 1, 2 }) { // leaked C++ handle, made in a thread, C ABI
         const std::string name = unique_name("exit");
@@ -995,6 +978,10 @@ BOOST_AUTO_TEST_CASE(handles_never_destroyed_are_closed_and_unlinked_at_normal_e
         BOOST_TEST(c->consume(100));
         BOOST_TEST(c->wait(1, generous_ns).why == status::end_of_stream);
         BOOST_TEST(reap(child) == 0);
+        // The child left the ring's parties at exit; the name stays while
+        // this reader is attached and goes with the last party.
+        BOOST_TEST(exists(segment::shm_path(name)));
+        c.reset();
         BOOST_TEST(!exists(segment::shm_path(name)));
     }
 }
@@ -1067,7 +1054,10 @@ BOOST_AUTO_TEST_CASE(attach_allocates_the_pages_of_a_sparse_object)
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
     BOOST_REQUIRE(fd >= 0);
     BOOST_REQUIRE(pwrite(fd, header.data(), page, 0) == ssize_t(page));
-    const off_t size = off_t(page + m->capacity() * sizeof(i16));
+    struct stat mst {
+    };
+    BOOST_REQUIRE(::stat(segment::shm_path(model).c_str(), &mst) == 0);
+    const off_t size = mst.st_size; // control pages, tag area, data
     BOOST_REQUIRE(ftruncate(fd, size) == 0);
     struct stat st {
     };
@@ -1112,80 +1102,4 @@ BOOST_AUTO_TEST_CASE(inspect_never_faults_on_an_object_that_changes_size)
     resizer.join();
     ::close(fd);
     BOOST_TEST(valid + corrupt == 2000);
-}
-
-// ---------------------------------------------------------------------------
-// a new stream never continues a finished one
-// ---------------------------------------------------------------------------
-
-BOOST_AUTO_TEST_CASE(a_new_stream_replaces_a_closed_ring_and_its_consumer_gets_the_end)
-{
-    {
-        // Unless told to, a closed ring is returned as it is (its user refuses it).
-        const std::string other = unique_name("closed");
-        auto r = ring<f32>::create_named(other, 1);
-        r->close();
-        auto same = segment::open_for_new_stream(sample_type::f32, other, 1, false);
-        BOOST_TEST(same->ino() == r->seg()->ino());
-    }
-    const std::string name = unique_name("rerun");
-    auto old = ring<f32>::create_named(name, 1); // a consumer made it
-    auto first = ring<f32>::attach(name);
-    auto a = seq<f32>(0, 20);
-    BOOST_REQUIRE(first->write(a.data(), 10));
-    first.reset(); // closes: the first stream ended
-
-    auto fresh = ring<f32>(segment::open_for_new_stream(sample_type::f32, name, 1, true));
-    BOOST_TEST(fresh.seg()->is_creator());
-    BOOST_REQUIRE(fresh.write(a.data() + 10, 10));
-    // The old consumer drains the first stream, then sees its end.
-    auto v = old->wait(10, generous_ns);
-    BOOST_REQUIRE(v);
-    BOOST_TEST(first_mismatch(v.data, 10, 0) == 10u);
-    BOOST_TEST(old->consume(10));
-    BOOST_TEST(old->wait(1, generous_ns).why == status::end_of_stream);
-    // Re-attaching by name gives the new stream from its start.
-    auto again = ring<f32>::attach(name);
-    auto w = again->wait(10, generous_ns);
-    BOOST_REQUIRE(w);
-    BOOST_TEST(first_mismatch(w.data, 10, 10) == 10u);
-    old.reset(); // its creator's unlink leaves the newer ring's name alone
-    BOOST_TEST(exists(segment::shm_path(name)));
-}
-
-BOOST_AUTO_TEST_CASE(a_new_stream_replaces_a_dead_producers_ring_and_marks_the_seam)
-{
-    const std::string name = unique_name("seam");
-    auto consumer = ring<i16>::create_named(name, 1);
-    BOOST_REQUIRE(consumer->claim_consumer());
-    pid_t child = spawn([&] {
-        auto* p = ring<i16>::attach(name).release();
-        auto a = seq<i16>(0, 50);
-        return p->write(a.data(), 50) ? 0 : 2; // then _exit: killed, in effect
-    });
-    BOOST_TEST(reap(child) == 0);
-    auto next = ring<i16>(segment::open_for_new_stream(sample_type::i16, name, 1, false));
-    BOOST_TEST(next.seg()->is_creator());
-    auto b = seq<i16>(1000, 50);
-    BOOST_REQUIRE(next.write(b.data(), 50));
-    // The dead run's samples, then BrokenPipe: never glued to the new run's.
-    auto v = consumer->wait(50, generous_ns);
-    BOOST_REQUIRE(v);
-    BOOST_TEST(first_mismatch(v.data, 50, 0) == 50u);
-    BOOST_TEST(consumer->consume(50));
-    BOOST_TEST(consumer->wait(1, generous_ns).why == status::broken);
-    auto again = ring<i16>::attach(name);
-    auto w = again->wait(50, generous_ns);
-    BOOST_REQUIRE(w);
-    BOOST_TEST(first_mismatch(w.data, 50, 1000) == 50u);
-}
-
-BOOST_AUTO_TEST_CASE(a_new_stream_continues_a_live_ring_its_consumer_made)
-{
-    const std::string name = unique_name("live");
-    auto consumer = ring<f64>::create_named(name, 1);
-    BOOST_REQUIRE(consumer->claim_consumer());
-    auto p = ring<f64>(segment::open_for_new_stream(sample_type::f64, name, 1, true));
-    BOOST_TEST(!p.seg()->is_creator());
-    BOOST_TEST(p.seg()->ino() == consumer->seg()->ino());
 }

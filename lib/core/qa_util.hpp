@@ -1,4 +1,4 @@
-/* Helpers shared by the core's Boost.Test files (qa_ring.cc, qa_shm.cc).
+/* Helpers shared by the core's Boost.Test files.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 

@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(a_publish_that_wakes_nobody_is_counted_as_a_missed_wake)
     control* c = r.seg()->ctl();
     status got = status::invalid;
     std::thread consumer([&] { got = r.wait(1, generous_ns).why; });
-    BOOST_REQUIRE(until_parked(c->consumer_parked));
+    BOOST_REQUIRE(until_parked(c->readers[0].parked));
     // Publish one sample the way a broken producer would: index stored, no wake.
     c->write_idx.store(1, std::memory_order_seq_cst);
     consumer.join();
@@ -73,10 +73,14 @@ BOOST_AUTO_TEST_CASE(a_close_that_wakes_nobody_is_counted_as_a_missed_wake)
 {
     ring<f32> r(1);
     control* c = r.seg()->ctl();
+    auto a = seq<f32>(0, 1);
+    BOOST_REQUIRE(r.write(a.data(), 1)); // stream 1 holds one sample
     status got = status::invalid;
-    std::thread consumer([&] { got = r.wait(1, generous_ns).why; });
-    BOOST_REQUIRE(until_parked(c->consumer_parked));
-    c->closed.store(1, std::memory_order_seq_cst); // closed, nobody woken
+    std::thread consumer([&] { got = r.wait(2, generous_ns).why; });
+    BOOST_REQUIRE(until_parked(c->readers[0].parked));
+    // Closed the way a broken producer would: the end recorded, nobody woken.
+    detail::end_stream(c, 1, 1, stream_end::closed);
+    c->closed.store(1, std::memory_order_seq_cst);
     consumer.join();
     BOOST_TEST(got == status::end_of_stream);
     BOOST_TEST(r.missed_wakes() == 1u);
@@ -92,7 +96,7 @@ BOOST_AUTO_TEST_CASE(a_consume_that_wakes_nobody_is_counted_as_a_missed_wake)
     std::thread producer(
         [&] { got = r.write_blocking(a.data() + r.capacity(), 1, generous_ns); });
     BOOST_REQUIRE(until_parked(c->producer_parked));
-    c->read_idx.store(1, std::memory_order_seq_cst); // room, nobody woken
+    c->readers[0].read_idx.store(1, std::memory_order_seq_cst); // room, nobody woken
     producer.join();
     BOOST_TEST(got == status::ok);
     BOOST_TEST(r.missed_wakes() == 1u);
@@ -120,7 +124,7 @@ BOOST_AUTO_TEST_CASE(a_commit_wakes_a_parked_consumer)
     ring<f32> r(1);
     status got = status::invalid;
     std::thread consumer([&] { got = r.wait(3, generous_ns).why; });
-    BOOST_REQUIRE(until_parked(r.seg()->ctl()->consumer_parked));
+    BOOST_REQUIRE(until_parked(r.seg()->ctl()->readers[0].parked));
     auto a = seq<f32>(0, 3);
     BOOST_REQUIRE(r.write(a.data(), 3));
     consumer.join();
@@ -150,7 +154,7 @@ BOOST_AUTO_TEST_CASE(close_wakes_a_parked_consumer)
     ring<f32> r(1);
     status got = status::ok;
     std::thread consumer([&] { got = r.wait(1, generous_ns).why; });
-    BOOST_REQUIRE(until_parked(r.seg()->ctl()->consumer_parked));
+    BOOST_REQUIRE(until_parked(r.seg()->ctl()->readers[0].parked));
     r.close();
     consumer.join();
     BOOST_TEST(got == status::end_of_stream);

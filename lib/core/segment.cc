@@ -116,10 +116,12 @@ uint64_t segment::round_capacity(sample_type t, uint64_t requested)
 std::shared_ptr<segment> segment::map(int fd,
                                       sample_type t,
                                       uint64_t capacity,
-                                      size_t header_bytes,
+                                      size_t tag_offset,
+                                      size_t tag_bytes,
                                       bool init,
                                       const std::string& name)
 {
+    const size_t header_bytes = tag_offset + tag_bytes;
     const size_t data_bytes = size_t(capacity * sample_size(t));
     const size_t span = header_bytes + 2 * data_bytes;
 
@@ -128,7 +130,7 @@ std::shared_ptr<segment> segment::map(int fd,
     if (base == MAP_FAILED)
         fail(errno, "cannot reserve " + std::to_string(span) + " bytes of address space");
     auto* b = static_cast<char*>(base);
-    // header + data at the start, then the data again right after it.
+    // control + tags + data at the start, then the data again right after it.
     if (mmap(b,
              header_bytes + data_bytes,
              PROT_READ | PROT_WRITE,
@@ -150,6 +152,8 @@ std::shared_ptr<segment> segment::map(int fd,
     s->base_ = base;
     s->span_ = span;
     s->ctl_ = reinterpret_cast<control*>(b);
+    s->tags_ = reinterpret_cast<uint8_t*>(b + tag_offset);
+    s->tag_bytes_ = tag_bytes;
     s->data_ = b + header_bytes;
     s->capacity_ = capacity;
     s->type_ = t;
@@ -173,6 +177,16 @@ std::shared_ptr<segment> segment::map(int fd,
         c->data_bytes = data_bytes;
         c->creator = detail::self_id();
         c->flags = 0;
+        c->reader_slots = uint16_t(max_readers);
+        c->seam_count = uint16_t(seam_slots);
+        c->tag_offset = uint32_t(tag_offset);
+        c->tag_bytes = uint32_t(tag_bytes);
+        // The default reader (slot 0): tethered, waited for forever.
+        c->readers[0].flags.store(reader_tethered, std::memory_order_relaxed);
+        c->readers[0].grace_ns.store(-1, std::memory_order_relaxed);
+        c->readers[0].in_use.store(1, std::memory_order_relaxed);
+        c->reader_mask.store(1, std::memory_order_relaxed);
+        c->tethered_mask.store(1, std::memory_order_relaxed);
         c->magic.store(ring_magic, std::memory_order_release);
         s->creator_ = true;
         s->creator_pid_ = int(getpid());
@@ -189,24 +203,16 @@ bool segment::is_creator() const noexcept
 
 segment::~segment()
 {
-    if (is_creator())
-        unlink();
+    leave();
     if (base_)
         munmap(base_, span_);
 }
 
 void segment::unlink() noexcept
 {
-    if (!is_creator() || unlinked_ || name_.empty())
+    if (unlinked_ || name_.empty())
         return;
     unlinked_ = true;
-    remove_name();
-}
-
-void segment::remove_name() noexcept
-{
-    if (name_.empty())
-        return;
     // Only remove the name if it still refers to this object: `doppler-ring
     // rm` and a new create may have put another object under it meanwhile.
     struct stat st {
@@ -214,6 +220,60 @@ void segment::remove_name() noexcept
     if (lstat(shm_path(name_).c_str(), &st) == 0 && uint64_t(st.st_dev) == dev_ &&
         uint64_t(st.st_ino) == ino_)
         shm_unlink(shm_name(name_).c_str());
+}
+
+void segment::join() noexcept
+{
+    if (name_.empty() || party_ >= 0)
+        return;
+    const peer_id me = detail::self_id();
+    party_handle_ = detail::new_handle();
+    for (uint32_t i = 0; i < party_slots; ++i) {
+        party& p = ctl_->parties[i];
+        peer_id cur = p.process.load(std::memory_order_acquire);
+        // A free entry, or one left by a dead process.
+        if ((cur == 0 || !detail::peer_alive(cur)) &&
+            p.process.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) {
+            p.handle.store(party_handle_, std::memory_order_release);
+            party_ = int(i);
+            return;
+        }
+    }
+    // Table full: this mapping does not keep the name alive (documented limit).
+}
+
+void segment::leave() noexcept
+{
+    if (left_ || !ctl_)
+        return;
+    left_ = true;
+    if (name_.empty())
+        return;
+    const peer_id me = detail::self_id();
+    if (party_ >= 0) {
+        party& p = ctl_->parties[party_];
+        // Only our own entry (a forked child's copy of this object is not a
+        // party: its process id differs).
+        if (p.process.load(std::memory_order_acquire) == me &&
+            p.handle.load(std::memory_order_acquire) == party_handle_) {
+            p.handle.store(0, std::memory_order_relaxed);
+            p.process.store(0, std::memory_order_release);
+        } else {
+            return; // not ours to end
+        }
+    } else if (!creator_ || ctl_->creator != me) {
+        return; // never a party (table full, or a forked child): leave it be
+    }
+    // seq_cst: our entry is gone before we look for others (two parties
+    // leaving at once both see the table empty and both remove the name,
+    // which is harmless; neither can miss the other and keep it).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    for (uint32_t i = 0; i < party_slots; ++i) {
+        const peer_id p = ctl_->parties[i].process.load(std::memory_order_acquire);
+        if (p != 0 && detail::peer_alive(p))
+            return; // another live party keeps the name
+    }
+    unlink(); // whoever created it: the last party takes the name away
 }
 
 // ---------------------------------------------------------------------------
@@ -231,10 +291,28 @@ int reserve(int fd, off_t bytes) noexcept
 }
 } // namespace
 
+namespace {
+/// The control pages: the control block rounded up to whole pages.
+size_t control_bytes() noexcept
+{
+    return (sizeof(control) + page_size() - 1) / page_size() * page_size();
+}
+/// Tag area of a new ring: 1/64 of the data (a power of two), at least one
+/// page, at most 1 MiB: room for thousands of tags in flight.
+size_t tag_area_bytes(uint64_t data_bytes) noexcept
+{
+    size_t b = page_size();
+    while (b < data_bytes / 64 && b < (size_t(1) << 20))
+        b <<= 1;
+    return b;
+}
+} // namespace
+
 std::shared_ptr<segment> segment::create(sample_type t, uint64_t capacity)
 {
     const uint64_t cap = round_capacity(t, capacity);
-    const size_t header = page_size();
+    const size_t tag_bytes = tag_area_bytes(cap * sample_size(t));
+    const size_t header = control_bytes() + tag_bytes;
     // A memfd lives in the kernel's internal tmpfs, which has no size limit:
     // reserving more than the machine has would summon the OOM killer
     // instead of failing. (Named rings are bounded by /dev/shm: ENOSPC.)
@@ -252,7 +330,7 @@ std::shared_ptr<segment> segment::create(sample_type t, uint64_t capacity)
         fail(err,
              "cannot reserve " + std::to_string(cap * sample_size(t)) +
                  " bytes for the ring");
-    return map(fd.fd, t, cap, header, true, "");
+    return map(fd.fd, t, cap, control_bytes(), tag_bytes, true, "");
 }
 
 std::shared_ptr<segment>
@@ -260,7 +338,8 @@ segment::create_named(sample_type t, const std::string& name, uint64_t capacity)
 {
     check_name(name);
     const uint64_t cap = round_capacity(t, capacity);
-    const size_t header = page_size();
+    const size_t tag_bytes = tag_area_bytes(cap * sample_size(t));
+    const size_t header = control_bytes() + tag_bytes;
     const std::string shm = shm_name(name);
     fd_guard fd { shm_open(shm.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) };
     if (fd.fd < 0) {
@@ -282,7 +361,9 @@ segment::create_named(sample_type t, const std::string& name, uint64_t capacity)
                                       "`doppler-ring rm --stale`, or use a smaller "
                                       "capacity)"
                                     : ""));
-        return map(fd.fd, t, cap, header, true, name);
+        auto s = map(fd.fd, t, cap, control_bytes(), tag_bytes, true, name);
+        s->join();
+        return s;
     } catch (...) {
         shm_unlink(shm.c_str()); // leave nothing behind
         throw;
@@ -360,7 +441,9 @@ uint64_t segment::check_object(int fd,
     const uint64_t magic = header.magic.load(std::memory_order_relaxed);
     const uint32_t version = header.version, type = header.type,
                    ssize = header.sample_size, hbytes = header.header_bytes,
-                   flags = header.flags;
+                   flags = header.flags, toff = header.tag_offset,
+                   tbytes = header.tag_bytes, readers = header.reader_slots,
+                   seams = header.seam_count;
     const uint64_t cap = header.capacity, dbytes = header.data_bytes;
 
     auto bad = [&](const std::string& why) -> error {
@@ -375,17 +458,30 @@ uint64_t segment::check_object(int fd,
         throw bad("bad magic number");
     if (version != layout_version)
         throw bad("layout version " + std::to_string(version) + ", this library speaks " +
-                  std::to_string(layout_version));
+                  std::to_string(layout_version) +
+                  " (a ring made by another release of gr-doppler: use the same "
+                  "release on both sides)");
     if (!valid_type(type))
         throw bad("unknown sample type " + std::to_string(type));
     const sample_type t = sample_type(type);
     if (ssize != sample_size(t))
         throw bad("sample size " + std::to_string(ssize) + " does not match type " +
                   type_name(t));
-    if (hbytes != page)
-        throw bad("header size " + std::to_string(hbytes) + " is not the page size");
     if (flags != 0)
         throw bad("unknown flags " + std::to_string(flags));
+    if (readers != max_readers || seams != seam_slots)
+        throw bad("reader table of " + std::to_string(readers) + " and seam table of " +
+                  std::to_string(seams) + ", this library has " +
+                  std::to_string(max_readers) + " and " + std::to_string(seam_slots));
+    if (toff != control_bytes())
+        throw bad("tag area at " + std::to_string(toff) + ", expected " +
+                  std::to_string(control_bytes()));
+    if (tbytes < page || tbytes > max_tag_bytes || (tbytes & (tbytes - 1)) != 0)
+        throw bad("tag area of " + std::to_string(tbytes) +
+                  " bytes is not a power of two from one page to 16 MiB");
+    if (uint64_t(hbytes) != uint64_t(toff) + tbytes)
+        throw bad("header size " + std::to_string(hbytes) +
+                  " is not the control pages plus the tag area");
     if (cap == 0 || (cap & (cap - 1)) != 0 || cap > max_data_bytes / ssize)
         throw bad("capacity " + std::to_string(cap) + " is not a power of two in range");
     if (dbytes != cap * ssize || dbytes % page != 0)
@@ -420,8 +516,13 @@ std::shared_ptr<segment> segment::attach_fd(
                     what +
                         " is not a valid doppler ring: its size changed while it was "
                         "being attached");
-    return map(
-        fd, sample_type(header.type), header.capacity, header.header_bytes, false, "");
+    return map(fd,
+               sample_type(header.type),
+               header.capacity,
+               header.tag_offset,
+               header.tag_bytes,
+               false,
+               "");
 }
 
 std::shared_ptr<segment> segment::attach(const std::string& name,
@@ -480,6 +581,7 @@ std::shared_ptr<segment> segment::attach(const std::string& name,
             try {
                 auto s = attach_fd(fd.fd, expect, allow_foreign, label, who);
                 s->name_ = name;
+                s->join();
                 return s;
             } catch (const error& e) {
                 // EAGAIN: created but not initialised yet; retry within the grace.
@@ -515,34 +617,6 @@ std::shared_ptr<segment> segment::open_named(sample_type t,
             if (e.code().value() != EEXIST || attempt == 3)
                 throw;
         }
-    }
-}
-
-std::shared_ptr<segment> segment::open_for_new_stream(sample_type t,
-                                                      const std::string& name,
-                                                      uint64_t capacity,
-                                                      bool replace_closed,
-                                                      audience who)
-{
-    // A name held by a finished ring is handed to a fresh one. Two producers
-    // doing this at once: one wins the create, the other attaches the fresh
-    // ring (and is then refused the producer role). A third round means
-    // names are being replaced in a loop: give up.
-    for (int attempt = 1;; ++attempt) {
-        std::shared_ptr<segment> s = open_named(t, name, capacity, who);
-        const control* c = s->ctl();
-        const peer_id producer = c->producer.load(std::memory_order_acquire);
-        const bool closed = c->closed.load(std::memory_order_acquire) != 0;
-        const bool finished = (replace_closed && closed) ||
-            (!closed && producer != 0 && !detail::peer_alive(producer));
-        if (!finished || s->is_creator())
-            return s;
-        if (attempt == 3)
-            throw error(EBUSY,
-                        "ring '" + name +
-                            "' keeps being replaced by another process; use another "
-                            "name");
-        s->remove_name(); // its peers keep the old object and drain it
     }
 }
 

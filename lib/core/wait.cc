@@ -5,7 +5,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * The futex words live in a MAP_SHARED mapping and use the shared (not
- * FUTEX_PRIVATE) operations, so a producer in one process wakes a consumer in
+ * FUTEX_PRIVATE) operations, so a producer in one process wakes a reader in
  * another. Every park is bounded by a slice (100 ms): after each slice the
  * waiter re-checks the peer's health and its own deadline, so a dead peer is
  * noticed and nothing sleeps forever on a wake that will never come.
@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <string>
@@ -38,6 +37,13 @@ namespace detail {
 namespace {
 
 std::atomic<park_hook_fn> park_hook { nullptr }; // see set_park_hook
+
+/// Tests only: hold a waiter between announcing its park and re-checking.
+void run_park_hook() noexcept
+{
+    if (const park_hook_fn hook = park_hook.load(std::memory_order_relaxed))
+        hook();
+}
 
 constexpr int64_t slice_ns = 100 * 1000 * 1000; // longest single park
 // A short spin (about 1-2 us of pause) catches a streaming peer's next
@@ -78,8 +84,7 @@ bool proc_start(int pid, uint64_t& start) noexcept
 }
 
 /// FUTEX_WAIT on `word` while it holds `expect`, for at most ns. True if the
-/// time ran out (no wake came); false if woken, interrupted, or `word` had
-/// already changed.
+/// time ran out (no wake came).
 bool futex_wait(std::atomic<uint32_t>& word, uint32_t expect, int64_t ns) noexcept
 {
     timespec ts { time_t(ns / 1000000000), long(ns % 1000000000) };
@@ -93,21 +98,30 @@ bool futex_wait(std::atomic<uint32_t>& word, uint32_t expect, int64_t ns) noexce
     return r != 0 && errno == ETIMEDOUT;
 }
 
-/// A park slice expired and the waiter's condition is met. Either the other
-/// side is between publishing and waking (it clears `parked`, then wakes), or
-/// it never will: a lost wake-up. Give it one more slice to do its part; if
-/// `parked` is still set after that and the other side is alive (one killed
-/// between publishing and waking is not a protocol fault), count it in
-/// `missed`. Costs nothing unless a wake really was lost.
+void futex_wake(std::atomic<uint32_t>& word) noexcept
+{
+    syscall(SYS_futex,
+            reinterpret_cast<uint32_t*>(&word),
+            FUTEX_WAKE,
+            INT_MAX,
+            nullptr,
+            nullptr,
+            0);
+}
+
+/// A slice expired although the waiter's condition holds: either the other
+/// side is between publishing and waking, or the wake was lost. One more
+/// slice decides; a wake still missing then (from a live peer, or none yet:
+/// a peer killed between publishing and waking is not a protocol fault) is
+/// counted.
 void note_if_missed(std::atomic<uint32_t>& parked,
-                    std::atomic<peer_id>& peer,
+                    peer_id peer,
                     std::atomic<uint64_t>& missed) noexcept
 {
     if (parked.load(std::memory_order_seq_cst) == 0)
         return; // the wake came, just after the slice ran out
     futex_wait(parked, 1, slice_ns);
-    if (parked.load(std::memory_order_seq_cst) != 0 &&
-        detail::peer_alive(peer.load(std::memory_order_acquire)))
+    if (parked.load(std::memory_order_seq_cst) != 0 && peer_alive(peer))
         missed.fetch_add(1, std::memory_order_relaxed); // a statistic
 }
 
@@ -121,91 +135,6 @@ bool spin(F ready) noexcept
         DOPPLER_PAUSE();
     }
     return ready();
-}
-
-/// The park loop shared by both sides. `index` is the other side's index
-/// (the one we wait to reach `need`), `parked`/`wake_at` our wake words,
-/// `peer` the other side's role, `done` reports end of stream (consumer only),
-/// `missed` counts lost wake-ups (see note_if_missed), `sane(seen)` says
-/// whether the index seen is possible at all: an impossible one is
-/// status::corrupt at once, never a state to wait out. Every path out of the
-/// loop is bounded by the deadline, whatever the shared words say.
-template <class Done, class Sane>
-status park(bool consumer,
-            std::atomic<uint64_t>& index,
-            std::atomic<uint32_t>& parked,
-            std::atomic<uint64_t>& wake_at,
-            std::atomic<peer_id>& peer,
-            std::atomic<uint64_t>& missed,
-            uint64_t need,
-            int64_t timeout_ns,
-            uint64_t& seen,
-            Done done,
-            Sane sane) noexcept
-{
-    if (spin([&] {
-            seen = index.load(std::memory_order_acquire);
-            return !sane(seen) || seen >= need || done();
-        })) {
-        if (!sane(seen))
-            return status::corrupt;
-        if (seen >= need)
-            return status::ok;
-    }
-    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
-    for (;;) {
-        wake_at.store(need, std::memory_order_relaxed);
-        // seq_cst: announce, then re-check (Dekker with the other side's
-        // store-index-then-load-parked).
-        parked.store(1, std::memory_order_seq_cst);
-        if (const park_hook_fn hook = park_hook.load(std::memory_order_relaxed))
-            hook(); // tests only: hold the waiter between announcing and re-checking
-        seen = index.load(std::memory_order_seq_cst);
-        if (!sane(seen)) {
-            parked.store(0, std::memory_order_relaxed);
-            return status::corrupt;
-        }
-        if (seen >= need) {
-            parked.store(0, std::memory_order_relaxed);
-            return status::ok;
-        }
-        if (done()) {
-            parked.store(0, std::memory_order_relaxed);
-            seen = index.load(
-                std::memory_order_acquire); // final index, written before close
-            if (!sane(seen))
-                return status::corrupt;
-            return seen >= need ? status::ok : status::end_of_stream;
-        }
-        const int64_t left = deadline - now_ns();
-        if (left <= 0) {
-            parked.store(0, std::memory_order_relaxed);
-            return detail::peer_alive(peer.load(std::memory_order_acquire))
-                ? status::timeout
-                : status::broken;
-        }
-        const bool expired = futex_wait(parked, 1, left < slice_ns ? left : slice_ns);
-        if (index.load(std::memory_order_acquire) >= need || done()) {
-            // Satisfied: the top of the loop returns. Satisfied without a
-            // wake (the slice ran out) means the other side did not wake us.
-            if (expired)
-                note_if_missed(parked, peer, missed);
-            continue;
-        }
-        // After each slice: is the other side still there?
-        if (!detail::peer_alive(peer.load(std::memory_order_acquire))) {
-            // Consumer waiting on a dead producer: broken now. Producer waiting
-            // on a dead consumer: a new consumer may still attach, so only the
-            // deadline turns that into `broken` (above).
-            if (consumer) {
-                parked.store(0, std::memory_order_relaxed);
-                seen = index.load(std::memory_order_acquire);
-                if (!sane(seen))
-                    return status::corrupt;
-                return seen >= need ? status::ok : status::broken;
-            }
-        }
-    }
 }
 
 } // namespace
@@ -250,50 +179,233 @@ bool peer_alive(peer_id id) noexcept
     return start == (id >> 22); // same pid, other start time: pid was reused
 }
 
-status consumer_park(control* c,
-                     uint64_t own,
-                     uint64_t need,
-                     uint64_t cap,
-                     int64_t timeout_ns,
-                     uint64_t& write_seen) noexcept
+uint64_t new_handle() noexcept
 {
-    return park(
-        true,
-        c->write_idx,
-        c->consumer_parked,
-        c->consumer_wake_at,
-        c->producer,
-        c->missed_wakes,
-        need,
-        timeout_ns,
-        write_seen,
-        [c] { return c->closed.load(std::memory_order_seq_cst) != 0; },
-        // The write index is never behind our read position, nor more than
-        // the capacity ahead of it.
-        [own, cap](uint64_t w) { return w - own <= cap; });
+    // The pid in the high bits keeps numbers of different processes apart
+    // (a stale number left by a dead process never equals a live handle's).
+    static std::atomic<uint64_t> counter { 0 };
+    const uint64_t n = counter.fetch_add(1, std::memory_order_relaxed) + 1;
+    return (uint64_t(getpid()) << 40) | (n & ((uint64_t(1) << 40) - 1));
+}
+
+bool claim(std::atomic<peer_id>& process,
+           std::atomic<uint64_t>& handle,
+           uint64_t mine,
+           peer_id& holder) noexcept
+{
+    const peer_id me = self_id();
+    for (;;) {
+        const uint64_t h = handle.load(std::memory_order_acquire);
+        peer_id cur = process.load(std::memory_order_acquire);
+        if (cur == me) {
+            if (h == mine)
+                return true;
+            if (h != 0) { // another handle of this process holds it
+                holder = cur;
+                return false;
+            }
+            // This process's: a handle of it is taking it or just gave it up.
+            uint64_t zero = 0;
+            if (handle.compare_exchange_strong(
+                    zero, mine, std::memory_order_acq_rel, std::memory_order_acquire))
+                return true;
+            continue;
+        }
+        if (cur != 0 && peer_alive(cur)) {
+            holder = cur;
+            return false;
+        }
+        // Free, or left behind by a dead process: take it, then the handle
+        // number (from the value read before, so a handle of this process
+        // that got there first wins and this one looks again).
+        if (!process.compare_exchange_strong(
+                cur, me, std::memory_order_acq_rel, std::memory_order_acquire))
+            continue;
+        uint64_t old = h;
+        if (handle.compare_exchange_strong(
+                old, mine, std::memory_order_acq_rel, std::memory_order_acquire))
+            return true;
+    }
+}
+
+bool owns(const std::atomic<peer_id>& process,
+          const std::atomic<uint64_t>& handle,
+          uint64_t mine) noexcept
+{
+    return process.load(std::memory_order_acquire) == self_id() &&
+        handle.load(std::memory_order_acquire) == mine;
+}
+
+void unclaim(std::atomic<peer_id>& process,
+             std::atomic<uint64_t>& handle,
+             uint64_t mine) noexcept
+{
+    if (!owns(process, handle, mine))
+        return;
+    peer_id me = self_id();
+    process.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
+    handle.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+}
+
+// ---------------------------------------------------------------------------
+// parking
+// ---------------------------------------------------------------------------
+
+status reader_park(control* c,
+                   uint32_t slot,
+                   uint64_t s,
+                   uint64_t own,
+                   uint64_t need,
+                   uint64_t cap,
+                   bool tethered,
+                   int64_t timeout_ns) noexcept
+{
+    slot &= max_readers - 1;
+    reader_slot& me = c->readers[slot];
+    const uint32_t bit = 1u << slot;
+    // The write index is never behind the reader's position, nor (for a
+    // tethered reader) more than the capacity ahead of it: anything else is
+    // status::corrupt at once, never a state to wait out.
+    const uint64_t most = tethered ? cap : uint64_t(1) << 63;
+    auto sane = [&](uint64_t w) { return w - own <= most; };
+    auto have = [&] { return c->write_idx.load(std::memory_order_acquire) >= need; };
+    // The reader's stream has ended (a newer one started, or it was closed),
+    // or it was closed with no producer left to record the end.
+    auto done = [&]() -> status {
+        // seq_cst: a new stream is announced like data (store, then load the mask).
+        const uint64_t cs = c->stream.load(std::memory_order_seq_cst);
+        if (cs > s)
+            return status::end_of_stream;
+        if (cs == s && c->closed.load(std::memory_order_seq_cst) != 0) {
+            stream_info si;
+            if (read_seam(c, s, si) && si.end != stream_open)
+                return status::end_of_stream;
+            if (!peer_alive(c->producer.load(std::memory_order_acquire)) ||
+                c->producer.load(std::memory_order_acquire) == 0)
+                return status::end_of_stream;
+        }
+        return status::ok;
+    };
+    // The producer of the reader's open stream died.
+    auto dead = [&] {
+        if (c->stream.load(std::memory_order_acquire) != s ||
+            c->closed.load(std::memory_order_acquire) != 0)
+            return false;
+        const peer_id p = c->producer.load(std::memory_order_acquire);
+        return p != 0 && !peer_alive(p);
+    };
+    if (spin([&] {
+            return !sane(c->write_idx.load(std::memory_order_acquire)) || have() ||
+                done() != status::ok;
+        }))
+        return sane(c->write_idx.load(std::memory_order_acquire)) ? status::ok
+                                                                  : status::corrupt;
+    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
+    for (;;) {
+        me.wake_at.store(need, std::memory_order_relaxed);
+        me.parked.store(1, std::memory_order_relaxed);
+        // seq_cst: announce in the mask, then re-check (Dekker with the
+        // producer's store-write_idx-then-load-mask).
+        c->parked_mask.fetch_or(bit, std::memory_order_seq_cst);
+        run_park_hook();
+        const uint64_t seen = c->write_idx.load(std::memory_order_seq_cst);
+        const bool ready = seen >= need;
+        auto leave = [&] {
+            me.parked.store(0, std::memory_order_relaxed);
+            c->parked_mask.fetch_and(~bit, std::memory_order_relaxed);
+        };
+        if (!sane(seen)) {
+            leave();
+            return status::corrupt;
+        }
+        const status d = ready ? status::ok : done();
+        if (ready || d != status::ok) {
+            leave();
+            return d;
+        }
+        const int64_t left = deadline - now_ns();
+        if (left <= 0) {
+            leave();
+            return dead() ? status::broken : status::timeout;
+        }
+        const bool expired = futex_wait(me.parked, 1, left < slice_ns ? left : slice_ns);
+        if (have() || done() != status::ok) {
+            // Satisfied without a wake (the slice ran out): the producer did
+            // not wake us.
+            if (expired)
+                note_if_missed(me.parked,
+                               c->producer.load(std::memory_order_acquire),
+                               me.missed_wakes);
+            leave();
+            return status::ok;
+        }
+        // After each slice: is the producer still there?
+        if (dead()) {
+            leave();
+            return have() ? status::ok : status::broken;
+        }
+    }
 }
 
 status producer_park(control* c,
-                     uint64_t own,
+                     uint64_t w,
+                     uint64_t capacity,
                      uint64_t need,
-                     uint64_t cap,
                      int64_t timeout_ns,
-                     uint64_t& read_seen) noexcept
+                     uint64_t& read_seen,
+                     int64_t* dead_since) noexcept
 {
-    return park(
-        false,
-        c->read_idx,
-        c->producer_parked,
-        c->producer_wake_at,
-        c->consumer,
-        c->missed_wakes,
-        need,
-        timeout_ns,
-        read_seen,
-        [] { return false; },
-        // The read index is never ahead of our write position, nor more than
-        // the capacity behind it.
-        [own, cap](uint64_t r) { return own - r <= cap; });
+    bool corrupt = false;
+    uint64_t bad = 0;
+    // Room, or an impossible reader index (then read_seen is that index).
+    auto have = [&] {
+        read_seen = min_tethered(c, w, capacity, &corrupt, &bad);
+        if (corrupt)
+            read_seen = bad;
+        return corrupt || read_seen >= need;
+    };
+    // The slowest tethered reader that holds us back is dead.
+    auto blocked_by_dead = [&] {
+        uint32_t m = c->tethered_mask.load(std::memory_order_acquire) & 0xffffu;
+        for (; m; m &= m - 1) {
+            const reader_slot& r = c->readers[__builtin_ctz(m)];
+            if (r.read_idx.load(std::memory_order_acquire) >= need)
+                continue;
+            const peer_id h = r.holder.load(std::memory_order_acquire);
+            if (h != 0 && !peer_alive(h))
+                return true;
+        }
+        return false;
+    };
+    if (spin(have))
+        return corrupt ? status::corrupt : status::ok;
+    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
+    for (;;) {
+        c->producer_wake_at.store(need, std::memory_order_relaxed);
+        // seq_cst: announce, then re-check (Dekker with a reader's
+        // store-read_idx-then-load-parked).
+        c->producer_parked.store(1, std::memory_order_seq_cst);
+        run_park_hook();
+        if (have()) {
+            c->producer_parked.store(0, std::memory_order_relaxed);
+            return corrupt ? status::corrupt : status::ok;
+        }
+        const int64_t left = deadline - now_ns();
+        if (left <= 0) {
+            c->producer_parked.store(0, std::memory_order_relaxed);
+            return blocked_by_dead() ? status::broken : status::timeout;
+        }
+        const bool expired =
+            futex_wait(c->producer_parked, 1, left < slice_ns ? left : slice_ns);
+        if (have()) {
+            if (expired && !corrupt)
+                note_if_missed(c->producer_parked, self_id(), c->missed_wakes);
+            c->producer_parked.store(0, std::memory_order_relaxed);
+            return corrupt ? status::corrupt : status::ok;
+        }
+        // After each slice: free the slots of readers dead past their grace.
+        reap_readers(c, dead_since);
+    }
 }
 
 std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64_t cap)
@@ -305,44 +417,24 @@ std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64
             std::to_string(w - r) + " samples ahead of its read index (" +
             std::to_string(r) + "), more than the capacity (" + std::to_string(cap) + ")";
     return why +
-        "; something other than its one producer and one consumer wrote "
-        "into its header: stop using this ring and create a new one";
+        "; something other than its producer and readers wrote into its "
+        "header: stop using this ring and create a new one";
 }
 
 void wake(std::atomic<uint32_t>& word) noexcept
 {
     if (word.exchange(0, std::memory_order_acq_rel))
-        syscall(SYS_futex,
-                reinterpret_cast<uint32_t*>(&word),
-                FUTEX_WAKE,
-                INT_MAX,
-                nullptr,
-                nullptr,
-                0);
+        futex_wake(word);
 }
 
-bool claim(std::atomic<peer_id>& role, peer_id& holder) noexcept
+void wake_readers(control* c, uint32_t mask, uint64_t w, bool all) noexcept
 {
-    const peer_id me = self_id();
-    peer_id cur = role.load(std::memory_order_acquire);
-    for (;;) {
-        if (cur == me)
-            return true;
-        if (cur != 0 && peer_alive(cur)) {
-            holder = cur;
-            return false;
-        }
-        // Free, or left behind by a dead process: take it.
-        if (role.compare_exchange_weak(
-                cur, me, std::memory_order_acq_rel, std::memory_order_acquire))
-            return true;
+    for (mask &= 0xffffu; mask; mask &= mask - 1) {
+        reader_slot& r = c->readers[__builtin_ctz(mask)];
+        if (all || w >= r.wake_at.load(std::memory_order_relaxed))
+            wake(r.parked);
     }
 }
 
 } // namespace detail
-
-template class ring<f32>;
-template class ring<f64>;
-template class ring<i16>;
-
 } // namespace doppler

@@ -682,12 +682,13 @@ def test_named_create_and_attach(cls, ring_name):
     assert np.array_equal(numbers(cls, consumer.wait(100)), np.arange(100))
     consumer.consume()
     assert producer.read_index == 100
-    producer.destroy()  # removes the name; the attached peer keeps draining
-    assert not os.path.exists(f"/dev/shm/doppler.{ring_name}")
+    producer.destroy()  # ends the stream; the attached peer keeps the name
+    assert os.path.exists(f"/dev/shm/doppler.{ring_name}")
     assert consumer.closed
+    consumer.destroy()  # the last party leaves: the name goes
+    assert not os.path.exists(f"/dev/shm/doppler.{ring_name}")
     with pytest.raises(FileNotFoundError):
         cls.attach(ring_name)
-    consumer.destroy()
 
 
 def test_existing_name_is_file_exists_error(ring_name):

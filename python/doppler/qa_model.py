@@ -34,6 +34,7 @@ class Model:
         self.q = collections.deque()
         self.dropped = 0
         self.closed = False
+        self.reported = False  # EOFError raised here, no consume since
         self.destroyed = False
         self.last_wait = 0
 
@@ -62,7 +63,19 @@ class Model:
         if len(self.q) >= n:
             self.last_wait = n
             return [self.q[i] for i in range(n)]
-        raise EOFError() if self.closed else TimeoutError()
+        if not self.closed:
+            raise TimeoutError()
+        if self.reported:
+            # The end was reported at this position: drop the rest of the
+            # stream and wait for the next one (none comes: nobody else writes).
+            self.q.clear()
+            self.reported = False
+            self.moved_on = True
+            raise TimeoutError()
+        if getattr(self, "moved_on", False):
+            raise TimeoutError()
+        self.reported = True
+        raise EOFError()
 
     def consume(self, n):
         self.live()
@@ -76,6 +89,7 @@ class Model:
             raise ValueError("more than readable")
         for _ in range(n):
             self.q.popleft()
+        self.reported = False
         self.last_wait = self.last_wait - n if n < self.last_wait else 0
 
 

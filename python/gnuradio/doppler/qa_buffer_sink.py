@@ -98,9 +98,9 @@ class qa_buffer_sink(gr_unittest.TestCase):
             tb = gr.top_block()
             tb.connect(src, snk)
             tb.run()
-            # The sink created the ring and removed the name when it stopped;
-            # this consumer keeps its mapping and drains it.
-            self.assertFalse(shm_exists(name))
+            # The sink created the ring and ended its stream when it stopped;
+            # this consumer is still attached, so the name stays.
+            self.assertTrue(shm_exists(name))
         self.assertEqual(buf.capacity, 4096)
         np.testing.assert_array_equal(drain(buf), expected)
         buf.destroy()
@@ -201,11 +201,14 @@ class qa_buffer_sink(gr_unittest.TestCase):
         tb.connect(blocks.null_source(gr.sizeof_gr_complex), snk)
         # Stopped while it waits for room (the ring is full).
         self.assertTrue(stops(tb, ready=lambda: buf.available == 512))
-        # Stopped: the ring is closed and its name gone (the sink created it).
+        # Stopped: the stream is closed; the name stays while this consumer
+        # is attached and goes with it.
         self.assertTrue(buf.closed)
-        self.assertFalse(shm_exists(name))
+        self.assertTrue(shm_exists(name))
         self.assertEqual(buf.available, 512)
         self.assertEqual(buf.missed_wakes, 0)
+        buf.destroy()
+        self.assertFalse(shm_exists(name))
 
     # --- a peer killed ---------------------------------------------------------------
 

@@ -1,0 +1,294 @@
+/* -*- c++ -*- */
+/*
+ * The reader table: claiming a reader by name, freeing it, the producer's
+ * view of the tethered readers (their minimum position, their deaths).
+ * Claims and frees happen under control::slot_lock (a process id: a lock
+ * left by a dead process is taken over), so two handles claiming one name
+ * at once cannot both get it. None of this is on the hot path.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <doppler/ring.hpp>
+
+#include <sched.h>
+
+namespace doppler {
+namespace detail {
+
+namespace {
+
+/// Holds control::slot_lock for a scope. Waits while another live process
+/// holds it (claims take microseconds; a second is far beyond any), takes it
+/// over from a dead one.
+class slot_lock
+{
+public:
+    explicit slot_lock(control* c) : c_(c)
+    {
+        const peer_id me = self_id();
+        const int64_t deadline = now_ns() + 2'000'000'000;
+        for (;;) {
+            peer_id cur = 0;
+            if (c_->slot_lock.compare_exchange_strong(
+                    cur, me, std::memory_order_acquire, std::memory_order_relaxed))
+                return;
+            if (cur != me && !peer_alive(cur) &&
+                c_->slot_lock.compare_exchange_strong(
+                    cur, me, std::memory_order_acquire, std::memory_order_relaxed))
+                return;
+            if (now_ns() > deadline)
+                throw error(EBUSY,
+                            "the reader table of this ring stayed locked by pid " +
+                                std::to_string(peer_pid(cur)) +
+                                " for 2 s; retry, or stop that process");
+            sched_yield();
+        }
+    }
+    ~slot_lock() { c_->slot_lock.store(0, std::memory_order_release); }
+    slot_lock(const slot_lock&) = delete;
+    slot_lock& operator=(const slot_lock&) = delete;
+
+private:
+    control* c_;
+};
+
+void set_name(reader_slot& r, const std::string& name) noexcept
+{
+    char buf[reader_name_max] = {};
+    std::memcpy(buf, name.data(), std::min(name.size(), reader_name_max));
+    for (size_t i = 0; i < reader_name_max / 8; ++i) {
+        uint64_t w;
+        std::memcpy(&w, buf + 8 * i, 8);
+        r.name[i].store(w, std::memory_order_relaxed);
+    }
+}
+
+std::string get_name(const reader_slot& r)
+{
+    char buf[reader_name_max];
+    for (size_t i = 0; i < reader_name_max / 8; ++i) {
+        const uint64_t w = r.name[i].load(std::memory_order_relaxed);
+        std::memcpy(buf + 8 * i, &w, 8);
+    }
+    size_t n = 0;
+    while (n < reader_name_max && buf[n] != '\0')
+        ++n;
+    return std::string(buf, n);
+}
+
+void check_reader_name(const std::string& name)
+{
+    if (name.size() > reader_name_max)
+        throw error(EINVAL,
+                    "reader name '" + name + "' is " + std::to_string(name.size()) +
+                        " characters; at most 32");
+    try {
+        segment::check_name(name);
+    } catch (const error& e) {
+        throw error(EINVAL,
+                    "reader name '" + name +
+                        "' must follow the ring-name rules: letters, digits, '.', '_' "
+                        "and '-', not starting with a dot");
+    }
+}
+
+std::string which(const std::string& ring)
+{
+    return ring.empty() ? std::string("this ring") : "ring '" + ring + "'";
+}
+
+} // namespace
+
+uint32_t claim_reader(control* c,
+                      const std::string& name,
+                      bool tethered,
+                      int64_t grace_ns,
+                      uint64_t mine,
+                      const std::string& ring,
+                      bool* resumed,
+                      peer_id* busy)
+{
+    if (!name.empty())
+        check_reader_name(name);
+    const peer_id me = self_id();
+    slot_lock lock(c);
+    // The slot that has this name (slot 0 is the default reader, "").
+    int found = -1;
+    const uint32_t used = c->reader_mask.load(std::memory_order_acquire) & 0xffffu;
+    if (name.empty()) {
+        found = 0;
+    } else {
+        for (uint32_t i = 1; i < max_readers; ++i)
+            if ((used & (1u << i)) &&
+                c->readers[i].in_use.load(std::memory_order_acquire) &&
+                get_name(c->readers[i]) == name) {
+                found = int(i);
+                break;
+            }
+    }
+    if (found >= 0 && c->readers[found].in_use.load(std::memory_order_acquire)) {
+        reader_slot& r = c->readers[found];
+        const peer_id h = r.holder.load(std::memory_order_acquire);
+        const uint64_t hh = r.handle.load(std::memory_order_acquire);
+        if (h == me && hh == mine) {
+            *resumed = true;
+            return uint32_t(found);
+        }
+        if (h != 0 && peer_alive(h)) {
+            if (busy)
+                *busy = h;
+            throw error(EBUSY,
+                        which(ring) + " already has " +
+                            (name.empty() ? std::string("a consumer (its default reader)")
+                                          : "a reader named '" + name + "'") +
+                            ": pid " + std::to_string(peer_pid(h)) +
+                            " holds it; stop it, or read under another reader name");
+        }
+        // Left by a dead holder (or by none): resume where it stopped.
+        r.holder.store(me, std::memory_order_relaxed);
+        r.handle.store(mine, std::memory_order_release);
+        if (found != 0) {
+            r.flags.store(tethered ? reader_tethered : 0, std::memory_order_relaxed);
+            r.grace_ns.store(grace_ns, std::memory_order_relaxed);
+            if (tethered)
+                c->tethered_mask.fetch_or(1u << found, std::memory_order_acq_rel);
+            else
+                c->tethered_mask.fetch_and(~(1u << found), std::memory_order_acq_rel);
+        }
+        *resumed = true;
+        return uint32_t(found);
+    }
+    // A new reader: the first free slot, starting at the current write index.
+    for (uint32_t i = name.empty() ? 0 : 1; i < max_readers; ++i) {
+        reader_slot& r = c->readers[i];
+        if (r.in_use.load(std::memory_order_acquire) && (used & (1u << i)))
+            continue;
+        const uint64_t w = c->write_idx.load(std::memory_order_acquire);
+        r.read_idx.store(w, std::memory_order_relaxed);
+        r.wake_at.store(0, std::memory_order_relaxed);
+        r.skipped.store(0, std::memory_order_relaxed);
+        r.parked.store(0, std::memory_order_relaxed);
+        r.flags.store(tethered ? reader_tethered : 0, std::memory_order_relaxed);
+        r.grace_ns.store(grace_ns, std::memory_order_relaxed);
+        set_name(r, name);
+        r.holder.store(me, std::memory_order_relaxed);
+        r.handle.store(mine, std::memory_order_relaxed);
+        r.in_use.store(1, std::memory_order_release);
+        c->reader_mask.fetch_or(1u << i, std::memory_order_acq_rel);
+        // The position is stored before the producer can count the reader
+        // (it loads the mask, then the positions).
+        if (tethered)
+            c->tethered_mask.fetch_or(1u << i, std::memory_order_seq_cst);
+        *resumed = false;
+        return i;
+    }
+    std::string names;
+    for (uint32_t i = 0; i < max_readers; ++i)
+        names += (i ? ", " : "") +
+            (i == 0 ? std::string("default") : "'" + get_name(c->readers[i]) + "'");
+    throw error(EUSERS,
+                which(ring) + " already has " + std::to_string(max_readers) +
+                    " readers (" + names +
+                    "), the most a ring can have; stop one, or read from another ring");
+}
+
+void release_reader(control* c, uint32_t i, uint64_t mine) noexcept
+{
+    i &= max_readers - 1;
+    reader_slot& r = c->readers[i];
+    if (!owns(r.holder, r.handle, mine))
+        return;
+    if (i == 0) {
+        // The default reader keeps its position for the next handle.
+        unclaim(r.holder, r.handle, mine);
+        return;
+    }
+    try {
+        slot_lock lock(c);
+        if (!owns(r.holder, r.handle, mine))
+            return;
+        c->tethered_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
+        c->reader_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
+        r.in_use.store(0, std::memory_order_release);
+        set_name(r, std::string());
+        r.holder.store(0, std::memory_order_relaxed);
+        r.handle.store(0, std::memory_order_relaxed);
+    } catch (const error&) {
+        unclaim(r.holder, r.handle, mine); // at least give the name back
+    }
+    // A producer waiting for this reader looks again.
+    wake(c->producer_parked);
+}
+
+std::string reader_name(const control* c, uint32_t i)
+{
+    return get_name(c->readers[i & (max_readers - 1)]);
+}
+
+uint64_t min_tethered(const control* c,
+                      uint64_t w,
+                      uint64_t capacity,
+                      bool* corrupt,
+                      uint64_t* bad) noexcept
+{
+    uint32_t m = c->tethered_mask.load(std::memory_order_seq_cst) & 0xffffu;
+    uint64_t behind = 0; // the largest distance w - read_idx, modular
+    bool impossible = false;
+    for (; m; m &= m - 1) {
+        const uint64_t r =
+            c->readers[__builtin_ctz(m)].read_idx.load(std::memory_order_acquire);
+        // An impossible position (ahead of the producer, or more than a ring
+        // behind) counts as holding the whole ring: never as room.
+        if (w - r > capacity) {
+            if (!impossible && bad)
+                *bad = r;
+            impossible = true;
+            behind = capacity;
+            continue;
+        }
+        behind = std::max(behind, w - r);
+    }
+    if (corrupt)
+        *corrupt = impossible;
+    return w - behind;
+}
+
+bool reap_readers(control* c, int64_t* dead_since) noexcept
+{
+    bool freed = false;
+    const int64_t now = now_ns();
+    uint32_t m = c->tethered_mask.load(std::memory_order_acquire) & 0xffffu;
+    for (; m; m &= m - 1) {
+        const uint32_t i = uint32_t(__builtin_ctz(m));
+        reader_slot& r = c->readers[i];
+        const int64_t grace = r.grace_ns.load(std::memory_order_relaxed);
+        const peer_id h = r.holder.load(std::memory_order_acquire);
+        if (i == 0 || grace < 0 || h == 0 || peer_alive(h)) {
+            dead_since[i] = 0;
+            continue;
+        }
+        if (dead_since[i] == 0) {
+            dead_since[i] = now;
+            continue;
+        }
+        if (now - dead_since[i] < grace)
+            continue;
+        try {
+            slot_lock lock(c);
+            if (r.holder.load(std::memory_order_acquire) == h) {
+                c->tethered_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
+                c->reader_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
+                r.in_use.store(0, std::memory_order_release);
+                set_name(r, std::string());
+                r.holder.store(0, std::memory_order_relaxed);
+                r.handle.store(0, std::memory_order_relaxed);
+                freed = true;
+            }
+        } catch (const error&) {
+        }
+        dead_since[i] = 0;
+    }
+    return freed;
+}
+
+} // namespace detail
+} // namespace doppler

@@ -1,0 +1,367 @@
+/* -*- c++ -*- */
+/*
+ * ring<T>: the parts off the hot path: starting and ending streams, tags and
+ * markers, reader choice and stream bookkeeping, lapped readers, release.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <doppler/ring.hpp>
+
+namespace doppler {
+
+namespace {
+/// A ("key", uint64) value, encoded into a fixed buffer (no allocation).
+struct u64_value {
+    uint8_t bytes[9];
+    explicit u64_value(uint64_t v) noexcept
+    {
+        bytes[0] = uint8_t(value_type::uint64);
+        std::memcpy(bytes + 1, &v, 8);
+    }
+    std::string_view view() const noexcept
+    {
+        return { reinterpret_cast<const char*>(bytes), sizeof bytes };
+    }
+};
+} // namespace
+
+// ---------------------------------------------------------------------------
+// producer
+// ---------------------------------------------------------------------------
+
+template <class T>
+void ring<T>::put_tags(uint64_t n, const tag_in* tags, size_t ntags) noexcept
+{
+    (void)n;
+    // Records are kept while a tethered reader may still read their sample,
+    // or, with none, while the sample is still in the ring.
+    const uint64_t keep = detail::min_tethered(ctl_, w_, cap_);
+    auto put = [&](uint64_t index, std::string_view key, std::string_view value) {
+        detail::append_tag(
+            ctl_, tags_, tag_bytes_, tag_head_, tag_tail_, keep, index, key, value);
+    };
+    if (!started_) {
+        stream_ = detail::start_stream(ctl_, w_);
+        started_ = true;
+        put(w_, tag_stream_start, u64_value(stream_).view());
+    }
+    if (pending_drop_ != 0) {
+        put(w_, tag_dropped, u64_value(pending_drop_).view());
+        pending_drop_ = 0;
+    }
+    for (size_t i = 0; i < ntags; ++i)
+        put(w_ + tags[i].offset, tags[i].key, tags[i].value);
+    // Release: the records before the samples they point into (whose
+    // write_idx store follows).
+    ctl_->tag_head.store(tag_head_, std::memory_order_release);
+}
+
+template <class T>
+void ring<T>::close() noexcept
+{
+    if (!producing_ && !claim_producer()) {
+        // Another live handle produces: ask it to end its stream (it does at
+        // its next write) and let waiting readers look.
+        ctl_->closed.store(1, std::memory_order_seq_cst);
+        detail::wake_readers(ctl_, ~0u, 0, true);
+        return;
+    }
+    if (closed_)
+        return;
+    closed_ = true;
+    if (started_) {
+        detail::end_stream(ctl_, stream_, w_, stream_end::closed);
+    } else {
+        // This handle wrote nothing. An open stream left by a producer that
+        // died is ended here (closed); with no stream at all, an empty one
+        // is started and closed so readers see end of stream.
+        const uint64_t cur = ctl_->stream.load(std::memory_order_acquire);
+        detail::stream_info si;
+        if (cur != 0 && detail::read_seam(ctl_, cur, si) && si.end == stream_open) {
+            detail::end_stream(ctl_, cur, w_, stream_end::closed);
+        } else if (cur == 0) {
+            put_tags(0, nullptr, 0); // starts stream 1 (its marker has no sample)
+            detail::end_stream(ctl_, stream_, w_, stream_end::closed);
+        }
+    }
+    ctl_->closed.store(1, std::memory_order_seq_cst);
+    detail::wake_readers(ctl_, ~0u, 0, true);
+}
+
+template <class T>
+void ring<T>::maybe_reap() noexcept
+{
+    const int64_t now = detail::now_ns();
+    if (now < next_reap_ns_)
+        return;
+    next_reap_ns_ = now + 100'000'000; // liveness is a /proc read: 10 times a second
+    if (detail::reap_readers(ctl_, dead_since_))
+        r_cache_ = detail::min_tethered(ctl_, w_, cap_);
+}
+
+// ---------------------------------------------------------------------------
+// readers
+// ---------------------------------------------------------------------------
+
+template <class T>
+void ring<T>::claim_reader(const std::string& name, bool tethered, int64_t grace_ns)
+{
+    if (consuming_) {
+        if (name == reader_name_ || (name == "default" && reader_name_.empty()))
+            return;
+        throw error(EINVAL,
+                    "this handle already reads as '" +
+                        (reader_name_.empty() ? std::string("default") : reader_name_) +
+                        "'; a handle is one reader, attach again for another");
+    }
+    const bool is_default = name.empty() || name == "default";
+    bool resumed = false;
+    const uint32_t slot = detail::claim_reader(ctl_,
+                                               is_default ? std::string() : name,
+                                               is_default ? true : tethered,
+                                               is_default ? -1 : grace_ns,
+                                               id_,
+                                               seg_->name(),
+                                               &resumed,
+                                               &holder_);
+    reader_name_ = is_default ? std::string() : name;
+    want_tethered_ = is_default ? true : tethered;
+    want_grace_ = is_default ? -1 : grace_ns;
+    slot_ = slot;
+    tethered_ = (ctl_->readers[slot].flags.load(std::memory_order_acquire) &
+                 reader_tethered) != 0;
+    consuming_ = true;
+    r_ = ctl_->readers[slot].read_idx.load(std::memory_order_acquire);
+    const detail::stream_info si = detail::locate(ctl_, r_);
+    s_ = si.stream;
+    end_ = si.end;
+    end_why_ = si.why == stream_end::broken ? status::broken : status::end_of_stream;
+    // A new named reader starts at the write index: the end of a stream
+    // that ended before it came is not news to it.
+    reported_ = !is_default && !resumed && end_ == r_;
+    limit_ = r_;
+    window_ = 0;
+    tag_pos_ = ctl_->tag_tail.load(std::memory_order_acquire);
+    pending_skip_ = 0;
+    ctl_->readers[slot].stream.store(s_, std::memory_order_relaxed);
+}
+
+template <class T>
+void ring<T>::learn_stream() noexcept
+{
+    // The stream changed or was closed since s_ began (or s_ is not known
+    // yet): s_'s end is in the seam table, unless its record was reused;
+    // then locate r_ again (never going back to an earlier stream).
+    const uint64_t cur = ctl_->stream.load(std::memory_order_acquire);
+    if (s_ > cur)
+        return; // s_ has not started yet
+    detail::stream_info si;
+    if (!detail::read_seam(ctl_, s_, si)) {
+        si = detail::locate(ctl_, r_);
+        if (si.stream < s_)
+            return;
+    }
+    s_ = si.stream;
+    end_ = si.end;
+    end_why_ = si.why == stream_end::broken ? status::broken : status::end_of_stream;
+    ctl_->readers[slot_].stream.store(s_, std::memory_order_relaxed);
+}
+
+template <class T>
+void ring<T>::next_stream() noexcept
+{
+    // The end of s_ was reported and what is left of it does not fit the
+    // request: drop the rest and wait for the next stream.
+    if (r_ < end_) {
+        r_ = end_;
+        reader_slot& me = ctl_->readers[slot_];
+        me.read_idx.store(r_, std::memory_order_seq_cst);
+        if (tethered_ && ctl_->producer_parked.load(std::memory_order_seq_cst))
+            detail::wake(ctl_->producer_parked);
+    }
+    ++s_;
+    end_ = stream_open;
+    reported_ = false;
+    ctl_->readers[slot_].stream.store(s_, std::memory_order_relaxed);
+    if (ctl_->stream.load(std::memory_order_acquire) >= s_)
+        learn_stream();
+}
+
+template <class T>
+void ring<T>::refresh(uint64_t n) noexcept
+{
+    const uint64_t w = ctl_->write_idx.load(std::memory_order_acquire);
+    if (index_impossible(w)) {
+        limit_ = r_; // nothing is readable from a corrupt header
+        return;
+    }
+    if (!tethered_) {
+        // Lapped: the producer has overwritten (or is overwriting, up to its
+        // horizon) samples from r_ on. Continue at the oldest intact one.
+        const uint64_t h = std::max(w, ctl_->horizon.load(std::memory_order_acquire));
+        if (h > cap_ && h - cap_ > r_ && h - w <= cap_) {
+            const uint64_t to = h - cap_;
+            const uint64_t missed = to - r_;
+            reader_slot& me = ctl_->readers[slot_];
+            me.skipped.store(me.skipped.load(std::memory_order_relaxed) + missed,
+                             std::memory_order_relaxed);
+            pending_skip_ += missed;
+            skip_at_ = to;
+            r_ = to;
+            me.read_idx.store(r_, std::memory_order_release);
+            if (end_ != stream_open && r_ >= end_) {
+                const detail::stream_info si = detail::locate(ctl_, r_);
+                s_ = si.stream;
+                end_ = si.end;
+                end_why_ =
+                    si.why == stream_end::broken ? status::broken : status::end_of_stream;
+                reported_ = false;
+            }
+        }
+    }
+    if (reported_ && end_ != stream_open && end_ - r_ < n)
+        next_stream();
+    // The stream changed or was closed since s_ began: learn where s_ ends.
+    if (end_ == stream_open &&
+        (ctl_->stream.load(std::memory_order_acquire) != s_ ||
+         ctl_->closed.load(std::memory_order_acquire) != 0))
+        learn_stream();
+    limit_ = r_ + readable_between(r_, w, end_);
+}
+
+template <class T>
+typename ring<T>::view ring<T>::wait_slow(uint64_t n, int64_t timeout_ns) noexcept
+{
+    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : detail::now_ns() + timeout_ns;
+    for (;;) {
+        if (end_ != stream_open && end_ - r_ < n && limit_ == end_) {
+            reported_ = true;
+            return { nullptr, end_why_ };
+        }
+        const int64_t left = deadline - detail::now_ns();
+        const status s =
+            detail::reader_park(ctl_,
+                                slot_,
+                                s_,
+                                r_,
+                                r_ + n,
+                                cap_,
+                                tethered_,
+                                timeout_ns < 0 ? -1 : std::max<int64_t>(0, left));
+        refresh(n);
+        if (w_corrupt_)
+            return { nullptr, status::corrupt };
+        if (limit_ - r_ >= n) {
+            window_ = n;
+            return { data_ + (r_ & mask_), status::ok };
+        }
+        if ((s == status::broken || s == status::end_of_stream) && end_ == stream_open) {
+            // The producer of the open stream died (broken), or the stream
+            // was closed by a handle that was not its producer and no
+            // producer is left to record the end: it ends where it stopped.
+            end_ = std::max(
+                r_, std::min(ctl_->write_idx.load(std::memory_order_acquire), r_ + cap_));
+            end_why_ = s;
+            limit_ = end_;
+            continue;
+        }
+        if (end_ != stream_open && end_ - r_ < n && limit_ == end_)
+            continue; // reported at the top
+        if (s == status::timeout || detail::now_ns() >= deadline)
+            return { nullptr, status::timeout };
+    }
+}
+
+template <class T>
+int64_t ring<T>::overwritten(uint64_t start, uint64_t n) noexcept
+{
+    if (pending_skip_ != 0 && r_ > skip_at_)
+        pending_skip_ = 0; // its window was consumed
+    // Acquire: the horizon is read after the samples were (seqlock check).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const uint64_t h = ctl_->horizon.load(std::memory_order_relaxed);
+    if (h <= cap_ || h - cap_ <= start)
+        return 0;
+    const uint64_t over = std::min(n, h - cap_ - start);
+    reader_slot& me = ctl_->readers[slot_];
+    me.skipped.store(me.skipped.load(std::memory_order_relaxed) + over,
+                     std::memory_order_relaxed);
+    return int64_t(over);
+}
+
+template <class T>
+tag_cursor ring<T>::tags() noexcept
+{
+    tag_cursor c;
+    if (!consuming_ || window_ == 0)
+        return c;
+    c.area_ = tags_;
+    c.bytes_ = tag_bytes_;
+    c.first_ = r_;
+    c.last_ = r_ + window_;
+    const uint64_t head = ctl_->tag_head.load(std::memory_order_acquire);
+    const uint64_t tail = ctl_->tag_tail.load(std::memory_order_acquire);
+    if (tail > head || head - tail > tag_bytes_) {
+        c.corrupt_ = true;
+        return c;
+    }
+    if (tag_pos_ < tail || tag_pos_ > head)
+        tag_pos_ = tail; // reclaimed behind an untethered reader, or never read
+    // Step over records before the window for good (they were consumed).
+    while (tag_pos_ < head) {
+        tag_record rec;
+        std::string_view key;
+        value_view value;
+        const uint64_t len =
+            detail::parse_tag_record(tags_, tag_bytes_, tag_pos_, &rec, &key, &value);
+        if (len == 0 || len > head - tag_pos_)
+            break; // the cursor reports it
+        if (rec.kind != tag_kind_skip && rec.index >= r_)
+            break;
+        tag_pos_ += len;
+    }
+    c.pos_ = tag_pos_;
+    c.head_ = head;
+    if (pending_skip_ != 0 && skip_at_ >= r_ && skip_at_ < r_ + window_) {
+        tag_record rec {};
+        rec.index = skip_at_;
+        rec.kind = tag_kind_tag;
+        rec.key_len = uint16_t(std::strlen(tag_skipped));
+        const u64_value v(pending_skip_);
+        rec.value_len = uint32_t(sizeof v.bytes);
+        std::memcpy(skip_rec_, &rec, sizeof rec);
+        std::memcpy(skip_rec_ + sizeof rec, tag_skipped, rec.key_len);
+        std::memcpy(skip_rec_ + sizeof rec + rec.key_len, v.bytes, sizeof v.bytes);
+        c.extra_ = skip_rec_;
+    }
+    return c;
+}
+
+// ---------------------------------------------------------------------------
+// release
+// ---------------------------------------------------------------------------
+
+template <class T>
+void ring<T>::release_held() noexcept
+{
+    if (producing_) {
+        if (detail::owns(ctl_->producer, ctl_->producer_handle, id_)) {
+            close();
+            detail::unclaim(ctl_->producer, ctl_->producer_handle, id_);
+        }
+        producing_ = false;
+    }
+    if (consuming_) {
+        detail::release_reader(ctl_, slot_, id_);
+        consuming_ = false;
+    }
+    if (!released_) {
+        released_ = true;
+        seg_->exit(); // the last handle on this mapping leaves the parties
+    }
+}
+
+template class ring<f32>;
+template class ring<f64>;
+template class ring<i16>;
+
+} // namespace doppler
