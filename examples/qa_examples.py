@@ -186,3 +186,13 @@ def test_grc_refuses_bad_parameters_naming_the_parameter(tmp_path, change, messa
     assert rc != 0, out
     assert f"Assertion \"'{message}:" in out, out
     assert not (tmp_path / "small.py").exists()
+def test_asyncio_two_rings_reads_both_streams_completely():
+    """examples/asyncio_two_rings.py --demo: both rings read concurrently in
+    one loop, every sample of both streams, nothing left in /dev/shm."""
+    out = subprocess.run([sys.executable, os.path.join(SRC, "examples", "asyncio_two_rings.py"), "--demo"],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    print(out.stdout, out.stderr)
+    assert out.returncode == 0, out.stderr
+    for ring in ("a", "b"):
+        assert re.search(rf"asyncio-demo-{ring}-\d+: 1048576 samples$", out.stdout, re.M), out.stdout
+    assert not leftovers("asyncio-demo-*")

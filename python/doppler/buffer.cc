@@ -20,6 +20,9 @@ using namespace doppler::python;
 
 namespace {
 
+/// doppler._buffer_extras.Tag, the class of what tags() returns.
+PyObject* tag_class = nullptr;
+
 /// Runs `body`, turning C++ exceptions into Python ones; `fail` on error.
 template <class R, class F>
 R guarded(R fail, F body)
@@ -61,7 +64,7 @@ struct docs {
         "A shared index that cannot be (the ring's header was overwritten) is\n"
         "OSError(errno.EBADMSG) naming the index.\n";
     const std::string write =
-        std::string("write($self, arr, block=False, timeout=None)\n--\n\n") +
+        std::string("write($self, arr, block=False, timeout=None, tags=None)\n--\n\n") +
         "Write all of arr (a " + P::input +
         ") or nothing.\n\n"
         "block=False (default): never waits; returns False and adds the samples to\n"
@@ -73,7 +76,11 @@ struct docs {
         "how many samples (at the end of arr) were not written.\n"
         "An empty array returns True. Non-contiguous input is copied once (contiguous\n"
         "input never is). Wrong dtype: TypeError; wrong shape or more samples than the\n"
-        "capacity: ValueError.";
+        "capacity: ValueError.\n\n"
+        "tags: a list of (offset, key, value), offset relative to arr[0] (0 <= offset\n"
+        "< len(arr)), key a str, value None, bool, int, float, complex, str, bytes, or\n"
+        "tuples, lists and dicts (str keys) of these; readers get them from tags().\n"
+        "A bad tag is a TypeError or ValueError and nothing is written.";
     const std::string wait = std::string("wait($self, n, timeout=None)\n--\n\n") +
         "Block until n samples are readable; return them as a read-only zero-copy\n"
         "view of shape " +
@@ -81,13 +88,17 @@ struct docs {
         ".\n\n"
         "Call consume() when done with it. The GIL is released only if it must\n"
         "actually wait; Ctrl-C interrupts it (KeyboardInterrupt) and leaves the ring\n"
-        "usable. timeout in seconds (None = forever): TimeoutError. After close(),\n"
-        "EOFError once fewer than n remain (read the rest with wait(buf.available)).\n"
-        "BrokenPipeError if the producer process died without closing. n <= 0 or\n"
+        "usable. timeout in seconds (None = forever): TimeoutError. A view never spans\n"
+        "two streams (producer runs): once fewer than n samples of the current stream\n"
+        "remain, EOFError if it was closed (read the rest with wait(buf.available)),\n"
+        "BrokenPipeError if its producer process died; the wait after that waits for\n"
+        "the next stream (`except EOFError: continue` keeps a consumer across runs).\n"
+        "tags() gives the tags inside the returned window. n <= 0 or\n"
         "n > capacity: ValueError. The view stays valid (the mapping stays alive) even\n"
         "after destroy(); after consume() the producer may overwrite it.";
     const std::string attach =
-        std::string("attach($type, name, timeout=None, allow_foreign=False)\n--\n\n") +
+        std::string("attach($type, name, timeout=None, allow_foreign=False, reader=None, "
+                    "tethered=True, grace=None)\n--\n\n") +
         "Attach to the named ring /dev/shm/doppler.<name> made by another process (or "
         "this one).\n\n"
         "Capacity comes from the ring's header; its sample type must match this class\n"
@@ -97,9 +108,23 @@ struct docs {
         "PermissionError\nunless allow_foreign=True; a corrupt or foreign object, or "
         "one that is not a\nfile, is OSError (EBADMSG) with the reason. A name that is "
         "not a str is\nTypeError; one that is not a valid ring name (or cannot be "
-        "encoded) ValueError.";
+        "encoded) ValueError.\n\n"
+        "reader: None reads as the ring's default reader (tethered; a lossless producer\n"
+        "waits for it, and for its successor, forever). A name (ring-name characters, "
+        "at\n"
+        "most 32) claims a reader of its own, with its own position, now: a name a live\n"
+        "handle reads under is OSError(EBUSY) naming its pid, a 17th reader\n"
+        "OSError(EUSERS). tethered=True holds the producer back (lossless to this\n"
+        "reader); grace (seconds, None: 1 s) is how long the producer waits for a\n"
+        "successor if this reader's process dies. tethered=False never holds the\n"
+        "producer: when lapped, the reader continues at the oldest intact sample and\n"
+        "counts what it missed in `skipped`; consume() returns how many samples of the\n"
+        "released window were overwritten while held.";
     const std::string consume = std::string("consume($self, n=None)\n--\n\n") +
         "Release n samples (default: what is left of the last wait()'s count).\n\n"
+        "Returns how many of them were overwritten by the producer while this reader\n"
+        "held them (added to `skipped`): always 0 for a tethered reader; an untethered\n"
+        "reader trusts what it computed from the window only if consume() returned 0.\n"
         "ValueError if n <= 0 or more than is readable.";
 };
 
@@ -127,6 +152,7 @@ struct cls {
         new (&o->ring_) std::shared_ptr<ring<T>>();
         o->keeper_ = nullptr;
         o->last_wait_ = 0;
+        o->aio_ = nullptr;
         return self;
     }
 
@@ -135,6 +161,7 @@ struct cls {
         auto* o = reinterpret_cast<O*>(self);
         PyTypeObject* type = Py_TYPE(self);
         drop_ring(o);
+        Py_CLEAR(o->aio_);
         o->ring_.~shared_ptr();
         type->tp_free(self);
         Py_DECREF(type);
@@ -162,23 +189,62 @@ struct cls {
         });
     }
 
-    /// attach(name, timeout=None, allow_foreign=False), a classmethod.
+    /// attach(name, timeout=None, allow_foreign=False, reader=None,
+    /// tethered=True, grace=None), a classmethod.
     static PyObject* attach(PyObject* type, PyObject* args, PyObject* kwargs)
     {
-        static const char* kw[] = { "name", "timeout", "allow_foreign", nullptr };
+        static const char* kw[] = { "name",     "timeout", "allow_foreign", "reader",
+                                    "tethered", "grace",   nullptr };
         PyObject* name = nullptr;
         PyObject* timeout = nullptr;
         PyObject* foreign = nullptr;
-        if (!PyArg_ParseTupleAndKeywords(
-                args, kwargs, "O|OO", const_cast<char**>(kw), &name, &timeout, &foreign))
+        PyObject* reader = Py_None;
+        PyObject* tethered_arg = nullptr;
+        PyObject* grace = Py_None;
+        if (!PyArg_ParseTupleAndKeywords(args,
+                                         kwargs,
+                                         "O|OO$OOO",
+                                         const_cast<char**>(kw),
+                                         &name,
+                                         &timeout,
+                                         &foreign,
+                                         &reader,
+                                         &tethered_arg,
+                                         &grace))
             return nullptr;
-        std::string ring_name;
+        std::string ring_name, reader_name;
         int64_t timeout_ns;
         if (!name_arg(name, ring_name) || !timeout_arg(timeout, timeout_ns))
             return nullptr;
-        const int allow_foreign = foreign ? PyObject_IsTrue(foreign) : 0;
-        if (allow_foreign < 0)
+        if (reader != Py_None && !name_arg(reader, reader_name, "reader"))
             return nullptr;
+        // grace: seconds; None is the core's default (math.inf: forever).
+        int64_t grace_ns = default_reader_grace_ns;
+        if (grace != Py_None) {
+            const double g = PyFloat_AsDouble(grace);
+            if (g == -1.0 && PyErr_Occurred())
+                return nullptr;
+            if (!(g >= 0)) {
+                PyErr_Format(PyExc_ValueError,
+                             "grace must be None (1 s), seconds >= 0, or math.inf "
+                             "(forever), got %R",
+                             grace);
+                return nullptr;
+            }
+            grace_ns = g >= max_timeout_s ? -1 : int64_t(g * 1e9);
+        }
+        const int allow_foreign = foreign ? PyObject_IsTrue(foreign) : 0;
+        const int tethered = tethered_arg ? PyObject_IsTrue(tethered_arg) : 1;
+        if (allow_foreign < 0 || tethered < 0)
+            return nullptr;
+        if (reader == Py_None && (tethered == 0 || grace != Py_None)) {
+            PyErr_SetString(
+                PyExc_ValueError,
+                "tethered= and grace= choose how a named reader behaves; pass "
+                "reader='NAME' with them (the default reader is tethered and "
+                "waited for forever)");
+            return nullptr;
+        }
         auto* tp = reinterpret_cast<PyTypeObject*>(type);
         PyObject* self = tp->tp_new(tp, nullptr, nullptr);
         if (!self)
@@ -197,6 +263,8 @@ struct cls {
             try {
                 r = ring<T>::attach(
                     ring_name, timeout_ns, allow_foreign != 0, interrupted);
+                if (reader != Py_None)
+                    r->claim_reader(reader_name, tethered != 0, grace_ns);
             } catch (...) {
                 Py_BLOCK_THREADS;
                 throw;
@@ -309,6 +377,49 @@ struct cls {
             return PyLong_FromUnsignedLongLong(r.consumer_index());
         });
     }
+    static PyObject* stream(PyObject* s, void*)
+    {
+        return prop(s,
+                    [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.stream()); });
+    }
+    static PyObject* skipped(PyObject* s, void*)
+    {
+        return prop(s,
+                    [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.skipped()); });
+    }
+    static PyObject* tags_dropped(PyObject* s, void*)
+    {
+        return prop(
+            s, [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.tags_dropped()); });
+    }
+    static PyObject* tethered(PyObject* s, void*)
+    {
+        return prop(s, [](ring<T>& r) { return PyBool_FromLong(r.is_tethered()); });
+    }
+    /// The async helpers' per-buffer state (None until set).
+    static PyObject* get_aio(PyObject* self, void*)
+    {
+        auto* o = reinterpret_cast<O*>(self);
+        PyObject* v = o->aio_ ? o->aio_ : Py_None;
+        Py_INCREF(v);
+        return v;
+    }
+    static int set_aio(PyObject* self, PyObject* v, void*)
+    {
+        auto* o = reinterpret_cast<O*>(self);
+        Py_XINCREF(v);
+        Py_XSETREF(o->aio_, v);
+        return 0;
+    }
+    static PyObject* tags(PyObject* self, PyObject*)
+    {
+        O* o = live<T>(self);
+        if (!o)
+            return nullptr;
+        if (o->last_wait_ == 0) // nothing waited for, or all of it consumed
+            return PyList_New(0);
+        return tags_list(*o->ring_, tag_class);
+    }
     static PyObject* closed(PyObject* s, void*)
     {
         return prop(s, [](ring<T>& r) { return PyBool_FromLong(r.closed()); });
@@ -360,6 +471,19 @@ struct cls {
               "destroy($self)\n--\n\n"
               "Release the ring (idempotent). Views already returned stay readable; any "
               "other\ncall afterwards raises ValueError." },
+            { "tags",
+              &tags,
+              METH_NOARGS,
+              "tags($self)\n--\n\n"
+              "The tags inside the window of the last wait(), as a list of Tag (index,\n"
+              "key, value) sorted by index (index: absolute sample index, like\n"
+              "read_index); [] once that window is consumed. Besides the producer's "
+              "tags:\n"
+              "('stream_start', n) at the first sample of stream n, ('dropped', count) "
+              "on\n"
+              "the first sample written after count samples were refused (drop policy),\n"
+              "('skipped', count) at the first sample after an untethered reader was\n"
+              "lapped." },
             { "__enter__", &enter, METH_NOARGS, "__enter__($self)\n--\n\nReturns self." },
             { "__exit__",
               &exit,
@@ -393,7 +517,8 @@ struct cls {
             { "available",
               &available,
               nullptr,
-              "Samples written and not yet consumed.",
+              "Samples of this reader's current stream written and not yet consumed "
+              "(wait(buf.available) drains the stream).",
               nullptr },
             { "name",
               &name,
@@ -408,14 +533,37 @@ struct cls {
             { "read_index",
               &read_index,
               nullptr,
-              "Absolute index of the first sample of the consumer's current (or next) "
+              "Absolute index of the first sample of this reader's current (or next) "
               "view.",
               nullptr },
             { "closed",
               &closed,
               nullptr,
-              "True once the producer called close().",
+              "True once the current stream was closed (by its producer's close()).",
               nullptr },
+            { "stream",
+              &stream,
+              nullptr,
+              "Number of the stream (producer run, from 1) the next sample this reader "
+              "reads belongs to; 0 before the first stream.",
+              nullptr },
+            { "skipped",
+              &skipped,
+              nullptr,
+              "Samples this reader lost because the producer lapped it, or overwrote "
+              "them while held (untethered readers only; always 0 when tethered).",
+              nullptr },
+            { "tags_dropped",
+              &tags_dropped,
+              nullptr,
+              "Tags refused because the ring's tag area was full (samples never are).",
+              nullptr },
+            { "tethered",
+              &tethered,
+              nullptr,
+              "Whether this handle's reader holds the producer back.",
+              nullptr },
+            { "_aio", &get_aio, &set_aio, "State of wait_async/write_async.", nullptr },
             { nullptr, nullptr, nullptr, nullptr, nullptr },
         };
         static const std::string qualname =
@@ -450,7 +598,7 @@ struct cls {
 
 PYBIND11_MODULE(buffer, m)
 {
-    if (_import_array() < 0)
+    if (_import_array() < 0 || !(zero = PyLong_FromLong(0)))
         throw py::error_already_set();
     m.doc() = "Lock-free SPSC ring buffers (F32Buffer, F64Buffer, I16Buffer) with "
               "zero-copy NumPy views,\n"
@@ -461,4 +609,11 @@ PYBIND11_MODULE(buffer, m)
     cls<f32>::define(m);
     cls<f64>::define(m);
     cls<i16>::define(m);
+    // The Python side: Tag, and wait_async / write_async / views installed on
+    // the three classes.
+    py::module_ extras = py::module_::import("doppler._buffer_extras");
+    tag_class = extras.attr("Tag").ptr();
+    Py_INCREF(tag_class); // lives as long as the process
+    m.attr("Tag") = extras.attr("Tag");
+    extras.attr("install")(m);
 }

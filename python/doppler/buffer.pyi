@@ -10,7 +10,7 @@ Errors shared by all three classes:
   OSError with errno EBUSY, naming that process's pid
 """
 from types import TracebackType
-from typing import Optional, Type, TypeVar
+from typing import Any, AsyncIterator, Iterable, List, NamedTuple, Optional, Tuple, Type, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +19,19 @@ _B = TypeVar("_B", bound="_Buffer")
 
 DEFAULT_CAPACITY: int
 """Capacity (samples) of a ring whose creator does not say: 1 << 20."""
+
+# A tag value: None, bool, int (64-bit), float, complex, str, bytes, or
+# tuples, lists and dicts (str keys) of these, at most 32 deep.
+TagValue = Any
+
+class Tag(NamedTuple):
+    """A tag of the window of the last wait(): absolute sample index, key, value.
+    The ring adds ('stream_start', n) at the first sample of stream n,
+    ('dropped', count) after refused samples, ('skipped', count) after an
+    untethered reader was lapped."""
+    index: int
+    key: str
+    value: TagValue
 
 class _Buffer:
     # Shared shape of F32Buffer / F64Buffer / I16Buffer (not a runtime class).
@@ -30,11 +43,28 @@ class _Buffer:
         OSError (ENOSPC): /dev/shm full. MemoryError/OSError: mapping failed.
         """
     @classmethod
-    def attach(cls: Type[_B], name: str, timeout: Optional[float] = None, allow_foreign: bool = False) -> _B:
+    def attach(
+        cls: Type[_B],
+        name: str,
+        timeout: Optional[float] = None,
+        allow_foreign: bool = False,
+        *,
+        reader: Optional[str] = None,
+        tethered: bool = True,
+        grace: Optional[float] = None,
+    ) -> _B:
         """Attach to a named ring. timeout=None: FileNotFoundError at once if missing;
         otherwise wait up to timeout seconds for it. TypeError: ring of another type.
         PermissionError: another user's ring (unless allow_foreign). OSError (EBADMSG):
-        corrupt ring, or an object that is not a file (a directory, a FIFO)."""
+        corrupt ring, or an object that is not a file (a directory, a FIFO).
+
+        reader=None: the default reader (tethered, waited for forever). reader='NAME'
+        (ring-name characters, at most 32) claims a reader with its own position now:
+        OSError(EBUSY) naming the pid if a live handle reads under that name,
+        OSError(EUSERS) if 16 readers are declared. tethered=False: never holds the
+        producer back; lapped, it continues at the oldest intact sample (`skipped`).
+        grace: seconds the producer waits for a successor of a dead tethered reader
+        (None: 1 s; math.inf: forever)."""
     def __doppler_ring__(self) -> object:
         """A new PyCapsule named "doppler.ring_handle" sharing this buffer's ring,
         for another extension module (the GNU Radio blocks' buffer=)."""
@@ -57,13 +87,45 @@ class _Buffer:
     def read_index(self) -> int:
         """Absolute index of the first sample of the consumer's current/next view."""
     @property
-    def closed(self) -> bool: ...
-    def consume(self, n: Optional[int] = None) -> None:
+    def closed(self) -> bool:
+        """The current stream was closed."""
+    @property
+    def stream(self) -> int:
+        """Number of the stream (producer run, from 1) of this reader's next sample;
+        0 before the first."""
+    @property
+    def skipped(self) -> int:
+        """Samples this (untethered) reader lost: lapped, or overwritten while held."""
+    @property
+    def tags_dropped(self) -> int:
+        """Tags refused because the tag area was full (samples never are)."""
+    @property
+    def tethered(self) -> bool:
+        """Whether this handle's reader holds the producer back."""
+    def tags(self) -> List[Tag]:
+        """Tags inside the window of the last wait(), sorted by index; [] once it is
+        consumed. OSError (EBADMSG) if the tag area is corrupt."""
+    def consume(self, n: Optional[int] = None) -> int:
         """Release n samples (default: what is left of the last wait's count).
+        Returns how many of them were overwritten while held (always 0 when
+        tethered): trust what you computed from the window only if it returned 0.
         ValueError if n <= 0 or more than is readable."""
+    async def wait_async(self, n: int, timeout: Optional[float] = None) -> Any:
+        """wait(n, timeout) without blocking the event loop (same view and errors).
+        A cancelled await claims nothing: the next wait returns the same samples."""
+    async def write_async(
+        self, arr: Any, timeout: Optional[float] = None, tags: Optional[Iterable[Tuple[int, str, TagValue]]] = None
+    ) -> bool:
+        """write(arr, block=True, timeout, tags) without blocking the event loop. A
+        cancelled await stops within 50 ms; what was copied stays (see `written`)."""
+    def views(self, n: int, timeout: Optional[float] = None) -> AsyncIterator[Any]:
+        """async for view in buf.views(n): successive windows of n samples, each
+        consumed after the loop body; at the end of the stream the rest (fewer
+        than n), then it stops. BrokenPipeError and TimeoutError propagate."""
     def close(self) -> None:
-        """End of stream: the consumer drains the rest, then wait() raises EOFError.
-        close() is final: a later write() raises ValueError."""
+        """End of this producer's stream: readers drain the rest, then wait() raises
+        EOFError. This handle cannot write again (ValueError); another producer
+        handle (the next run) starts the next stream."""
     def destroy(self) -> None:
         """Release the ring (idempotent); views already returned stay readable."""
     def __enter__(self: _B) -> _B: ...
@@ -77,7 +139,13 @@ class _Buffer:
 
 class F32Buffer(_Buffer):
     """Lock-free SPSC ring of complex64 samples (min capacity 512)."""
-    def write(self, arr: NDArray[np.complex64], block: bool = False, timeout: Optional[float] = None) -> bool:
+    def write(
+        self,
+        arr: NDArray[np.complex64],
+        block: bool = False,
+        timeout: Optional[float] = None,
+        tags: Optional[Iterable[Tuple[int, str, TagValue]]] = None,
+    ) -> bool:
         """Write all of arr (1-D complex64) or nothing.
 
         block=False: returns False (and counts dropped) if it does not fit.
@@ -89,25 +157,40 @@ class F32Buffer(_Buffer):
         tells how far it got.
         Non-contiguous input is copied once. Empty input returns True.
         TypeError: wrong dtype or not an ndarray. ValueError: wrong shape, more than capacity,
-        or the ring is closed (even for an empty array).
+        or this handle closed its stream (even for an empty array).
+        tags: (offset, key, value) with 0 <= offset < len(arr), carried to readers at
+        index written + offset; a bad tag is TypeError/ValueError and nothing is written.
         """
     def wait(self, n: int, timeout: Optional[float] = None) -> NDArray[np.complex64]:
         """Read-only zero-copy view of the next n samples, shape (n,).
 
-        TimeoutError; EOFError after close() once fewer than n remain; BrokenPipeError
-        if the producer died; KeyboardInterrupt on Ctrl-C; ValueError if n <= 0 or
-        n > capacity."""
+        Never spans two streams. TimeoutError; EOFError once fewer than n samples of a
+        closed stream remain (drain with wait(buf.available)); BrokenPipeError if the
+        stream's producer died; the next wait then waits for the next stream.
+        KeyboardInterrupt on Ctrl-C; ValueError if n <= 0 or n > capacity."""
 
 class F64Buffer(_Buffer):
     """Lock-free SPSC ring of complex128 samples (min capacity 256)."""
-    def write(self, arr: NDArray[np.complex128], block: bool = False, timeout: Optional[float] = None) -> bool:
+    def write(
+        self,
+        arr: NDArray[np.complex128],
+        block: bool = False,
+        timeout: Optional[float] = None,
+        tags: Optional[Iterable[Tuple[int, str, TagValue]]] = None,
+    ) -> bool:
         """As F32Buffer.write, for 1-D complex128."""
     def wait(self, n: int, timeout: Optional[float] = None) -> NDArray[np.complex128]:
         """As F32Buffer.wait; view of shape (n,) complex128."""
 
 class I16Buffer(_Buffer):
     """Lock-free SPSC ring of interleaved int16 I/Q pairs (min capacity 1024)."""
-    def write(self, arr: NDArray[np.int16], block: bool = False, timeout: Optional[float] = None) -> bool:
+    def write(
+        self,
+        arr: NDArray[np.int16],
+        block: bool = False,
+        timeout: Optional[float] = None,
+        tags: Optional[Iterable[Tuple[int, str, TagValue]]] = None,
+    ) -> bool:
         """As F32Buffer.write, for int16 of shape (n, 2) or flat int16 of even length
         (odd length: ValueError)."""
     def wait(self, n: int, timeout: Optional[float] = None) -> NDArray[np.int16]:

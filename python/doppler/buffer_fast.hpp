@@ -26,6 +26,7 @@
 #pragma once
 
 #include "buffer_object.hpp"
+#include "buffer_tags.hpp"
 
 namespace doppler {
 namespace python {
@@ -57,21 +58,30 @@ template <class T>
         }
         std::snprintf(msg,
                       sizeof msg,
-                      "%s: the producer closed the ring and only %" PRIu64
+                      "%s: the producer closed stream %" PRIu64 " and only %" PRIu64
                       " of the %" PRIu64
-                      " samples asked for remain; read them with wait(buf.available)",
+                      " samples asked for remain of it; read them with "
+                      "wait(buf.available), or wait again for the next stream",
                       cls,
+                      r.stream(),
                       r.available(),
                       n);
         break;
     case status::broken:
-        std::snprintf(msg,
-                      sizeof msg,
-                      producer ? "%s.write(block=True): the consumer process died and no "
-                                 "other attached within the timeout"
-                               : "%s.wait(): the producer process died without closing "
-                                 "the ring",
-                      cls);
+        if (producer)
+            std::snprintf(msg,
+                          sizeof msg,
+                          "%s.write(block=True): the consumer process died and no "
+                          "other attached within the timeout",
+                          cls);
+        else
+            std::snprintf(msg,
+                          sizeof msg,
+                          "%s.wait(): the producer process died without closing "
+                          "stream %" PRIu64 " (what it published was delivered); wait "
+                          "again for the next stream",
+                          cls,
+                          r.stream());
         break;
     case status::busy:
         set_busy(r, producer);
@@ -113,31 +123,59 @@ bool sliced(PyObject* self, int64_t timeout_ns, bool producer, status& s, Attemp
 
 template <class T>
 struct fast {
-    /// write(arr, block=False, timeout=None) -> bool
+    /// write(arr, block=False, timeout=None, tags=None) -> bool
     static PyObject*
     write(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
     {
         if (nargs == 1 && !kwnames)
-            return write_array(self, args[0], false, -1);
-        static const char* const names[] = { "arr", "block", "timeout" };
-        PyObject* a[3];
+            return write_array(self, args[0], false, -1, nullptr);
+        static const char* const names[] = { "arr", "block", "timeout", "tags" };
+        PyObject* a[4];
         if (!parse_keywords("write", names, 1, args, nargs, kwnames, a))
             return nullptr;
         const int block = a[1] ? PyObject_IsTrue(a[1]) : 0;
         int64_t timeout_ns;
         if (block < 0 || !timeout_arg(a[2], timeout_ns))
             return nullptr;
-        return write_array(self, a[0], block != 0, timeout_ns);
+        return write_array(self, a[0], block != 0, timeout_ns, a[3]);
     }
 
-    static PyObject*
-    write_array(PyObject* self, PyObject* obj, bool block, int64_t timeout_ns)
+    static PyObject* write_array(
+        PyObject* self, PyObject* obj, bool block, int64_t timeout_ns, PyObject* tag_arg)
     {
         if (!live<T>(self)) // a destroyed buffer says so first, whatever the arguments
             return nullptr;
         const Py_ssize_t n = samples_in<T>(obj);
         if (n < 0)
             return nullptr;
+        if (tag_arg && tag_arg != Py_None)
+            return write_tagged(self, obj, uint64_t(n), block, timeout_ns, tag_arg);
+        return write_contiguous(self, obj, uint64_t(n), block, timeout_ns, nullptr, 0);
+    }
+
+    /// write() with tags=: encoded (and refused) before anything is written.
+    [[gnu::cold]] static PyObject* write_tagged(PyObject* self,
+                                                PyObject* obj,
+                                                uint64_t n,
+                                                bool block,
+                                                int64_t timeout_ns,
+                                                PyObject* tag_arg)
+    {
+        encoded_tags tags;
+        if (!tags_arg(tag_arg, n, tags))
+            return nullptr;
+        return write_contiguous(
+            self, obj, n, block, timeout_ns, tags.tags.data(), tags.tags.size());
+    }
+
+    static PyObject* write_contiguous(PyObject* self,
+                                      PyObject* obj,
+                                      uint64_t n,
+                                      bool block,
+                                      int64_t timeout_ns,
+                                      const tag_in* tags,
+                                      size_t ntags)
+    {
         // Non-contiguous input is copied once (documented); contiguous never
         // is. The copy of an ndarray subclass may run its hooks: before live().
         PyObject* copy = nullptr;
@@ -148,13 +186,18 @@ struct fast {
                 return nullptr;
             arr = reinterpret_cast<PyArrayObject*>(copy);
         }
-        PyObject* result = write_samples(self, arr, uint64_t(n), block, timeout_ns);
+        PyObject* result = write_samples(self, arr, n, block, timeout_ns, tags, ntags);
         Py_XDECREF(copy);
         return result;
     }
 
-    static PyObject* write_samples(
-        PyObject* self, PyArrayObject* arr, uint64_t n, bool block, int64_t timeout_ns)
+    static PyObject* write_samples(PyObject* self,
+                                   PyArrayObject* arr,
+                                   uint64_t n,
+                                   bool block,
+                                   int64_t timeout_ns,
+                                   const tag_in* tags,
+                                   size_t ntags)
     {
         buffer_object<T>* o = live<T>(self); // again: the copy may run Python code
         if (!o)
@@ -178,7 +221,8 @@ struct fast {
         const T* src = static_cast<const T*>(PyArray_DATA(arr));
 
         if (!block) {
-            if (r.write(src, n))
+            // Without tags, the ring's own tag-free write (no tag checks at all).
+            if (ntags == 0 ? r.write(src, n) : r.write(src, n, tags, ntags))
                 Py_RETURN_TRUE;
             if (!r.is_producer()) {
                 set_busy(r, true);
@@ -194,7 +238,8 @@ struct fast {
             }
             Py_RETURN_FALSE; // full: write() counted it in dropped
         }
-        if (r.space(n) >= n && r.write(src, n))
+        if (r.space(n) >= n &&
+            (ntags == 0 ? r.write(src, n) : r.write(src, n, tags, ntags)))
             Py_RETURN_TRUE; // room now: no GIL release
         // destroy() from another thread must not free the ring mid-wait.
         std::shared_ptr<ring<T>> hold = o->ring_;
@@ -204,11 +249,21 @@ struct fast {
         }
         // Copy what fits as room appears (ring::write_blocking), slice by
         // slice; a closed ring ends it with end_of_stream (ValueError).
+        // Each slice hands over the tags of what is left, re-based to its
+        // first sample.
         uint64_t done = 0;
+        size_t first_tag = 0;
+        std::vector<tag_in> rest;
         status s;
         if (!sliced<T>(self, timeout_ns, true, s, [&](int64_t slice) {
+                while (first_tag < ntags && tags[first_tag].offset < done)
+                    ++first_tag;
+                rest.clear();
+                for (size_t i = first_tag; i < ntags; ++i)
+                    rest.push_back({ tags[i].offset - done, tags[i].key, tags[i].value });
                 uint64_t k = 0;
-                const status st = hold->write_blocking(src + done, n - done, slice, &k);
+                const status st = hold->write_blocking(
+                    src + done, n - done, slice, &k, rest.data(), rest.size());
                 done += k;
                 return st;
             }))
@@ -277,7 +332,8 @@ struct fast {
         return make_view(o, data, n);
     }
 
-    /// consume(n=None) -> None
+    /// consume(n=None) -> int: how many of the released samples were
+    /// overwritten while held (always 0 for a tethered reader)
     static PyObject*
     consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
     {
@@ -313,19 +369,19 @@ struct fast {
             }
         }
         ring<T>& r = *o->ring_;
-        bool ok = r.consume(n);
-        if (!ok && !r.is_consumer()) { // consume before any wait: claim the role first
+        int64_t over = r.consume_checked(n);
+        if (over < 0 && !r.is_consumer()) { // consume before any wait: claim the role
             if (!r.claim_consumer()) {
                 set_busy(r, false);
                 return nullptr;
             }
-            ok = r.consume(n);
+            over = r.consume_checked(n);
         }
-        if (!ok && r.write_index_corrupt()) {
+        if (over < 0 && r.write_index_corrupt()) {
             set_corrupt(r);
             return nullptr;
         }
-        if (!ok) {
+        if (over < 0) {
             PyErr_Format(PyExc_ValueError,
                          "%s.consume(%" PRIu64 "): only %" PRIu64 " samples are readable",
                          py_type<T>::cls,
@@ -334,7 +390,11 @@ struct fast {
             return nullptr;
         }
         o->last_wait_ = n < o->last_wait_ ? o->last_wait_ - n : 0;
-        Py_RETURN_NONE;
+        if (over == 0) { // the usual result: CPython's shared 0, no call, no allocation
+            Py_INCREF(zero);
+            return zero;
+        }
+        return PyLong_FromLongLong(over);
     }
 };
 

@@ -27,6 +27,10 @@ namespace python {
 /// mapping alive after destroy().
 constexpr const char* keeper_name = "doppler.buffer.mapping";
 
+/// The int 0 (what consume() returns when nothing was overwritten), set when
+/// the module is imported.
+inline PyObject* zero = nullptr;
+
 template <class T>
 struct buffer_object {
     PyObject_HEAD
@@ -38,6 +42,9 @@ struct buffer_object {
     PyObject* keeper_;
     /// Count of the last wait() not yet consumed: consume()'s default.
     uint64_t last_wait_;
+    /// State of wait_async / write_async (doppler._buffer_extras), made on
+    /// first use; nullptr until then.
+    PyObject* aio_;
 };
 
 /// The object's state, or nullptr with ValueError set if it was destroyed

@@ -334,9 +334,10 @@ def test_docstrings_and_signatures():
     for cls in ALL:
         assert cls.__doc__
         for member in ("write", "wait", "consume", "close", "destroy", "attach", "capacity", "dropped",
-                       "missed_wakes", "available", "name", "written", "read_index", "closed"):
+                       "missed_wakes", "available", "name", "written", "read_index", "closed", "stream",
+                       "skipped", "tags_dropped", "tethered", "tags", "wait_async", "write_async", "views"):
             assert getattr(cls, member).__doc__, f"{cls.__name__}.{member} has no docstring"
-        assert list(inspect.signature(cls.write).parameters) == ["self", "arr", "block", "timeout"]
+        assert list(inspect.signature(cls.write).parameters) == ["self", "arr", "block", "timeout", "tags"]
         assert list(inspect.signature(cls.wait).parameters) == ["self", "n", "timeout"]
         assert list(inspect.signature(cls.consume).parameters) == ["self", "n"]
 
@@ -348,7 +349,7 @@ def test_type_stubs_cover_the_api():
 
     def members(name):  # a stub class's functions, its stub bases' included
         node = classes[name]
-        own = {n.name for n in ast.walk(node) if isinstance(n, ast.FunctionDef)}
+        own = {n.name for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         for base in node.bases:
             if isinstance(base, ast.Name) and base.id in classes:
                 own |= members(base.id)

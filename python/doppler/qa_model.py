@@ -91,6 +91,7 @@ class Model:
             self.q.popleft()
         self.reported = False
         self.last_wait = self.last_wait - n if n < self.last_wait else 0
+        return 0  # nothing was overwritten while held: the default reader is tethered
 
 
 def outcome(fn):

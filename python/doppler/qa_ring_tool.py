@@ -128,6 +128,34 @@ def test_consumer_shown(names):
         buf.destroy()
 
 
+def test_info_shows_the_stream_the_tag_area_and_every_reader(names):
+    name = names()
+    buf = F32Buffer(1024, name=name)
+    gui = F32Buffer.attach(name, reader="gui", tethered=False)
+    try:
+        assert buf.write(np.ones(600, dtype=np.complex64), tags=[(5, "rx_freq", 1e9)])
+        buf.wait(100)
+        buf.consume()
+        rc, out, err = tool("info", name)
+        assert rc == 0, err
+        assert "stream:     1" in out
+        assert "0 tags dropped" in out
+        lines = out.splitlines()
+        gui_row = next(line.split() for line in lines if line.split()[:1] == ["gui"])
+        default_row = next(line.split() for line in lines if line.split()[:1] == ["(default)"])
+        assert gui_row[1:7] == [str(os.getpid()), "(alive)", "no", "0", "600", "0"]
+        assert default_row[1:7] == [str(os.getpid()), "(alive)", "yes", "100", "500", "0"]
+        r = listed(name)
+        assert len(r["readers"]) == 2 and r["tag_fill"] > 0 and r["tags_dropped"] == 0
+        rc, out, err = tool("list")
+        header, row = out.splitlines()[0].split(), next(line.split() for line in out.splitlines()
+                                                        if line.startswith(name + " "))
+        assert row[header.index("READERS") + 2] == "2"  # PRODUCER and CONSUMER take two columns each
+    finally:
+        gui.destroy()
+        buf.destroy()
+
+
 def test_dead_ring_removed_by_stale(names, creator):
     name = names()
     p = creator(name)

@@ -69,6 +69,26 @@ py::dict info_dict(const doppler::ring_info& r)
         d["creator"] = peer_dict(r.creator);
         d["producer"] = peer_dict(r.producer);
         d["consumer"] = peer_dict(r.consumer);
+        d["stream"] = r.stream;
+        d["tag_bytes"] = r.tag_bytes;
+        d["tag_fill"] = r.tag_fill;
+        d["tags_dropped"] = r.tags_dropped;
+        py::list readers;
+        for (const auto& rd : r.readers) {
+            py::dict x;
+            x["slot"] = rd.slot;
+            x["name"] = rd.name; // "" for the default reader
+            x["holder"] = peer_dict(rd.holder);
+            x["tethered"] = rd.tethered;
+            x["grace"] = rd.grace_ns < 0 ? py::object(py::none())
+                                         : py::object(py::float_(rd.grace_ns / 1e9));
+            x["position"] = rd.position;
+            x["lag"] = rd.lag;
+            x["skipped"] = rd.skipped;
+            x["stream"] = rd.stream;
+            readers.append(x);
+        }
+        d["readers"] = readers;
     }
     return d;
 }

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """doppler-ring: list, inspect and remove named rings (/dev/shm/doppler.<name>).
 
-    doppler-ring list [--json]          every ring, its fill, counters, peers
-    doppler-ring info NAME [--json]     one ring in detail
+    doppler-ring list [--json]          every ring, its fill, counters, peers, reader count
+    doppler-ring info NAME [--json]     one ring in detail: stream, tag area, readers
+                                        (name, pid and whether alive, tethered,
+                                        position, lag, skipped)
     doppler-ring rm NAME [--force]      remove a ring's name
     doppler-ring rm --stale [GLOB]      remove rings nobody uses any more
                                         (only names matching GLOB, if given)
@@ -10,7 +12,7 @@
 Removing a name never disturbs a process that has the ring mapped: it keeps
 its mapping and can drain it; the name is simply free for a new ring.
 
-A ring is *in use* while its creator, producer or consumer is alive, or while
+A ring is *in use* while its creator, producer, consumer or a named reader is alive, or while
 any live process has it mapped (an attached peer that has not yet claimed a
 role). `rm --stale` removes only valid rings that are not in use; `rm NAME`
 refuses a ring in use unless --force. A corrupt or foreign object is listed
@@ -98,6 +100,8 @@ def _state(ring, users):
     if ring["problem"]:
         return "corrupt", []
     alive = [(ring[role]["pid"], role) for role in ("creator", "producer", "consumer") if ring[role]["alive"]]
+    alive += [(r["holder"]["pid"], f"reader {r['name']}") for r in ring["readers"]
+              if r["name"] and r["holder"]["alive"]]
     live = [f"{pid} ({role})" for pid, role in alive]
     live += [f"{pid} (attached)" for pid in sorted(_attached(ring, users) - {pid for pid, _ in alive})]
     return ("in use" if live else "stale"), live
@@ -132,16 +136,16 @@ def _cmd_list(args):
         print("no rings in /dev/shm")
         return EXIT_OK
     header = ("NAME", "TYPE", "CAPACITY", "FILL", "WRITTEN", "DROPPED", "PRODUCER", "CONSUMER",
-              "CREATOR", "STATE")
+              "READERS", "CREATOR", "STATE")
     rows = [header]
     for r in rings:
         if r["problem"]:
-            rows.append((_name(r["name"]), "?", "-", "-", "-", "-", "-", "-", "-", _escaped(r["problem"])))
+            rows.append((_name(r["name"]), "?", "-", "-", "-", "-", "-", "-", "-", "-", _escaped(r["problem"])))
         else:
             state = r["state"] + (", closed" if r["closed"] else "")
             rows.append((_name(r["name"]), r["type"], str(r["capacity"]), str(r["fill"]), str(r["written"]),
                          str(r["dropped"]), _peer(r["producer"]), _peer(r["consumer"]),
-                         _peer(r["creator"]), state))
+                         str(len(r["readers"])), _peer(r["creator"]), state))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
@@ -168,8 +172,20 @@ def _cmd_info(args):
     print(f"dropped:    {ring['dropped']}")
     print(f"missed wakes: {ring['missed_wakes']}")
     print(f"closed:     {'yes' if ring['closed'] else 'no'}")
+    print(f"stream:     {ring['stream']}" + ("" if ring["stream"] else " (none yet)"))
+    print(f"tag area:   {ring['tag_fill']} of {ring['tag_bytes']} bytes used, "
+          f"{ring['tags_dropped']} tags dropped")
     for role in ("creator", "producer", "consumer"):
         print(f"{role + ':':11} {_peer(ring[role])}")
+    print(f"readers:    {len(ring['readers'])}")
+    if ring["readers"]:
+        rows = [("NAME", "PID", "TETHERED", "POSITION", "LAG", "SKIPPED", "STREAM")]
+        for r in ring["readers"]:
+            rows.append((r["name"] or "(default)", _peer(r["holder"]), "yes" if r["tethered"] else "no",
+                         str(r["position"]), str(r["lag"]), str(r["skipped"]), str(r["stream"])))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     print(f"state:      {ring['state']}" + (f" by {', '.join(ring['in_use_by'])}" if ring["in_use_by"] else ""))
     return EXIT_OK
 
