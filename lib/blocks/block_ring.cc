@@ -62,25 +62,6 @@ ring_ref open_named(sample_type t, const std::string& name, uint64_t capacity)
         ::doppler::ring<::doppler::i16>::open(name, capacity, audience::block));
 }
 
-ring_ref open_for_new_stream(sample_type t,
-                             const std::string& name,
-                             uint64_t capacity,
-                             bool replace_closed)
-{
-    ::doppler::check_capacity(int64_t(std::min<uint64_t>(capacity, INT64_MAX)));
-    auto seg = ::doppler::segment::open_for_new_stream(
-        t, name, capacity, replace_closed, ::doppler::audience::block);
-    switch (t) {
-    case sample_type::f32:
-        return std::make_shared<::doppler::ring<::doppler::f32>>(std::move(seg));
-    case sample_type::f64:
-        return std::make_shared<::doppler::ring<::doppler::f64>>(std::move(seg));
-    case sample_type::i16:
-        break;
-    }
-    return std::make_shared<::doppler::ring<::doppler::i16>>(std::move(seg));
-}
-
 bool closed(const ring_ref& ring)
 {
     return std::visit([](const auto& r) { return r->closed(); }, ring);

@@ -35,13 +35,6 @@ inline int item_size(bool sc16)
 /// Attach the named ring if it exists (its type checked), else create it with
 /// `capacity` samples. Either side of a ring may start first.
 ring_ref open_named(::doppler::sample_type t, const std::string& name, uint64_t capacity);
-/// The same for a producer starting a new stream: a ring under the name that
-/// carried a dead producer's stream (or, with replace_closed, a closed one)
-/// is replaced by a fresh one (::doppler::segment::open_for_new_stream).
-ring_ref open_for_new_stream(::doppler::sample_type t,
-                             const std::string& name,
-                             uint64_t capacity,
-                             bool replace_closed);
 
 /// True if the ring is closed (end of stream).
 bool closed(const ring_ref& ring);

@@ -43,12 +43,7 @@ buffer_sink::sptr buffer_sink::make(const std::string& type,
     const bool block = parse_policy(policy);
     detail::check_scale(scale);
     return gnuradio::make_block_sptr<buffer_sink_impl>(
-        detail::open_for_new_stream(t, name, capacity, false),
-        name,
-        capacity,
-        block,
-        sc16,
-        scale);
+        detail::open_named(t, name, capacity), name, capacity, block, sc16, scale);
 }
 
 buffer_sink::sptr buffer_sink::make(const std::string& type,
@@ -192,14 +187,13 @@ bool buffer_sink_impl::check_topology(int, int)
             " given to this Buffer Sink is closed (its stream ended, in an earlier run "
             "of the flowgraph or by close()); end of stream is final: make a new "
             "buffer and a new Buffer Sink on it before running the flowgraph again");
-    // Ours, closed by our previous run: a new stream under the same name in a
-    // fresh ring. The previous run's consumer drained the old one and got end
-    // of stream; it attaches again by name.
-    ring_ref fresh = detail::open_for_new_stream(
+    // Ours, ended by our previous run: a new producer handle on the ring
+    // under the same name starts the next stream. A reader still attached
+    // drained the previous stream, got its end, and reads on into this one.
+    ring_ref fresh = detail::open_named(
         std::visit([](const auto& r) { return r->seg()->type(); }, d_ring),
         d_name,
-        d_capacity,
-        true);
+        d_capacity);
     detail::claim(fresh, true);
     d_ring = std::move(fresh);
     return true;

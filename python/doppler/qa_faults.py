@@ -438,7 +438,7 @@ def test_sigint_while_blocked_leaves_the_ring_usable(side, names, children):
 # Impossible shared indices: an error that says which, never a wait
 # ---------------------------------------------------------------------------
 
-WRITE_IDX, READ_IDX = 64, 128  # byte offsets in the control block (layout.hpp)
+WRITE_IDX, READ_IDX = 64, 768  # write_idx and the default reader's read_idx (layout.hpp)
 
 
 def scribble(name, offset, value):
@@ -618,7 +618,8 @@ sys.stdin.readline()
 @pytest.mark.parametrize("how", ["idle", "parked"])
 def test_a_ring_made_in_a_daemon_thread_is_closed_and_removed_at_normal_exit(how, names):
     """The consumer in another process gets every sample, then EOFError (not
-    BrokenPipeError), and nothing is left in /dev/shm."""
+    BrokenPipeError): the exit ended the stream and left the ring's parties,
+    so the name goes with the consumer, the last party."""
     name = names()
     p = subprocess.Popen([sys.executable, "-c", EXIT_CHILD.format(name=name, how=how)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -635,8 +636,9 @@ def test_a_ring_made_in_a_daemon_thread_is_closed_and_removed_at_normal_exit(how
             buf.consume()
         with pytest.raises(EOFError):
             buf.wait(1, timeout=LONG)
-        assert not os.path.exists(shm_path(name))
+        assert os.path.exists(shm_path(name))  # the consumer is still a party
         buf.destroy()
+        assert not os.path.exists(shm_path(name))
     finally:
         p.kill()
         p.wait()
@@ -656,9 +658,10 @@ with open("/dev/shm/doppler.model", "rb") as f:
 cap = 1 << 16                                   # 256 KiB of data: does not fit
 header[24:32] = cap.to_bytes(8, "little")       # capacity
 header[32:40] = (4 * cap).to_bytes(8, "little") # data bytes
+header_bytes = int.from_bytes(header[20:24], "little")  # control page and tag area
 fd = os.open("/dev/shm/doppler.sparse", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
 os.pwrite(fd, bytes(header), 0)
-os.ftruncate(fd, 4096 + 4 * cap)                # every data page a hole
+os.ftruncate(fd, header_bytes + 4 * cap)        # every data page a hole
 os.close(fd)
 out = {}
 try:

@@ -406,10 +406,11 @@ class qa_buffer_sink(gr_unittest.TestCase):
         self.assertEqual(buf.available, 100)  # nothing was written, nothing lost silently
 
     def test_the_run_after_a_killed_flowgraph_never_continues_its_stream(self):
-        """A flowgraph killed with SIGKILL leaves its ring. The next run under
-        the same name starts a fresh ring: the consumer still attached to the
-        old one gets every sample of the dead run, then BrokenPipeError, and
-        after attaching again only the new run's samples."""
+        """A flowgraph killed with SIGKILL leaves its stream open. The next run
+        under the same name ends it as broken and starts the next stream in
+        the same ring: the consumer, attached all along, gets every sample of
+        the dead run, then BrokenPipeError once, then only the new run's
+        samples, then EOFError, without attaching again."""
         name = ring_name("killed")
         dead = subprocess.Popen([sys.executable, "-c", FLOWGRAPH, name, "1", "0"],
                                 stdout=subprocess.PIPE, text=True)
@@ -418,6 +419,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
             self.assertEqual(dead.stdout.readline().strip(), "running")
             old = np.array(buf.wait(1000, timeout=30))
             buf.consume()
+            first_stream = buf.stream
             dead.kill()
             dead.wait()
             old_inode = os.stat("/dev/shm/doppler." + name).st_ino
@@ -425,17 +427,16 @@ class qa_buffer_sink(gr_unittest.TestCase):
             new = subprocess.Popen([sys.executable, "-c", FLOWGRAPH, name, "2", str(n)],
                                    stdout=subprocess.PIPE, text=True)
             self.assertEqual(new.stdout.readline().strip(), "running")
-            self.assertNotEqual(os.stat("/dev/shm/doppler." + name).st_ino, old_inode)
+            self.assertEqual(os.stat("/dev/shm/doppler." + name).st_ino, old_inode)
             rest = []
             with self.assertRaises(BrokenPipeError):
                 while True:
                     rest.append(np.array(buf.wait(1, timeout=30)))
                     buf.consume()
-            buf.destroy()
             self.assertTrue((old == 1).all() and all((r == 1).all() for r in rest))
-            second = doppler.buffer.F32Buffer.attach(name, timeout=30)
-            got = drain(second)
-            second.destroy()
+            got = drain(buf)
+            self.assertEqual(buf.stream, first_stream + 1)
+            buf.destroy()
             self.assertEqual(len(got), n)
             self.assertTrue((got == 2).all())
             self.assertEqual(new.wait(timeout=60), 0)
