@@ -378,6 +378,8 @@ BOOST_AUTO_TEST_CASE(truncated_or_foreign_object_is_ebadmsg)
             BOOST_REQUIRE(ftruncate(fd, size) == 0);
             ::close(fd);
             BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }) == EBADMSG);
+            r.reset(); // a header wiped by the truncation: the name still goes
+            BOOST_TEST(!exists(segment::shm_path(name)));
         }
     }
     // An object some other program put under our prefix.
@@ -1082,9 +1084,12 @@ BOOST_AUTO_TEST_CASE(inspect_never_faults_on_an_object_that_changes_size)
     const std::string name = unique_name("shrink");
     const std::string path = segment::shm_path(name);
     auto r = ring<f32>::create_named(name, 1);
-    const off_t full = off_t(sysconf(_SC_PAGESIZE)) + off_t(r->capacity() * sizeof(f32));
     int fd = ::open(path.c_str(), O_RDWR);
     BOOST_REQUIRE(fd >= 0);
+    struct stat st {
+    };
+    BOOST_REQUIRE(fstat(fd, &st) == 0);
+    const off_t full = st.st_size; // control page, tag area, data
     std::atomic<bool> stop { false };
     std::thread resizer([&] {
         while (!stop.load()) {
@@ -1102,4 +1107,6 @@ BOOST_AUTO_TEST_CASE(inspect_never_faults_on_an_object_that_changes_size)
     resizer.join();
     ::close(fd);
     BOOST_TEST(valid + corrupt == 2000);
+    r.reset(); // its creator, the last party, removes the name
+    BOOST_TEST(!exists(path));
 }

@@ -251,15 +251,19 @@ void segment::leave() noexcept
         return;
     const peer_id me = detail::self_id();
     if (party_ >= 0) {
+        // A forked child's copy of this object is not a party (new_handle()
+        // numbers carry the pid that drew them): the parent's entry and name
+        // are not the child's to end.
+        if ((party_handle_ >> 40) != (uint64_t(getpid()) & 0xffffff))
+            return;
+        // Our entry, if it still holds us (a header wiped or truncated
+        // under us no longer does: then there is nothing of ours to clear,
+        // but the name is still ours to take away if nobody else is there).
         party& p = ctl_->parties[party_];
-        // Only our own entry (a forked child's copy of this object is not a
-        // party: its process id differs).
         if (p.process.load(std::memory_order_acquire) == me &&
             p.handle.load(std::memory_order_acquire) == party_handle_) {
             p.handle.store(0, std::memory_order_relaxed);
             p.process.store(0, std::memory_order_release);
-        } else {
-            return; // not ours to end
         }
     } else if (!creator_ || ctl_->creator != me) {
         return; // never a party (table full, or a forked child): leave it be
