@@ -565,6 +565,10 @@ public:
             return true;
         } catch (const error& e) {
             errno = e.code().value();
+            try {
+                claim_error_ = e.what(); // for busy_message(false)
+            } catch (...) {
+            }
             return false;
         }
     }

@@ -339,9 +339,10 @@ public:
     int holder_pid() const noexcept { return peer_pid(holder_); }
     /// True if that holder is another handle of this same process.
     bool holder_is_this_process() const noexcept { return holder_ == self_id(); }
-    /// Why the last failed producer claim was refused, as one sentence naming
-    /// the holder ("ring 'rx' already has a producer: pid 41873 holds that
-    /// role ..."), for the adapters' EBUSY errors.
+    /// Why the last failed claim was refused, as one sentence naming the
+    /// holder ("ring 'rx' already has a producer: pid 41873 holds that role
+    /// ..."), for the adapters' EBUSY errors. For a reader, the reason the
+    /// reader claim gave (a name in use, all 16 slots taken).
     std::string busy_message(bool producer, audience who = audience::api) const;
     /// "ring 'rx'" for a named ring, "in-process ring" otherwise.
     std::string label() const;
@@ -362,6 +363,7 @@ protected:
     std::shared_ptr<segment> seg_;
     control* ctl_;
     uint64_t id_; // this handle's number in the shared role records
+    std::string claim_error_; // why the last reader claim was refused
     peer_id holder_ = 0;
     bool producing_ = false;
     bool consuming_ = false;

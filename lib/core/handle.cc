@@ -134,6 +134,8 @@ std::string handle::label() const
 
 std::string handle::busy_message(bool producer, audience who) const
 {
+    if (!producer && !claim_error_.empty())
+        return claim_error_;
     return doppler::busy_message(
         label(), producer, holder_pid(), who, holder_is_this_process());
 }

@@ -136,11 +136,18 @@ uint32_t claim_reader(control* c,
         if (h != 0 && peer_alive(h)) {
             if (busy)
                 *busy = h;
+            const std::string head = which(ring) + " already has " +
+                (name.empty() ? std::string("a consumer (its default reader)")
+                              : "a reader named '" + name + "'") +
+                ": ";
+            if (h == me) // another handle of this process
+                throw error(EBUSY,
+                            head + "another handle in this same process (pid " +
+                                std::to_string(peer_pid(h)) +
+                                ") reads under that name; use that handle, release it "
+                                "first, or read under another reader name");
             throw error(EBUSY,
-                        which(ring) + " already has " +
-                            (name.empty() ? std::string("a consumer (its default reader)")
-                                          : "a reader named '" + name + "'") +
-                            ": pid " + std::to_string(peer_pid(h)) +
+                        head + "pid " + std::to_string(peer_pid(h)) +
                             " holds it; stop it, or read under another reader name");
         }
         // Left by a dead holder (or by none): resume where it stopped.

@@ -547,6 +547,7 @@ def test_two_handles_in_one_process_hold_one_role_each(names):
     with pytest.raises(OSError) as e:
         third.wait(1, timeout=0)
     assert e.value.errno == 16 and "same process" in str(e.value)
+    assert "another reader name" in str(e.value)  # says what to do instead
     np.testing.assert_array_equal(second.wait(10), x)
     for b in (third, second, first):
         b.destroy()
