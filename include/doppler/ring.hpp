@@ -100,6 +100,12 @@ namespace doppler {
 /// is waited for forever).
 constexpr int64_t default_reader_grace_ns = 1'000'000'000;
 
+/// A reader name as claim_reader takes it (not "" nor "default", which need
+/// no check): at most 32 characters following the ring-name rules.
+/// error(EINVAL) naming `param` (the argument or block parameter that held
+/// the name) otherwise.
+void check_reader_name(const std::string& name, const std::string& param = "reader name");
+
 // ---------------------------------------------------------------------------
 // ring<T>: a handle on a segment, playing producer, reader or both.
 // ---------------------------------------------------------------------------
@@ -424,10 +430,13 @@ public:
     /// producer waits for a successor if its holder dies (grace_ns < 0:
     /// forever). Claims it now: throws error(EBUSY) naming the holder's pid
     /// if a live handle reads under that name, error(EUSERS) if all 16 slots
-    /// are taken, error(EINVAL) for a bad name or after the first wait.
+    /// are taken, error(EINVAL) for a bad name or after the first wait. The
+    /// messages are worded for `who` (audience::block: they name the block
+    /// parameter to change).
     void claim_reader(const std::string& name,
                       bool tethered = true,
-                      int64_t grace_ns = default_reader_grace_ns);
+                      int64_t grace_ns = default_reader_grace_ns,
+                      audience who = audience::api);
 
     /// Wait until n samples of this reader's stream are readable
     /// (timeout_ns < 0: forever) and return them as one contiguous range.

@@ -202,7 +202,8 @@ void unclaim(std::atomic<peer_id>& process,
 /// slot of that name whose holder is gone, else take a free slot starting
 /// at the current write index. Returns the slot. Throws error(EBUSY) if a
 /// live handle holds the name, error(EUSERS) if all slots are taken,
-/// error(EINVAL) for a bad name. `ring` names the ring in messages.
+/// error(EINVAL) for a bad name. `ring` names the ring in messages, which
+/// are worded for `who` (a block's user is told which parameter to change).
 uint32_t claim_reader(control* c,
                       const std::string& name,
                       bool tethered,
@@ -210,7 +211,8 @@ uint32_t claim_reader(control* c,
                       uint64_t mine,
                       const std::string& ring,
                       bool* resumed,
-                      peer_id* busy = nullptr);
+                      peer_id* busy = nullptr,
+                      audience who = audience::api);
 /// Leave reader slot i: the default reader keeps its position for the
 /// next handle; a named reader's slot is freed.
 void release_reader(control* c, uint32_t i, uint64_t mine) noexcept;

@@ -22,6 +22,13 @@ using ::doppler::status;
 
 namespace {
 
+/// True if a ring can carry `key` as a tag key.
+bool ring_tags_key_ok(const pmt::pmt_t& key)
+{
+    std::string scratch;
+    return detail::ring_tags::encode_key(key, scratch);
+}
+
 /// True for "block" (lossless), false for "drop".
 bool parse_policy(const std::string& policy)
 {
@@ -137,11 +144,76 @@ int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
             return WORK_DONE;
         }
         note_drop(n, r.drop(n), r.written());
+        refuse_tags(n);
         return int(n);
     }
-    store(r.write_ptr(), in, n);
-    r.commit(n);
+    publish(r, in, n);
     return int(n);
+}
+
+template <class T>
+void buffer_sink_impl::publish(::doppler::ring<T>& r, const void* in, uint64_t n)
+{
+    // Tags index samples, not bytes: offset k of the chunk is ring sample
+    // written() + k whatever the conversion (f64, i16) makes of it. A ring
+    // reader sees a tag no earlier than the samples it points into: commit()
+    // publishes the records first.
+    const uint64_t first = nitems_read(0);
+    get_tags_in_range(d_gr_tags, 0, first, first + n);
+    if (d_gr_tags.empty()) {
+        store(r.write_ptr(n), in, n);
+        r.commit(n);
+        return;
+    }
+    d_ring_tags.pack(d_gr_tags, first, [this](const gr::tag_t& t) {
+        lose_tag(t, tag_loss::unencodable);
+    });
+    store(r.write_ptr(n), in, n);
+    r.commit(n, d_ring_tags.data(), d_ring_tags.size());
+}
+
+void buffer_sink_impl::refuse_tags(uint64_t n)
+{
+    // The ring marks the gap itself: the next sample written carries
+    // ("dropped", count). The refused samples' own tags have no sample left
+    // to sit on.
+    const uint64_t first = nitems_read(0);
+    get_tags_in_range(d_gr_tags, 0, first, first + n);
+    for (const gr::tag_t& t : d_gr_tags)
+        lose_tag(t, tag_loss::refused);
+}
+
+void buffer_sink_impl::lose_tag(const gr::tag_t& tag, tag_loss why)
+{
+    const bool refused = why == tag_loss::refused;
+    (refused ? d_tags_refused : d_tags_unencodable)
+        .fetch_add(1, std::memory_order_relaxed);
+    const std::string key = pmt::is_symbol(tag.key) ? pmt::symbol_to_string(tag.key)
+                                                    : pmt::write_string(tag.key);
+    if (!(refused ? d_logged_refused : d_logged_unencodable).insert(key).second)
+        return;
+    if (refused)
+        d_logger->warn(
+            "{}: tag '{}' at item {} is not published: the ring was full and "
+            "its chunk was dropped (the ring marks the gap with a (\"dropped\", "
+            "count) tag). Tags of dropped samples are counted in "
+            "tags_refused(); this is logged once per key. Use policy \"block\" "
+            "to keep every sample and tag",
+            detail::label(d_ring),
+            key,
+            tag.offset);
+    else
+        d_logger->warn(
+            "{}: tag '{}' at item {} is not published: a ring cannot carry its {} ({}). "
+            "Rings carry symbol keys of 1-255 bytes and values that are PMT_NIL, "
+            "booleans, integers, uint64, doubles, complex numbers, symbols, uniform "
+            "vectors, tuples, vectors and dicts with symbol keys. Such tags are "
+            "skipped and counted in tags_unencodable(); this is logged once per key",
+            detail::label(d_ring),
+            key,
+            tag.offset,
+            ring_tags_key_ok(tag.key) ? "value" : "key",
+            pmt::write_string(ring_tags_key_ok(tag.key) ? tag.value : tag.key));
 }
 
 void buffer_sink_impl::note_drop(uint64_t n,
@@ -224,6 +296,16 @@ uint64_t buffer_sink_impl::dropped() const
 uint64_t buffer_sink_impl::written() const
 {
     return std::visit([](const auto& r) { return r->written(); }, d_ring);
+}
+
+uint64_t buffer_sink_impl::tags_unencodable() const
+{
+    return d_tags_unencodable.load(std::memory_order_relaxed);
+}
+
+uint64_t buffer_sink_impl::tags_refused() const
+{
+    return d_tags_refused.load(std::memory_order_relaxed);
 }
 
 } // namespace doppler

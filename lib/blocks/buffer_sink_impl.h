@@ -5,8 +5,14 @@
 #ifndef INCLUDED_DOPPLER_BUFFER_SINK_IMPL_H
 #define INCLUDED_DOPPLER_BUFFER_SINK_IMPL_H
 
+#include "tag_pmt.h"
+
+#include <atomic>
 #include <chrono>
 #include <gnuradio/doppler/buffer_sink.h>
+#include <set>
+#include <string>
+#include <vector>
 
 namespace gr {
 namespace doppler {
@@ -31,17 +37,31 @@ public:
 
     uint64_t dropped() const override;
     uint64_t written() const override;
+    uint64_t tags_unencodable() const override;
+    uint64_t tags_refused() const override;
 
 private:
     template <class T>
     int push(::doppler::ring<T>& r, const void* in, uint64_t n);
+    // The one step that puts samples and their tags into the ring: the n
+    // items at `in` (the next n of the input, from nitems_read) and the
+    // stream tags on them.
+    template <class T>
+    void publish(::doppler::ring<T>& r, const void* in, uint64_t n);
+    // The n items from nitems_read were refused (drop policy): count their
+    // tags, which cannot be published without their samples.
+    void refuse_tags(uint64_t n);
+    // A tag left out: count it, and log it the first time its key is seen
+    // for this reason.
+    enum class tag_loss { unencodable, refused };
+    void lose_tag(const gr::tag_t& tag, tag_loss why);
     // Input items -> ring samples: one memcpy or one VOLK call each.
     void store(::doppler::f32* dst, const void* in, uint64_t n) const;
     void store(::doppler::f64* dst, const void* in, uint64_t n) const;
     void store(::doppler::i16* dst, const void* in, uint64_t n) const;
     void note_drop(uint64_t n, uint64_t dropped_total, uint64_t written_total);
 
-    ring_ref d_ring; // replaced by a fresh ring when a new run starts (named only)
+    ring_ref d_ring; // a new handle on the named ring for each run (next stream)
     const std::string d_name; // "" for a handed-over ring
     const uint64_t d_capacity;
     const bool d_owned; // opened by name here: released on stop
@@ -51,6 +71,15 @@ private:
     // Rate-limited drop warning (touched only when a chunk is dropped).
     std::chrono::steady_clock::time_point d_last_warn {};
     uint64_t d_dropped_since_warn = 0;
+    // Tags of the current chunk: GNU Radio's, then the ring's form. Both keep
+    // their capacity from one work() call to the next.
+    std::vector<gr::tag_t> d_gr_tags;
+    detail::ring_tags d_ring_tags;
+    // Tags left out (read by other threads through the accessors), and the
+    // keys already logged for each reason.
+    std::atomic<uint64_t> d_tags_unencodable { 0 };
+    std::atomic<uint64_t> d_tags_refused { 0 };
+    std::set<std::string> d_logged_unencodable, d_logged_refused;
 };
 
 } // namespace doppler

@@ -2,11 +2,12 @@
 /*
  * Buffer Source: ring -> GNU Radio output buffer, one memcpy or one VOLK
  * conversion per work() call, read straight out of the ring's contiguous
- * window (mirror mapping).
+ * window (mirror mapping), with the window's tags as stream tags.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "buffer_source_impl.h"
 #include "block_ring.h"
+#include "tag_pmt.h"
 
 #include <algorithm>
 #include <cstring>
@@ -19,31 +20,71 @@ namespace doppler {
 
 using ::doppler::status;
 
+namespace {
+
+/// The reader a block reads as: "" for the default reader ("" or
+/// "default"), else a checked reader name. Tethered must stay true for the
+/// default reader.
+std::string reader_of(const std::string& reader, bool tethered)
+{
+    const bool is_default = reader.empty() || reader == "default";
+    if (!is_default)
+        ::doppler::check_reader_name(reader, "Reader (reader=)");
+    if (is_default && !tethered)
+        throw std::invalid_argument(
+            "Tethered (tethered=) False needs a Reader (reader=) name: the default "
+            "reader is always tethered (the producer waits for it); give the block a "
+            "Reader name to read untethered");
+    return is_default ? std::string() : reader;
+}
+
+} // namespace
+
 buffer_source::sptr buffer_source::make(const std::string& type,
                                         const std::string& name,
                                         uint64_t capacity,
                                         bool sc16,
-                                        float scale)
+                                        float scale,
+                                        const std::string& reader,
+                                        bool tethered,
+                                        bool end_on_stream_end)
 {
     // Validate every argument before a /dev/shm object is touched.
     const auto t = detail::parse_type(type, sc16);
     detail::check_scale(scale);
+    const std::string r = reader_of(reader, tethered);
     return gnuradio::make_block_sptr<buffer_source_impl>(
-        detail::open_named(t, name, capacity), name, capacity, sc16, scale);
+        detail::open_named(t, name, capacity),
+        name,
+        capacity,
+        sc16,
+        scale,
+        r,
+        tethered,
+        end_on_stream_end);
 }
 
-buffer_source::sptr
-buffer_source::make(const std::string& type, ring_ref ring, bool sc16, float scale)
+buffer_source::sptr buffer_source::make(const std::string& type,
+                                        ring_ref ring,
+                                        bool sc16,
+                                        float scale,
+                                        bool end_on_stream_end)
 {
     const auto t = detail::parse_type(type, sc16);
     detail::check_scale(scale);
     detail::check_type(t, ring);
     return gnuradio::make_block_sptr<buffer_source_impl>(
-        std::move(ring), "", 0, sc16, scale);
+        std::move(ring), "", 0, sc16, scale, "", true, end_on_stream_end);
 }
 
-buffer_source_impl::buffer_source_impl(
-    ring_ref ring, const std::string& name, uint64_t capacity, bool sc16, float scale)
+buffer_source_impl::buffer_source_impl(ring_ref ring,
+                                       const std::string& name,
+                                       uint64_t capacity,
+                                       bool sc16,
+                                       float scale,
+                                       const std::string& reader,
+                                       bool tethered,
+                                       bool end_on_stream_end)
     : gr::sync_block("buffer_source",
                      gr::io_signature::make(0, 0, 0),
                      gr::io_signature::make(1, 1, detail::item_size(sc16)))
@@ -53,8 +94,31 @@ buffer_source_impl::buffer_source_impl(
     , d_owned(!name.empty())
     , d_sc16(sc16)
     , d_divisor(1.0f / scale)
+    , d_reader(reader)
+    , d_tethered(tethered)
+    , d_end_on_stream_end(end_on_stream_end)
 {
-    detail::claim(d_ring, false);
+    // The ring's tags are this block's output tags; none come in.
+    set_tag_propagation_policy(TPP_DONT);
+    claim_reader();
+}
+
+void buffer_source_impl::claim_reader()
+{
+    if (d_reader.empty()) {
+        detail::claim(d_ring, false);
+        return;
+    }
+    // Errors (EBUSY, EUSERS) are worded for the block's user: they name the
+    // Reader and Ring Name parameters.
+    std::visit(
+        [this](const auto& r) {
+            r->claim_reader(d_reader,
+                            d_tethered,
+                            ::doppler::default_reader_grace_ns,
+                            ::doppler::audience::block);
+        },
+        d_ring);
 }
 
 void buffer_source_impl::load(void* out, const ::doppler::f32* src, uint64_t n) const
@@ -93,16 +157,13 @@ int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
             break;
         case status::timeout:
             return 0;
-        case status::end_of_stream: // closed by the producer and drained
-            return WORK_DONE;
-        case status::broken:
-            d_logger->error("{}: the producer died without closing it; ending the stream",
-                            detail::label(d_ring));
-            return WORK_DONE;
+        case status::end_of_stream: // closed by its producer and drained
+        case status::broken: // its producer died without closing it
+            return stream_ended(r, v.why);
         case status::corrupt:
             d_logger->error("{}; ending the stream", r.corruption());
             return WORK_DONE;
-        default: // busy / invalid: cannot happen once the consumer role is ours
+        default: // busy / invalid: cannot happen once the reader is ours
             d_logger->error("{}: wait failed ({}); ending the stream",
                             detail::label(d_ring),
                             ::doppler::status_name(v.why));
@@ -114,8 +175,74 @@ int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
     // wait(n) on samples already known readable is the fast path: no park,
     // just the pointer to one contiguous window of n samples.
     load(out, r.wait(n).data, n);
-    (void)r.consume(n); // the n samples wait(n) just returned: cannot fail
+    emit_tags(r);
+    // An untethered reader learns only now whether the producer overwrote
+    // part of the window while it was copied: those items are out already,
+    // so they are marked (the first `over` items of the window).
+    const int64_t over = r.consume_checked(n); // cannot fail: n was just waited for
+    if (over > 0)
+        add_item_tag(0,
+                     nitems_written(0),
+                     pmt::intern("overwritten"),
+                     pmt::from_uint64(uint64_t(over)),
+                     alias_pmt());
     return int(n);
+}
+
+template <class T>
+int buffer_source_impl::stream_ended(::doppler::ring<T>& r, status why)
+{
+    const uint64_t s = r.stream();
+    if (d_ended_stream != 0 && s == d_ended_stream) {
+        // The end that ended the previous run, told again to this run's
+        // handle: the next wait moves on to the next stream.
+        d_ended_stream = 0;
+        return 0;
+    }
+    const bool broken = why == status::broken;
+    if (d_end_on_stream_end) {
+        if (broken)
+            d_logger->error(
+                "{}: the producer of stream {} died without closing it; ending the "
+                "stream (End with the stream is set)",
+                detail::label(d_ring),
+                s);
+        d_ended_stream = s;
+        return WORK_DONE;
+    }
+    if (broken)
+        d_logger->warn("{}: the producer of stream {} died without closing it; waiting "
+                       "for the next stream",
+                       detail::label(d_ring),
+                       s);
+    else
+        d_logger->info(
+            "{}: stream {} ended; waiting for the next", detail::label(d_ring), s);
+    return 0; // the next wait waits for the next stream
+}
+
+template <class T>
+void buffer_source_impl::emit_tags(::doppler::ring<T>& r)
+{
+    // With no tags in the window this is two loads of the ring's tag
+    // indices: nothing is allocated.
+    ::doppler::tag_cursor c = r.tags();
+    ::doppler::tag_view t;
+    const uint64_t first = r.consumer_index(); // ring index of the window's first item
+    const uint64_t out = nitems_written(0); // its output offset
+    while (c.next(t))
+        add_item_tag(0,
+                     out + (t.index - first),
+                     pmt::string_to_symbol(std::string(t.key)),
+                     detail::decode_pmt(t.value),
+                     alias_pmt());
+    if (c.corrupt() && !d_logged_corrupt_tags) {
+        d_logged_corrupt_tags = true;
+        d_logger->warn("{}: a tag record is not well formed (corrupt tag area); the "
+                       "tags from there on in that window are left out, the samples "
+                       "are not affected (logged once)",
+                       detail::label(d_ring));
+    }
 }
 
 int buffer_source_impl::work(int noutput_items,
@@ -131,30 +258,47 @@ bool buffer_source_impl::check_topology(int, int)
 {
     // Called from tb.start() in the caller's thread before any block thread
     // runs (errors reach start()): prepare this run. The previous run's
-    // stop() gave up the consumer role; take it again, continuing at the
-    // first unread sample. A named ring whose stream ended (closed and
-    // drained) is opened again by name, as the first run did, so a producer
-    // that made a new ring under the name is found.
+    // stop() gave up the reader; take it again (the default reader
+    // continues at the first unread sample). A named ring whose stream ended
+    // (closed and drained) is opened again by name, as the first run did, so
+    // a producer that made a new ring under the name is found.
     if (d_owned &&
         std::visit([](const auto& r) { return r->closed() && r->available() == 0; },
-                   d_ring))
-        d_ring = detail::open_named(
+                   d_ring)) {
+        ring_ref fresh = detail::open_named(
             std::visit([](const auto& r) { return r->seg()->type(); }, d_ring),
             d_name,
             d_capacity);
-    detail::claim(d_ring, false);
+        const auto id = [](const ring_ref& x) {
+            return std::visit(
+                [](const auto& r) {
+                    return std::make_pair(r->seg()->dev(), r->seg()->ino());
+                },
+                x);
+        };
+        if (id(fresh) != id(d_ring))
+            d_ended_stream = 0; // another ring: its stream numbers are its own
+        d_ring = std::move(fresh);
+    }
+    claim_reader();
     return true;
 }
 
 bool buffer_source_impl::stop()
 {
     // Runs in this block's thread once work() has returned for good. A ring
-    // opened by name is released: the consumer role is free for the next
-    // consumer (which continues from the first unread sample) and the name
-    // removed if this block created it. A handed-over ring stays its owner's.
+    // opened by name is released: the reader is given up (the default
+    // reader keeps its position for the next consumer, a named reader's slot
+    // is freed) and the name removed if no other party is attached. A
+    // handed-over ring stays its owner's.
     if (d_owned)
         std::visit([](const auto& r) { r->release(); }, d_ring);
     return true;
+}
+
+uint64_t buffer_source_impl::skipped() const
+{
+    return std::visit([](const auto& r) { return r->skipped(); }, d_ring);
 }
 
 } // namespace doppler

@@ -75,22 +75,6 @@ std::string get_name(const reader_slot& r)
     return std::string(buf, n);
 }
 
-void check_reader_name(const std::string& name)
-{
-    if (name.size() > reader_name_max)
-        throw error(EINVAL,
-                    "reader name '" + name + "' is " + std::to_string(name.size()) +
-                        " characters; at most 32");
-    try {
-        segment::check_name(name);
-    } catch (const error& e) {
-        throw error(EINVAL,
-                    "reader name '" + name +
-                        "' must follow the ring-name rules: letters, digits, '.', '_' "
-                        "and '-', not starting with a dot");
-    }
-}
-
 std::string which(const std::string& ring)
 {
     return ring.empty() ? std::string("this ring") : "ring '" + ring + "'";
@@ -105,10 +89,12 @@ uint32_t claim_reader(control* c,
                       uint64_t mine,
                       const std::string& ring,
                       bool* resumed,
-                      peer_id* busy)
+                      peer_id* busy,
+                      audience who)
 {
+    const bool block = who == audience::block;
     if (!name.empty())
-        check_reader_name(name);
+        check_reader_name(name, block ? "Reader (reader=)" : "reader name");
     const peer_id me = self_id();
     slot_lock lock(c);
     // The slot that has this name (slot 0 is the default reader, "").
@@ -140,15 +126,20 @@ uint32_t claim_reader(control* c,
                 (name.empty() ? std::string("a consumer (its default reader)")
                               : "a reader named '" + name + "'") +
                 ": ";
+            // What to do instead: a block's user changes a parameter.
+            const std::string other = !block ? "read under another reader name"
+                : name.empty() ? "give this block a Reader (reader=) of its own"
+                               : "give this block another Reader (reader=)";
             if (h == me) // another handle of this process
-                throw error(EBUSY,
-                            head + "another handle in this same process (pid " +
-                                std::to_string(peer_pid(h)) +
-                                ") reads under that name; use that handle, release it "
-                                "first, or read under another reader name");
+                throw error(
+                    EBUSY,
+                    head + "another handle in this same process (pid " +
+                        std::to_string(peer_pid(h)) + ") reads under that name; " +
+                        (block ? other + ", or use the block that already has it"
+                               : "use that handle, release it first, or " + other));
             throw error(EBUSY,
                         head + "pid " + std::to_string(peer_pid(h)) +
-                            " holds it; stop it, or read under another reader name");
+                            " holds it; stop it, or " + other);
         }
         // Left by a dead holder (or by none): resume where it stopped.
         r.holder.store(me, std::memory_order_relaxed);
@@ -194,8 +185,9 @@ uint32_t claim_reader(control* c,
             (i == 0 ? std::string("default") : "'" + get_name(c->readers[i]) + "'");
     throw error(EUSERS,
                 which(ring) + " already has " + std::to_string(max_readers) +
-                    " readers (" + names +
-                    "), the most a ring can have; stop one, or read from another ring");
+                    " readers (" + names + "), the most a ring can have; stop one, or " +
+                    (block ? "give this block another Ring Name (name=)"
+                           : "read from another ring"));
 }
 
 void release_reader(control* c, uint32_t i, uint64_t mine) noexcept
@@ -298,4 +290,21 @@ bool reap_readers(control* c, int64_t* dead_since) noexcept
 }
 
 } // namespace detail
+
+void check_reader_name(const std::string& name, const std::string& param)
+{
+    if (name.size() > reader_name_max)
+        throw error(EINVAL,
+                    param + " '" + name + "' is " + std::to_string(name.size()) +
+                        " characters; at most 32");
+    try {
+        segment::check_name(name);
+    } catch (const error& e) {
+        throw error(EINVAL,
+                    param + " '" + name +
+                        "' must follow the ring-name rules: letters, digits, '.', '_' "
+                        "and '-', not starting with a dot");
+    }
+}
+
 } // namespace doppler

@@ -103,7 +103,10 @@ void ring<T>::maybe_reap() noexcept
 // ---------------------------------------------------------------------------
 
 template <class T>
-void ring<T>::claim_reader(const std::string& name, bool tethered, int64_t grace_ns)
+void ring<T>::claim_reader(const std::string& name,
+                           bool tethered,
+                           int64_t grace_ns,
+                           audience who)
 {
     if (consuming_) {
         if (name == reader_name_ || (name == "default" && reader_name_.empty()))
@@ -122,7 +125,8 @@ void ring<T>::claim_reader(const std::string& name, bool tethered, int64_t grace
                                                id_,
                                                seg_->name(),
                                                &resumed,
-                                               &holder_);
+                                               &holder_,
+                                               who);
     reader_name_ = is_default ? std::string() : name;
     want_tethered_ = is_default ? true : tethered;
     want_grace_ = is_default ? -1 : grace_ns;

@@ -42,20 +42,31 @@ namespace doppler {
  *    the flowgraph is noticed promptly); with no consumer yet, the ring
  *    fills and then waits for one.
  *
+ * Stream tags: the tags on the items written go into the ring with them,
+ * each at the ring index of its item (tags index samples, so they survive
+ * the f64 and i16 conversions), with keys and values converted as
+ * lib/blocks/tag_pmt.h and docs/blocks.md say (rx_time stays a tuple of
+ * uint64 seconds and a double fraction). A tag whose key or value a ring
+ * cannot carry is skipped, counted in tags_unencodable() and logged once per
+ * key. With "drop", the tags of a refused chunk are lost with its samples:
+ * counted in tags_refused() and logged once per key; the ring itself marks
+ * the gap with a ("dropped", count) tag on the next sample written.
+ *
  * When the block stops (tb.stop(), or its input ended and the flowgraph
- * finishes) it closes the ring: a consumer drains what remains and then sees
- * end of stream. A named ring is also released (producer role given up; the
- * name removed if this block created it); a handed-over ring is only closed,
- * its owner keeps it.
+ * finishes) it ends its stream in the ring: a consumer drains what remains
+ * and then sees end of stream. A named ring is also released (producer role
+ * given up; the name removed if no other party, e.g. a consumer, is
+ * attached); a handed-over ring is only closed, its owner keeps it.
  *
  * Running the flowgraph again (tb.run() twice, or start() after
- * stop()/wait()): a sink made with a ring name starts a new stream in a fresh
- * ring under the same name (the previous run's consumer got end of stream
- * and attaches again by name); a sink given a ring object whose stream ended
- * refuses to start (std::invalid_argument from start(): end of stream is
- * final). A ring found under the name that carried a dead producer's stream
- * (a flowgraph killed with SIGKILL) is not continued either: its consumer
- * drains it and gets a broken-peer error, the new stream gets a fresh ring.
+ * stop()/wait()): a sink made with a ring name takes the producer role again
+ * with a new handle on the ring under that name and starts the next stream
+ * in it (a consumer that stays attached reads on, stream after stream; its
+ * first sample carries ("stream_start", n)). A stream left open by a run
+ * that was killed (SIGKILL) is ended as broken where it stopped, never
+ * continued. A sink given a ring object whose stream ended refuses to start
+ * (std::invalid_argument from start(): that handle's end of stream is
+ * final).
  */
 class DOPPLER_API buffer_sink : virtual public gr::sync_block
 {
@@ -100,6 +111,12 @@ public:
     virtual uint64_t dropped() const = 0;
     /// Samples ever published into the ring (ring-wide write index).
     virtual uint64_t written() const = 0;
+    /// Tags of the input that a ring cannot carry (key or value without a
+    /// ring encoding): skipped, counted here, logged once per key.
+    virtual uint64_t tags_unencodable() const = 0;
+    /// Tags lost with the chunks the "drop" policy refused (their samples
+    /// were never written), counted here, logged once per key.
+    virtual uint64_t tags_refused() const = 0;
 };
 
 } // namespace doppler

@@ -133,9 +133,12 @@ PYBIND11_MODULE(doppler_python, m)
         "capacity: samples, used only when the ring is created here.\n"
         "policy: 'drop' (never stalls; refused chunks counted in dropped()) or 'block'\n"
         "  (lossless: waits for the consumer).\n"
-        "The ring is closed when the flowgraph stops: its consumer drains it, then sees\n"
-        "end of stream. Running the flowgraph again writes a fresh ring under the same\n"
-        "name (the consumer attaches again); a closed buffer object is refused at start.")
+        "Stream tags go into the ring with the samples, at the same sample index\n"
+        "(values converted as docs/blocks.md says; rx_time stays a tuple).\n"
+        "The stream ends when the flowgraph stops: its consumer drains it, then sees\n"
+        "end of stream. Running the flowgraph again starts the next stream in the ring\n"
+        "under the same name (a consumer that stays attached reads on); a closed buffer\n"
+        "object is refused at start.")
         .def(py::init([](const std::string& type,
                          py::object name,
                          int64_t capacity,
@@ -165,7 +168,15 @@ PYBIND11_MODULE(doppler_python, m)
              "Samples the ring has refused (drop policy), ring-wide.")
         .def("written",
              &buffer_sink::written,
-             "Samples ever published into the ring, ring-wide.");
+             "Samples ever published into the ring, ring-wide.")
+        .def("tags_unencodable",
+             &buffer_sink::tags_unencodable,
+             "Tags of the input a ring cannot carry (their key or value has no ring\n"
+             "encoding): skipped, counted here, logged once per key.")
+        .def("tags_refused",
+             &buffer_sink::tags_refused,
+             "Tags lost with the chunks the drop policy refused (their samples were\n"
+             "never written), counted here, logged once per key.");
 
     py::class_<buffer_source,
                gr::sync_block,
@@ -176,30 +187,55 @@ PYBIND11_MODULE(doppler_python, m)
         "buffer_source",
         "Emits the samples another thread or process writes into a doppler ring.\n\n"
         "buffer_source(type, name=None, capacity=1<<20, sc16=False, scale=1/32768, "
-        "buffer=None)\n\n"
+        "buffer=None,\n"
+        "              reader='', tethered=True, end_on_stream_end=False)\n\n"
         "type: 'f32' (complex64 ring, complex out), 'f64' (complex128 ring, narrowed to\n"
         "  complex) or 'i16' (int16 I/Q pairs: with sc16 raw shorts of vector length 2\n"
         "  out, else complex out, x = int16 * scale).\n"
         "name: ring name (attached if it exists, created otherwise).\n"
         "buffer: instead of name, a doppler.buffer F32Buffer/F64Buffer/I16Buffer of "
         "this\n"
-        "  process (a buffer object as name= still works, deprecated).\n"
+        "  process (a buffer object as name= still works, deprecated); the block reads\n"
+        "  as the reader that buffer was attached with.\n"
         "capacity: samples, used only when the ring is created here.\n"
-        "Waits on an empty ring (a flowgraph stop still ends it promptly); once the\n"
-        "producer has closed the ring and it is drained, the stream ends (WORK_DONE).")
+        "reader: with name, '' (the default reader) or a reader name of its own, so\n"
+        "  several flowgraphs can read one ring; tethered: a named reader holds the\n"
+        "  producer back (True) or never does and may miss samples (False).\n"
+        "end_on_stream_end: at the end of a ring stream (its producer closed it or\n"
+        "  died), end the flowgraph (True) instead of waiting for the next stream\n"
+        "  (False, the default: the flowgraph keeps running across producer runs).\n"
+        "The ring's tags come out as stream tags on the same samples, with the ring's\n"
+        "markers stream_start, dropped and skipped (and overwritten, untethered).")
         .def(py::init([](const std::string& type,
                          py::object name,
                          int64_t capacity,
                          bool sc16,
                          float scale,
-                         py::object buffer) {
+                         py::object buffer,
+                         const std::string& reader,
+                         bool tethered,
+                         bool end_on_stream_end) {
                  const uint64_t cap = capacity_of(capacity);
-                 return make_block(where_of(name, buffer), [&](auto&& where) {
-                     if constexpr (std::is_same_v<std::decay_t<decltype(where)>,
-                                                  std::string>)
-                         return buffer_source::make(type, where, cap, sc16, scale);
+                 where_t where = where_of(name, buffer);
+                 if (std::holds_alternative<ring_ref>(where) &&
+                     (!reader.empty() || !tethered))
+                     throw py::type_error(
+                         "reader= and tethered= choose the reader of a ring given by "
+                         "name=; a buffer object reads as the reader it was attached "
+                         "with (F32Buffer.attach(name, reader=...))");
+                 return make_block(std::move(where), [&](auto&& w) {
+                     if constexpr (std::is_same_v<std::decay_t<decltype(w)>, std::string>)
+                         return buffer_source::make(type,
+                                                    w,
+                                                    cap,
+                                                    sc16,
+                                                    scale,
+                                                    reader,
+                                                    tethered,
+                                                    end_on_stream_end);
                      else
-                         return buffer_source::make(type, std::move(where), sc16, scale);
+                         return buffer_source::make(
+                             type, std::move(w), sc16, scale, end_on_stream_end);
                  });
              }),
              py::arg("type"),
@@ -207,5 +243,12 @@ PYBIND11_MODULE(doppler_python, m)
              py::arg("capacity") = int64_t(doppler::default_capacity),
              py::arg("sc16") = false,
              py::arg("scale") = 1.0f / 32768,
-             py::arg("buffer") = py::none());
+             py::arg("buffer") = py::none(),
+             py::arg("reader") = "",
+             py::arg("tethered") = true,
+             py::arg("end_on_stream_end") = false)
+        .def("skipped",
+             &buffer_source::skipped,
+             "Samples this block's reader missed: lapped, or overwritten while copied\n"
+             "out (untethered readers only).");
 }
