@@ -156,7 +156,7 @@ bool encode_pmt(const pmt::pmt_t& v, std::string& out, int depth)
         }
         return true;
     }
-    return false; // a blob, a plain pair or list, an `any`, ...
+    return false; // a plain pair or list, an `any`, ...
 }
 
 pmt::pmt_t decode_pmt(const value_view& v)

@@ -25,11 +25,11 @@
  *   vector                                list
  *   dict with symbol keys                 dict (str keys, in the dict's order)
  *
- * Anything else (a blob, a pair or list that is not a dict, a dict with a
- * key that is not a symbol, an `any`, values nested more than
- * ::doppler::max_value_depth deep) has no encoding: the tag is skipped. So
- * is a tag whose key is not a symbol or is longer than
- * ::doppler::max_key_bytes.
+ * A blob is a u8vector in PMT: bytes. Anything else (a pair or a list that
+ * is not a dict, a dict with a key that is not a symbol, an `any`, values
+ * nested more than ::doppler::max_value_depth deep) has no encoding: the tag
+ * is skipped. So is a tag whose key is not a symbol of 1 to
+ * ::doppler::max_key_bytes bytes.
  *
  * Ring to PMT (Buffer Source): the reverse of each row, with a list becoming
  * a PMT vector (a uniform vector sent through a ring comes back as a vector
