@@ -82,12 +82,14 @@ void claim(const ring_ref& ring, bool producer)
     std::visit(
         [&](const auto& r) {
             using ::doppler::audience;
-            if (producer && r->closed()) // end of stream is final
+            if (!(producer ? r->claim_producer() : r->claim_consumer()))
+                throw ::doppler::error(EBUSY, r->busy_message(producer, audience::block));
+            // A stream a previous producer closed is no obstacle: this handle
+            // starts the next one. A handle that closed its own stream (a
+            // buffer object handed over after close()) is done for good.
+            if (producer && r->closed())
                 throw ::doppler::error(
                     EINVAL, ::doppler::closed_message(label(ring), audience::block));
-            if (producer ? r->claim_producer() : r->claim_consumer())
-                return;
-            throw ::doppler::error(EBUSY, r->busy_message(producer, audience::block));
         },
         ring);
 }

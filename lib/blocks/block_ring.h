@@ -43,7 +43,10 @@ bool closed(const ring_ref& ring);
 void check_type(::doppler::sample_type t, const ring_ref& ring);
 
 /// Claim the producer (or consumer) role now, so a second one is refused at
-/// construction: ::doppler::error(EBUSY) naming the pid that holds it.
+/// construction: ::doppler::error(EBUSY) naming the pid that holds it. A
+/// producer handle that closed its own stream is refused (EINVAL): its end of
+/// stream is final; a stream closed by an earlier producer is not (this
+/// handle starts the next one).
 void claim(const ring_ref& ring, bool producer);
 
 /// "ring 'rx'" for a named ring, "in-process ring" otherwise (for messages).

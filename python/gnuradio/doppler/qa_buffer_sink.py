@@ -64,14 +64,31 @@ class qa_buffer_sink(gr_unittest.TestCase):
     def test_buffer_object_sc16(self):
         self.check_buffer_object("sc16")
 
-    def test_closed_ring_is_refused(self):
-        # End of stream is final: a new sink on a closed ring must not start.
-        buf = doppler.buffer.F32Buffer(1024, name=ring_name("closed"))
+    def test_a_closed_buffer_object_is_refused_and_a_ring_name_starts_the_next_stream(self):
+        # A buffer object that closed its own stream is done for good: a sink
+        # on it must not start. A sink given the ring's name is a new
+        # producer: it starts the ring's next stream.
+        name = ring_name("closed")
+        buf = doppler.buffer.F32Buffer(1024, name=name)
+        reader = doppler.buffer.F32Buffer.attach(name)
+        self.assertTrue(buf.write(np.ones(10, np.complex64)))
         buf.close()
-        for where in ({"name": buf.name}, {"buffer": buf}):
-            with self.assertRaisesRegex(ValueError, "is closed"):
-                doppler.buffer_sink("f32", **where)
-        buf.destroy()
+        with self.assertRaisesRegex(ValueError, "is closed"):
+            doppler.buffer_sink("f32", buffer=buf)
+        buf.destroy()  # gives up the producer role it kept after close()
+        snk = doppler.buffer_sink("f32", name=name, policy="block")
+        tb = gr.top_block()
+        tb.connect(blocks.vector_source_c([2j] * 100, False), snk)
+        tb.run()
+        self.assertTrue((np.array(reader.wait(10)) == 1).all())
+        self.assertEqual(reader.stream, 1)
+        reader.consume()
+        with self.assertRaises(EOFError):
+            reader.wait(1)
+        self.assertTrue((np.array(reader.wait(100, timeout=LONG)) == 2j).all())
+        self.assertEqual(reader.stream, 2)
+        reader.destroy()
+        self.assertFalse(shm_exists(name))
 
     def test_scale(self):
         buf = doppler.buffer.I16Buffer(1024)
@@ -352,27 +369,116 @@ class qa_buffer_sink(gr_unittest.TestCase):
 
     # --- running the flowgraph again ----------------------------------------------
 
-    def test_a_second_run_streams_again_to_a_consumer_in_another_process(self):
-        """tb.run() twice on one top block: the consumer reads the first run to
-        EOFError, attaches again by name and reads the second; every sample of
-        both runs arrives, in order."""
-        name = ring_name("rerun")
-        n = 50_000
-        seq = np.arange(n, dtype=np.float32)
-        consumer = subprocess.Popen([sys.executable, "-c", RERUN_CONSUMER, name, "2"],
-                                    stdout=subprocess.PIPE, text=True)
-        src = blocks.vector_source_c((seq + 1j * seq).tolist(), False)
-        snk = doppler.buffer_sink("f32", name, 4096, "block")
-        tb = gr.top_block()
-        tb.connect(src, snk)
-        tb.run()
-        src.rewind()
-        tb.run()
-        out, _ = consumer.communicate(timeout=120)
-        self.assertEqual(consumer.returncode, 0)
-        self.assertEqual(out.split(), [str(n), str(n)])
+    def start_consumer(self, name, create, streams):
+        """STREAMS_CONSUMER in another process, attached (or, with create, the
+        ring's creator) before this returns."""
+        consumer = subprocess.Popen([sys.executable, "-c", STREAMS_CONSUMER, name,
+                                     "create" if create else "attach", str(streams)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertEqual(consumer.stdout.readline().strip(), "attached")
+        return consumer
+
+    def streams_seen(self, consumer):
+        """The consumer's report: one (stream, run, count, end) per stream."""
+        out, err = consumer.communicate(timeout=LONG * 2)
+        self.assertEqual(consumer.returncode, 0, err)
+        return [(int(s), int(r), int(c), end) for s, r, c, end in (line.split() for line in out.splitlines())]
+
+    def test_a_consumer_in_another_process_stays_attached_across_three_runs_of_one_top_block(self):
+        """One top block, three runs (run(); start()/wait(); start() then
+        stop() mid-stream), into a ring the consumer created: the consumer
+        never attaches again. It gets every sample of each run in order, an
+        EOFError between runs, one stream per run (buf.stream + 1 each
+        time), and no view holds samples of two runs."""
+        name = ring_name("runs")
+        consumer = self.start_consumer(name, create=True, streams=3)
+        try:
+            n = 30_000
+            src = blocks.vector_source_c(run_samples(1), True)
+            head = blocks.head(gr.sizeof_gr_complex, n)
+            snk = doppler.buffer_sink("f32", name, 999, "block")  # attaches: the consumer's ring
+            tb = gr.top_block()
+            tb.connect(src, head, snk)
+            tb.run()  # run 1: to the end of its input
+            src.set_data(run_samples(2))
+            head.reset()
+            tb.start()  # run 2: start, then wait for the end of its input
+            tb.wait()
+            src.set_data(run_samples(3))
+            head.set_length(1 << 62)
+            head.reset()
+            before = snk.written()
+            tb.start()  # run 3: stopped while it streams
+            until(lambda: snk.written() > before + 3 * 4096, "run 3 streaming")
+            tb.stop()
+            tb.wait()
+            third = snk.written() - before
+            seen = self.streams_seen(consumer)
+        finally:
+            if consumer.poll() is None:
+                consumer.kill()
+                consumer.communicate()
+        first = seen[0][0]
+        self.assertEqual(seen, [(first, 1, n, "EOFError"), (first + 1, 2, n, "EOFError"),
+                                (first + 2, 3, third, "EOFError")])
         self.assertEqual(snk.dropped(), 0)
-        self.assertFalse(shm_exists(name))
+        self.assertFalse(shm_exists(name))  # the consumer, its creator, left last
+
+    def check_a_flowgraph_process_per_run(self, consumer_creates, runs):
+        """A flowgraph process per run (FLOWGRAPH), `runs` of them: n > 0 runs
+        to the end of its input, n == 0 streams until it is killed with
+        SIGKILL. The consumer stays attached throughout."""
+        name = ring_name("procs")
+        consumer = self.start_consumer(name, create=consumer_creates, streams=len(runs)) \
+            if consumer_creates else None
+        watch = None
+        try:
+            for run, n in enumerate(runs, 1):
+                fg = subprocess.Popen([sys.executable, "-c", FLOWGRAPH, name, str(run), str(n)],
+                                      stdout=subprocess.PIPE, text=True)
+                with fg:
+                    self.assertEqual(fg.stdout.readline().strip(), "running")
+                    if consumer is None:  # the first flowgraph created the ring
+                        consumer = self.start_consumer(name, create=False, streams=len(runs))
+                    if watch is None:
+                        watch = doppler.buffer.F32Buffer.attach(name)  # no role: reads counters
+                    if n:
+                        self.assertEqual(fg.wait(timeout=LONG), 0)
+                    else:  # killed mid-run, once the consumer has had some of it
+                        mark = watch.written
+                        until(lambda: watch.read_index > mark + 3 * 4096, f"run {run} streaming")
+                        fg.kill()
+                        fg.wait()
+            watch.destroy()
+            seen = self.streams_seen(consumer)
+        finally:
+            if consumer is not None and consumer.poll() is None:
+                consumer.kill()
+                consumer.communicate()
+        self.assertFalse(shm_exists(name))  # the last party to leave removed it
+        return seen
+
+    def test_a_consumer_stays_attached_across_three_flowgraph_processes_ring_made_by_the_consumer(self):
+        seen = self.check_a_flowgraph_process_per_run(True, [20_000, 30_000, 10_000])
+        first = seen[0][0]
+        self.assertEqual(seen, [(first, 1, 20_000, "EOFError"), (first + 1, 2, 30_000, "EOFError"),
+                                (first + 2, 3, 10_000, "EOFError")])
+
+    def test_a_consumer_stays_attached_across_three_flowgraph_processes_ring_made_by_the_flowgraph(self):
+        seen = self.check_a_flowgraph_process_per_run(False, [20_000, 30_000, 10_000])
+        self.assertEqual(seen, [(1, 1, 20_000, "EOFError"), (2, 2, 30_000, "EOFError"),
+                                (3, 3, 10_000, "EOFError")])
+
+    def test_a_flowgraph_killed_mid_run_ends_its_stream_broken_and_the_next_run_streams_cleanly(self):
+        """The second of three flowgraph processes is killed with SIGKILL
+        while it streams: the consumer gets all it published, then
+        BrokenPipeError at the seam, then the third run from its first
+        sample to EOFError, without attaching again."""
+        seen = self.check_a_flowgraph_process_per_run(True, [20_000, 0, 10_000])
+        first, killed = seen[0][0], seen[1][2]
+        self.assertGreater(killed, 3 * 4096)
+        self.assertEqual(seen, [(first, 1, 20_000, "EOFError"), (first + 1, 2, killed, "BrokenPipeError"),
+                                (first + 2, 3, 10_000, "EOFError")])
 
     def test_start_after_stop_streams_again(self):
         # Block policy, a ring smaller than a run: each run's sink waits for
@@ -405,86 +511,68 @@ class qa_buffer_sink(gr_unittest.TestCase):
             tb.run()
         self.assertEqual(buf.available, 100)  # nothing was written, nothing lost silently
 
-    def test_the_run_after_a_killed_flowgraph_never_continues_its_stream(self):
-        """A flowgraph killed with SIGKILL leaves its stream open. The next run
-        under the same name ends it as broken and starts the next stream in
-        the same ring: the consumer, attached all along, gets every sample of
-        the dead run, then BrokenPipeError once, then only the new run's
-        samples, then EOFError, without attaching again."""
-        name = ring_name("killed")
-        dead = subprocess.Popen([sys.executable, "-c", FLOWGRAPH, name, "1", "0"],
-                                stdout=subprocess.PIPE, text=True)
-        try:
-            buf = doppler.buffer.F32Buffer.attach(name, timeout=30)
-            self.assertEqual(dead.stdout.readline().strip(), "running")
-            old = np.array(buf.wait(1000, timeout=30))
-            buf.consume()
-            first_stream = buf.stream
-            dead.kill()
-            dead.wait()
-            old_inode = os.stat("/dev/shm/doppler." + name).st_ino
-            n = 20_000
-            new = subprocess.Popen([sys.executable, "-c", FLOWGRAPH, name, "2", str(n)],
-                                   stdout=subprocess.PIPE, text=True)
-            self.assertEqual(new.stdout.readline().strip(), "running")
-            self.assertEqual(os.stat("/dev/shm/doppler." + name).st_ino, old_inode)
-            rest = []
-            with self.assertRaises(BrokenPipeError):
-                while True:
-                    rest.append(np.array(buf.wait(1, timeout=30)))
-                    buf.consume()
-            self.assertTrue((old == 1).all() and all((r == 1).all() for r in rest))
-            got = drain(buf)
-            self.assertEqual(buf.stream, first_stream + 1)
-            buf.destroy()
-            self.assertEqual(len(got), n)
-            self.assertTrue((got == 2).all())
-            self.assertEqual(new.wait(timeout=60), 0)
-        finally:
-            for p in (dead, new) if "new" in locals() else (dead,):
-                p.kill()
-                p.wait()
-                p.stdout.close()
+
+# The samples of run r: sample k is (k mod RAMP) + 1j * r, so a consumer can
+# tell runs apart and check that none is missing or out of order.
+RAMP = 1 << 16
 
 
-# Reads `streams` streams of ring argv[1] one after another (attaching again by
-# name after each EOFError); prints how many samples each had, checking that
-# sample k of each stream is k + k*1j.
-RERUN_CONSUMER = """
+def run_samples(run):
+    return (np.arange(RAMP, dtype=np.float32) + 1j * run).astype(np.complex64).tolist()
+
+
+# Attached to ring argv[1] (argv[2] "create": its creator, 4096 samples),
+# reads argv[3] streams without attaching again, prints "attached" first,
+# then per stream "stream run count end": its number (buf.stream), the run
+# its samples came from, how many, and how it ended (EOFError or
+# BrokenPipeError). Fails unless every view holds one run's samples, k mod
+# RAMP in order from 0, and buf.stream stays the same within a stream.
+STREAMS_CONSUMER = """
 import sys
 import numpy as np
 from doppler.buffer import F32Buffer
-name, streams = sys.argv[1], int(sys.argv[2])
-for _ in range(streams):
-    buf = F32Buffer.attach(name, timeout=60)
-    nxt = 0
-    while True:
+RAMP = 1 << 16
+name, mode, streams = sys.argv[1], sys.argv[2], int(sys.argv[3])
+buf = F32Buffer(4096, name=name) if mode == "create" else F32Buffer.attach(name, timeout=60)
+print("attached", flush=True)
+with buf:
+    done, count, run, stream = 0, 0, None, None
+    while done < streams:
         try:
             v = buf.wait(1000, timeout=60)
-        except EOFError:
-            if not buf.available:
-                break
-            v = buf.wait(buf.available)
-        want = np.arange(nxt, nxt + len(v), dtype=np.float32)
-        assert (v.real == want).all() and (v.imag == want).all(), nxt
-        nxt += len(v)
+        except (EOFError, BrokenPipeError) as e:
+            if buf.available:  # the rest of this stream; the end is told again after it
+                v = buf.wait(buf.available)
+            else:
+                print(stream, run, count, type(e).__name__, flush=True)
+                done, count, run, stream = done + 1, 0, None, None
+                continue  # the next wait waits for the next stream
+        if stream is None:
+            stream, run = buf.stream, int(v.imag[0])
+        assert buf.stream == stream, (buf.stream, stream)
+        assert (v.imag == run).all(), f"a view of stream {stream} (run {run}) holds samples of another run"
+        want = (np.arange(count, count + len(v)) % RAMP).astype(np.float32)
+        assert (v.real == want).all(), f"run {run}: sample {count} on"
+        count += len(v)
         buf.consume()
-    buf.destroy()
-    print(nxt, flush=True)
 """
 
-# A flowgraph writing the constant argv[2] into ring argv[1] (block policy,
-# 4096-sample ring), argv[3] samples (0: for ever, until killed).
+# A flowgraph process: run argv[2]'s samples (run_samples) into ring argv[1]
+# (block policy, 4096-sample ring if it creates it), argv[3] samples (0: until
+# killed); prints "running" once started.
 FLOWGRAPH = """
 import sys
+import numpy as np
 from gnuradio import blocks, doppler, gr
-name, value, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+name, run, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ramp = (np.arange(1 << 16, dtype=np.float32) + 1j * run).astype(np.complex64).tolist()
 tb = gr.top_block()
-src = blocks.vector_source_c([value] * 1024, n == 0)
+src = blocks.vector_source_c(ramp, True)
 snk = doppler.buffer_sink("f32", name, 4096, "block")
 if n:
-    src = blocks.vector_source_c([value] * n, False)
-tb.connect(src, snk)
+    tb.connect(src, blocks.head(gr.sizeof_gr_complex, n), snk)
+else:
+    tb.connect(src, snk)
 tb.start()
 print("running", flush=True)
 tb.wait()

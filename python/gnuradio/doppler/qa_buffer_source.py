@@ -2,14 +2,39 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """QA of doppler.buffer_source: Python write() -> ring -> flowgraph -> vector_sink."""
 
+import errno
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
+import pmt
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import (LONG, SOURCE_SCALE, VARIANTS, complex_input, ring_name, ends_by_itself, shm_exists, stops,
-                       to_i16)
+from qa_common import (LONG, SOURCE_SCALE, VARIANTS, Drainer, complex_input, ends_by_itself, ring_name, shm_exists,
+                       stop_running, stops, to_i16, until)
+
+# A producer in another process: attaches to ring argv[1] and writes argv[2]
+# samples k + 1j * k for k from argv[3], lossless; prints "written"; then
+# "close" closes its stream and exits, "kill" waits to be killed.
+PRODUCER = """
+import sys, time
+import numpy as np
+from doppler import buffer as b
+name, n, first, then = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+r = b.F32Buffer.attach(name, timeout=60)
+k = np.arange(first, first + n, dtype=np.float32)
+for s in range(0, n, 1000):
+    r.write((k[s:s + 1000] + 1j * k[s:s + 1000]).astype(np.complex64), block=True, timeout=60)
+print("written", flush=True)
+if then == "close":
+    r.close()
+else:
+    time.sleep(600)  # killed here, without closing
+"""
 
 
 def ring_data(variant, n, seed=2):
@@ -27,10 +52,13 @@ def ring_data(variant, n, seed=2):
     return iq, (f[:, 0] + 1j * f[:, 1]).astype(np.complex64), blocks.vector_sink_c()
 
 
-def flowgraph(variant, ring, sink, capacity=4096):
+def flowgraph(variant, ring, sink, capacity=4096, end_on_stream_end=True):
+    """buffer_source(ring) -> sink. By default the flowgraph ends with the
+    ring's stream (most tests read one stream and want the run to end)."""
     btype, sc16, _ = VARIANTS[variant]
     where = {"name": ring} if isinstance(ring, str) else {"buffer": ring}
-    src = doppler.buffer_source(btype, capacity=capacity, sc16=sc16, **where)
+    src = doppler.buffer_source(btype, capacity=capacity, sc16=sc16, end_on_stream_end=end_on_stream_end,
+                                **where)
     tb = gr.top_block()
     tb.connect(src, sink)
     return tb
@@ -66,7 +94,7 @@ class qa_buffer_source(gr_unittest.TestCase):
         buf.close()
         sink = blocks.vector_sink_c()
         tb = gr.top_block()
-        tb.connect(doppler.buffer_source("i16", buffer=buf, scale=1e-3), sink)
+        tb.connect(doppler.buffer_source("i16", buffer=buf, scale=1e-3, end_on_stream_end=True), sink)
         tb.run()
         np.testing.assert_allclose(sink.data(), [0.5 + 0.25j, -1 + 1j], rtol=1e-6)
 
@@ -169,61 +197,135 @@ class qa_buffer_source(gr_unittest.TestCase):
         np.testing.assert_array_equal(np.array(sink.data()), data)
         self.assertEqual(buf.missed_wakes, 0)
 
-    def test_the_stream_ends_when_the_producer_is_killed(self):
-        """Producer in another process, killed with SIGKILL after writing: the
-        source emits everything it wrote, then ends the stream (the flowgraph
-        finishes by itself)."""
-        import signal
-        import subprocess
-        import sys
+    # --- streams: the end of a producer run ------------------------------------
+
+    def check_killed_producer(self, end_on_stream_end):
+        """Producer in another process, killed with SIGKILL after writing:
+        the source emits everything it wrote, then at the broken end of its
+        stream either ends the flowgraph (end_on_stream_end) or goes on with
+        the next producer's stream, whose first item carries
+        ("stream_start", 2)."""
         name = ring_name("kill")
         n = 50_000
         sink = blocks.vector_sink_c()
-        tb = flowgraph("f32", name, sink)  # the source creates the ring
-        producer = subprocess.Popen(
-            [sys.executable, "-c",
-             "import sys, time, numpy as np; from doppler import buffer as b\n"
-             "r = b.F32Buffer.attach(sys.argv[1], timeout=60)\n"
-             "k = np.arange(int(sys.argv[2]), dtype=np.float32)\n"
-             "for s in range(0, len(k), 1000):\n"
-             "    r.write((k[s:s + 1000] + 1j * k[s:s + 1000]).astype(np.complex64), block=True, timeout=60)\n"
-             "print('written', flush=True)\n"
-             "time.sleep(600)  # killed here, without closing\n",
-             name, str(n)],
-            stdout=subprocess.PIPE, text=True)
+        tb = flowgraph("f32", name, sink, end_on_stream_end=end_on_stream_end)  # creates the ring
+        producer = subprocess.Popen([sys.executable, "-c", PRODUCER, name, str(n), "0", "kill"],
+                                    stdout=subprocess.PIPE, text=True)
         tb.start()
         try:
             # The flowgraph runs while the producer writes (the ring is smaller
-            # than the stream) and must end by itself once the producer is dead.
+            # than the stream).
             self.assertEqual(producer.stdout.readline().strip(), "written")
             producer.send_signal(signal.SIGKILL)
             producer.wait(LONG)
-            self.assertTrue(ends_by_itself(tb), "the source did not end the stream after its producer died")
             k = np.arange(n, dtype=np.float32)
+            if end_on_stream_end:
+                self.assertTrue(ends_by_itself(tb), "the source did not end the stream after its producer died")
+                np.testing.assert_array_equal(np.array(sink.data()), k + 1j * k)
+                self.assertFalse(shm_exists(name))  # the source created it and released it
+                return
+            # The flowgraph goes on: the next producer's samples follow.
+            nxt = subprocess.run([sys.executable, "-c", PRODUCER, name, "1000", str(n), "close"],
+                                 capture_output=True, text=True, timeout=LONG)
+            self.assertEqual(nxt.returncode, 0, nxt.stderr)
+            until(lambda: len(sink.data()) == n + 1000, "the second producer's samples")
+            self.assertTrue(stop_running(tb))
+            k = np.arange(n + 1000, dtype=np.float32)
             np.testing.assert_array_equal(np.array(sink.data()), k + 1j * k)
-            self.assertFalse(shm_exists(name))  # the source created it and released it
+            starts = [(t.offset, pmt.to_python(t.value)) for t in sink.tags()
+                      if pmt.symbol_to_string(t.key) == "stream_start"]
+            self.assertEqual(starts, [(0, 1), (n, 2)])
         finally:
             if producer.poll() is None:
                 producer.kill()
+            producer.wait()
+            producer.stdout.close()
+            tb.stop()
+            tb.wait()
 
-    def test_a_second_run_of_one_top_block_continues_where_the_first_stopped(self):
-        # The same top block run again: the second run takes the consumer
-        # role again and reads on from the first unread sample; after the
-        # producer closed its ring and made a new one under the name, a third
-        # run reads the new one.
-        name = ring_name("rerun")
-        buf = doppler.buffer.F32Buffer(4096, name=name)
-        data = np.arange(3000, dtype=np.float32).astype(np.complex64)
-        buf.write(data[:600])
-        src = doppler.buffer_source("f32", name)
+    def test_with_end_on_stream_end_a_killed_producer_ends_the_flowgraph(self):
+        self.check_killed_producer(True)
+
+    def test_by_default_a_killed_producer_is_followed_by_the_next_stream(self):
+        self.check_killed_producer(False)
+
+    def write_streams(self, name, lengths):
+        """One producer handle per stream, each closed: stream k holds
+        len k samples, sample i of it is i + 1j * k. Returns the samples."""
+        out = []
+        for k, n in enumerate(lengths, 1):
+            with doppler.buffer.F32Buffer.attach(name) as producer:
+                x = (np.arange(n) + 1j * k).astype(np.complex64)
+                self.assertTrue(producer.write(x))
+                producer.close()
+            out.append(x)
+        return out
+
+    def test_end_on_stream_end_ends_each_run_with_one_stream(self):
+        """Two streams in the ring before the flowgraph starts: with
+        end_on_stream_end each run of the flowgraph emits one of them and
+        ends; a third run waits for the third stream."""
+        name = ring_name("end")
+        holder = doppler.buffer.F32Buffer(4096, name=name)  # keeps the name between producers
+        src = doppler.buffer_source("f32", name, end_on_stream_end=True)
+        first, second = self.write_streams(name, [300, 200])
+        for k, want in enumerate((first, second), 1):
+            sink = blocks.vector_sink_c()
+            tb = gr.top_block()
+            tb.connect(src, sink)
+            tb.start()
+            self.assertTrue(ends_by_itself(tb), f"run {k} did not end at the end of stream {k}")
+            np.testing.assert_array_equal(np.array(sink.data()), want)
+            self.assertEqual([(t.offset, pmt.symbol_to_string(t.key), pmt.to_python(t.value))
+                              for t in sink.tags()], [(0, "stream_start", k)])
+            tb.disconnect_all()
+        # Run 3 reads stream 3, written while it runs.
         sink = blocks.vector_sink_c()
         tb = gr.top_block()
         tb.connect(src, sink)
         tb.start()
-        for _ in range(1000):  # up to ~10 s
-            if len(sink.data()) >= 600:
-                break
-            time.sleep(0.01)
+        (third,) = self.write_streams(name, [100])
+        self.assertTrue(ends_by_itself(tb), "run 3 did not end at the end of stream 3")
+        np.testing.assert_array_equal(np.array(sink.data()), third)
+        holder.destroy()
+
+    def test_by_default_the_source_reads_on_across_streams(self):
+        """The same two streams, the default: one run emits both, each
+        starting with ("stream_start", n), and goes on waiting for a third
+        until it is stopped."""
+        name = ring_name("across")
+        holder = doppler.buffer.F32Buffer(4096, name=name)
+        src = doppler.buffer_source("f32", name)
+        first, second = self.write_streams(name, [300, 200])
+        sink = blocks.vector_sink_c()
+        tb = gr.top_block()
+        tb.connect(src, sink)
+        tb.start()
+        until(lambda: len(sink.data()) == 500, "both streams through one run")
+        (third,) = self.write_streams(name, [100])  # the run still waits for more
+        until(lambda: len(sink.data()) == 600, "the third stream in the same run")
+        self.assertTrue(stop_running(tb))
+        np.testing.assert_array_equal(np.array(sink.data()), np.concatenate([first, second, third]))
+        self.assertEqual([(t.offset, pmt.symbol_to_string(t.key), pmt.to_python(t.value))
+                          for t in sink.tags()],
+                         [(0, "stream_start", 1), (300, "stream_start", 2), (500, "stream_start", 3)])
+        holder.destroy()
+
+    def test_a_second_run_of_one_top_block_continues_where_the_first_stopped(self):
+        # The same top block run again: the second run takes the reader again
+        # and reads on from the first unread sample; after the producer
+        # removed its ring and made a new one under the name, a third run
+        # reads the new one.
+        name = ring_name("rerun")
+        buf = doppler.buffer.F32Buffer(4096, name=name)
+        data = np.arange(3000, dtype=np.float32).astype(np.complex64)
+        buf.write(data[:600])
+        src = doppler.buffer_source("f32", name, end_on_stream_end=True)
+        sink = blocks.vector_sink_c()
+        tb = gr.top_block()
+        tb.connect(src, sink)
+        tb.start()
+        until(lambda: len(sink.data()) >= 600, "the first 600 samples")
         tb.stop()
         tb.wait()
         buf.write(data[600:2000])
@@ -231,12 +333,91 @@ class qa_buffer_source(gr_unittest.TestCase):
         tb.run()  # to the end of the stream
         np.testing.assert_array_equal(np.array(sink.data()), data[:2000])
         buf.destroy()
-        fresh = doppler.buffer.F32Buffer(4096, name=name)  # a new stream under the name
+        fresh = doppler.buffer.F32Buffer(4096, name=name)  # a new ring under the name
         fresh.write(data[2000:])
         fresh.close()
         tb.run()
         np.testing.assert_array_equal(np.array(sink.data()), data)
         fresh.destroy()
+
+    # --- readers -----------------------------------------------------------------
+
+    def test_two_sources_with_reader_names_read_one_ring(self):
+        """A tethered reader "a" and an untethered reader "b" (and the default
+        reader, which every ring has and which a producer always waits for,
+        drained here): "a" gets every sample in order; "b", started only once
+        the producer had written far more than the ring holds, emits the last
+        ring-full of samples, after a ("skipped", count) tag that accounts for
+        the rest."""
+        name = ring_name("readers")
+        n, cap = 20_000, 4096
+        producer = doppler.buffer.F32Buffer(cap, name=name)
+        default = Drainer(doppler.buffer.F32Buffer.attach(name), chunk=500)
+        default.start()
+        sink_a, sink_b = blocks.vector_sink_c(), blocks.vector_sink_c()
+        src_a = doppler.buffer_source("f32", name, reader="a", end_on_stream_end=True)
+        src_b = doppler.buffer_source("f32", name, reader="b", tethered=False, end_on_stream_end=True)
+        tb_a, tb_b = gr.top_block(), gr.top_block()
+        tb_a.connect(src_a, sink_a)
+        tb_b.connect(src_b, sink_b)
+        tb_a.start()
+        seq = (np.arange(n) + 1j).astype(np.complex64)
+        for i in range(0, n, 1000):  # held back by "a" and the default reader, never by "b"
+            self.assertTrue(producer.write(seq[i:i + 1000], block=True, timeout=LONG))
+        producer.close()
+        self.assertTrue(ends_by_itself(tb_a))
+        tb_b.start()
+        self.assertTrue(ends_by_itself(tb_b))
+        default.join(LONG)
+        self.assertIsNone(default.error)
+        np.testing.assert_array_equal(default.result, seq)
+        np.testing.assert_array_equal(np.array(sink_a.data()), seq)
+        np.testing.assert_array_equal(np.array(sink_b.data()), seq[n - cap:])
+        tags_b = [(t.offset, pmt.symbol_to_string(t.key), pmt.to_python(t.value)) for t in sink_b.tags()]
+        self.assertEqual(tags_b, [(0, "skipped", n - cap)])
+        self.assertEqual(src_b.skipped(), n - cap)
+        self.assertEqual(src_a.skipped(), 0)
+        producer.destroy()
+
+    def test_a_reader_name_held_by_another_block_is_refused_naming_the_parameter(self):
+        name = ring_name("held")
+        holder = doppler.buffer.F32Buffer(4096, name=name)
+        first = doppler.buffer_source("f32", name, reader="gui", tethered=False)
+        with self.assertRaises(OSError) as cm:
+            doppler.buffer_source("f32", name, reader="gui")
+        self.assertEqual(cm.exception.errno, errno.EBUSY)
+        self.assertIn("reader named 'gui'", str(cm.exception))
+        self.assertIn(str(os.getpid()), str(cm.exception))
+        self.assertIn("Reader (reader=)", str(cm.exception))
+        # Another name is another reader.
+        second = doppler.buffer_source("f32", name, reader="gui2", tethered=False)
+        del first, second
+        holder.destroy()
+
+    def test_a_seventeenth_reader_is_refused_naming_the_ring_parameter(self):
+        name = ring_name("full")
+        holder = doppler.buffer.F32Buffer(4096, name=name)
+        sources = [doppler.buffer_source("f32", name)]  # the default reader
+        sources += [doppler.buffer_source("f32", name, reader=f"r{i}", tethered=False) for i in range(15)]
+        with self.assertRaises(OSError) as cm:
+            doppler.buffer_source("f32", name, reader="r15")
+        self.assertEqual(cm.exception.errno, errno.EUSERS)
+        self.assertIn("16 readers", str(cm.exception))
+        self.assertIn("Ring Name (name=)", str(cm.exception))
+        del sources
+        holder.destroy()
+
+    def test_bad_reader_arguments_name_the_parameter(self):
+        name = ring_name("args")
+        for bad in ("no space", ".hidden", "x" * 33, "a/b"):
+            with self.assertRaisesRegex(ValueError, r"Reader \(reader=\)", msg=bad):
+                doppler.buffer_source("f32", name, reader=bad)
+        with self.assertRaisesRegex(ValueError, r"Tethered \(tethered=\) False needs a Reader"):
+            doppler.buffer_source("f32", name, tethered=False)
+        # Nothing was created for the refused blocks.
+        self.assertFalse(shm_exists(name))
+        with self.assertRaisesRegex(TypeError, "reader= and tethered="):
+            doppler.buffer_source("f32", buffer=doppler.buffer.F32Buffer(512), reader="gui")
 
     def test_two_sources_on_one_name_in_one_script_are_refused(self):
         name = ring_name("twice")

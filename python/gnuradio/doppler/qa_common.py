@@ -102,6 +102,12 @@ def stops(tb, ready=lambda: True):
     stop is, is a figure for docs/blocks.md, not an assertion."""
     tb.start()
     until(ready, "the flowgraph's blocks in the state the test needs")
+    return stop_running(tb)
+
+
+def stop_running(tb):
+    """stop()+wait() of a running tb in a thread: True once that returned,
+    False only if it hung (LONG seconds)."""
     t = threading.Thread(target=lambda: (tb.stop(), tb.wait()), daemon=True)
     t.start()
     t.join(LONG)
