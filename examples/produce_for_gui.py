@@ -9,7 +9,8 @@ Writes in block mode (lossless back-pressure: it waits while the ring is full)
 and paces itself to --rate samples per second, as a radio would, so the GUI
 shows a live signal instead of a CPU-bound flood. Whichever side starts first
 creates the ring; the other attaches. Stops after --seconds (or Ctrl-C) and
-closes the ring, which ends the GUI flowgraph's source.
+closes its stream; the GUI flowgraph keeps waiting for the next run (start
+this script again).
 """
 import argparse
 import time

@@ -113,9 +113,12 @@ blocks:
   id: doppler_buffer_source
   parameters:
     capacity: {capacity}
+    end_on_stream_end: {end_on_stream_end}
     name: {name}
+    reader: {reader}
     sc16: 'False'
     scale: {source_scale}
+    tethered: {tethered}
     type: i16
   states:
     coordinate: [200, 100]
@@ -140,7 +143,8 @@ metadata:
   file_format: 1
 """
 
-GOOD = dict(name="rx", policy="block", capacity="4096", source_scale="1/32768", sink_scale="32767")
+GOOD = dict(name="rx", policy="block", capacity="4096", source_scale="1/32768", sink_scale="32767",
+            reader="", tethered="True", end_on_stream_end="False")
 
 
 def grcc(tmp_path, **changes):
@@ -167,6 +171,20 @@ def test_grc_accepts_good_parameters_and_a_buffer_source_needs_no_throttle(tmp_p
     assert "Warning" not in out, out
 
 
+def test_grc_passes_the_reader_and_stream_parameters_to_the_buffer_source(tmp_path):
+    """Reader, Tethered and At Stream End reach the generated make() call,
+    with the defaults (the default reader, tethered, wait for the next
+    stream) and with a named untethered reader that ends with the stream."""
+    rc, out = grcc(tmp_path)
+    assert rc == 0, out
+    code = (tmp_path / "small.py").read_text()
+    assert "reader='', tethered=True, end_on_stream_end=False)" in code, code
+    rc, out = grcc(tmp_path, reader="gui", tethered="False", end_on_stream_end="True")
+    assert rc == 0, out
+    code = (tmp_path / "small.py").read_text()
+    assert "reader='gui', tethered=False, end_on_stream_end=True)" in code, code
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(name="'my ring'"), "Ring Name"),
     (dict(name="'.hidden'"), "Ring Name"),
@@ -177,11 +195,16 @@ def test_grc_accepts_good_parameters_and_a_buffer_source_needs_no_throttle(tmp_p
     (dict(sink_scale="float('inf')"), "Scale"),
     (dict(source_scale="float('nan')"), "Scale"),
     (dict(source_scale="1e-320"), "Scale"),
+    (dict(reader="'no space'"), "Reader"),
+    (dict(reader="'.hidden'"), "Reader"),
+    (dict(reader="'" + "r" * 33 + "'"), "Reader"),
+    (dict(tethered="False"), "Tethered"),
 ])
 def test_grc_refuses_bad_parameters_naming_the_parameter(tmp_path, change, message):
-    """A bad Ring Name, Overflow, Capacity or Scale turns the block red in GRC
-    (grcc refuses to compile) with an assertion that names the parameter and
-    what it must be; nothing is generated."""
+    """A bad Ring Name, Overflow, Capacity, Scale or Reader, or Tethered
+    No without a Reader, turns the block red in GRC (grcc refuses to
+    compile) with an assertion that names the parameter and what it must
+    be; nothing is generated."""
     rc, out = grcc(tmp_path, **change)
     assert rc != 0, out
     assert f"Assertion \"'{message}:" in out, out
