@@ -105,12 +105,15 @@ buffer_source_impl::buffer_source_impl(ring_ref ring,
 
 void buffer_source_impl::claim_reader()
 {
-    if (d_reader.empty()) {
+    if (!d_owned) {
+        // A handed-over ring: its handle reads as whatever reader its owner
+        // attached it with.
         detail::claim(d_ring, false);
         return;
     }
-    // Errors (EBUSY, EUSERS) are worded for the block's user: they name the
-    // Reader and Ring Name parameters.
+    // The default reader ("") or the named one. Errors (EBUSY, EUSERS) are
+    // worded for the block's user: they name the Reader and Ring Name
+    // parameters.
     std::visit(
         [this](const auto& r) {
             r->claim_reader(d_reader,
