@@ -99,6 +99,45 @@ BOOST_AUTO_TEST_CASE(reader_names_follow_the_ring_name_rules_and_a_handle_is_one
     BOOST_TEST(what.find("pid " + std::to_string(getpid())) != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(reader_claims_worded_for_a_block_name_the_parameter_to_change)
+{
+    // The Buffer Source passes these on: its user changes Reader or Ring Name.
+    std::string what;
+    BOOST_TEST(error_of([] { check_reader_name("a b", "Reader (reader=)"); }, &what) ==
+               EINVAL);
+    BOOST_TEST(what.find("Reader (reader=) 'a b'") == 0u, what);
+    BOOST_TEST(error_of([] { check_reader_name(std::string(33, 'n')); }, &what) ==
+               EINVAL);
+    BOOST_TEST(what.find("reader name '") == 0u, what); // the API's wording by default
+    BOOST_TEST(error_of([] { check_reader_name(std::string(32, 'n')); }) == 0);
+
+    const std::string name = unique_name("worded");
+    auto creator = ring<f32>::create_named(name, 1);
+    auto gui = ring<f32>::attach(name);
+    gui->claim_reader("gui", false);
+    auto again = ring<f32>::attach(name);
+    BOOST_TEST(error_of([&] { again->claim_reader("gui", true, -1, audience::block); },
+                        &what) == EBUSY);
+    BOOST_TEST(what.find("give this block another Reader (reader=)") != std::string::npos,
+               what);
+    BOOST_TEST(error_of([&] { again->claim_reader("gui"); }, &what) == EBUSY);
+    BOOST_TEST(what.find("read under another reader name") != std::string::npos, what);
+    BOOST_TEST(what.find("block") == std::string::npos, what);
+
+    std::vector<std::unique_ptr<ring<f32>>> readers;
+    for (int i = 1; i < 15; ++i) { // with "gui": 15 named readers, all 16 slots
+        readers.push_back(ring<f32>::attach(name));
+        readers.back()->claim_reader("r" + std::to_string(i), false);
+    }
+    readers.push_back(ring<f32>::attach(name));
+    BOOST_REQUIRE(readers.back()->claim_consumer()); // the default reader
+    BOOST_TEST(error_of([&] { again->claim_reader("late", false, 0, audience::block); },
+                        &what) == EUSERS);
+    BOOST_TEST(what.find("give this block another Ring Name (name=)") !=
+                   std::string::npos,
+               what);
+}
+
 BOOST_AUTO_TEST_CASE(a_named_reader_starts_at_the_write_index)
 {
     ring<f32> r(1);
