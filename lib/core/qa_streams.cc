@@ -220,3 +220,29 @@ BOOST_AUTO_TEST_CASE(close_by_a_handle_that_is_not_the_producer_ends_the_produce
     BOOST_TEST(same->consume(10));
     BOOST_TEST(same->wait(1, generous_ns).why == status::end_of_stream);
 }
+
+BOOST_AUTO_TEST_CASE(a_closed_producer_handle_lets_the_next_producer_start_a_stream)
+{
+    ring<f32> first(1);
+    auto reader = std::make_shared<ring<f32>>(first.seg());
+    auto a = seq<f32>(0, 10);
+    BOOST_REQUIRE(first.write(a.data(), 10));
+    first.close(); // ends stream 1 and gives the role up; the handle lives on
+    BOOST_TEST(!first.write(a.data(), 10));
+    BOOST_TEST(errno == EPIPE); // closed is final for this handle
+    ring<f32> second(first.seg());
+    auto b = seq<f32>(10, 5);
+    BOOST_REQUIRE(second.write(b.data(), 5)); // stream 2, no EBUSY
+    BOOST_TEST(second.producer_stream() == 2u);
+    auto v = reader->wait(10, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 10, 0) == 10u);
+    BOOST_TEST(reader->consume(10));
+    BOOST_TEST(reader->wait(1, generous_ns).why == status::end_of_stream);
+    v = reader->wait(5, generous_ns); // the next stream
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 5, 10) == 5u);
+    BOOST_TEST(reader->stream() == 2u);
+    BOOST_TEST(!first.write(a.data(), 1)); // still refused, now a closed handle
+    BOOST_TEST(first.is_producer()); // of a stream that ended
+}

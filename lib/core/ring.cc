@@ -85,6 +85,11 @@ void ring<T>::close() noexcept
     }
     ctl_->closed.store(1, std::memory_order_seq_cst);
     detail::wake_readers(ctl_, ~0u, 0, true);
+    // The stream is over, not the ring: give the role up now, so the next
+    // producer (the next run of a flowgraph) can start the next stream while
+    // this handle still exists. This handle stays closed (closed_): it never
+    // writes again.
+    detail::unclaim(ctl_->producer, ctl_->producer_handle, id_);
 }
 
 template <class T>
