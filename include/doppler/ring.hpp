@@ -264,6 +264,30 @@ public:
     /// write_ptr() without a count: announces all free space (correct, but an
     /// untethered reader then treats all of it as overwritten; prefer write_ptr(n)).
     T* write_ptr() noexcept { return write_ptr(free_cached()); }
+
+    // ---- a writer lent the ring's memory ----------------------------------
+    // A producer may let another thread of its process fill the free space
+    // in place (the GNU Radio Buffer Sink lends it to the block upstream:
+    // lib/blocks/ring_buffer.h) and only commit() itself. That thread may not
+    // use this handle's producer methods while the producer does (they share
+    // handle-local state); these two touch only the shared header.
+
+    /// Lowest read index of the tethered readers, loaded now, for a writer at
+    /// absolute position `w` (at or past the write index): slots up to this
+    /// index + capacity() may be written. `corrupt` (if given) says whether a
+    /// reader index is impossible from `w` (then the result leaves no room).
+    uint64_t tethered_floor(uint64_t w, bool* corrupt = nullptr) const noexcept
+    {
+        return detail::min_tethered(ctl_, w, cap_, corrupt, nullptr);
+    }
+    /// Tell untethered readers that the samples before index h - capacity()
+    /// are about to be overwritten (write_ptr(n) does this for w + n). The
+    /// caller keeps h non-decreasing and calls this before writing.
+    void announce_until(uint64_t h) noexcept
+    {
+        ctl_->horizon.store(h, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_release);
+    }
     /// Publish n samples written through write_ptr() (n <= space()).
     void commit(uint64_t n) noexcept { commit(n, nullptr, 0); }
     /// Publish n samples and the tags that go with them (offsets relative to

@@ -1,8 +1,10 @@
 /* -*- c++ -*- */
 /*
- * Buffer Sink: GNU Radio input buffer -> ring, one memcpy or one VOLK
- * conversion per work() call, written straight into the ring's free space
- * (contiguous thanks to the mirror mapping).
+ * Buffer Sink: GNU Radio input buffer -> ring. Copy path: one memcpy or one
+ * VOLK conversion per work() call, written straight into the ring's free
+ * space (contiguous thanks to the mirror mapping). Zero-copy path: the
+ * upstream block's output buffer is the ring itself (ring_buffer.h, where
+ * the design is), and work() only publishes.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "buffer_sink_impl.h"
@@ -10,8 +12,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <gnuradio/block_detail.h>
+#include <gnuradio/buffer_double_mapped.h>
+#include <gnuradio/buffer_reader.h>
 #include <gnuradio/io_signature.h>
 #include <stdexcept>
+#include <typeinfo>
 #include <volk/volk.h>
 
 namespace gr {
@@ -43,28 +49,36 @@ buffer_sink::sptr buffer_sink::make(const std::string& type,
                                     uint64_t capacity,
                                     const std::string& policy,
                                     bool sc16,
-                                    float scale)
+                                    float scale,
+                                    bool zero_copy)
 {
     // Validate every argument before a /dev/shm object is touched.
     const auto t = detail::parse_type(type, sc16);
     const bool block = parse_policy(policy);
     detail::check_scale(scale);
     return gnuradio::make_block_sptr<buffer_sink_impl>(
-        detail::open_named(t, name, capacity), name, capacity, block, sc16, scale);
+        detail::open_named(t, name, capacity),
+        name,
+        capacity,
+        block,
+        sc16,
+        scale,
+        zero_copy);
 }
 
 buffer_sink::sptr buffer_sink::make(const std::string& type,
                                     ring_ref ring,
                                     const std::string& policy,
                                     bool sc16,
-                                    float scale)
+                                    float scale,
+                                    bool zero_copy)
 {
     const auto t = detail::parse_type(type, sc16);
     const bool block = parse_policy(policy);
     detail::check_scale(scale);
     detail::check_type(t, ring);
     return gnuradio::make_block_sptr<buffer_sink_impl>(
-        std::move(ring), "", 0, block, sc16, scale);
+        std::move(ring), "", 0, block, sc16, scale, zero_copy);
 }
 
 buffer_sink_impl::buffer_sink_impl(ring_ref ring,
@@ -72,7 +86,8 @@ buffer_sink_impl::buffer_sink_impl(ring_ref ring,
                                    uint64_t capacity,
                                    bool block,
                                    bool sc16,
-                                   float scale)
+                                   float scale,
+                                   bool zero_copy)
     : gr::sync_block("buffer_sink",
                      gr::io_signature::make(1, 1, detail::item_size(sc16)),
                      gr::io_signature::make(0, 0, 0))
@@ -83,6 +98,7 @@ buffer_sink_impl::buffer_sink_impl(ring_ref ring,
     , d_block(block)
     , d_sc16(sc16)
     , d_scale(scale)
+    , d_zero_copy_wanted(zero_copy)
 {
     detail::claim(d_ring, true);
 }
@@ -152,23 +168,54 @@ int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
 }
 
 template <class T>
+int buffer_sink_impl::push_in_place(::doppler::ring<T>& r, const void* in, uint64_t n)
+{
+    (void)r.space(0); // ends the stream here if another handle asked to close it
+    if (r.closed()) {
+        d_logger->error("{} was closed while the flowgraph wrote into it; ending",
+                        detail::label(d_ring));
+        return WORK_DONE;
+    }
+    // The upstream block wrote these items into the ring's free space, from
+    // the write index on (its buffer's item k is ring index base + k), held
+    // back by the tethered readers. A pointer anywhere else would mean GNU
+    // Radio moved the buffer under us: publishing it would be wrong data.
+    const auto* at =
+        static_cast<const T*>(r.seg()->data()) + (r.written() & (r.capacity() - 1));
+    if (in != static_cast<const void*>(at)) {
+        d_logger->error("{}: the input is not at the ring's write index (GNU Radio "
+                        "moved the upstream buffer); ending",
+                        detail::label(d_ring));
+        return WORK_DONE;
+    }
+    publish(r, in, n);
+    return int(n);
+}
+
+template <class T>
 void buffer_sink_impl::publish(::doppler::ring<T>& r, const void* in, uint64_t n)
 {
     // Tags index samples, not bytes: offset k of the chunk is ring sample
     // written() + k whatever the conversion (f64, i16) makes of it. A ring
     // reader sees a tag no earlier than the samples it points into: commit()
     // publishes the records first.
+    // On the zero-copy path the upstream block already wrote the n items at
+    // the write index (and announced them to untethered readers): no store,
+    // and no write_ptr(), whose announcement would move the horizon back.
+    const bool in_place = d_zero_copy.load(std::memory_order_relaxed);
     const uint64_t first = nitems_read(0);
     get_tags_in_range(d_gr_tags, 0, first, first + n);
     if (d_gr_tags.empty()) {
-        store(r.write_ptr(n), in, n);
+        if (!in_place)
+            store(r.write_ptr(n), in, n);
         r.commit(n);
         return;
     }
     d_ring_tags.pack(d_gr_tags, first, [this](const gr::tag_t& t) {
         lose_tag(t, tag_loss::unencodable);
     });
-    store(r.write_ptr(n), in, n);
+    if (!in_place)
+        store(r.write_ptr(n), in, n);
     r.commit(n, d_ring_tags.data(), d_ring_tags.size());
 }
 
@@ -240,8 +287,97 @@ int buffer_sink_impl::work(int noutput_items,
                            gr_vector_void_star&)
 {
     const void* in = input_items[0];
+    if (d_zero_copy.load(std::memory_order_relaxed))
+        return std::visit(
+            [&](const auto& r) { return push_in_place(*r, in, uint64_t(noutput_items)); },
+            d_ring);
     return std::visit(
         [&](const auto& r) { return push(*r, in, uint64_t(noutput_items)); }, d_ring);
+}
+
+std::string buffer_sink_impl::copy_reason(const gr::buffer_sptr& old) const
+{
+    if (!d_zero_copy_wanted)
+        return "zero_copy=False was asked for";
+    const auto t = std::visit([](const auto& r) { return r->seg()->type(); }, d_ring);
+    if (t == ::doppler::sample_type::f64)
+        return "type f64 widens each sample";
+    if (t == ::doppler::sample_type::i16 && !d_sc16)
+        return "type i16 without sc16 scales each sample";
+    if (!d_block)
+        return "policy drop refuses a chunk only once it exists, and in place the "
+               "upstream block would already have written it into the ring";
+    // GNU Radio's plain buffer (or ours, left by a lock()/unlock() restart).
+    const gr::buffer* b = old.get();
+    if (!b ||
+        (typeid(*b) != typeid(gr::buffer_double_mapped) &&
+         typeid(*b) != typeid(detail::ring_buffer)))
+        return "the upstream block has a custom buffer of its own";
+    if (old->nreaders() != 1)
+        return "the upstream block's output also feeds " +
+            std::to_string(old->nreaders() - 1) + " other block(s)";
+    const gr::block_sptr up = old->link();
+    if (!up || !up->detail())
+        return "the upstream block is not known";
+    // GNU Radio lets a block write at most half its buffer per call, in
+    // multiples of its output_multiple, and at least min_noutput_items.
+    const uint64_t cap = std::visit([](const auto& r) { return r->capacity(); }, d_ring);
+    const uint64_t need =
+        uint64_t(std::max({ 1, up->output_multiple(), up->min_noutput_items() }));
+    if (cap / 2 < need)
+        return "the ring (" + std::to_string(cap) + " samples) is smaller than twice " +
+            up->alias() + "'s output multiple (" + std::to_string(need) + ")";
+    if (cap > (uint64_t(1) << 30))
+        return "the ring (" + std::to_string(cap) +
+            " samples) is larger than GNU Radio's buffers can index (2^30)";
+    return "";
+}
+
+bool buffer_sink_impl::start()
+{
+    // GNU Radio calls start() in this block's thread once every buffer and
+    // reader of the run exists and before any work() of any block (threads
+    // meet at a barrier after start()): the topology is final, and the
+    // upstream block's buffer may be replaced (ring_buffer.h).
+    d_zero_copy.store(false, std::memory_order_relaxed);
+    d_ring_buffer.reset();
+    d_replaced_buffer.reset();
+    d_replaced_reader.reset();
+    const gr::buffer_reader_sptr reader = detail()->input(0);
+    const gr::buffer_sptr old = reader ? reader->buffer() : gr::buffer_sptr();
+    const std::string why = copy_reason(old);
+    const std::string ring = detail::label(d_ring);
+    if (!why.empty()) {
+        d_logger->info(
+            "{}: copy path (the sink copies each chunk into the ring): {}", ring, why);
+        return true;
+    }
+    const gr::block_sptr up = old->link();
+    const gr::block_detail_sptr up_detail = up->detail();
+    int port = -1;
+    for (int i = 0; i < up_detail->noutputs(); ++i)
+        if (up_detail->output(i) == old)
+            port = i;
+    if (port < 0) {
+        d_logger->info("{}: copy path (the sink copies each chunk into the ring): the "
+                       "upstream block's port is not found",
+                       ring);
+        return true;
+    }
+    auto buf = detail::ring_buffer::make(d_ring, old, up, d_logger);
+    gr::buffer_reader_sptr mine = gr::buffer_add_reader(
+        buf, history() - 1, shared_from_base<gr::block>(), reader->sample_delay());
+    up_detail->set_output(port, buf);
+    detail()->set_input(0, mine);
+    d_replaced_buffer = old;
+    d_replaced_reader = reader;
+    d_ring_buffer = buf;
+    d_zero_copy.store(true, std::memory_order_relaxed);
+    d_logger->info("{}: zero-copy path: {} writes straight into the ring, the sink "
+                   "only publishes",
+                   ring,
+                   up->alias());
+    return true;
 }
 
 bool buffer_sink_impl::check_topology(int, int)
@@ -277,6 +413,11 @@ bool buffer_sink_impl::stop()
     // tb.stop(), or when the input ended): end the stream for the consumer.
     // A ring opened by name is ours to release (role, and the name if we
     // created it); a handed-over ring belongs to its owner: only close it.
+    // Zero-copy: first make sure the upstream block can no longer write into
+    // the ring (it may still be running); the ring's end must come after
+    // its last write.
+    if (d_ring_buffer)
+        d_ring_buffer->detach(1000);
     std::visit(
         [this](const auto& r) {
             if (d_owned)
@@ -306,7 +447,10 @@ uint64_t buffer_sink_impl::tags_unencodable() const
 uint64_t buffer_sink_impl::tags_refused() const
 {
     return d_tags_refused.load(std::memory_order_relaxed);
-}
+    bool buffer_sink_impl::zero_copy() const
+    {
+        return d_zero_copy.load(std::memory_order_relaxed);
+    }
 
 } // namespace doppler
 } // namespace gr

@@ -5,6 +5,7 @@
 #ifndef INCLUDED_DOPPLER_BUFFER_SINK_IMPL_H
 #define INCLUDED_DOPPLER_BUFFER_SINK_IMPL_H
 
+#include "ring_buffer.h"
 #include "tag_pmt.h"
 
 #include <atomic>
@@ -27,25 +28,33 @@ public:
                      uint64_t capacity,
                      bool block,
                      bool sc16,
-                     float scale);
+                     float scale,
+                     bool zero_copy);
 
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,
              gr_vector_void_star& output_items) override;
     bool check_topology(int ninputs, int noutputs) override;
+    bool start() override;
     bool stop() override;
 
     uint64_t dropped() const override;
     uint64_t written() const override;
     uint64_t tags_unencodable() const override;
     uint64_t tags_refused() const override;
+    bool zero_copy() const override;
 
 private:
     template <class T>
     int push(::doppler::ring<T>& r, const void* in, uint64_t n);
-    // The one step that puts samples and their tags into the ring: the n
-    // items at `in` (the next n of the input, from nitems_read) and the
-    // stream tags on them.
+    // Zero-copy path: the n items at `in` are already in the ring at its
+    // write index (the upstream block wrote them there); publish them.
+    template <class T>
+    int push_in_place(::doppler::ring<T>& r, const void* in, uint64_t n);
+    // The one step that puts samples and their tags into the ring, on both
+    // paths: the n items at `in` (the next n of the input, from nitems_read)
+    // and the stream tags on them; copy path, store() then commit(), zero-copy
+    // path commit() alone.
     template <class T>
     void publish(::doppler::ring<T>& r, const void* in, uint64_t n);
     // The n items from nitems_read were refused (drop policy): count their
@@ -55,6 +64,9 @@ private:
     // for this reason.
     enum class tag_loss { unencodable, refused };
     void lose_tag(const gr::tag_t& tag, tag_loss why);
+    // Why this run cannot let the upstream block write into the ring ("" if
+    // it can); `old` is the buffer GNU Radio gave that block.
+    std::string copy_reason(const gr::buffer_sptr& old) const;
     // Input items -> ring samples: one memcpy or one VOLK call each.
     void store(::doppler::f32* dst, const void* in, uint64_t n) const;
     void store(::doppler::f64* dst, const void* in, uint64_t n) const;
@@ -68,6 +80,14 @@ private:
     const bool d_block; // policy "block"
     const bool d_sc16;
     const float d_scale;
+    const bool d_zero_copy_wanted; // make(zero_copy=): false forces the copy path
+    // This run's path (set in start(), read by zero_copy() from any thread).
+    std::atomic<bool> d_zero_copy { false };
+    // Zero-copy path: the upstream block's output buffer (over the ring),
+    // and the buffer and reader it replaced, kept alive until the next run.
+    std::shared_ptr<detail::ring_buffer> d_ring_buffer;
+    gr::buffer_sptr d_replaced_buffer;
+    gr::buffer_reader_sptr d_replaced_reader;
     // Rate-limited drop warning (touched only when a chunk is dropped).
     std::chrono::steady_clock::time_point d_last_warn {};
     uint64_t d_dropped_since_warn = 0;

@@ -63,6 +63,10 @@ def hold():
 """
 
 
+# A line of GNU Radio's console logger: "<block> :<level>: <message>".
+GR_LOG_LINE = re.compile(r"\S+ :(trace|debug|info|warning|error|critical): ")
+
+
 class Child:
     """A /usr/bin/python3 running `code` after PRELUDE, with line-based I/O."""
 
@@ -75,9 +79,17 @@ class Child:
         self.pid = self.p.pid
 
     def line(self, timeout=LONG):
-        """Next line the child printed; fails with its stderr if it died."""
-        out = b""
+        """Next line the child printed, skipping GNU Radio's log lines (a
+        flowgraph's blocks log there, e.g. the Buffer Sink's path when it
+        starts); fails with its stderr if it died."""
         deadline = time.monotonic() + timeout
+        while True:
+            got = self._line(deadline, timeout)
+            if not GR_LOG_LINE.match(got):
+                return got
+
+    def _line(self, deadline, timeout):
+        out = b""
         while not out.endswith(b"\n"):
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:

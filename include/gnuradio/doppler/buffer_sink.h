@@ -24,7 +24,18 @@ namespace doppler {
  * /dev/shm/doppler.<name>: attached if it exists, created otherwise) or handed
  * over from this process (a doppler.buffer object from Python, see ring_ref).
  * Each work() call is one memcpy or one VOLK conversion straight into the
- * ring (its pages are mapped twice, so the free space is always contiguous).
+ * ring (its pages are mapped twice, so the free space is always contiguous):
+ * the copy path.
+ *
+ * Zero-copy path: when the ring's samples are the port's items ("f32", or
+ * "i16" with \p sc16), the policy is "block" and the block feeding the sink
+ * writes into a plain GNU Radio buffer read by the sink alone, the sink
+ * makes the ring's own memory that block's output buffer when the flowgraph
+ * starts: the upstream block writes straight into shared memory, is held back
+ * by the ring's tethered readers, and work() only publishes. Every other
+ * case runs the copy path. zero_copy() says which path the current (or last)
+ * run took, and start() logs it in one info line with the reason; make it
+ * with \p zero_copy false to force the copy path. See lib/blocks/ring_buffer.h.
  *
  * Types (\p type):
  *  - "f32": gr_complex in, stored as complex float (f32).
@@ -83,6 +94,8 @@ public:
      * \param sc16 type "i16" only: input is raw shorts, vector length 2.
      * \param scale type "i16" without sc16: int16 = round(float * scale),
      *        saturated (32767: full scale +-1.0 maps to +-32767).
+     * \param zero_copy true: let the upstream block write into the ring when
+     *        the run allows it (see above); false: always copy.
      * \throws ::doppler::error EINVAL on a bad type or policy (the message
      *         names the parameter), std::invalid_argument on a bad sc16 or
      *         scale (a scale must be finite and non-zero, its reciprocal too);
@@ -94,7 +107,8 @@ public:
                      uint64_t capacity = ::doppler::default_capacity,
                      const std::string& policy = "drop",
                      bool sc16 = false,
-                     float scale = 32767.0f);
+                     float scale = 32767.0f,
+                     bool zero_copy = true);
 
     /*!
      * \brief Sink into a ring this process already holds (same process).
@@ -105,7 +119,8 @@ public:
                      ring_ref ring,
                      const std::string& policy = "drop",
                      bool sc16 = false,
-                     float scale = 32767.0f);
+                     float scale = 32767.0f,
+                     bool zero_copy = true);
 
     /// Samples the ring has refused (ring-wide counter, every producer).
     virtual uint64_t dropped() const = 0;
@@ -117,6 +132,10 @@ public:
     /// Tags lost with the chunks the "drop" policy refused (their samples
     /// were never written), counted here, logged once per key.
     virtual uint64_t tags_refused() const = 0;
+    /// True if the current run (or the last one, once stopped) lets the
+    /// upstream block write straight into the ring; false before the first
+    /// run and for runs on the copy path.
+    virtual bool zero_copy() const = 0;
 };
 
 } // namespace doppler

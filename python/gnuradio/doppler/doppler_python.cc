@@ -121,7 +121,7 @@ PYBIND11_MODULE(doppler_python, m)
         "buffer_sink",
         "Writes its input stream into a doppler ring.\n\n"
         "buffer_sink(type, name=None, capacity=1<<20, policy='drop', sc16=False, "
-        "scale=32767.0, buffer=None)\n\n"
+        "scale=32767.0, buffer=None, zero_copy=True)\n\n"
         "type: 'f32' (complex in, stored as complex64), 'f64' (complex in, widened to\n"
         "  complex128) or 'i16' (int16 I/Q pairs: with sc16 the input is raw shorts of\n"
         "  vector length 2, else complex in, int16 = round(x * scale), saturated).\n"
@@ -133,6 +133,10 @@ PYBIND11_MODULE(doppler_python, m)
         "capacity: samples, used only when the ring is created here.\n"
         "policy: 'drop' (never stalls; refused chunks counted in dropped()) or 'block'\n"
         "  (lossless: waits for the consumer).\n"
+        "zero_copy: True (default) lets the block upstream write straight into the ring\n"
+        "  when the run allows it (type 'f32' or 'i16' with sc16, policy 'block', the\n"
+        "  sink the only reader of a plain GNU Radio buffer); False always copies.\n"
+        "  zero_copy() says which path the run took; start() logs it.\n"
         "Stream tags go into the ring with the samples, at the same sample index\n"
         "(values converted as docs/blocks.md says; rx_time stays a tuple).\n"
         "The stream ends when the flowgraph stops: its consumer drains it, then sees\n"
@@ -145,15 +149,17 @@ PYBIND11_MODULE(doppler_python, m)
                          const std::string& policy,
                          bool sc16,
                          float scale,
-                         py::object buffer) {
+                         py::object buffer,
+                         bool zero_copy) {
                  const uint64_t cap = capacity_of(capacity);
                  return make_block(where_of(name, buffer), [&](auto&& where) {
                      if constexpr (std::is_same_v<std::decay_t<decltype(where)>,
                                                   std::string>)
-                         return buffer_sink::make(type, where, cap, policy, sc16, scale);
+                         return buffer_sink::make(
+                             type, where, cap, policy, sc16, scale, zero_copy);
                      else
                          return buffer_sink::make(
-                             type, std::move(where), policy, sc16, scale);
+                             type, std::move(where), policy, sc16, scale, zero_copy);
                  });
              }),
              py::arg("type"),
@@ -162,7 +168,8 @@ PYBIND11_MODULE(doppler_python, m)
              py::arg("policy") = "drop",
              py::arg("sc16") = false,
              py::arg("scale") = 32767.0f,
-             py::arg("buffer") = py::none())
+             py::arg("buffer") = py::none(),
+             py::arg("zero_copy") = true)
         .def("dropped",
              &buffer_sink::dropped,
              "Samples the ring has refused (drop policy), ring-wide.")
@@ -176,7 +183,12 @@ PYBIND11_MODULE(doppler_python, m)
         .def("tags_refused",
              &buffer_sink::tags_refused,
              "Tags lost with the chunks the drop policy refused (their samples were\n"
-             "never written), counted here, logged once per key.");
+             "never written), counted here, logged once per key.")
+        .def("zero_copy",
+             &buffer_sink::zero_copy,
+             "True if the current (or last) run lets the upstream block write straight "
+             "into\n"
+             "the ring; False before the first run and on the copy path.");
 
     py::class_<buffer_source,
                gr::sync_block,

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""QA of doppler.buffer_sink: flowgraph -> ring -> Python wait() in this process."""
+"""QA of doppler.buffer_sink: flowgraph -> ring -> Python wait() in this process.
+
+Every test runs on both of the sink's paths: see SINK_PATH below."""
 
 import errno
 import os
+import re
 import subprocess
 import sys
 
@@ -12,6 +15,41 @@ from gnuradio import blocks, doppler, gr, gr_unittest
 
 from qa_common import (LONG, VARIANTS, Drainer, complex_input, drain, ring_name, shm_exists,
                        stops, to_i16, until)
+
+# Every test here runs once per sink path (CTest registers this file twice):
+# DOPPLER_QA_SINK_PATH=zero-copy (the default) makes each sink with
+# zero_copy=True, and the tests whose overflow policy does not matter use
+# policy "block", so every f32 and sc16 sink takes the zero-copy path;
+# DOPPLER_QA_SINK_PATH=copy makes each sink with zero_copy=False. After a
+# run, the tests check which path the sink took (sink.zero_copy()).
+SINK_PATH = os.environ.get("DOPPLER_QA_SINK_PATH", "zero-copy")
+if SINK_PATH not in ("zero-copy", "copy"):
+    raise SystemExit("DOPPLER_QA_SINK_PATH must be zero-copy or copy, got %r" % SINK_PATH)
+ZERO_COPY = SINK_PATH == "zero-copy"
+# The policy of tests that do not exercise overflow: "block" lets the sink
+# take the zero-copy path, "drop" is what they always used.
+ANY_POLICY = "block" if ZERO_COPY else "drop"
+
+
+def make_sink(*args, **kw):
+    """doppler.buffer_sink with this run's zero_copy."""
+    kw.setdefault("zero_copy", ZERO_COPY)
+    return doppler.buffer_sink(*args, **kw)
+
+
+def zero_copy_expected(variant, policy):
+    """Whether a sink of this variant and policy, fed by a plain block that it
+    alone reads, takes the zero-copy path in this run."""
+    return ZERO_COPY and policy == "block" and variant in ("f32", "sc16")
+
+
+def first_line(proc):
+    """The next line of proc's stdout that is not one of GNU Radio's log lines
+    (the sink logs its path there when the flowgraph starts); "" at its end."""
+    for line in proc.stdout:
+        if not re.match(r"\S+ :(trace|debug|info|warning|error|critical): ", line):
+            return line.strip()
+    return ""
 
 
 def source_for(variant, n, seed=1):
@@ -26,15 +64,17 @@ def source_for(variant, n, seed=1):
 
 class qa_buffer_sink(gr_unittest.TestCase):
 
-    def run_into(self, variant, ring, n, policy="drop", capacity=4096):
+    def run_into(self, variant, ring, n, policy=ANY_POLICY, capacity=4096):
         """vector_source -> buffer_sink(ring) -> run to completion. Returns the sink."""
         btype, sc16, _ = VARIANTS[variant]
         src, expected = source_for(variant, n)
         where = {"name": ring} if isinstance(ring, str) else {"buffer": ring}
-        snk = doppler.buffer_sink(btype, capacity=capacity, policy=policy, sc16=sc16, **where)
+        snk = make_sink(btype, capacity=capacity, policy=policy, sc16=sc16, **where)
+        self.assertFalse(snk.zero_copy())  # no run yet
         tb = gr.top_block()
         tb.connect(src, snk)
         tb.run()
+        self.assertEqual(snk.zero_copy(), zero_copy_expected(variant, policy))
         return snk, expected
 
     # --- same process, doppler.buffer object --------------------------------
@@ -74,9 +114,9 @@ class qa_buffer_sink(gr_unittest.TestCase):
         self.assertTrue(buf.write(np.ones(10, np.complex64)))
         buf.close()
         with self.assertRaisesRegex(ValueError, "is closed"):
-            doppler.buffer_sink("f32", buffer=buf)
+            make_sink("f32", buffer=buf)
         buf.destroy()  # gives up the producer role it kept after close()
-        snk = doppler.buffer_sink("f32", name=name, policy="block")
+        snk = make_sink("f32", name=name, policy="block")
         tb = gr.top_block()
         tb.connect(blocks.vector_source_c([2j] * 100, False), snk)
         tb.run()
@@ -93,7 +133,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
     def test_scale(self):
         buf = doppler.buffer.I16Buffer(1024)
         x = np.array([0.5 + 0.25j, -1 + 1j], dtype=np.complex64)
-        snk = doppler.buffer_sink("i16", buffer=buf, scale=1000.0)
+        snk = make_sink("i16", buffer=buf, scale=1000.0)
         tb = gr.top_block()
         tb.connect(blocks.vector_source_c(x.tolist()), snk)
         tb.run()
@@ -110,7 +150,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
             snk, expected = self.run_into(variant, name, n, capacity=999)  # capacity: the ring's wins
         else:
             src, expected = source_for(variant, n)
-            snk = doppler.buffer_sink(type=btype, name=name, capacity=4096, policy="drop", sc16=sc16)
+            snk = make_sink(type=btype, name=name, capacity=4096, policy=ANY_POLICY, sc16=sc16)
             buf = cls.attach(name)
             tb = gr.top_block()
             tb.connect(src, snk)
@@ -163,7 +203,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
         buf = doppler.buffer.F32Buffer(512)
         n = 20000
         src, expected = source_for("f32", n)
-        snk = doppler.buffer_sink("f32", buffer=buf, policy="block")
+        snk = make_sink("f32", buffer=buf, policy="block")
         tb = gr.top_block()
         tb.connect(src, snk)
         tb.start()
@@ -175,6 +215,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
         got = drain(buf, chunk=100)
         tb.wait()
         np.testing.assert_array_equal(got, expected)
+        self.assertEqual(snk.zero_copy(), ZERO_COPY)
 
     # --- across processes -----------------------------------------------------
 
@@ -184,7 +225,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
         name = ring_name("xproc")
         n = 2_000_000
         seq = np.arange(n, dtype=np.float32)
-        snk = doppler.buffer_sink("f32", name, 4096, "block")  # creates the ring
+        snk = make_sink("f32", name, 4096, "block")  # creates the ring
         consumer = subprocess.Popen(
             [sys.executable, "-c",
              "import sys, numpy as np; from doppler import buffer as b\n"
@@ -207,17 +248,19 @@ class qa_buffer_sink(gr_unittest.TestCase):
         self.assertEqual(consumer.returncode, 0)
         self.assertEqual(int(out), n)
         self.assertEqual(snk.dropped(), 0)
+        self.assertEqual(snk.zero_copy(), ZERO_COPY)
 
     # --- stopping --------------------------------------------------------------
 
     def test_stop_while_waiting_for_space(self):
         name = ring_name("stop")
         tb = gr.top_block()
-        snk = doppler.buffer_sink("f32", name, 512, "block")
+        snk = make_sink("f32", name, 512, "block")
         buf = doppler.buffer.F32Buffer.attach(name)
         tb.connect(blocks.null_source(gr.sizeof_gr_complex), snk)
         # Stopped while it waits for room (the ring is full).
         self.assertTrue(stops(tb, ready=lambda: buf.available == 512))
+        self.assertEqual(snk.zero_copy(), ZERO_COPY)
         # Stopped: the stream is closed; the name stays while this consumer
         # is attached and goes with it.
         self.assertTrue(buf.closed)
@@ -240,7 +283,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
         name = ring_name("kill")
         n, first = 100_000, 30_000
         seq = np.arange(n, dtype=np.float32)
-        snk = doppler.buffer_sink("f32", name, 4096, "block")  # creates the ring
+        snk = make_sink("f32", name, 4096, "block")  # creates the ring
         tb = gr.top_block()
         tb.connect(blocks.vector_source_c((seq - 1j * seq).tolist()), snk)
         consumer = subprocess.Popen(
@@ -270,6 +313,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
             tb.wait()
             self.assertEqual(snk.dropped(), 0)
             self.assertEqual(buf.missed_wakes, 0)
+            self.assertEqual(snk.zero_copy(), ZERO_COPY)
             buf.destroy()
         finally:
             if consumer.poll() is None:
@@ -293,7 +337,8 @@ class qa_buffer_sink(gr_unittest.TestCase):
              "from doppler import buffer as b\n"
              "buf = b.F32Buffer(512)\n"
              "tb = gr.top_block()\n"
-             "snk = doppler.buffer_sink('f32', buffer=buf, policy='drop')\n"
+             "snk = doppler.buffer_sink('f32', buffer=buf, policy='drop', zero_copy=%r)\n"
+             % ZERO_COPY +
              "tb.connect(blocks.null_source(gr.sizeof_gr_complex), snk)\n"
              "t0 = time.monotonic(); tb.start()\n"
              "while snk.dropped() == 0 or time.monotonic() - t0 < 2.5:\n"
@@ -313,23 +358,23 @@ class qa_buffer_sink(gr_unittest.TestCase):
 
     def test_bad_arguments(self):
         with self.assertRaisesRegex(ValueError, "type"):
-            doppler.buffer_sink("c32", ring_name("bad"))
+            make_sink("c32", ring_name("bad"))
         with self.assertRaisesRegex(ValueError, "policy"):
-            doppler.buffer_sink("f32", ring_name("bad"), policy="wait")
+            make_sink("f32", ring_name("bad"), policy="wait")
         with self.assertRaisesRegex(ValueError, "name"):
-            doppler.buffer_sink("f32", "../etc")
+            make_sink("f32", "../etc")
         with self.assertRaisesRegex(ValueError, "capacity"):
-            doppler.buffer_sink("f32", ring_name("bad"), capacity=0)
+            make_sink("f32", ring_name("bad"), capacity=0)
         with self.assertRaisesRegex(ValueError, "sc16"):
-            doppler.buffer_sink("f32", ring_name("bad"), sc16=True)
+            make_sink("f32", ring_name("bad"), sc16=True)
         with self.assertRaisesRegex(TypeError, "f64"):
-            doppler.buffer_sink("f32", buffer=doppler.buffer.F64Buffer(256))
+            make_sink("f32", buffer=doppler.buffer.F64Buffer(256))
         with self.assertRaises(TypeError):
-            doppler.buffer_sink("f32", 42)
+            make_sink("f32", 42)
         name = ring_name("type")
         with doppler.buffer.I16Buffer(1024, name=name):
             with self.assertRaisesRegex(TypeError, "i16"):
-                doppler.buffer_sink("f32", name)
+                make_sink("f32", name)
 
     def test_second_producer_in_another_process_is_refused(self):
         import subprocess
@@ -345,7 +390,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
         try:
             self.assertEqual(holder.stdout.readline().strip(), "ok")
             with self.assertRaises(OSError) as cm:
-                doppler.buffer_sink("f32", name)
+                make_sink("f32", name)
             self.assertEqual(cm.exception.errno, errno.EBUSY)
             self.assertIn(str(holder.pid), str(cm.exception))
         finally:
@@ -355,16 +400,16 @@ class qa_buffer_sink(gr_unittest.TestCase):
     def test_two_sinks_on_one_name_in_one_script_are_refused(self):
         # Roles belong to handles: the second sink is a second producer.
         name = ring_name("twice")
-        first = doppler.buffer_sink("f32", name)
+        first = make_sink("f32", name)
         with self.assertRaises(OSError) as cm:
-            doppler.buffer_sink("f32", name)
+            make_sink("f32", name)
         self.assertEqual(cm.exception.errno, errno.EBUSY)
         self.assertIn("another handle in this same process (pid %d)" % os.getpid(),
                       str(cm.exception))
         buf = doppler.buffer.F32Buffer(4096)
-        second = doppler.buffer_sink("f32", buf)
+        second = make_sink("f32", buf)
         with self.assertRaises(OSError):  # a second sink on one buffer object shares its handle
-            doppler.buffer_sink("f32", doppler.buffer.F32Buffer.attach(name))
+            make_sink("f32", doppler.buffer.F32Buffer.attach(name))
         del first, second
 
     # --- running the flowgraph again ----------------------------------------------
@@ -396,7 +441,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
             n = 30_000
             src = blocks.vector_source_c(run_samples(1), True)
             head = blocks.head(gr.sizeof_gr_complex, n)
-            snk = doppler.buffer_sink("f32", name, 999, "block")  # attaches: the consumer's ring
+            snk = make_sink("f32", name, 999, "block")  # attaches: the consumer's ring
             tb = gr.top_block()
             tb.connect(src, head, snk)
             tb.run()  # run 1: to the end of its input
@@ -422,6 +467,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
         self.assertEqual(seen, [(first, 1, n, "EOFError"), (first + 1, 2, n, "EOFError"),
                                 (first + 2, 3, third, "EOFError")])
         self.assertEqual(snk.dropped(), 0)
+        self.assertEqual(snk.zero_copy(), ZERO_COPY)
         self.assertFalse(shm_exists(name))  # the consumer, its creator, left last
 
     def check_a_flowgraph_process_per_run(self, consumer_creates, runs):
@@ -434,10 +480,10 @@ class qa_buffer_sink(gr_unittest.TestCase):
         watch = None
         try:
             for run, n in enumerate(runs, 1):
-                fg = subprocess.Popen([sys.executable, "-c", FLOWGRAPH, name, str(run), str(n)],
+                fg = subprocess.Popen([sys.executable, "-c", FLOWGRAPH, name, str(run), str(n), SINK_PATH],
                                       stdout=subprocess.PIPE, text=True)
                 with fg:
-                    self.assertEqual(fg.stdout.readline().strip(), "running")
+                    self.assertEqual(first_line(fg), "running")
                     if consumer is None:  # the first flowgraph created the ring
                         consumer = self.start_consumer(name, create=False, streams=len(runs))
                     if watch is None:
@@ -484,7 +530,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
         # Block policy, a ring smaller than a run: each run's sink waits for
         # this consumer, so its ring is there to attach to.
         name = ring_name("restart")
-        snk = doppler.buffer_sink("f32", name, 512, "block")
+        snk = make_sink("f32", name, 512, "block")
         tb = gr.top_block()
         src = blocks.vector_source_c([1 + 1j] * 3000, False)
         tb.connect(src, snk)
@@ -495,12 +541,13 @@ class qa_buffer_sink(gr_unittest.TestCase):
             tb.stop()
             tb.wait()
             self.assertEqual(len(got), 3000, run)
+            self.assertEqual(snk.zero_copy(), ZERO_COPY, run)
             buf.destroy()
             src.rewind()
 
     def test_a_rerun_with_a_closed_buffer_object_raises_at_start(self):
         buf = doppler.buffer.F32Buffer(4096)
-        snk = doppler.buffer_sink("f32", buf)
+        snk = make_sink("f32", buf)
         tb = gr.top_block()
         src = blocks.vector_source_c([1j] * 100, False)
         tb.connect(src, snk)
@@ -559,7 +606,7 @@ with buf:
 
 # A flowgraph process: run argv[2]'s samples (run_samples) into ring argv[1]
 # (block policy, 4096-sample ring if it creates it), argv[3] samples (0: until
-# killed); prints "running" once started.
+# killed), on the sink path argv[4]; prints "running" once started.
 FLOWGRAPH = """
 import sys
 import numpy as np
@@ -568,7 +615,7 @@ name, run, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ramp = (np.arange(1 << 16, dtype=np.float32) + 1j * run).astype(np.complex64).tolist()
 tb = gr.top_block()
 src = blocks.vector_source_c(ramp, True)
-snk = doppler.buffer_sink("f32", name, 4096, "block")
+snk = doppler.buffer_sink("f32", name, 4096, "block", zero_copy=sys.argv[4] == "zero-copy")
 if n:
     tb.connect(src, blocks.head(gr.sizeof_gr_complex, n), snk)
 else:

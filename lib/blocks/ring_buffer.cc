@@ -1,0 +1,202 @@
+/* -*- c++ -*- */
+/*
+ * gr-doppler: the ring's memory as the upstream block's output buffer (the
+ * design is at the top of ring_buffer.h).
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "ring_buffer.h"
+#include "block_ring.h"
+
+#include <gnuradio/block_detail.h>
+#include <gnuradio/buffer_reader.h>
+
+#include <boost/thread/thread.hpp>
+
+#include <algorithm>
+
+namespace gr {
+namespace doppler {
+namespace detail {
+
+using ::doppler::status;
+
+std::shared_ptr<ring_buffer> ring_buffer::make(const ring_ref& ring,
+                                               const gr::buffer_sptr& old,
+                                               gr::block_sptr upstream,
+                                               gr::logger_ptr log)
+{
+    return std::shared_ptr<ring_buffer>(
+        new ring_buffer(ring, old, std::move(upstream), std::move(log)));
+}
+
+ring_buffer::ring_buffer(const ring_ref& ring,
+                         const gr::buffer_sptr& old,
+                         gr::block_sptr upstream,
+                         gr::logger_ptr log)
+    : gr::buffer(gr::buffer_mapping_type::double_mapped,
+                 int(std::visit([](const auto& r) { return r->capacity(); }, ring)),
+                 old->get_sizeof_item(),
+                 old->get_downstream_lcm_nitems(),
+                 old->get_max_reader_output_multiple(),
+                 std::move(upstream))
+    , d_ring(ring)
+    , d_cap(std::visit([](const auto& r) { return r->capacity(); }, ring))
+    , d_ring_base(std::visit([](const auto& r) { return r->written(); }, ring))
+    , d_floor(d_ring_base)
+    , d_horizon(d_ring_base)
+    , d_log(std::move(log))
+{
+    std::visit(
+        [this](const auto& r) {
+            d_base = static_cast<char*>(r->seg()->data());
+            // The slot of the ring's write index: the upstream block's first
+            // item goes where the sink publishes next (buffer_add_reader
+            // starts the sink's reader here too).
+            d_write_index = unsigned(d_ring_base & (d_cap - 1));
+            // The ring's floor now: space_available() then only reloads it
+            // when the ring fills.
+            d_floor = r->tethered_floor(d_ring_base);
+        },
+        d_ring);
+    d_bufsize = unsigned(d_cap);
+}
+
+ring_buffer::~ring_buffer() = default;
+
+int ring_buffer::space_available()
+{
+    // GNU Radio's own figure, as buffer_double_mapped computes it: the room
+    // behind the slowest reader of this buffer (the sink), pruning the tags
+    // every reader is past.
+    int space = int(d_bufsize) - 1;
+    if (!d_readers.empty()) {
+        int most_data = d_readers[0]->items_available();
+        uint64_t min_items_read = d_readers[0]->nitems_read();
+        for (size_t i = 1; i < d_readers.size(); i++) {
+            most_data = std::max(most_data, d_readers[i]->items_available());
+            min_items_read = std::min(min_items_read, d_readers[i]->nitems_read());
+        }
+        if (min_items_read != d_last_min_items_read) {
+            prune_tags(d_last_min_items_read);
+            d_last_min_items_read = min_items_read;
+        }
+        space = int(d_bufsize) - most_data - 1;
+    }
+    if (!d_attached.load(std::memory_order_relaxed))
+        return d_private ? space : 0;
+    if (d_failed)
+        return 0;
+    // The ring's figure: room behind its slowest tethered reader for the
+    // upstream block's write position.
+    const uint64_t w = d_ring_base + d_abs_write_offset;
+    uint64_t free = room(d_floor, w);
+    const uint64_t enough = std::min<uint64_t>(uint64_t(space), d_bufsize / 2);
+    if (free < enough) {
+        std::visit([&](const auto& r) { d_floor = r->tethered_floor(w); }, d_ring);
+        free = room(d_floor, w);
+    }
+    space = int(std::min<uint64_t>(uint64_t(space), free));
+    if (w + uint64_t(space) > d_horizon) {
+        d_horizon = w + uint64_t(space);
+        std::visit([&](const auto& r) { r->announce_until(d_horizon); }, d_ring);
+    }
+    return space;
+}
+
+bool ring_buffer::output_blkd_cb_ready(int)
+{
+    return d_attached.load(std::memory_order_acquire);
+}
+
+bool ring_buffer::output_blocked_callback(int output_multiple, bool force)
+{
+    // force: the upstream block's work() produced nothing; not a wait for room.
+    if (force || !d_attached.load(std::memory_order_relaxed) || d_failed || d_done)
+        return false;
+    // Items the sink has not published yet: its next work() wakes the
+    // upstream block (READY_NO_OUTPUT notifies upstream), and a reader may
+    // be waiting for exactly those items, so no waiting here.
+    if (d_readers.size() != 1 || d_readers[0]->items_available() != 0)
+        return false;
+    // Nothing pending: the ring handle's write index is the upstream block's
+    // write position, and no work() runs (custom_lock), so the producer-side
+    // wait is ours to use.
+    int need = std::max(1, output_multiple);
+    if (const gr::block_sptr up = link())
+        need = std::max(need, up->min_noutput_items());
+    const uint64_t n = std::min<uint64_t>(uint64_t(need), d_cap);
+    const status s = std::visit(
+        [&](const auto& r) { return r->wait_space(n, work_slice_ns); }, d_ring);
+    switch (s) {
+    case status::ok:
+        std::visit(
+            [&](const auto& r) {
+                d_floor = r->tethered_floor(d_ring_base + d_abs_write_offset);
+            },
+            d_ring);
+        return true;
+    case status::timeout: // no reader consumed within the slice
+    case status::broken: // a tethered reader died; a successor may come
+        // Try again (the mutex is released in between), unless the
+        // flowgraph is stopping: then the upstream block goes to its
+        // interruptible wait for output space and ends there.
+        return !boost::this_thread::interruption_requested();
+    case status::end_of_stream:
+        fail(label(d_ring) + " was closed while the flowgraph wrote into it; ending");
+        return false;
+    case status::corrupt:
+        fail(std::visit([](const auto& r) { return r->corruption(); }, d_ring) +
+             "; ending");
+        return false;
+    default:
+        fail(label(d_ring) + ": waiting for room failed (" + ::doppler::status_name(s) +
+             "); ending");
+        return false;
+    }
+}
+
+void ring_buffer::fail(const std::string& why) noexcept
+{
+    d_failed = true;
+    try {
+        d_log->error("{}", why);
+    } catch (...) {
+    }
+    // The mutex is held (custom_lock): set the flag directly. The sink then
+    // finds its input done with nothing left and finishes; the upstream
+    // block finds its output done and finishes too.
+    d_done = true;
+    if (!d_readers.empty())
+        if (const gr::block_sptr sink = d_readers[0]->link())
+            if (sink->detail())
+                sink->detail()->d_tpb.notify_msg(); // wakes its thread
+}
+
+void ring_buffer::detach(int timeout_ms) noexcept
+{
+    // Runs in the sink's thread from stop(), possibly while an interruption
+    // unwinds it: no interruption point may throw here.
+    boost::this_thread::disable_interruption no_interruption;
+    try {
+        gr::thread::scoped_lock lock(d_mutex);
+        // No work() in progress on this buffer (the upstream block may still
+        // be writing its last call) and no callback.
+        d_cv.timed_wait(lock, boost::posix_time::milliseconds(timeout_ms), [this] {
+            return !d_callback_flag && d_active_pointer_counter == 0;
+        });
+        if (!d_attached.load(std::memory_order_relaxed))
+            return;
+        d_attached.store(false, std::memory_order_release);
+        const ::doppler::sample_type t =
+            std::visit([](const auto& r) { return r->seg()->type(); }, d_ring);
+        d_private = ::doppler::segment::create(t, d_cap);
+        d_base = static_cast<char*>(d_private->data());
+    } catch (...) {
+        // No private memory: space_available() stays 0, nothing is written.
+        d_attached.store(false, std::memory_order_release);
+    }
+}
+
+} // namespace detail
+} // namespace doppler
+} // namespace gr

@@ -1,0 +1,190 @@
+/* -*- c++ -*- */
+/*
+ * gr-doppler: the ring's own memory as the output buffer of the block that
+ * feeds a Buffer Sink (zero-copy path).
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Design
+ * ======
+ *
+ * What it is. A gr::buffer whose data pages are the ring's data pages. The
+ *   ring is mapped twice back to back (ring.hpp), which is exactly what
+ *   GNU Radio's double-mapped buffers need: d_base is the ring's first slot,
+ *   d_bufsize its capacity, and GNU Radio's item j is ring slot j. The
+ *   buffer's write index starts at the slot of the ring's write index, so the
+ *   upstream block's n-th item of the run lands on ring index base + n, the
+ *   sample the sink publishes n-th. The sink's input pointer then points into
+ *   the ring at its write index, and the sink's work() only publishes:
+ *   commit(n) with the tags of the window, no copy.
+ *
+ * Who installs it, and when. The Buffer Sink, in its start(). GNU Radio
+ *   calls start() in the sink's own thread once every buffer and reader of
+ *   the run exists and before any block's work() runs (all block threads
+ *   pass a barrier after their start()), so the sink sees the final topology:
+ *   it replaces the upstream block's output buffer (block_detail::set_output)
+ *   and its own reader (set_input) only if
+ *     - the ring's samples are the port's items (f32 ring and complex input,
+ *       i16 ring and raw sc16 input): no conversion;
+ *     - the policy is "block" (see "Drop policy" below);
+ *     - the buffer GNU Radio gave the upstream block is its plain
+ *       double-mapped one (not a custom buffer of that block's own);
+ *     - the sink is that buffer's only reader (several downstream blocks
+ *       read one buffer; the ring's memory cannot be theirs too);
+ *     - the ring holds at least as many items as that buffer (the upstream
+ *       block's output_multiple and decimating readers were sized for it)
+ *       and at most 2^30 (GNU Radio's indices are int).
+ *   Otherwise the run takes the copy path, which is the sink as it always
+ *   was. GNU Radio's own custom-buffer mechanism (a buffer type in the sink's
+ *   input signature, replace_buffer() on the upstream block during
+ *   flat_flowgraph::connect_block_inputs) is not used: it decides one edge
+ *   at a time, before the other readers of the upstream port are connected
+ *   (a reader connected earlier stays on the replaced buffer and never gets
+ *   data), and it refuses to start a flowgraph whose upstream block has a
+ *   custom buffer of its own. Only other blocks' start() runs while the
+ *   sink swaps the buffer; the old buffer and reader are kept alive until
+ *   the sink stops, so such a start() that looks at its output buffer still
+ *   finds a valid one.
+ *
+ * Block policy: never write over what a tethered reader has not consumed.
+ *   GNU Radio's accounting only knows the sink's read position. So
+ *   space_available(), which the upstream block's thread calls before every
+ *   work() (under the buffer's mutex), returns the smaller of GNU Radio's own
+ *   figure and the ring's room from the upstream block's write position
+ *   base + nitems_written: the lowest tethered read index + capacity - that
+ *   position (ring::tethered_floor, shared atomics only, reloaded only when
+ *   the cached floor would limit the call). Before returning it announces the
+ *   end of that room to untethered readers (ring::announce_until, the horizon
+ *   that write_ptr(n) sets in the copy path), so a window an untethered
+ *   reader holds is reported as overwritten exactly as before. The sink never
+ *   calls write_ptr() on this path: the horizon only moves forward.
+ *
+ * Waiting for room, and stopping. When the ring is the reason the upstream
+ *   block cannot write, GNU Radio calls output_blocked_callback() in the
+ *   upstream block's thread, holding the buffer's mutex with no work() of
+ *   either block in progress (custom_lock). If the sink still has items to
+ *   publish it returns false: the upstream block waits for the sink's next
+ *   work(), which wakes it as usual. Otherwise it waits on the ring for
+ *   room (ring::wait_space: the ring's futex handshake, woken by the
+ *   consuming reader) in slices of 100 ms and returns true ("try again",
+ *   releasing the mutex in between) until there is room; it returns false
+ *   once the thread is asked to stop (tb.stop(): boost interruption), so
+ *   the upstream block reaches its interruptible wait and ends, with no ring
+ *   reader at all too. The producer-side methods of the ring handle are thus
+ *   used by two threads, never at once: the sink inside work(), the upstream
+ *   block inside this callback, and GNU Radio's buffer mutex orders the two.
+ *   A ring that is closed or corrupt while the upstream block waits ends
+ *   the run: the buffer is marked done (both blocks then finish), the error
+ *   is logged.
+ *
+ * Drop policy takes the copy path. The drop decision (a chunk that does not
+ *   fit is refused whole and counted) can only be made once the chunk exists.
+ *   In place, the upstream block has written it before the sink sees it, so
+ *   with a full ring it would have had to either wait (a stall: that is the
+ *   block policy), or write over slots a tethered reader has not consumed
+ *   (a reader could see a torn or overwritten window), or write somewhere
+ *   else (a copy). The copy path keeps offered = written + dropped and the
+ *   ("dropped", n) marker at the gap.
+ *
+ * Stop. The sink's stop() waits (at most a second) until no work() uses the
+ *   buffer, then detaches it: from then on it is a private double-mapped
+ *   buffer of the same size, so an upstream block still running (the sink
+ *   ended first) or a flowgraph reconfigured with lock()/unlock() never
+ *   writes into the ring again, in particular not after the sink gave up
+ *   the producer role. Only then does the sink end its stream. The buffer
+ *   holds the ring handle, so the mapping outlives any late access.
+ *
+ * Hot path. space_available() on the upstream side and the sink's work() on
+ *   the other: no allocation, no lock beyond the buffer mutex GNU Radio
+ *   already holds, one load of a cached floor per call.
+ */
+#ifndef INCLUDED_DOPPLER_RING_BUFFER_H
+#define INCLUDED_DOPPLER_RING_BUFFER_H
+
+#include <gnuradio/block.h>
+#include <gnuradio/buffer.h>
+#include <gnuradio/doppler/ring_ref.h>
+#include <gnuradio/logger.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+namespace gr {
+namespace doppler {
+namespace detail {
+
+class ring_buffer : public gr::buffer
+{
+public:
+    /// A buffer over `ring`'s memory for `upstream`'s output, replacing
+    /// `old` (its size and downstream figures are kept); GNU Radio's item 0
+    /// is the ring's current write index. `log` reports a ring that fails
+    /// while the upstream block waits.
+    static std::shared_ptr<ring_buffer> make(const ring_ref& ring,
+                                             const gr::buffer_sptr& old,
+                                             gr::block_sptr upstream,
+                                             gr::logger_ptr log);
+    ~ring_buffer() override;
+
+    int space_available() override;
+    void post_work(int) override { }
+    bool output_blkd_cb_ready(int output_multiple) override;
+    bool output_blocked_callback(int output_multiple, bool force) override;
+
+    /// The sink stops: wait (at most `timeout_ms`) until no work() uses this
+    /// buffer, then move it to private memory of its own (the ring is never
+    /// written through it again). Never throws.
+    void detach(int timeout_ms) noexcept;
+    /// Still over the ring's memory.
+    bool attached() const noexcept { return d_attached.load(std::memory_order_acquire); }
+
+protected:
+    unsigned index_add(unsigned a, unsigned b) override
+    {
+        unsigned s = a + b;
+        if (s >= d_bufsize)
+            s -= d_bufsize;
+        return s;
+    }
+    unsigned index_sub(unsigned a, unsigned b) override
+    {
+        int s = int(a) - int(b);
+        if (s < 0)
+            s += int(d_bufsize);
+        return unsigned(s);
+    }
+
+private:
+    ring_buffer(const ring_ref& ring,
+                const gr::buffer_sptr& old,
+                gr::block_sptr upstream,
+                gr::logger_ptr log);
+    // Room in the ring for the upstream block at ring index w, by the floor f.
+    uint64_t room(uint64_t f, uint64_t w) const noexcept
+    {
+        const uint64_t used = w - f;
+        return used > d_cap ? 0 : d_cap - used;
+    }
+    // The ring failed (closed, corrupt) while the upstream block waited:
+    // log it, mark this buffer done and wake the sink, which then finishes.
+    void fail(const std::string& why) noexcept;
+
+    ring_ref d_ring; // keeps the mapping alive as long as this buffer
+    const uint64_t d_cap;
+    const uint64_t d_ring_base; // ring index of the upstream block's item 0
+    std::atomic<bool> d_attached { true };
+    // Upstream block's thread only (space_available and the callback both
+    // run there, under the buffer mutex).
+    uint64_t d_floor; // tethered floor last loaded
+    uint64_t d_horizon; // announced to untethered readers so far
+    bool d_failed = false;
+    // Private memory after detach() (a double-mapped segment of d_cap items).
+    std::shared_ptr<::doppler::segment> d_private;
+    gr::logger_ptr d_log;
+};
+
+} // namespace detail
+} // namespace doppler
+} // namespace gr
+
+#endif /* INCLUDED_DOPPLER_RING_BUFFER_H */
