@@ -447,10 +447,12 @@ uint64_t buffer_sink_impl::tags_unencodable() const
 uint64_t buffer_sink_impl::tags_refused() const
 {
     return d_tags_refused.load(std::memory_order_relaxed);
-    bool buffer_sink_impl::zero_copy() const
-    {
-        return d_zero_copy.load(std::memory_order_relaxed);
-    }
+}
+
+bool buffer_sink_impl::zero_copy() const
+{
+    return d_zero_copy.load(std::memory_order_relaxed);
+}
 
 } // namespace doppler
 } // namespace gr
