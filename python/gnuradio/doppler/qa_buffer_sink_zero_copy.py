@@ -14,6 +14,7 @@ import threading
 import time
 
 import numpy as np
+import pmt
 from gnuradio import doppler, gr, gr_unittest
 
 from qa_common import LONG, drain, ring_name, until
@@ -24,9 +25,10 @@ class ramp_c(gr.sync_block):
     the end of the stream (n=None: for ever). Records the lowest and highest
     address of the output buffers GNU Radio hands it."""
 
-    def __init__(self, n=None):
+    def __init__(self, n=None, tag_every=0):
         gr.sync_block.__init__(self, name="ramp_c", in_sig=None, out_sig=[np.complex64])
         self.n, self.k = n, 0
+        self.tag_every = tag_every  # a ("k", k) tag on every such sample k
         self.lowest, self.highest = None, None
 
     def work(self, input_items, output_items):
@@ -43,6 +45,10 @@ class ramp_c(gr.sync_block):
         k = np.arange(self.k, self.k + len(out), dtype=np.float32)
         out.real = k
         out.imag = -k
+        if self.tag_every:
+            first = -(-self.k // self.tag_every) * self.tag_every
+            for t in range(first, self.k + len(out), self.tag_every):
+                self.add_item_tag(0, t, pmt.intern("k"), pmt.from_long(t))
         self.k += len(out)
         return len(out)
 
@@ -209,6 +215,41 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
 
     def test_on_the_copy_path_the_upstream_block_writes_elsewhere(self):
         self.assertFalse(self.check_writes_into_the_ring(zero_copy=False))
+
+    def check_tags(self, zero_copy):
+        """ramp_c tagging every 1000th sample k with ("k", k) -> sink -> a
+        reader thread collecting the tags of each window."""
+        buf = doppler.buffer.F32Buffer(8192)
+        n = 50_000
+        src = ramp_c(n, tag_every=1000)
+        snk = doppler.buffer_sink("f32", buffer=buf, policy="block", zero_copy=zero_copy)
+        tb = gr.top_block()
+        tb.connect(src, snk)
+        seen = []
+
+        def consume():
+            while True:
+                try:
+                    buf.wait(700, timeout=LONG)
+                except EOFError:
+                    if not buf.available:
+                        return
+                    buf.wait(buf.available)
+                seen.extend((t.index, t.key, t.value) for t in buf.tags() if t.key == "k")
+                buf.consume()
+
+        t = threading.Thread(target=consume, daemon=True)
+        t.start()
+        tb.run()
+        t.join(LONG)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(snk.zero_copy(), zero_copy)
+        return seen
+
+    def test_tags_travel_with_the_samples_on_the_zero_copy_path_as_on_the_copy_path(self):
+        want = [(k, "k", k) for k in range(0, 50_000, 1000)]
+        self.assertEqual(self.check_tags(zero_copy=True), want)
+        self.assertEqual(self.check_tags(zero_copy=False), want)
 
     def test_sample_k_arrives_as_k_in_another_process_for_ten_million_samples(self):
         """Block policy, a 64 Ki-sample ring and a reader in another process
