@@ -42,8 +42,9 @@
  *   data), and it refuses to start a flowgraph whose upstream block has a
  *   custom buffer of its own. Only other blocks' start() runs while the
  *   sink swaps the buffer; the old buffer and reader are kept alive until
- *   the sink stops, so such a start() that looks at its output buffer still
- *   finds a valid one.
+ *   the sink's next run, so such a start() that looks at its output buffer
+ *   still finds a valid one (which buffer it finds is a race GNU Radio
+ *   leaves open: a block that adds tags in start() may lose them).
  *
  * Block policy: never write over what a tethered reader has not consumed.
  *   GNU Radio's accounting only knows the sink's read position. So
