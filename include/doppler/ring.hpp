@@ -435,7 +435,14 @@ public:
     /// (another producer handle may start the next stream). A handle that
     /// cannot take the producer role (another live handle has it) asks that
     /// producer to end its stream. Idempotent.
-    void close() noexcept;
+    void close() noexcept { close(stream_end::closed); }
+    /// close() that says how the stream ended: stream_end::closed as
+    /// close(), or stream_end::broken for a producer relaying a stream whose
+    /// own source broke (doppler-bridge): readers then get status::broken at
+    /// its end, as if this producer had died. The reason is recorded only by
+    /// the producer handle (a handle asking another producer to end its
+    /// stream asks for a plain close); stream_end::open is taken as closed.
+    void close(stream_end why) noexcept;
 
     /// Number of the stream this handle is writing (0 before its first write).
     uint64_t producer_stream() const noexcept { return stream_; }

@@ -246,3 +246,39 @@ BOOST_AUTO_TEST_CASE(a_closed_producer_handle_lets_the_next_producer_start_a_str
     BOOST_TEST(!first.write(a.data(), 1)); // still refused, now a closed handle
     BOOST_TEST(first.is_producer()); // of a stream that ended
 }
+
+BOOST_AUTO_TEST_CASE(
+    a_stream_closed_as_broken_reads_as_broken_at_its_end_and_the_next_one_follows)
+{
+    ring<f32> reader(1);
+    auto a = seq<f32>(0, 30);
+    {
+        ring<f32> relay(reader.seg()); // a relay whose own source broke
+        BOOST_REQUIRE(relay.write(a.data(), 10));
+        relay.close(stream_end::broken);
+        BOOST_TEST(relay.closed());
+        BOOST_TEST(!relay.write(a.data(), 1)); // final, like close()
+        BOOST_TEST(errno == EPIPE);
+        relay.close(); // idempotent: the recorded reason stays
+    }
+    auto v = reader.wait(4, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(reader.consume(4));
+    BOOST_TEST(reader.wait(7, generous_ns).why == status::broken); // 6 left
+    v = reader.wait(6, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 6, 4) == 6u);
+    BOOST_TEST(reader.consume(6));
+    BOOST_TEST(reader.wait(1, 0).why == status::broken);
+    {
+        ring<f32> next(reader.seg());
+        BOOST_REQUIRE(next.write(a.data() + 10, 10));
+        next.close(stream_end::closed);
+    }
+    v = reader.wait(10, generous_ns);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(reader.stream() == 2u);
+    BOOST_TEST(first_mismatch(v.data, 10, 10) == 10u);
+    BOOST_TEST(reader.consume(10));
+    BOOST_TEST(reader.wait(1, 0).why == status::end_of_stream);
+}

@@ -56,8 +56,10 @@ void ring<T>::put_tags(uint64_t n, const tag_in* tags, size_t ntags) noexcept
 }
 
 template <class T>
-void ring<T>::close() noexcept
+void ring<T>::close(stream_end why) noexcept
 {
+    if (why != stream_end::broken)
+        why = stream_end::closed;
     if (!producing_ && !claim_producer()) {
         // Another live handle produces: ask it to end its stream (it does at
         // its next write) and let waiting readers look.
@@ -69,7 +71,7 @@ void ring<T>::close() noexcept
         return;
     closed_ = true;
     if (started_) {
-        detail::end_stream(ctl_, stream_, w_, stream_end::closed);
+        detail::end_stream(ctl_, stream_, w_, why);
     } else {
         // This handle wrote nothing. An open stream left by a producer that
         // died is ended here (closed); with no stream at all, an empty one
@@ -77,10 +79,10 @@ void ring<T>::close() noexcept
         const uint64_t cur = ctl_->stream.load(std::memory_order_acquire);
         detail::stream_info si;
         if (cur != 0 && detail::read_seam(ctl_, cur, si) && si.end == stream_open) {
-            detail::end_stream(ctl_, cur, w_, stream_end::closed);
+            detail::end_stream(ctl_, cur, w_, why);
         } else if (cur == 0) {
             put_tags(0, nullptr, 0); // starts stream 1 (its marker has no sample)
-            detail::end_stream(ctl_, stream_, w_, stream_end::closed);
+            detail::end_stream(ctl_, stream_, w_, why);
         }
     }
     ctl_->closed.store(1, std::memory_order_seq_cst);

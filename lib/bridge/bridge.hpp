@@ -1,0 +1,71 @@
+/* -*- c++ -*- */
+/*
+ * doppler-bridge: a ring on one host read on another through ZeroMQ, in the
+ * message format of GNU Radio's own ZMQ blocks (docs/bridge.md).
+ *
+ *   send  reads a ring as a reader of its own and sends its samples, tags
+ *         and stream ends from a PUSH (or PUB) socket bound to an endpoint;
+ *   recv  connects a PULL (or SUB) socket to a sender (a bridge, or a stock
+ *         ZMQ PUSH/PUB Sink with pass_tags) and writes what arrives into a
+ *         local ring as its producer.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "convert.hpp"
+
+#include <doppler/ring.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace doppler {
+namespace bridge {
+
+/// Messages a receiver accepts by default: 64 MiB.
+constexpr uint64_t default_max_message = uint64_t(64) << 20;
+/// Items per message a sender puts in at most, by default.
+constexpr uint64_t default_max_items = uint64_t(1) << 15;
+/// High-water mark (messages queued per peer) of either socket, by default.
+constexpr int default_hwm = 4;
+
+struct send_options {
+    std::string ring;
+    std::string endpoint;
+    std::string reader = "bridge"; ///< "" or "default": the default reader
+    bool tethered = true;
+    int64_t grace_ns = default_reader_grace_ns; ///< < 0: forever
+    bool pub = false;
+    wire_format wire = wire_format::native;
+    uint64_t max_items = default_max_items;
+    int hwm = default_hwm;
+    int64_t wait_ns = -1; ///< for the ring to appear; < 0: forever
+    bool quiet = false;
+};
+
+struct recv_options {
+    std::string endpoint;
+    std::string ring;
+    std::string type; ///< "": the ring's own, f32 for a new ring
+    uint64_t capacity = default_capacity;
+    bool sub = false;
+    wire_format wire = wire_format::native;
+    int hwm = default_hwm;
+    /// A sender that sends heartbeats and falls silent this long (with its
+    /// connection up) has its stream ended as broken.
+    int64_t silence_ns = 1'000'000'000;
+    uint64_t max_message = default_max_message;
+    std::string position; ///< "": the default file; "none": no file
+    bool quiet = false;
+};
+
+/// The programs; exit status 0 after a stop by SIGINT/SIGTERM, 1 on an error
+/// (said on stderr).
+int run_send(const send_options& o);
+int run_recv(const recv_options& o);
+
+/// doppler-bridge's command line: parses argv and runs send or recv.
+int cli_main(int argc, char** argv);
+
+} // namespace bridge
+} // namespace doppler

@@ -1,0 +1,295 @@
+/* -*- c++ -*- */
+/*
+ * doppler-bridge's command line (bridge.hpp: cli_main).
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "bridge.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace doppler {
+namespace bridge {
+
+namespace {
+
+const char* const usage_main =
+    "usage: doppler-bridge send RING ENDPOINT [options]   a ring -> ZeroMQ\n"
+    "       doppler-bridge recv ENDPOINT RING [options]   ZeroMQ -> a ring\n"
+    "       doppler-bridge send --help | recv --help\n"
+    "\n"
+    "A ring on one host read on another, in the message format of GNU Radio's\n"
+    "ZMQ blocks (pass_tags on): either end may be a stock GNU Radio ZMQ PUSH/PUB\n"
+    "Sink or ZMQ PULL/SUB Source. See docs/bridge.md.\n";
+
+const char* const usage_send =
+    "usage: doppler-bridge send RING ENDPOINT [options]\n"
+    "\n"
+    "Reads ring RING as a reader of its own and sends its samples, tags and\n"
+    "stream ends from a PUSH socket bound to ENDPOINT (tcp://*:5555,\n"
+    "tcp://127.0.0.1:*, ipc:///tmp/rx.zmq). PUSH is lossless: when the receiver\n"
+    "falls behind, the ring fills and a tethered reader holds the producer back.\n"
+    "\n"
+    "  --reader NAME      the ring reader to claim (default: bridge; 'default' is\n"
+    "                     the ring's default reader)\n"
+    "  --untethered       never hold the producer back: skip what is overwritten\n"
+    "  --grace SECONDS    how long the producer waits for this tethered reader if\n"
+    "                     the bridge dies (default 1; 'inf' waits forever)\n"
+    "  --pub              a PUB socket instead: never waits, subscribers that\n"
+    "                     fall behind lose messages (they count the gaps)\n"
+    "  --wire native|sc16 items on the wire: the ring's own samples (default), or\n"
+    "                     an f32 ring's as interleaved int16, 1.0 = 32767\n"
+    "  --max-items N      samples per message at most (default 32768)\n"
+    "  --hwm N            messages ZeroMQ queues per peer (default 4)\n"
+    "  --wait SECONDS     how long to wait for RING to appear (default: forever)\n"
+    "  --quiet            no status line, no events (warnings still show)\n";
+
+const char* const usage_recv =
+    "usage: doppler-bridge recv ENDPOINT RING [options]\n"
+    "\n"
+    "Connects a PULL socket to a sender at ENDPOINT (tcp://HOST:5555,\n"
+    "ipc:///tmp/rx.zmq) and writes what arrives into ring RING as its producer\n"
+    "(attached, or created if missing). Lossless with PULL: when the ring is\n"
+    "full, it waits, and the sender waits for it.\n"
+    "\n"
+    "  --type f32|f64|i16  the ring's sample type (default: the existing ring's,\n"
+    "                      f32 for a new one)\n"
+    "  --capacity N        samples of a new ring (default 1048576)\n"
+    "  --sub               a SUB socket (for a PUB sender): messages lost on the\n"
+    "                      way show as gaps\n"
+    "  --wire native|sc16  items on the wire (the sender's --wire)\n"
+    "  --hwm N             messages ZeroMQ queues (default 4)\n"
+    "  --timeout SECONDS   a bridge sender silent this long has its stream ended\n"
+    "                      as broken (default 1)\n"
+    "  --max-message BYTES larger messages are refused and counted (default 64 MiB)\n"
+    "  --position PATH     where to keep the position for a receiver started after\n"
+    "                      this one (default /dev/shm/doppler-bridge.RING.position;\n"
+    "                      'none' keeps none)\n"
+    "  --quiet             no status line, no events (warnings still show)\n";
+
+struct usage_error {
+    std::string what;
+};
+
+double parse_seconds(const std::string& opt, const std::string& v, bool allow_inf)
+{
+    if (allow_inf && (v == "inf" || v == "forever"))
+        return INFINITY;
+    char* end = nullptr;
+    errno = 0;
+    const double d = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || errno != 0 || !std::isfinite(d) || d < 0)
+        throw usage_error { opt + " takes a number of seconds (0 or more" +
+                            std::string(allow_inf ? ", or inf" : "") + "), not \"" +
+                            printable(v) + "\"" };
+    return d;
+}
+
+uint64_t parse_count(const std::string& opt, const std::string& v, uint64_t min)
+{
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+    if (v.empty() || v[0] == '-' || *end != '\0' || errno != 0 || n < min)
+        throw usage_error { opt + " takes a whole number of at least " +
+                            std::to_string(min) + ", not \"" + printable(v) + "\"" };
+    return n;
+}
+
+int64_t to_ns(double s)
+{
+    if (std::isinf(s))
+        return -1;
+    return s > 9e9 ? INT64_MAX : int64_t(s * 1e9);
+}
+
+/// Splits "--opt=value" and "--opt value"; positional arguments in order.
+class args
+{
+public:
+    args(int argc, char** argv, int from)
+    {
+        for (int i = from; i < argc; ++i)
+            a_.emplace_back(argv[i]);
+    }
+    bool done() const { return i_ >= a_.size(); }
+    /// The next argument; sets *value for "--opt=value".
+    std::string next(std::string* inline_value)
+    {
+        std::string s = a_[i_++];
+        inline_value->clear();
+        has_inline_ = false;
+        if (s.size() > 2 && s[0] == '-' && s[1] == '-') {
+            const size_t eq = s.find('=');
+            if (eq != std::string::npos) {
+                *inline_value = s.substr(eq + 1);
+                has_inline_ = true;
+                s.resize(eq);
+            }
+        }
+        return s;
+    }
+    std::string value(const std::string& opt, const std::string& inline_value)
+    {
+        if (has_inline_)
+            return inline_value;
+        if (done())
+            throw usage_error { opt + " needs a value" };
+        return a_[i_++];
+    }
+    void no_value(const std::string& opt) const
+    {
+        if (has_inline_)
+            throw usage_error { opt + " takes no value" };
+    }
+
+private:
+    std::vector<std::string> a_;
+    size_t i_ = 0;
+    bool has_inline_ = false;
+};
+
+int send_main(int argc, char** argv)
+{
+    send_options o;
+    std::vector<std::string> pos;
+    args a(argc, argv, 2);
+    while (!a.done()) {
+        std::string v;
+        const std::string s = a.next(&v);
+        if (s == "-h" || s == "--help") {
+            std::fputs(usage_send, stdout);
+            return 0;
+        } else if (s == "--reader") {
+            o.reader = a.value(s, v);
+            if (o.reader == "default")
+                o.reader.clear();
+        } else if (s == "--untethered") {
+            a.no_value(s);
+            o.tethered = false;
+        } else if (s == "--grace") {
+            o.grace_ns = to_ns(parse_seconds(s, a.value(s, v), true));
+        } else if (s == "--pub") {
+            a.no_value(s);
+            o.pub = true;
+        } else if (s == "--wire") {
+            o.wire = parse_wire(a.value(s, v));
+        } else if (s == "--max-items") {
+            o.max_items = parse_count(s, a.value(s, v), 1);
+        } else if (s == "--hwm") {
+            o.hwm = int(std::min<uint64_t>(parse_count(s, a.value(s, v), 1), 1'000'000));
+        } else if (s == "--wait") {
+            o.wait_ns = to_ns(parse_seconds(s, a.value(s, v), true));
+        } else if (s == "--quiet") {
+            a.no_value(s);
+            o.quiet = true;
+        } else if (s.size() > 1 && s[0] == '-') {
+            throw usage_error { "unknown option " + printable(s) + " for send" };
+        } else {
+            pos.push_back(s);
+        }
+    }
+    if (pos.size() != 2)
+        throw usage_error { "send takes RING and ENDPOINT (" +
+                            std::to_string(pos.size()) + " given)" };
+    o.ring = pos[0];
+    o.endpoint = pos[1];
+    segment::check_name(o.ring);
+    if (o.endpoint.find("://") == std::string::npos)
+        throw usage_error { "\"" + printable(o.endpoint) +
+                            "\" is not a ZeroMQ endpoint: give tcp://*:5555, "
+                            "tcp://127.0.0.1:5555 or ipc:///path (send RING ENDPOINT)" };
+    return run_send(o);
+}
+
+int recv_main(int argc, char** argv)
+{
+    recv_options o;
+    std::vector<std::string> pos;
+    args a(argc, argv, 2);
+    while (!a.done()) {
+        std::string v;
+        const std::string s = a.next(&v);
+        if (s == "-h" || s == "--help") {
+            std::fputs(usage_recv, stdout);
+            return 0;
+        } else if (s == "--type") {
+            o.type = a.value(s, v);
+            parse_type(o.type, "--type");
+        } else if (s == "--capacity") {
+            o.capacity = parse_count(s, a.value(s, v), 1);
+        } else if (s == "--sub") {
+            a.no_value(s);
+            o.sub = true;
+        } else if (s == "--wire") {
+            o.wire = parse_wire(a.value(s, v));
+        } else if (s == "--hwm") {
+            o.hwm = int(std::min<uint64_t>(parse_count(s, a.value(s, v), 1), 1'000'000));
+        } else if (s == "--timeout") {
+            const double t = parse_seconds(s, a.value(s, v), true);
+            o.silence_ns = std::isinf(t) ? INT64_MAX : to_ns(t);
+        } else if (s == "--max-message") {
+            o.max_message = parse_count(s, a.value(s, v), 64);
+        } else if (s == "--position") {
+            o.position = a.value(s, v);
+            if (o.position.empty())
+                throw usage_error { "--position takes a path, or none" };
+        } else if (s == "--quiet") {
+            a.no_value(s);
+            o.quiet = true;
+        } else if (s.size() > 1 && s[0] == '-') {
+            throw usage_error { "unknown option " + printable(s) + " for recv" };
+        } else {
+            pos.push_back(s);
+        }
+    }
+    if (pos.size() != 2)
+        throw usage_error { "recv takes ENDPOINT and RING (" +
+                            std::to_string(pos.size()) + " given)" };
+    o.endpoint = pos[0];
+    o.ring = pos[1];
+    if (o.endpoint.find("://") == std::string::npos)
+        throw usage_error { "\"" + printable(o.endpoint) +
+                            "\" is not a ZeroMQ endpoint: give tcp://HOST:5555 or "
+                            "ipc:///path (recv ENDPOINT RING)" };
+    segment::check_name(o.ring);
+    return run_recv(o);
+}
+
+} // namespace
+
+int cli_main(int argc, char** argv)
+{
+    const std::string cmd = argc > 1 ? argv[1] : "";
+    try {
+        if (cmd == "send")
+            return send_main(argc, argv);
+        if (cmd == "recv")
+            return recv_main(argc, argv);
+        if (cmd == "-h" || cmd == "--help") {
+            std::fputs(usage_main, stdout);
+            return 0;
+        }
+        throw usage_error { cmd.empty() ? "say send or recv"
+                                        : "unknown command \"" + printable(cmd) +
+                                    "\": say send or recv" };
+    } catch (const usage_error& e) {
+        std::fprintf(stderr,
+                     "doppler-bridge: %s; see doppler-bridge %s--help\n",
+                     e.what.c_str(),
+                     cmd == "send" || cmd == "recv" ? (cmd + " ").c_str() : "");
+        return 2;
+    } catch (const error& e) {
+        // Bad names and values (check_name, parse_type, parse_wire).
+        std::fprintf(stderr, "doppler-bridge: %s\n", e.what());
+        return 2;
+    }
+}
+
+} // namespace bridge
+} // namespace doppler

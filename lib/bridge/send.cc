@@ -1,0 +1,273 @@
+/* -*- c++ -*- */
+/*
+ * doppler-bridge send: a ring's reader -> a PUSH (or PUB) socket.
+ *
+ * One thread. Each turn: the monitor's events (peers coming and going), a
+ * message ZeroMQ did not take yet (PUSH at its high-water mark, or no peer),
+ * a heartbeat when nothing was sent for a while, then up to 100 ms of waiting
+ * for the ring. Samples are consumed from the ring when their message is
+ * built, before ZeroMQ takes it: a message waiting for a peer holds the
+ * reader back (the ring fills, a tethered reader holds the producer), and a
+ * sender that dies never sends a sample twice.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "bridge.hpp"
+#include "net.hpp"
+#include "relay.hpp"
+
+#include <zmq.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <new>
+
+namespace doppler {
+namespace bridge {
+
+namespace {
+
+constexpr int64_t slice_ns = 100'000'000;
+/// A heartbeat goes out when nothing was sent for this long.
+constexpr int64_t heartbeat_ns = 250'000'000;
+
+unsigned long long ull(uint64_t v)
+{
+    return static_cast<unsigned long long>(v);
+}
+
+/// The message being built or waiting for ZeroMQ to take it.
+class zmq_out final : public message_out
+{
+public:
+    zmq_out() { zmq_msg_init(&m_); }
+    ~zmq_out() override { zmq_msg_close(&m_); }
+    uint8_t* allocate(size_t bytes) override
+    {
+        zmq_msg_close(&m_);
+        if (zmq_msg_init_size(&m_, bytes) != 0)
+            throw std::bad_alloc();
+        full_ = true;
+        return static_cast<uint8_t*>(zmq_msg_data(&m_));
+    }
+    bool full() const noexcept { return full_; }
+    void discard() noexcept
+    {
+        zmq_msg_close(&m_);
+        zmq_msg_init(&m_);
+        full_ = false;
+    }
+    /// Hand the message to ZeroMQ, waiting up to timeout_ns for it to be
+    /// taken; false if it was not (no peer, high-water mark, a signal).
+    bool send(void* sock, int64_t timeout_ns)
+    {
+        for (;;) {
+            if (zmq_msg_send(&m_, sock, ZMQ_DONTWAIT) >= 0) {
+                full_ = false;
+                return true;
+            }
+            if (zmq_errno() != EAGAIN && zmq_errno() != EINTR)
+                throw error(zmq_errno(), "sending a message failed: " + zmq_why());
+            if (timeout_ns <= 0 || stop_requested())
+                return false;
+            zmq_pollitem_t it = { sock, 0, ZMQ_POLLOUT, 0 };
+            zmq_poll(&it, 1, long(timeout_ns / 1'000'000));
+            timeout_ns = 0; // one more try after the wait
+        }
+    }
+
+private:
+    zmq_msg_t m_;
+    bool full_ = false;
+};
+
+class sender
+{
+public:
+    explicit sender(const send_options& o) : o_(o), log_("send", o.quiet) { }
+
+    int run()
+    {
+        std::shared_ptr<segment> seg;
+        try {
+            seg = segment::attach(o_.ring, sample_type(0), 0);
+        } catch (const error& e) {
+            if (e.code().value() != ENOENT || o_.wait_ns == 0)
+                throw;
+            log_.info("waiting for ring '%s' to appear", o_.ring.c_str());
+            try {
+                seg = segment::attach(o_.ring,
+                                      sample_type(0),
+                                      o_.wait_ns < 0 ? INT64_MAX : o_.wait_ns,
+                                      false,
+                                      [] { return stop_requested(); });
+            } catch (const error& e2) {
+                if (e2.code().value() == EINTR)
+                    return 0;
+                throw;
+            }
+        }
+        ob_ = make_outbound(
+            seg, o_.reader, o_.tethered, o_.grace_ns, o_.wire, o_.max_items);
+        const sample_type type = seg->type();
+        seg.reset();
+
+        zmq_context ctx;
+        zmq_sock sock(ctx.get(), o_.pub ? ZMQ_PUB : ZMQ_PUSH);
+        sock.set_int(ZMQ_SNDHWM, o_.hwm, "high-water mark (--hwm)");
+        sock.set_int(ZMQ_LINGER, 1000, "linger time");
+        if (zmq_bind(sock.get(), o_.endpoint.c_str()) != 0)
+            throw error(zmq_errno(),
+                        "cannot bind " + printable(o_.endpoint) + ": " + zmq_why() +
+                            "; give an endpoint this host can bind, like tcp://*:5555, "
+                            "tcp://127.0.0.1:5555 or ipc:///tmp/rx.zmq (a port in use "
+                            "is taken by another program)");
+        connection_monitor mon(ctx.get(), sock.get());
+        bound_ = sock.last_endpoint();
+        // Always shown, even with --quiet: a wildcard port is chosen here.
+        log_.warn("sending ring '%s' (%s, --wire %s, %zu bytes per sample) as reader "
+                  "'%s' (%s) on %s %s",
+                  o_.ring.c_str(),
+                  type_name(type),
+                  wire_name(o_.wire),
+                  ob_->item_bytes(),
+                  o_.reader.empty() ? "default" : o_.reader.c_str(),
+                  o_.tethered ? "tethered" : "untethered",
+                  o_.pub ? "PUB" : "PUSH",
+                  bound_.c_str());
+
+        zmq_out out;
+        int64_t last_sent = now_ns();
+        bool hello = false; // a peer came: greet it with a heartbeat
+        last_status_ = now_ns();
+        next_status_ = last_status_ + 1'000'000'000;
+        while (!stop_requested()) {
+            connection_monitor::event ev;
+            while (mon.next(ev)) {
+                if (ev.what == connection_monitor::event::up) {
+                    log_.info("peer connected (%zu connected)", mon.connections());
+                    hello = true;
+                } else if (ev.what == connection_monitor::event::down) {
+                    log_.info("peer disconnected (%zu connected)%s",
+                              mon.connections(),
+                              o_.pub ? ""
+                                     : "; messages ZeroMQ had queued for it are lost (a "
+                                       "receiver started again reports the gap)");
+                }
+            }
+            peers_ = mon.connections();
+            if (out.full()) {
+                if (!out.send(sock.get(), slice_ns)) {
+                    tick();
+                    continue;
+                }
+                sent(pending_, last_sent);
+            }
+            if (hello || now_ns() - last_sent >= heartbeat_ns) {
+                hello = false;
+                pending_ = ob_->heartbeat(out);
+                if (out.send(sock.get(), 0))
+                    sent(pending_, last_sent);
+                else
+                    out.discard(); // no peer, or messages queued: no need
+            }
+            pending_ = ob_->next(out, slice_ns);
+            if (pending_.what != outbound::kind::idle) {
+                if (pending_.what == outbound::kind::end)
+                    log_.info("the ring's stream ended (%s) at index %llu: sending the "
+                              "end marker",
+                              pending_.why == stream_end::broken ? "broken" : "closed",
+                              ull(pending_.first));
+                if (out.send(sock.get(), 0))
+                    sent(pending_, last_sent);
+            }
+            tick();
+        }
+        if (out.full() && !out.send(sock.get(), 500'000'000))
+            log_.warn("stopping with a message of %llu samples (from index %llu) that "
+                      "no peer took",
+                      ull(pending_.items),
+                      ull(pending_.first));
+        log_.info("stopped: %llu samples in %llu messages sent, %llu skipped",
+                  ull(items_),
+                  ull(messages_),
+                  ull(ob_->skipped() + ob_->stats().overwritten));
+        return 0;
+    }
+
+private:
+    void sent(const outbound::result& r, int64_t& last_sent)
+    {
+        last_sent = now_ns();
+        ++messages_;
+        items_ += r.items;
+        bytes_ += r.bytes;
+    }
+
+    void tick()
+    {
+        const int64_t now = now_ns();
+        if (now < next_status_)
+            return;
+        const double dt = double(now - last_status_) / 1e9;
+        if (!log_.quiet()) {
+            const uint64_t cap = ob_->capacity();
+            const uint64_t fill = std::min(ob_->backlog(), cap);
+            char line[512];
+            std::snprintf(line,
+                          sizeof line,
+                          "'%s' -> %s: %s, %s, %.0f msg/s, ring fill %.0f%%, skipped "
+                          "%llu, tags %llu (%llu not sendable), peers %zu",
+                          o_.ring.c_str(),
+                          bound_.c_str(),
+                          si_rate(double(items_ - st_items_) / dt, "S/s").c_str(),
+                          si_rate(double(bytes_ - st_bytes_) / dt, "B/s").c_str(),
+                          double(messages_ - st_messages_) / dt,
+                          100.0 * double(fill) / double(cap),
+                          ull(ob_->skipped() + ob_->stats().overwritten),
+                          ull(ob_->stats().tags),
+                          ull(ob_->stats().tags_skipped),
+                          peers_);
+            log_.status(line);
+            if (ob_->stats().tags_skipped != 0 && !warned_tags_) {
+                warned_tags_ = true;
+                log_.warn("some tags cannot be sent in the gr-zeromq format and are "
+                          "left out, the first for %s",
+                          ob_->first_tag_skip());
+            }
+        }
+        last_status_ = now;
+        next_status_ = now + 1'000'000'000;
+        st_items_ = items_;
+        st_bytes_ = bytes_;
+        st_messages_ = messages_;
+    }
+
+    const send_options& o_;
+    logger log_;
+    std::unique_ptr<outbound> ob_;
+    std::string bound_;
+    outbound::result pending_;
+    size_t peers_ = 0;
+    uint64_t items_ = 0, bytes_ = 0, messages_ = 0;
+    uint64_t st_items_ = 0, st_bytes_ = 0, st_messages_ = 0;
+    int64_t last_status_ = 0, next_status_ = 0;
+    bool warned_tags_ = false;
+};
+
+} // namespace
+
+int run_send(const send_options& o)
+{
+    install_stop_handlers();
+    sender s(o);
+    try {
+        return s.run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "doppler-bridge send: %s\n", e.what());
+        return 1;
+    }
+}
+
+} // namespace bridge
+} // namespace doppler
