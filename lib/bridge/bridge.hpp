@@ -32,7 +32,10 @@ constexpr int default_hwm = 4;
 struct send_options {
     std::string ring;
     std::string endpoint;
-    std::string reader = "bridge"; ///< "" or "default": the default reader
+    /// The reader to claim: "" is the ring's default reader (always declared
+    /// and tethered: the one a ring's only consumer must use, or it holds the
+    /// producer back); a name when the default reader is read on this host.
+    std::string reader;
     bool tethered = true;
     int64_t grace_ns = default_reader_grace_ns; ///< < 0: forever
     bool pub = false;

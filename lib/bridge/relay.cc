@@ -114,6 +114,13 @@ public:
 
     result heartbeat(message_out& out) override
     {
+        // While nothing followed the end of a stream, heartbeats repeat its
+        // end marker: a PUB socket may have dropped the first one.
+        if (ended_ && r_.consumer_index() == ended_at_) {
+            result res = end_message(out, ended_why_);
+            res.what = kind::heartbeat;
+            return res;
+        }
         result res;
         res.what = kind::heartbeat;
         res.first = r_.consumer_index();
@@ -138,6 +145,9 @@ private:
         res.what = kind::end;
         res.why = why;
         res.first = r_.consumer_index();
+        ended_ = true;
+        ended_at_ = res.first;
+        ended_why_ = why;
         value_.clear();
         encode::str(value_, end_name(why));
         const wire::tag t(res.first, tag_stream_end, value_);
@@ -215,6 +225,9 @@ private:
     uint64_t max_;
     counters st_;
     const char* first_skip_ = nullptr;
+    bool ended_ = false; // the last message was an end marker, at ended_at_
+    uint64_t ended_at_ = 0;
+    stream_end ended_why_ = stream_end::closed;
     std::string hdr_, arena_, value_, scratch_;
     std::vector<owned> owned_;
     std::vector<wire::tag> wtags_;
@@ -294,9 +307,9 @@ public:
             ++st_.refused;
             log_.warn_limited(2,
                               "message of %zu bytes refused: its %zu bytes of items are "
-                              "not a whole number of %zu-byte items (a %s ring, --wire "
-                              "%s): does the sender's item size match? skipped (%llu "
-                              "refused so far)",
+                              "not a whole number of %zu-byte items (ring type %s, "
+                              "--wire %s): does the sender's item size match? skipped "
+                              "(%llu refused so far)",
                               n,
                               bytes,
                               isz_,

@@ -16,7 +16,10 @@
  * one tag is ("stream_end", "closed") or ("stream_end", "broken") at that
  * offset. A stock GNU Radio source drops that tag (it is past the message's
  * items) and ignores the empty message. A heartbeat is a message without
- * items and without tags; its offset is the sender's next sample.
+ * items and without tags; its offset is the sender's next sample. While no
+ * sample followed the end of a stream, heartbeats repeat its end marker (a
+ * receiver ignores an end when it has no stream open), so that a PUB socket
+ * that dropped the first one does not leave a subscriber's stream open.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once

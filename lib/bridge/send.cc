@@ -90,10 +90,16 @@ public:
     {
         std::shared_ptr<segment> seg;
         try {
-            seg = segment::attach(o_.ring, sample_type(0), 0);
+            seg = segment::attach(o_.ring, sample_type(0));
         } catch (const error& e) {
-            if (e.code().value() != ENOENT || o_.wait_ns == 0)
+            if (e.code().value() != ENOENT)
                 throw;
+            if (o_.wait_ns == 0)
+                throw error(ENOENT,
+                            "no ring named '" + o_.ring + "' (" +
+                                segment::shm_path(o_.ring) +
+                                "): start its producer first, or give --wait SECONDS "
+                                "(without --wait, send waits for it)");
             log_.info("waiting for ring '%s' to appear", o_.ring.c_str());
             try {
                 seg = segment::attach(o_.ring,
