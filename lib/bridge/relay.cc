@@ -323,7 +323,7 @@ public:
         const uint64_t first = dec_.first_index;
         ++st_.messages;
         st_.bytes += n;
-        if (nitems == 0 && dec_.announced == 0) {
+        if (nitems == 0) { // only a bridge sends these (a GNU Radio sink never does)
             ++st_.heartbeats;
             heartbeats_ = true;
         }

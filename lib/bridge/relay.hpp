@@ -111,7 +111,7 @@ public:
         uint64_t messages = 0; ///< accepted (data, ends, heartbeats)
         uint64_t items = 0; ///< written into the ring
         uint64_t bytes = 0; ///< of accepted messages
-        uint64_t heartbeats = 0;
+        uint64_t heartbeats = 0; ///< messages without items: heartbeats, end markers
         uint64_t refused = 0; ///< malformed or oversized, skipped
         uint64_t gaps = 0, gap_items = 0; ///< offset jumps forward, samples missing
         uint64_t restarts = 0; ///< offset went back: a sender that started again
@@ -139,8 +139,9 @@ public:
     /// and the ring's capacity.
     virtual uint64_t fill() noexcept = 0;
     virtual uint64_t capacity() const noexcept = 0;
-    /// True if a heartbeat arrived since the last forget_peer() (the peer
-    /// is a bridge, so its silence means something).
+    /// True if a message without items (a heartbeat or an end marker)
+    /// arrived since the last forget_peer(): the peer is a bridge, which
+    /// sends heartbeats, so its silence means something.
     virtual bool peer_sends_heartbeats() const noexcept = 0;
     virtual void forget_peer() noexcept = 0;
     virtual size_t item_bytes() const noexcept = 0;

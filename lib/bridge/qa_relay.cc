@@ -1,0 +1,373 @@
+/* The bridge's two halves without sockets (Boost.Test): ring -> outbound ->
+ * bytes -> inbound -> ring in one process. Samples, tags and seams cross as
+ * documented (relay.hpp); heartbeats repeat an end marker harmlessly; the
+ * receiving side finds gaps and senders that started again, splits a message
+ * at a seam, breaks a stream whose end marker was lost, refuses malformed
+ * messages; sc16 scales and saturates; the position file survives its
+ * writer and belongs to one ring.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#define BOOST_TEST_MODULE doppler_relay
+#include <boost/test/unit_test.hpp>
+
+#include "qa_util.hpp"
+#include "bridge.hpp"
+#include "relay.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace doppler;
+using namespace doppler::bridge;
+
+namespace {
+
+/// A message as bytes.
+class bytes_out final : public message_out
+{
+public:
+    uint8_t* allocate(size_t bytes) override
+    {
+        b.assign(bytes, 0);
+        return b.data();
+    }
+    std::vector<uint8_t> b;
+};
+
+std::string u64_value(uint64_t v)
+{
+    std::string s;
+    encode::uint64(s, v);
+    return s;
+}
+
+/// What a reader of a ring finds: samples (real parts), tags and the ends.
+struct seen {
+    std::vector<float> values;
+    std::vector<std::tuple<uint64_t, std::string, std::string>> tags; // index, key, value bytes
+    std::vector<std::pair<status, uint64_t>> ends; // why, index
+};
+
+/// Drain what `r` holds now (without waiting), reporting ends as they come.
+void drain(ring<f32>& r, seen& out)
+{
+    for (int guard = 0; guard < 1000; ++guard) {
+        const uint64_t n = r.readable();
+        if (n == 0) {
+            auto v = r.wait(1, 0);
+            if (v.why == status::end_of_stream || v.why == status::broken) {
+                out.ends.emplace_back(v.why, r.consumer_index());
+                continue;
+            }
+            return;
+        }
+        auto v = r.wait(n, 0);
+        BOOST_REQUIRE(v);
+        for (uint64_t i = 0; i < n; ++i)
+            out.values.push_back(v.data[i].real());
+        tag_cursor c = r.tags();
+        tag_view t;
+        while (c.next(t))
+            out.tags.emplace_back(
+                t.index,
+                std::string(t.key),
+                std::string(reinterpret_cast<const char*>(t.value.data()), t.value.size()));
+        BOOST_REQUIRE(r.consume(n));
+    }
+}
+
+std::vector<f32> numbered(uint64_t first, uint64_t n)
+{
+    std::vector<f32> v(n);
+    for (uint64_t i = 0; i < n; ++i)
+        v[i] = f32(float(first + i), 0.0f);
+    return v;
+}
+
+/// A bridge in one process: ring a (its producer `prod`), an outbound reader
+/// of it, an inbound producer of ring b, a reader of b.
+struct pair_fixture {
+    std::shared_ptr<ring<f32>> a = std::make_shared<ring<f32>>(4096);
+    std::shared_ptr<ring<f32>> b = std::make_shared<ring<f32>>(1 << 16);
+    logger log{ "recv", true };
+    std::unique_ptr<outbound> ob;
+    std::unique_ptr<inbound> ib;
+    std::unique_ptr<ring<f32>> prod = std::make_unique<ring<f32>>(a->seg());
+    ring<f32> reader{ b->seg() };
+    bytes_out msg;
+    std::vector<std::vector<uint8_t>> sent;
+
+    explicit pair_fixture(wire_format w = wire_format::native,
+                          const std::string& reader_name = "",
+                          bool tethered = true)
+    {
+        ob = make_outbound(a->seg(), reader_name, tethered, -1, w, 1000);
+        ib = make_inbound(b->seg(), w, default_max_message, nullptr, log, {});
+    }
+    /// Move every message the outbound has now (and one heartbeat).
+    void pump(bool heartbeat = false)
+    {
+        for (;;) {
+            const outbound::result r = ob->next(msg, 0);
+            if (r.what == outbound::kind::idle)
+                break;
+            sent.push_back(msg.b);
+            ib->message(msg.b.data(), msg.b.size());
+        }
+        if (heartbeat) {
+            ob->heartbeat(msg);
+            sent.push_back(msg.b);
+            ib->message(msg.b.data(), msg.b.size());
+        }
+    }
+    void next_run() { prod = std::make_unique<ring<f32>>(a->seg()); }
+};
+
+std::string message(uint64_t first,
+                    const std::vector<wire::tag>& tags,
+                    const std::vector<f32>& items)
+{
+    std::string m;
+    wire::encode_header(m, first, tags);
+    m.append(reinterpret_cast<const char*>(items.data()), items.size() * sizeof(f32));
+    return m;
+}
+
+bool feed(inbound& ib, const std::string& m)
+{
+    return ib.message(reinterpret_cast<const uint8_t*>(m.data()), m.size());
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(two_runs_cross_with_their_tags_and_the_seam_closed_then_broken)
+{
+    pair_fixture f;
+    auto x = numbered(0, 2500);
+    const std::string t0 = u64_value(7);
+    std::string freq;
+    encode::float64(freq, 433.92e6);
+    const tag_in tags[] = { { 0, "rx_time", t0 }, { 1234, "rx_freq", freq } };
+    BOOST_REQUIRE(f.prod->write_blocking(x.data(), 2500, qa::generous_ns, nullptr, tags, 2) ==
+                  status::ok);
+    f.prod->close();
+    f.pump();
+    f.next_run();
+    auto y = numbered(2500, 700);
+    BOOST_REQUIRE(f.prod->write(y.data(), 700));
+    f.prod->close(stream_end::broken); // a relay upstream whose source broke
+    f.pump(true); // and a heartbeat repeating the end: harmless
+    seen s;
+    drain(f.reader, s);
+    BOOST_TEST(s.values.size() == 3200u);
+    for (size_t i = 0; i < s.values.size(); ++i)
+        BOOST_TEST_REQUIRE(s.values[i] == float(i));
+    BOOST_REQUIRE(s.ends.size() == 2u);
+    BOOST_TEST((s.ends[0] == std::make_pair(status::end_of_stream, uint64_t(2500))));
+    BOOST_TEST((s.ends[1] == std::make_pair(status::broken, uint64_t(3200))));
+    // b's own stream markers at the same places; the user tags where they were.
+    std::vector<std::tuple<uint64_t, std::string, std::string>> want = {
+        { 0, "stream_start", u64_value(1) },
+        { 0, "rx_time", t0 },
+        { 1234, "rx_freq", freq },
+        { 2500, "stream_start", u64_value(2) },
+    };
+    BOOST_TEST((s.tags == want));
+    BOOST_TEST(f.ib->stats().streams_ended == 2u);
+    BOOST_TEST(f.ib->stats().gaps == 0u);
+    BOOST_TEST(f.ib->stats().heartbeats == 3u); // two end markers, one repeated
+    BOOST_TEST(f.ob->stats().tags == 4u); // two stream_start, rx_time, rx_freq
+}
+
+BOOST_AUTO_TEST_CASE(messages_hold_at_most_max_items_and_heartbeats_carry_the_next_offset)
+{
+    pair_fixture f;
+    auto x = numbered(0, 3500);
+    BOOST_REQUIRE(f.prod->write(x.data(), 3500));
+    f.pump(true);
+    BOOST_REQUIRE(f.sent.size() == 5u); // 1000, 1000, 1000, 500, heartbeat
+    wire::decoded d;
+    for (size_t i = 0; i < 4; ++i) {
+        const auto r = wire::decode_header(f.sent[i].data(), f.sent[i].size(), d);
+        BOOST_REQUIRE(r.status == wire::header_status::ok);
+        BOOST_TEST(d.first_index == 1000 * i);
+        BOOST_TEST((f.sent[i].size() - r.used) / 8 == (i < 3 ? 1000u : 500u));
+    }
+    const auto r = wire::decode_header(f.sent[4].data(), f.sent[4].size(), d);
+    BOOST_TEST(r.used == f.sent[4].size());
+    BOOST_TEST(d.first_index == 3500u);
+    BOOST_TEST(d.size() == 0u);
+    BOOST_TEST(f.ib->peer_sends_heartbeats());
+    BOOST_TEST(f.ib->stats().items == 3500u);
+}
+
+BOOST_AUTO_TEST_CASE(sc16_scales_by_32767_saturates_and_halves_the_bytes)
+{
+    pair_fixture f(wire_format::sc16);
+    std::vector<f32> x = { { 1.0f, -1.0f }, { 1.5f, -2.0f }, { 0.25f, 0.0f }, { -0.5f, 1e-6f } };
+    BOOST_REQUIRE(f.prod->write(x.data(), x.size()));
+    f.pump();
+    BOOST_REQUIRE(f.sent.size() == 1u);
+    wire::decoded d;
+    const auto r = wire::decode_header(f.sent[0].data(), f.sent[0].size(), d);
+    BOOST_REQUIRE(f.sent[0].size() - r.used == 4 * x.size()); // 4 bytes a sample
+    int16_t q[8];
+    std::memcpy(q, f.sent[0].data() + r.used, sizeof q);
+    const int16_t want[8] = { 32767, -32767, 32767, -32768, 8192, 0, -16384, 0 };
+    for (int i = 0; i < 8; ++i)
+        BOOST_TEST(q[i] == want[i]);
+    auto v = f.reader.wait(4, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(v.data[0].real() == 1.0f);
+    BOOST_TEST(v.data[1].imag() == -32768.0f / 32767.0f);
+    BOOST_TEST(std::abs(v.data[2].real() - 0.25f) <= 0.5f / 32767);
+    BOOST_CHECK_THROW(wire_item_bytes(sample_type::f64, wire_format::sc16), error);
+    BOOST_TEST(wire_item_bytes(sample_type::i16, wire_format::sc16) == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_lapped_untethered_sender_leaves_a_gap_the_receiver_tags)
+{
+    pair_fixture f(wire_format::native, "far", false);
+    auto x = numbered(0, 3 * 4096);
+    // Ring a's default reader (handle a) keeps up; the untethered "far" one,
+    // the bridge's, is lapped by the writes after its first message.
+    auto write = [&](uint64_t k, uint64_t n) {
+        BOOST_REQUIRE(f.prod->write(x.data() + k, n));
+        const uint64_t m = f.a->readable();
+        BOOST_REQUIRE(f.a->wait(m, 0));
+        BOOST_REQUIRE(f.a->consume(m));
+    };
+    write(0, 1000);
+    f.pump();
+    for (uint64_t k = 1000; k < 3 * 4096; k += 1000)
+        write(k, std::min<uint64_t>(1000, 3 * 4096 - k));
+    f.pump();
+    seen s;
+    drain(f.reader, s);
+    BOOST_TEST(f.ob->skipped() > 0u);
+    BOOST_TEST(f.ib->stats().gaps == 1u);
+    BOOST_TEST(f.ib->stats().gap_items == f.ob->skipped());
+    BOOST_REQUIRE(s.values.size() > 1000u);
+    BOOST_TEST(s.values[999] == 999.0f);
+    const float resumed = s.values[1000];
+    BOOST_TEST(resumed == float(1000 + f.ob->skipped()));
+    bool tagged = false;
+    for (auto& [index, key, value] : s.tags)
+        if (key == "gap")
+            tagged = index == 1000 && value == u64_value(f.ob->skipped());
+    BOOST_TEST(tagged);
+}
+
+BOOST_AUTO_TEST_CASE(the_receiver_splits_a_message_at_a_seam_and_breaks_a_stream_whose_end_was_lost)
+{
+    ring<f32> b(1 << 14);
+    ring<f32> reader(b.seg());
+    logger log("recv", true);
+    auto ib = make_inbound(b.seg(), wire_format::native, 1 << 20, nullptr, log, {});
+    std::string closed, start2, start3;
+    encode::str(closed, "closed");
+    start2 = u64_value(2);
+    start3 = u64_value(3);
+    // One message: a stream's last 10 samples, its end, the next stream's
+    // first 5 (a sender that packs them together).
+    BOOST_TEST(feed(*ib,
+                    message(100,
+                            { { 110, tag_stream_end, closed }, { 110, "stream_start", start2 } },
+                            numbered(100, 15))));
+    // Then a stream_start without an end before it: the end was lost.
+    BOOST_TEST(feed(*ib, message(115, { { 120, "stream_start", start3 } }, numbered(115, 10))));
+    seen s;
+    drain(reader, s);
+    BOOST_TEST(s.values.size() == 25u);
+    BOOST_REQUIRE(s.ends.size() == 2u);
+    BOOST_TEST((s.ends[0] == std::make_pair(status::end_of_stream, uint64_t(10))));
+    BOOST_TEST((s.ends[1] == std::make_pair(status::broken, uint64_t(20))));
+    BOOST_TEST(ib->stats().streams_ended == 2u);
+    BOOST_TEST(ib->streaming());
+    for (auto& [index, key, value] : s.tags)
+        BOOST_TEST(key == "stream_start"); // the ring's own, not the sender's
+}
+
+BOOST_AUTO_TEST_CASE(the_receiver_tags_a_gap_and_takes_an_offset_going_back_for_a_new_sender)
+{
+    ring<f32> b(1 << 14);
+    ring<f32> reader(b.seg());
+    logger log("recv", true);
+    auto ib = make_inbound(b.seg(), wire_format::native, 1 << 20, nullptr, log, {});
+    BOOST_TEST(feed(*ib, message(0, {}, numbered(0, 10))));
+    BOOST_TEST(feed(*ib, message(25, {}, numbered(25, 5)))); // 15 missing
+    BOOST_TEST(feed(*ib, message(3, {}, numbered(3, 4)))); // a sender counting again
+    BOOST_TEST(feed(*ib, message(7, {}, numbered(7, 1))));
+    seen s;
+    drain(reader, s);
+    BOOST_TEST(s.values.size() == 20u);
+    BOOST_TEST(ib->stats().gaps == 1u);
+    BOOST_TEST(ib->stats().gap_items == 15u);
+    BOOST_TEST(ib->stats().restarts == 1u);
+    bool tagged = false;
+    for (auto& [index, key, value] : s.tags)
+        if (key == "gap")
+            tagged = index == 10 && value == u64_value(15);
+    BOOST_TEST(tagged);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_and_oversized_messages_are_refused_and_counted_never_written)
+{
+    ring<f32> b(1 << 14);
+    ring<f32> reader(b.seg());
+    logger log("recv", true);
+    auto ib = make_inbound(b.seg(), wire_format::native, 4096, nullptr, log, {});
+    const std::string good = message(0, {}, numbered(0, 4));
+    BOOST_TEST(!feed(*ib, good.substr(0, 10))); // truncated header
+    BOOST_TEST(!feed(*ib, good.substr(0, good.size() - 3))); // not whole items
+    BOOST_TEST(!feed(*ib, std::string(40, 'x'))); // no header
+    BOOST_TEST(!feed(*ib, message(0, {}, numbered(0, 600)))); // over 4096 bytes
+    // Every prefix that ends inside the header or inside the first item.
+    for (size_t cut = 0; cut < 19 + 8; ++cut)
+        if (cut != 19) // (19 bytes: the header alone, a heartbeat)
+            BOOST_TEST(!feed(*ib, good.substr(0, cut)));
+    BOOST_TEST(reader.readable() == 0u);
+    BOOST_TEST(feed(*ib, good));
+    BOOST_TEST(reader.readable() == 4u);
+    BOOST_TEST(ib->stats().refused == 4u + 26u);
+    BOOST_TEST(ib->stats().messages == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_position_file_outlives_its_writer_and_belongs_to_one_ring)
+{
+    const std::string path = "/tmp/qa-relay-" + std::to_string(getpid()) + ".position";
+    ::unlink(path.c_str());
+    {
+        position_file p(path, 1, 42);
+        uint64_t next = 0;
+        BOOST_TEST(!p.recall(0, &next)); // new file: nothing
+        p.note(1000, 5'000'000, 300);
+    }
+    position_file p(path, 1, 42);
+    uint64_t next = 0;
+    BOOST_TEST(p.recall(1000, &next)); // died before writing any of the 300
+    BOOST_TEST(next == 5'000'000u);
+    BOOST_TEST(p.recall(1120, &next)); // in the middle
+    BOOST_TEST(next == 5'000'120u);
+    BOOST_TEST(p.recall(1300, &next)); // all written
+    BOOST_TEST(next == 5'000'300u);
+    BOOST_TEST(!p.recall(1301, &next)); // a write index the record cannot explain
+    BOOST_TEST(!p.recall(999, &next));
+    {
+        position_file other(path, 1, 43); // a ring made again: another inode
+        BOOST_TEST(!other.recall(1000, &next));
+    }
+    p.remove();
+    BOOST_TEST(::access(path.c_str(), F_OK) != 0);
+    {
+        FILE* junk = std::fopen(path.c_str(), "w");
+        std::fputs("not a position file", junk);
+        std::fclose(junk);
+    }
+    BOOST_CHECK_THROW(position_file(path, 1, 42), error);
+    ::unlink(path.c_str());
+}
