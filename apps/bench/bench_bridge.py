@@ -1,0 +1,276 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""doppler-bridge vs gr-zeromq flowgraph to flowgraph, over loopback TCP.
+
+The same --samples complex64 samples (zeros, as a null_source gives) cross a
+TCP connection on 127.0.0.1, three ways, interleaved over --repeats rounds:
+
+  bridge        producer -> ring A -> doppler-bridge send -> TCP ->
+                doppler-bridge recv -> ring B -> consumer (wait/consume)
+  bridge sc16   the same with --wire sc16 (4 bytes a sample on the wire)
+  gr-zeromq     flowgraph null_source -> head -> zeromq.push_sink (pass_tags)
+                -> TCP -> flowgraph zeromq.pull_source (pass_tags) -> head ->
+                null_sink
+
+Every program runs in a process of its own. Figures per way (median of the
+rounds): samples/s from the go signal to the last sample consumed; CPU
+(user + sys of every thread, from /proc/PID/stat, sampled at the go signal
+and at the end) per sample, for the pair of processes that move the
+samples over the network (the two bridges; the two flowgraphs) and for all
+processes (adding the rings' producer and consumer on the bridge side; a
+flowgraph's null_source and null_sink are inside its own process). The
+bridge's processes' share of a core shows where its limit is.
+
+Run from a build tree:
+  PYTHONPATH=build/python /usr/bin/python3 apps/bench/bench_bridge.py --bridge build/apps/doppler-bridge
+
+Roles run as child processes of this script (--role ...).
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ITEM = 8  # bytes per complex64 sample
+TICK = os.sysconf("SC_CLK_TCK")
+HERE = os.path.abspath(__file__)
+
+
+def cpu(pid):
+    """CPU seconds (user + system, all threads) of a live process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+# --------------------------------------------------------------------------
+# roles (child processes)
+# --------------------------------------------------------------------------
+
+def role_producer(args):
+    """Creates ring A; on "go" writes --samples zeros, then closes."""
+    import numpy as np
+    from doppler.buffer import F32Buffer
+    keeper = F32Buffer(args.capacity, name=args.ring)
+    buf = F32Buffer.attach(args.ring)
+    block = np.zeros(args.chunk, dtype=np.complex64)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    left = args.samples
+    while left:
+        k = min(left, args.chunk)
+        buf.write(block[:k], block=True)
+        left -= k
+    buf.close()
+    sys.stdin.readline()  # stay (a party of ring A) until told
+    buf.destroy()
+    keeper.destroy()
+
+
+def role_consumer(args):
+    """Attaches ring B, consumes --samples in views of --chunk, says done."""
+    from doppler.buffer import F32Buffer
+    buf = F32Buffer.attach(args.ring, timeout=30)
+    print("ready", flush=True)
+    left = args.samples
+    while left:
+        n = min(left, args.chunk)
+        buf.wait(n, timeout=120)
+        buf.consume(n)
+        left -= n
+    print("done", flush=True)
+    sys.stdin.readline()
+    buf.destroy()
+
+
+def role_fg_sink(args):
+    """null_source -> head -> push_sink, started on "go"."""
+    from gnuradio import blocks, gr, zeromq
+    tb = gr.top_block()
+    src = blocks.null_source(ITEM)
+    head = blocks.head(ITEM, args.samples)
+    snk = zeromq.push_sink(ITEM, 1, "tcp://127.0.0.1:*", 100, True, -1)
+    tb.connect(src, head, snk)
+    print("ready " + snk.last_endpoint(), flush=True)
+    sys.stdin.readline()
+    tb.start()
+    tb.wait()
+    sys.stdin.readline()  # keep the socket until the other side has all
+
+
+def role_fg_source(args):
+    """pull_source -> head -> null_sink; says done at --samples items."""
+    from gnuradio import blocks, gr, zeromq
+    tb = gr.top_block()
+    src = zeromq.pull_source(ITEM, 1, args.address, 100, True, -1)
+    head = blocks.head(ITEM, args.samples)
+    snk = blocks.null_sink(ITEM)
+    tb.connect(src, head, snk)
+    tb.start()
+    print("ready", flush=True)
+    # A ZMQ source never ends its flowgraph: watch the count instead.
+    while head.nitems_written(0) < args.samples:
+        time.sleep(0.005)
+    print("done", flush=True)
+    tb.stop()
+    tb.wait()
+
+
+# --------------------------------------------------------------------------
+# the benchmark
+# --------------------------------------------------------------------------
+
+class Child:
+    def __init__(self, argv, **kw):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True, **kw)
+
+    def line(self):
+        s = self.p.stdout.readline()
+        if not s:
+            raise RuntimeError(f"{self.p.args} exited ({self.p.wait()})")
+        return s.strip()
+
+    def say(self, s=""):
+        self.p.stdin.write(s + "\n")
+        self.p.stdin.flush()
+
+    def end(self):
+        try:
+            self.say()
+        except BrokenPipeError:
+            pass
+        try:
+            self.p.wait(30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+
+
+def role(args, name, *extra):
+    return [sys.executable, HERE, "--role", name, "--samples", str(args.samples),
+            "--chunk", str(args.chunk), "--capacity", str(args.capacity), *extra]
+
+
+def wait_log(path, pattern, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(path) as f:
+            m = re.search(pattern, f.read())
+        if m:
+            return m
+        time.sleep(0.01)
+    raise RuntimeError(f"no {pattern!r} in {path} within {timeout} s")
+
+
+def measure(pids, start, finish):
+    """start(); then CPU and time until finish() returns."""
+    c0 = {k: cpu(p) for k, p in pids.items()}
+    t0 = time.monotonic()
+    start()
+    finish()
+    t1 = time.monotonic()
+    c1 = {k: cpu(p) for k, p in pids.items()}
+    return t1 - t0, {k: c1[k] - c0[k] for k in pids}
+
+
+def run_bridge(args, wire, tmp):
+    tag = f"bench-br-{os.getpid()}-{time.monotonic_ns()}"
+    a, b = tag + "-a", tag + "-b"
+    slog, rlog = os.path.join(tmp, "send.log"), os.path.join(tmp, "recv.log")
+    prod = Child(role(args, "producer", "--ring", a))
+    assert prod.line() == "ready"
+    send = subprocess.Popen([args.bridge, "send", a, "tcp://127.0.0.1:*", "--wire", wire,
+                             "--max-items", str(args.max_items)],
+                            stderr=open(slog, "w"))
+    ep = wait_log(slog, r"on PUSH (\S+)").group(1)
+    recv = subprocess.Popen([args.bridge, "recv", ep, b, "--wire", wire,
+                             "--capacity", str(args.capacity)], stderr=open(rlog, "w"))
+    wait_log(rlog, "connected to")
+    cons = Child(role(args, "consumer", "--ring", b))
+    assert cons.line() == "ready"
+    pids = {"send": send.pid, "recv": recv.pid, "producer": prod.p.pid,
+            "consumer": cons.p.pid}
+    try:
+        dt, c = measure(pids, prod.say, lambda: cons.line() == "done" or sys.exit("consumer"))
+    finally:
+        for p in (send, recv):
+            p.terminate()
+            p.wait(30)
+        cons.end()
+        prod.end()
+    return {"seconds": dt, "pair": c["send"] + c["recv"], "all": sum(c.values()), "cpu": c}
+
+
+def run_gr(args, tmp):
+    sink = Child(role(args, "fg_sink"))
+    ready = sink.line()
+    ep = ready.split()[1]
+    src = Child(role(args, "fg_source", "--address", ep))
+    assert src.line() == "ready"
+    pids = {"sink flowgraph": sink.p.pid, "source flowgraph": src.p.pid}
+    try:
+        dt, c = measure(pids, sink.say, lambda: src.line() == "done" or sys.exit("source"))
+    finally:
+        src.end()
+        sink.end()
+    return {"seconds": dt, "pair": sum(c.values()), "all": sum(c.values()), "cpu": c}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--role", help=argparse.SUPPRESS)
+    ap.add_argument("--ring", help=argparse.SUPPRESS)
+    ap.add_argument("--address", help=argparse.SUPPRESS)
+    ap.add_argument("--samples", type=lambda s: int(float(s)), default=int(4e8))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--chunk", type=int, default=1 << 16, help="producer writes, consumer views")
+    ap.add_argument("--capacity", type=int, default=1 << 20, help="rings A and B")
+    ap.add_argument("--max-items", type=int, default=1 << 15, help="bridge message size")
+    ap.add_argument("--bridge", default="build/apps/doppler-bridge")
+    args = ap.parse_args()
+    if args.role:
+        return {"producer": role_producer, "consumer": role_consumer,
+                "fg_sink": role_fg_sink, "fg_source": role_fg_source}[args.role](args)
+
+    ways = {"bridge": lambda t: run_bridge(args, "native", t),
+            "gr-zeromq": lambda t: run_gr(args, t),
+            "bridge sc16": lambda t: run_bridge(args, "sc16", t)}
+    got = {w: [] for w in ways}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeats):
+            for w, run in ways.items():
+                res = run(tmp)
+                got[w].append(res)
+                print(f"round {r + 1} {w:12s} {args.samples / res['seconds'] / 1e6:8.1f} MS/s  "
+                      f"pair {res['pair'] / args.samples * 1e9:6.2f} ns/sample  "
+                      + "  ".join(f"{k} {v / res['seconds'] * 100:.0f}%"
+                                  for k, v in res["cpu"].items()), flush=True)
+
+    def med(w, key):
+        return statistics.median(x[key] for x in got[w])
+
+    print(f"\n{args.samples:.3g} samples, {args.repeats} interleaved rounds, medians; "
+          "CPU in ns per sample (user + sys, all threads)")
+    print(f"{'way':12s} {'MS/s':>8s} {'wire MB/s':>10s} {'pair ns/S':>10s} {'all ns/S':>9s}")
+    for w in ways:
+        rate = args.samples / med(w, "seconds")
+        wire = 4 if w.endswith("sc16") else ITEM
+        print(f"{w:12s} {rate / 1e6:8.1f} {rate * wire / 1e6:10.1f} "
+              f"{med(w, 'pair') / args.samples * 1e9:10.2f} "
+              f"{med(w, 'all') / args.samples * 1e9:9.2f}")
+    g = args.samples / med("gr-zeromq", "seconds")
+    for w in ("bridge", "bridge sc16"):
+        print(f"{w} / gr-zeromq: rate {args.samples / med(w, 'seconds') / g:.2f}x, "
+              f"pair CPU per sample {med(w, 'pair') / med('gr-zeromq', 'pair'):.2f}x, "
+              f"all CPU per sample {med(w, 'all') / med('gr-zeromq', 'all'):.2f}x")
+    json.dump(got, open(os.path.join(tempfile.gettempdir(), "bench_bridge.json"), "w"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
