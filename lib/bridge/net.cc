@@ -9,6 +9,8 @@
 
 #include <zmq.h>
 
+#include <malloc.h>
+
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -57,6 +59,16 @@ int64_t now_ns() noexcept
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void keep_message_memory() noexcept
+{
+    // The largest mmap threshold glibc accepts (32 MiB on 64-bit): messages
+    // up to that come from the heap, and a heap keeps up to 256 MiB free at
+    // its top before trimming. Setting them also stops glibc's own
+    // adjustment of both.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
 // ---------------------------------------------------------------------------

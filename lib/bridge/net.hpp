@@ -27,6 +27,12 @@ void request_stop() noexcept;
 
 int64_t now_ns() noexcept;
 
+/// Keep freed message buffers in the heap for the next message: by default
+/// glibc returns large blocks to the kernel when they are freed (mmap'd
+/// blocks, heap trimming), and every message then page-faults fresh, zeroed
+/// pages in, which cost more than copying the samples. Called once at start.
+void keep_message_memory() noexcept;
+
 // ---------------------------------------------------------------------------
 // Lines on stderr, each prefixed "doppler-bridge send: " or "... recv: "
 // ---------------------------------------------------------------------------

@@ -9,8 +9,8 @@
 #define BOOST_TEST_MODULE doppler_relay
 #include <boost/test/unit_test.hpp>
 
-#include "qa_util.hpp"
 #include "bridge.hpp"
+#include "qa_util.hpp"
 #include "relay.hpp"
 
 #include <unistd.h>
@@ -48,7 +48,8 @@ std::string u64_value(uint64_t v)
 /// What a reader of a ring finds: samples (real parts), tags and the ends.
 struct seen {
     std::vector<float> values;
-    std::vector<std::tuple<uint64_t, std::string, std::string>> tags; // index, key, value bytes
+    std::vector<std::tuple<uint64_t, std::string, std::string>>
+        tags; // index, key, value bytes
     std::vector<std::pair<status, uint64_t>> ends; // why, index
 };
 
@@ -75,7 +76,8 @@ void drain(ring<f32>& r, seen& out)
             out.tags.emplace_back(
                 t.index,
                 std::string(t.key),
-                std::string(reinterpret_cast<const char*>(t.value.data()), t.value.size()));
+                std::string(reinterpret_cast<const char*>(t.value.data()),
+                            t.value.size()));
         BOOST_REQUIRE(r.consume(n));
     }
 }
@@ -93,11 +95,11 @@ std::vector<f32> numbered(uint64_t first, uint64_t n)
 struct pair_fixture {
     std::shared_ptr<ring<f32>> a = std::make_shared<ring<f32>>(4096);
     std::shared_ptr<ring<f32>> b = std::make_shared<ring<f32>>(1 << 16);
-    logger log{ "recv", true };
+    logger log { "recv", true };
     std::unique_ptr<outbound> ob;
     std::unique_ptr<inbound> ib;
     std::unique_ptr<ring<f32>> prod = std::make_unique<ring<f32>>(a->seg());
-    ring<f32> reader{ b->seg() };
+    ring<f32> reader { b->seg() };
     bytes_out msg;
     std::vector<std::vector<uint8_t>> sent;
 
@@ -127,9 +129,8 @@ struct pair_fixture {
     void next_run() { prod = std::make_unique<ring<f32>>(a->seg()); }
 };
 
-std::string message(uint64_t first,
-                    const std::vector<wire::tag>& tags,
-                    const std::vector<f32>& items)
+std::string
+message(uint64_t first, const std::vector<wire::tag>& tags, const std::vector<f32>& items)
 {
     std::string m;
     wire::encode_header(m, first, tags);
@@ -152,8 +153,8 @@ BOOST_AUTO_TEST_CASE(two_runs_cross_with_their_tags_and_the_seam_closed_then_bro
     std::string freq;
     encode::float64(freq, 433.92e6);
     const tag_in tags[] = { { 0, "rx_time", t0 }, { 1234, "rx_freq", freq } };
-    BOOST_REQUIRE(f.prod->write_blocking(x.data(), 2500, qa::generous_ns, nullptr, tags, 2) ==
-                  status::ok);
+    BOOST_REQUIRE(f.prod->write_blocking(
+                      x.data(), 2500, qa::generous_ns, nullptr, tags, 2) == status::ok);
     f.prod->close();
     f.pump();
     f.next_run();
@@ -208,7 +209,9 @@ BOOST_AUTO_TEST_CASE(messages_hold_at_most_max_items_and_heartbeats_carry_the_ne
 BOOST_AUTO_TEST_CASE(sc16_scales_by_32767_saturates_and_halves_the_bytes)
 {
     pair_fixture f(wire_format::sc16);
-    std::vector<f32> x = { { 1.0f, -1.0f }, { 1.5f, -2.0f }, { 0.25f, 0.0f }, { -0.5f, 1e-6f } };
+    std::vector<f32> x = {
+        { 1.0f, -1.0f }, { 1.5f, -2.0f }, { 0.25f, 0.0f }, { -0.5f, 1e-6f }
+    };
     BOOST_REQUIRE(f.prod->write(x.data(), x.size()));
     f.pump();
     BOOST_REQUIRE(f.sent.size() == 1u);
@@ -262,7 +265,8 @@ BOOST_AUTO_TEST_CASE(a_lapped_untethered_sender_leaves_a_gap_the_receiver_tags)
     BOOST_TEST(tagged);
 }
 
-BOOST_AUTO_TEST_CASE(the_receiver_splits_a_message_at_a_seam_and_breaks_a_stream_whose_end_was_lost)
+BOOST_AUTO_TEST_CASE(
+    the_receiver_splits_a_message_at_a_seam_and_breaks_a_stream_whose_end_was_lost)
 {
     ring<f32> b(1 << 14);
     ring<f32> reader(b.seg());
@@ -274,12 +278,14 @@ BOOST_AUTO_TEST_CASE(the_receiver_splits_a_message_at_a_seam_and_breaks_a_stream
     start3 = u64_value(3);
     // One message: a stream's last 10 samples, its end, the next stream's
     // first 5 (a sender that packs them together).
-    BOOST_TEST(feed(*ib,
-                    message(100,
-                            { { 110, tag_stream_end, closed }, { 110, "stream_start", start2 } },
-                            numbered(100, 15))));
+    BOOST_TEST(
+        feed(*ib,
+             message(100,
+                     { { 110, tag_stream_end, closed }, { 110, "stream_start", start2 } },
+                     numbered(100, 15))));
     // Then a stream_start without an end before it: the end was lost.
-    BOOST_TEST(feed(*ib, message(115, { { 120, "stream_start", start3 } }, numbered(115, 10))));
+    BOOST_TEST(
+        feed(*ib, message(115, { { 120, "stream_start", start3 } }, numbered(115, 10))));
     seen s;
     drain(reader, s);
     BOOST_TEST(s.values.size() == 25u);
@@ -292,7 +298,8 @@ BOOST_AUTO_TEST_CASE(the_receiver_splits_a_message_at_a_seam_and_breaks_a_stream
         BOOST_TEST(key == "stream_start"); // the ring's own, not the sender's
 }
 
-BOOST_AUTO_TEST_CASE(the_receiver_tags_a_gap_and_takes_an_offset_going_back_for_a_new_sender)
+BOOST_AUTO_TEST_CASE(
+    the_receiver_tags_a_gap_and_takes_an_offset_going_back_for_a_new_sender)
 {
     ring<f32> b(1 << 14);
     ring<f32> reader(b.seg());
@@ -315,7 +322,8 @@ BOOST_AUTO_TEST_CASE(the_receiver_tags_a_gap_and_takes_an_offset_going_back_for_
     BOOST_TEST(tagged);
 }
 
-BOOST_AUTO_TEST_CASE(malformed_and_oversized_messages_are_refused_and_counted_never_written)
+BOOST_AUTO_TEST_CASE(
+    malformed_and_oversized_messages_are_refused_and_counted_never_written)
 {
     ring<f32> b(1 << 14);
     ring<f32> reader(b.seg());

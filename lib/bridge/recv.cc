@@ -237,6 +237,7 @@ private:
 int run_recv(const recv_options& o)
 {
     install_stop_handlers();
+    keep_message_memory();
     receiver r(o);
     try {
         return r.run();

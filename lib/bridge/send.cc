@@ -266,6 +266,7 @@ private:
 int run_send(const send_options& o)
 {
     install_stop_handlers();
+    keep_message_memory();
     sender s(o);
     try {
         return s.run();
