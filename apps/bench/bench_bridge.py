@@ -204,7 +204,9 @@ def run_bridge(args, wire, tmp):
             p.wait(30)
         cons.end()
         prod.end()
-    return {"seconds": dt, "pair": c["send"] + c["recv"], "all": sum(c.values()), "cpu": c}
+    sent = wait_log(slog, r"stopped: (\d+) samples in (\d+) messages \((\d+) bytes\)")
+    return {"seconds": dt, "pair": c["send"] + c["recv"], "all": sum(c.values()), "cpu": c,
+            "wire": int(sent.group(3)) / int(sent.group(1)), "messages": int(sent.group(2))}
 
 
 def run_gr(args, tmp):
@@ -219,7 +221,9 @@ def run_gr(args, tmp):
     finally:
         src.end()
         sink.end()
-    return {"seconds": dt, "pair": sum(c.values()), "all": sum(c.values()), "cpu": c}
+    # A push_sink's message: the 19-byte header (no tags here), then the items.
+    return {"seconds": dt, "pair": sum(c.values()), "all": sum(c.values()), "cpu": c,
+            "wire": None}
 
 
 def main():
@@ -233,14 +237,17 @@ def main():
     ap.add_argument("--capacity", type=int, default=1 << 20, help="rings A and B")
     ap.add_argument("--max-items", type=int, default=1 << 15, help="bridge message size")
     ap.add_argument("--bridge", default="build/apps/doppler-bridge")
+    ap.add_argument("--ways", default="bridge,gr-zeromq,bridge sc16",
+                    help="which of bridge, gr-zeromq, bridge sc16 (comma-separated)")
     args = ap.parse_args()
     if args.role:
         return {"producer": role_producer, "consumer": role_consumer,
                 "fg_sink": role_fg_sink, "fg_source": role_fg_source}[args.role](args)
 
-    ways = {"bridge": lambda t: run_bridge(args, "native", t),
-            "gr-zeromq": lambda t: run_gr(args, t),
-            "bridge sc16": lambda t: run_bridge(args, "sc16", t)}
+    every = {"bridge": lambda t: run_bridge(args, "native", t),
+             "gr-zeromq": lambda t: run_gr(args, t),
+             "bridge sc16": lambda t: run_bridge(args, "sc16", t)}
+    ways = {w: every[w] for w in args.ways.split(",")}
     got = {w: [] for w in ways}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
@@ -257,15 +264,20 @@ def main():
 
     print(f"\n{args.samples:.3g} samples, {args.repeats} interleaved rounds, medians; "
           "CPU in ns per sample (user + sys, all threads)")
-    print(f"{'way':12s} {'MS/s':>8s} {'wire MB/s':>10s} {'pair ns/S':>10s} {'all ns/S':>9s}")
+    print(f"{'way':12s} {'MS/s':>8s} {'B/sample':>9s} {'wire MB/s':>10s} {'pair ns/S':>10s} "
+          f"{'all ns/S':>9s}")
     for w in ways:
         rate = args.samples / med(w, "seconds")
-        wire = 4 if w.endswith("sc16") else ITEM
-        print(f"{w:12s} {rate / 1e6:8.1f} {rate * wire / 1e6:10.1f} "
+        # Bytes of messages per sample, as the sender counted them (headers
+        # included); gr-zeromq's are its items plus one small header a message.
+        wire = got[w][0]["wire"] or ITEM
+        print(f"{w:12s} {rate / 1e6:8.1f} {wire:9.3f} {rate * wire / 1e6:10.1f} "
               f"{med(w, 'pair') / args.samples * 1e9:10.2f} "
               f"{med(w, 'all') / args.samples * 1e9:9.2f}")
+    if "gr-zeromq" not in ways:
+        return 0
     g = args.samples / med("gr-zeromq", "seconds")
-    for w in ("bridge", "bridge sc16"):
+    for w in [w for w in ways if w != "gr-zeromq"]:
         print(f"{w} / gr-zeromq: rate {args.samples / med(w, 'seconds') / g:.2f}x, "
               f"pair CPU per sample {med(w, 'pair') / med('gr-zeromq', 'pair'):.2f}x, "
               f"all CPU per sample {med(w, 'all') / med('gr-zeromq', 'all'):.2f}x")

@@ -194,9 +194,11 @@ public:
                       "no peer took",
                       ull(pending_.items),
                       ull(pending_.first));
-        log_.info("stopped: %llu samples in %llu messages sent, %llu skipped",
+        log_.info("stopped: %llu samples in %llu messages (%llu bytes) sent, %llu "
+                  "skipped",
                   ull(items_),
                   ull(messages_),
+                  ull(bytes_),
                   ull(ob_->skipped() + ob_->stats().overwritten));
         return 0;
     }
