@@ -449,6 +449,49 @@ def test_send_feeds_a_stock_pull_source_samples_and_tag_offsets_intact(names, pr
     assert "stream_end" not in [k for _, k, _ in got]
 
 
+FLOWGRAPH = r"""
+import sys, numpy as np, pmt
+from gnuradio import blocks, doppler, gr
+name, first, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def tag(offset, key, value):
+    t = gr.tag_t(); t.offset = offset; t.key = pmt.intern(key); t.value = value; return t
+x = (np.arange(first, first + n) + 0j).astype(np.complex64)
+tags = [tag(0, "rx_time", pmt.make_tuple(pmt.from_uint64(first), pmt.from_double(0.5))),
+        tag(777, "rx_freq", pmt.from_double(2.4e9 + first)),
+        tag(n - 1, "burst", pmt.PMT_T)]
+tb = gr.top_block()
+src = blocks.vector_source_c(x.tolist(), False, 1, tags)
+snk = doppler.buffer_sink(type="f32", name=name, capacity=1 << 16, policy="block")
+tb.connect(src, snk)
+tb.run()   # the run's end ends its stream in the ring
+"""
+
+
+def test_a_flowgraph_s_tags_cross_buffer_sink_send_and_recv_to_a_consumer_at_their_samples(
+        names, procs, tmp_path):
+    a, b = names(), names()
+    ep = f"ipc://{tmp_path}/ab.ipc"
+    s = send(procs, tmp_path, a, ep)  # waits for the flowgraph's ring
+    r = recv(procs, tmp_path, ep, b)
+    c = Consumer(procs, tmp_path, b, ends=2, step=1000)
+    n1, n2 = 30_000, 12_345
+    for first, n in ((0, n1), (n1, n2)):  # two runs of a flowgraph, a process each
+        run = subprocess.run([PY, "-c", FLOWGRAPH, a, str(first), str(n)], timeout=120,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+    c.finish()
+    assert s.stop() == 0 and r.stop() == 0
+    np.testing.assert_array_equal(c.values, np.arange(n1 + n2))
+    assert c.ends == [("EOFError", n1), ("EOFError", n1 + n2)]
+    want = []
+    for first, n in ((0, n1), (n1, n2)):
+        want += [(first, "stream_start", str(1 if first == 0 else 2)),
+                 (first, "rx_time", repr((first, 0.5))),
+                 (first + 777, "rx_freq", repr(2.4e9 + first)),
+                 (first + n - 1, "burst", "True")]
+    assert c.tags == want
+
+
 # ---------------------------------------------------------------------------
 # Faults
 # ---------------------------------------------------------------------------
