@@ -491,8 +491,12 @@ tb.run()   # the run's end ends its stream in the ring
 def test_a_flowgraph_s_tags_cross_buffer_sink_send_and_recv_to_a_consumer_at_their_samples(
         names, procs, tmp_path):
     a, b = names(), names()
+    # Ring A exists before the runs (the sinks attach to it): a run that
+    # created it, finished and left before the sender attached would take
+    # it, and its samples, away with it.
+    keeper = make_ring(a)
     ep = f"ipc://{tmp_path}/ab.ipc"
-    s = send(procs, tmp_path, a, ep)  # waits for the flowgraph's ring
+    s = send(procs, tmp_path, a, ep)
     r = recv(procs, tmp_path, ep, b)
     c = Consumer(procs, tmp_path, b, ends=2, step=1000)
     n1, n2 = 30_000, 12_345
@@ -502,6 +506,7 @@ def test_a_flowgraph_s_tags_cross_buffer_sink_send_and_recv_to_a_consumer_at_the
         assert run.returncode == 0, run.stderr
     c.finish()
     assert s.stop() == 0 and r.stop() == 0
+    keeper.destroy()
     np.testing.assert_array_equal(c.values, np.arange(n1 + n2))
     assert c.ends == [("EOFError", n1), ("EOFError", n1 + n2)]
     want = []
