@@ -189,7 +189,7 @@ def run_bridge(args, wire, tmp):
                              "--max-items", str(args.max_items)],
                             stderr=open(slog, "w"))
     ep = wait_log(slog, r"on PUSH (\S+)").group(1)
-    recv = subprocess.Popen([args.bridge, "recv", ep, b, "--wire", wire,
+    recv = subprocess.Popen([args.bridge, "recv", ep, b, "--wire", wire, "--position", "none",
                              "--capacity", str(args.capacity)], stderr=open(rlog, "w"))
     wait_log(rlog, "connected to")
     cons = Child(role(args, "consumer", "--ring", b))
