@@ -44,6 +44,30 @@
  *       were overwritten while held (untethered readers; 0 otherwise), -1 EINVAL
  *   uint64_t dp_buffer_T_stream / _skipped / _tags_dropped / _written / _read_index(buf);
  *
+ * Blocking writes and wait strategies:
+ *
+ *   size_t   dp_buffer_T_write_blocking(buf, src, n, timeout_ns);   lossless:
+ *       copies what fits as room appears, until all n are written (returns n)
+ *       or it gives up: returns how many were written and sets errno to
+ *       ETIMEDOUT, EPIPE (this handle closed its stream), ECONNRESET (the
+ *       slowest tethered reader died and none took its place in time),
+ *       EINVAL (n > capacity), EBUSY or EBADMSG as write. Negative timeout:
+ *       forever.
+ *   bool     dp_buffer_T_set_wait_strategy(buf, DP_WAIT_PARK or DP_WAIT_POLL);
+ *   int      dp_buffer_T_get_wait_strategy(buf);
+ *       how this handle waits in wait() and write_blocking(): DP_WAIT_PARK
+ *       (default: spin about 1-2 us, then sleep until woken; no CPU while
+ *       waiting) or DP_WAIT_POLL (never sleeps: the lowest wake-up latency
+ *       for one whole core spent while waiting). Another value: false, EINVAL.
+ *
+ * Inline calls. write, write_blocking, wait and consume are static inline
+ * functions here: the common case (room or data already known, nothing else
+ * to do) runs in the caller over the handle's state and the ring's shared
+ * header (doppler/hot.h), and calls into the library (the *_slow symbols)
+ * only otherwise; behaviour and errors are those described above. The same
+ * functions are exported under the same names for callers that cannot
+ * inline (FFI, dlsym, or DP_BUFFER_NO_INLINE defined before this header).
+ *
  * dp_buffer_T_wait returns NULL with errno ENODATA at the end of a closed
  * stream and EPIPE at the end of a broken one (its producer died); the next
  * wait at that position moves on to the next stream.
@@ -55,6 +79,8 @@
  */
 #ifndef DOPPLER_BUFFER_H
 #define DOPPLER_BUFFER_H
+
+#include <doppler/hot.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -104,6 +130,9 @@ enum {
     DP_VALUE_DICT = 10
 };
 
+/** How a handle waits (dp_buffer_T_set_wait_strategy). */
+enum { DP_WAIT_PARK = 0, DP_WAIT_POLL = 1 };
+
 /** Length of the well-formed value at the start of [p, p + n), or 0 if it
  * is not one (every length checked against n). */
 size_t dp_value_check(const uint8_t* p, size_t n);
@@ -115,14 +144,12 @@ typedef struct dp_buffer_i16 dp_buffer_i16_t;
 /** Message of the last failed call on this thread ("" if none). */
 const char* dp_last_error(void);
 
+/* Out of line always. */
 #define DP_BUFFER_DECLARE(T, S)                                                          \
     dp_buffer_##T##_t* dp_buffer_##T##_create(size_t capacity);                          \
     dp_buffer_##T##_t* dp_buffer_##T##_create_named(const char* name, size_t capacity);  \
     dp_buffer_##T##_t* dp_buffer_##T##_attach(const char* name);                         \
     void dp_buffer_##T##_destroy(dp_buffer_##T##_t* buf);                                \
-    bool dp_buffer_##T##_write(dp_buffer_##T##_t* buf, const S* src, size_t n);          \
-    const S* dp_buffer_##T##_wait(dp_buffer_##T##_t* buf, size_t n, int64_t timeout_ns); \
-    bool dp_buffer_##T##_consume(dp_buffer_##T##_t* buf, size_t n);                      \
     size_t dp_buffer_##T##_available(const dp_buffer_##T##_t* buf);                      \
     size_t dp_buffer_##T##_capacity(const dp_buffer_##T##_t* buf);                       \
     uint64_t dp_buffer_##T##_dropped(const dp_buffer_##T##_t* buf);                      \
@@ -143,9 +170,67 @@ const char* dp_last_error(void);
     uint64_t dp_buffer_##T##_written(const dp_buffer_##T##_t* buf);                      \
     uint64_t dp_buffer_##T##_read_index(const dp_buffer_##T##_t* buf);
 
+/* The hot calls, out of line (the exported symbols). */
+#define DP_BUFFER_DECLARE_HOT(T, S)                                                      \
+    bool dp_buffer_##T##_write(dp_buffer_##T##_t* buf, const S* src, size_t n);          \
+    const S* dp_buffer_##T##_wait(dp_buffer_##T##_t* buf, size_t n, int64_t timeout_ns); \
+    bool dp_buffer_##T##_consume(dp_buffer_##T##_t* buf, size_t n);
+
+/* Added with the inline calls: blocking writes, wait strategies, and the
+ * slow paths the inline calls fall back to (not for direct use). */
+#define DP_BUFFER_DECLARE_MORE(T, S)                                                     \
+    bool dp_buffer_##T##_set_wait_strategy(dp_buffer_##T##_t* buf, int strategy);        \
+    int dp_buffer_##T##_get_wait_strategy(const dp_buffer_##T##_t* buf);                 \
+    bool dp_buffer_##T##_write_slow(dp_buffer_##T##_t* buf, const S* src, size_t n);     \
+    size_t dp_buffer_##T##_write_blocking_slow(                                          \
+        dp_buffer_##T##_t* buf, const S* src, size_t n, int64_t timeout_ns);             \
+    const S* dp_buffer_##T##_wait_slow(                                                  \
+        dp_buffer_##T##_t* buf, size_t n, int64_t timeout_ns);                           \
+    bool dp_buffer_##T##_consume_slow(dp_buffer_##T##_t* buf, size_t n);
+
+#ifdef DP_BUFFER_NO_INLINE
+#define DP_BUFFER_HOT(T, S)                                                              \
+    DP_BUFFER_DECLARE_HOT(T, S)                                                          \
+    size_t dp_buffer_##T##_write_blocking(                                               \
+        dp_buffer_##T##_t* buf, const S* src, size_t n, int64_t timeout_ns);
+#else
+/* The common case in the caller (hot.h); anything else in the library. */
+#define DP_BUFFER_HOT(T, S)                                                              \
+    static inline bool dp_buffer_##T##_write(                                            \
+        dp_buffer_##T##_t* buf, const S* src, size_t n)                                  \
+    {                                                                                    \
+        return dp_hot_write((dp_hot_t*)buf, src, n, sizeof(S)) ||                        \
+            dp_buffer_##T##_write_slow(buf, src, n);                                     \
+    }                                                                                    \
+    static inline size_t dp_buffer_##T##_write_blocking(                                 \
+        dp_buffer_##T##_t* buf, const S* src, size_t n, int64_t timeout_ns)              \
+    {                                                                                    \
+        return dp_hot_write((dp_hot_t*)buf, src, n, sizeof(S))                           \
+            ? n                                                                          \
+            : dp_buffer_##T##_write_blocking_slow(buf, src, n, timeout_ns);              \
+    }                                                                                    \
+    static inline const S* dp_buffer_##T##_wait(                                         \
+        dp_buffer_##T##_t* buf, size_t n, int64_t timeout_ns)                            \
+    {                                                                                    \
+        const void* p = dp_hot_view((dp_hot_t*)buf, n, sizeof(S));                       \
+        return p ? (const S*)p : dp_buffer_##T##_wait_slow(buf, n, timeout_ns);          \
+    }                                                                                    \
+    static inline bool dp_buffer_##T##_consume(dp_buffer_##T##_t* buf, size_t n)         \
+    {                                                                                    \
+        return dp_hot_consume((dp_hot_t*)buf, n) ||                                      \
+            dp_buffer_##T##_consume_slow(buf, n);                                        \
+    }
+#endif
+
 DP_BUFFER_DECLARE(f32, dp_f32_t)
 DP_BUFFER_DECLARE(f64, dp_f64_t)
 DP_BUFFER_DECLARE(i16, dp_i16_t)
+DP_BUFFER_DECLARE_MORE(f32, dp_f32_t)
+DP_BUFFER_DECLARE_MORE(f64, dp_f64_t)
+DP_BUFFER_DECLARE_MORE(i16, dp_i16_t)
+DP_BUFFER_HOT(f32, dp_f32_t)
+DP_BUFFER_HOT(f64, dp_f64_t)
+DP_BUFFER_HOT(i16, dp_i16_t)
 
 /* Names of the previous release (cf32 / cf64 / ci16), kept for one release:
  * same types, same functions, exported under both names. New code uses the
@@ -157,8 +242,13 @@ typedef dp_buffer_f32_t dp_buffer_cf32_t;
 typedef dp_buffer_f64_t dp_buffer_cf64_t;
 DP_BUFFER_DECLARE(cf32, dp_f32_t)
 DP_BUFFER_DECLARE(cf64, dp_f64_t)
+DP_BUFFER_DECLARE_HOT(cf32, dp_f32_t)
+DP_BUFFER_DECLARE_HOT(cf64, dp_f64_t)
 
 #undef DP_BUFFER_DECLARE
+#undef DP_BUFFER_DECLARE_HOT
+#undef DP_BUFFER_DECLARE_MORE
+#undef DP_BUFFER_HOT
 
 #ifdef __cplusplus
 }

@@ -77,6 +77,16 @@ struct party {
 };
 static_assert(sizeof(party) == 16, "party record is 16 bytes");
 
+/// control::flags: the ring uses the membarrier park handshake (ring.hpp):
+/// its hot path has no store-load fence, a side about to park issues
+/// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), and every process with a
+/// handle on it registers for that barrier first. A library that does not
+/// know the flag refuses the ring (unknown flags), as it must: it would
+/// park without the barrier.
+constexpr uint32_t ring_flag_membarrier = 1;
+/// Every control::flags bit this library knows; any other is EBADMSG.
+constexpr uint32_t known_ring_flags = ring_flag_membarrier;
+
 /// reader_slot::flags
 constexpr uint32_t reader_tethered = 1;
 
@@ -116,7 +126,7 @@ struct alignas(cache_line) control {
     uint64_t capacity; // samples, power of two
     uint64_t data_bytes; // capacity * sample_size, multiple of the page size
     peer_id creator;
-    uint32_t flags; // reserved, must be 0
+    uint32_t flags; // ring_flag_*; any other bit: not a valid ring
     uint16_t reader_slots; // doppler::max_readers
     uint16_t seam_count; // doppler::seam_slots
     uint32_t tag_offset; // offset of the tag area (end of the control pages)

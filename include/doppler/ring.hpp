@@ -33,12 +33,61 @@
  *   copy says "full" or "not enough" (rigtorp/SPSCQueue); the producer caches
  *   the minimum over the tethered readers.
  *
- * Why seq_cst in two places. Parking is a Dekker handshake: a reader sets its
- *   bit in the parked mask then loads write_idx; the producer stores write_idx
- *   then loads the mask. Store->load ordering needs seq_cst on both sides (a
- *   plain release/acquire pair allows both to miss each other, and the reader
- *   would sleep through the data). The orders sit on the atomics themselves,
- *   not on standalone fences, so ThreadSanitizer models them.
+ * The park handshake. Parking is a Dekker handshake: a reader announces
+ *   itself (its bit in parked_mask) and then loads write_idx; the producer
+ *   stores write_idx and then loads parked_mask. Mirrored for room: the
+ *   producer announces producer_parked and then loads the tethered readers'
+ *   read_idx; a tethered reader's consume stores its read_idx and then loads
+ *   producer_parked. Each side must see the other's store or the sleeper
+ *   sleeps through the data, and store->load is the one order release and
+ *   acquire do not give: each side needs a store-load fence. A ring is made
+ *   with one of two ways to have it (doppler::handshake, control::flags):
+ *
+ *   seq_cst: both sides store and load sequentially consistently, a full
+ *   fence (xchg on x86) on every publish and every consume, which drains the
+ *   store buffer behind the memcpy of the samples. Portable, and what
+ *   ThreadSanitizer builds use: the orders sit on the atomics themselves,
+ *   not on standalone fences, so TSan models them.
+ *
+ *   membarrier (the default where the kernel has it): the publishing side
+ *   (commit, consume) stores release, keeps its load after the store with a
+ *   compiler barrier, and loads relaxed: no fence, nothing drained. The
+ *   parking side, about to sleep anyway, announces itself and then calls
+ *   membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before it re-checks. That
+ *   call runs a full barrier on every CPU that is running a thread of a
+ *   process registered for it (every process registers, with
+ *   MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, when it makes a handle on such
+ *   a ring, before that handle's first publish); a thread not running is
+ *   past a context switch, itself a full barrier. Why no wake is lost: the
+ *   barrier lands in the publisher's instruction stream at some point P
+ *   while the call runs. If P is before the publisher's store, our
+ *   announcement was globally visible before P (the call starts with a full
+ *   barrier on our side) and the publisher's load, after P, sees it: it
+ *   wakes us. If P is after the publisher's load, its store was visible
+ *   before the call returned (the call ends with a full barrier), so our
+ *   re-check sees the new index: we do not sleep. If P falls between them,
+ *   both hold. The compiler barrier is what keeps "between" meaningful: the
+ *   load must not be compiled above the store. PRIVATE_EXPEDITED would reach
+ *   only this process's threads, useless between processes;
+ *   MEMBARRIER_CMD_GLOBAL needs no registration but waits for an RCU grace
+ *   period (milliseconds): it is the fallback when a process is refused the
+ *   expedited command, and a park whose barrier fails altogether sleeps in
+ *   1 ms slices instead of trusting the wake. The cost moves to the side
+ *   that parks: one syscall (an IPI to the other CPUs running a registered
+ *   process) per park, just before the futex syscall it makes anyway. Data
+ *   still travels by the release store and acquire load of the indices.
+ *
+ *   Which one: a ring's creator picks membarrier when the kernel supports it
+ *   and the process could register, unless DOPPLER_HANDSHAKE=seq_cst (or
+ *   set_default_handshake) says otherwise. The choice is a flag in the
+ *   ring's header, so every handle in every process follows it; a handle
+ *   whose process the kernel refuses to register keeps the fence on its own
+ *   publishes (a fenced publish pairs with a barrier-issuing park as well).
+ *   A library that does not know the flag refuses the ring.
+ *
+ *   Waiting itself is per handle (wait_strategy): park (spin about 1-2 us,
+ *   then the handshake above and a futex sleep) or poll (never announce,
+ *   never sleep: one core spent for the lowest wake-up latency).
  *
  * Streams. A ring carries a sequence of streams: a producer handle starts one
  *   at its first write and ends it by close() (or release); a producer that
@@ -76,7 +125,10 @@
  * Hot path (write, wait, consume): no allocation, no lock, and a syscall only
  *   when the other side is actually parked (one futex wake per parked reader).
  *   Everything about streams, tags and other readers is behind a check of a
- *   handle-local value on that path.
+ *   handle-local value on that path. It is written once, as inline C over
+ *   the handle's hot state (hot.h, a base of every handle): ring<T> runs it,
+ *   and so do the C ABI's inline functions (buffer.h), without a call into
+ *   the library.
  */
 #pragma once
 
@@ -150,11 +202,10 @@ public:
     explicit ring(std::shared_ptr<segment> seg)
         : handle(std::move(seg))
         , data_(static_cast<T*>(seg_->data()))
-        , cap_(seg_->capacity())
-        , mask_(cap_ - 1)
         , tags_(seg_->tag_area())
         , tag_bytes_(seg_->tag_bytes())
     {
+        tethered_ = true; // the default reader's, until claim_reader says otherwise
     }
     ~ring() override { retire(); }
 
@@ -250,6 +301,7 @@ public:
     uint64_t drop(uint64_t n) noexcept
     {
         pending_drop_ += n;
+        put_ok_ = false; // the next write carries the marker: not the inline path
         // Relaxed: a statistic, read by the consumer or the ring tool.
         return ctl_->dropped.fetch_add(n, std::memory_order_relaxed) + n;
     }
@@ -296,11 +348,8 @@ public:
     {
         if (!started_ || pending_drop_ != 0 || ntags != 0)
             put_tags(n, tags, ntags);
-        w_ += n;
-        // seq_cst: store write_idx, then load the parked mask (Dekker, see top).
-        ctl_->write_idx.store(w_, std::memory_order_seq_cst);
-        if (const uint32_t m = ctl_->parked_mask.load(std::memory_order_seq_cst))
-            detail::wake_readers(ctl_, m, w_, false);
+        // Store write_idx, then look for parked readers (the handshake, see top).
+        dp_hot_publish(this, n);
     }
     /// Non-blocking, all or nothing. A refused block adds n to dropped().
     /// n > capacity, another live producer, a closed stream or a corrupt
@@ -315,29 +364,10 @@ public:
     [[nodiscard]] bool
     write(const T* src, uint64_t n, const tag_in* tags, size_t ntags) noexcept
     {
-        if (n > cap_ || (!producing_ && !claim_producer()) || is_closed_for_writes() ||
-            !tags_fit(n, tags, ntags)) {
-            errno = (n > cap_ || !tags_fit(n, tags, ntags)) ? EINVAL
-                : producing_                                ? EPIPE
-                                                            : EBUSY;
-            return false;
-        }
-        if (n == 0)
-            return true; // nothing to publish: no stream is started for it
-        if (free_cached() < n) {
-            refresh_space();
-            if (free_cached() < n) {
-                if (r_corrupt_) {
-                    errno = EBADMSG;
-                    return false;
-                }
-                drop(n);
-                return false;
-            }
-        }
-        std::memcpy(static_cast<void*>(write_ptr(n)), src, n * sizeof(T));
-        commit(n, tags, ntags);
-        return true;
+        // The common case inline (hot.h): room known, stream running, no tags.
+        if (ntags == 0 && dp_hot_write(this, src, n, sizeof(T)))
+            return true;
+        return write_slow(src, n, tags, ntags);
     }
     /// Lossless write of n samples (n <= capacity): copies what fits as room
     /// appears, so a reader waiting for any count up to capacity is never
@@ -423,7 +453,7 @@ public:
         if (free_cached() >= n)
             return status::ok;
         const status s = detail::producer_park(
-            ctl_, w_, cap_, w_ + n - cap_, timeout_ns, r_cache_, dead_since_);
+            ctl_, w_, cap_, w_ + n - cap_, timeout_ns, r_cache_, dead_since_, waiting());
         if (s == status::corrupt) {
             r_corrupt_ = true;
             r_bad_ = r_cache_;
@@ -490,17 +520,10 @@ public:
     /// is impossible.
     [[nodiscard]] view poll(uint64_t n) noexcept
     {
-        if (n == 0 || n > cap_)
-            return { nullptr, status::invalid };
-        if (!consuming_ && !claim_consumer())
-            return { nullptr, status::busy };
-        if (limit_ - r_ < n) {
-            refresh(n);
-            if (limit_ - r_ < n)
-                return { nullptr, w_corrupt_ ? status::corrupt : status::timeout };
-        }
-        window_ = n;
-        return { data_ + (r_ & mask_), status::ok };
+        // The common case inline (hot.h): known to be readable.
+        if (const void* p = dp_hot_view(this, n, sizeof(T)))
+            return { static_cast<const T*>(p), status::ok };
+        return poll_slow(n);
     }
     /// Samples readable right now from this reader's point of view.
     uint64_t readable() noexcept
@@ -520,37 +543,11 @@ public:
     /// -1 (errno EINVAL) if n is more than is readable.
     [[nodiscard]] int64_t consume_checked(uint64_t n) noexcept
     {
-        if (!consuming_) { // r_ is not a read position yet: storing it would rewind
-                           // read_idx
-            errno = EINVAL;
-            return -1;
-        }
-        if (n > limit_ - r_) {
-            const uint64_t w = ctl_->write_idx.load(std::memory_order_acquire);
-            if (index_impossible(w)) {
-                errno = EBADMSG;
-                return -1;
-            }
-            limit_ = r_ + readable_between(r_, w, end_);
-            if (n > limit_ - r_) {
-                errno = EINVAL;
-                return -1;
-            }
-        }
-        const uint64_t start = r_;
-        r_ += n;
-        reported_ = false; // an end reported before this consume is reported again
-        reader_slot& me = ctl_->readers[slot_];
-        if (tethered_) {
-            // seq_cst: store read_idx, then load producer_parked (Dekker).
-            me.read_idx.store(r_, std::memory_order_seq_cst);
-            if (ctl_->producer_parked.load(std::memory_order_seq_cst) &&
-                r_ >= ctl_->producer_wake_at.load(std::memory_order_relaxed))
-                detail::wake(ctl_->producer_parked);
+        // The common case inline (hot.h): a tethered reader, within what it
+        // knows is readable.
+        if (dp_hot_consume(this, n))
             return 0;
-        }
-        me.read_idx.store(r_, std::memory_order_release);
-        return overwritten(start, n);
+        return consume_slow(n);
     }
     /// Absolute index of the first sample the next wait() returns.
     uint64_t consumer_index() const noexcept { return consuming_ ? r_ : read_index(); }
@@ -584,6 +581,7 @@ public:
             return false;
         producing_ = true;
         started_ = closed_ = false;
+        put_ok_ = false; // until its stream is started (put_tags)
         w_ = ctl_->write_idx.load(std::memory_order_acquire);
         ctl_->horizon.store(w_, std::memory_order_relaxed);
         tag_head_ = ctl_->tag_head.load(std::memory_order_acquire);
@@ -700,15 +698,18 @@ private:
         return true;
     }
     void put_tags(uint64_t n, const tag_in* tags, size_t ntags) noexcept;
+    bool write_slow(const T* src, uint64_t n, const tag_in* tags, size_t ntags) noexcept;
+    view poll_slow(uint64_t n) noexcept;
+    int64_t consume_slow(uint64_t n) noexcept;
     void refresh(uint64_t n) noexcept;
     view wait_slow(uint64_t n, int64_t timeout_ns) noexcept;
     void next_stream() noexcept;
     void learn_stream() noexcept;
     int64_t overwritten(uint64_t start, uint64_t n) noexcept;
 
+    // Also in the hot state (hot.h, a base): cap_, mask_, w_, r_cache_
+    // (producer), r_, limit_, window_, tethered_, reported_ (reader).
     T* data_;
-    uint64_t cap_;
-    uint64_t mask_;
     uint8_t* tags_;
     uint64_t tag_bytes_;
     bool released_ = false; // release() ran: this handle left the mapping
@@ -725,25 +726,15 @@ private:
     bool want_tethered_ = true;
     int64_t want_grace_ = -1;
     uint32_t slot_ = 0;
-    bool tethered_ = true;
     uint64_t s_ = 0; // stream of r_
     uint64_t end_ = stream_open; // its end, once known
     status end_why_ = status::end_of_stream;
-    bool reported_ = false; // the end of s_ was returned by a wait at r_
-    uint64_t window_ = 0; // n of the last successful wait
     uint64_t tag_pos_ = 0; // tag area position of the reader's next record
     uint64_t pending_skip_ = 0, skip_at_ = 0; // the "skipped" marker to deliver
     alignas(16) uint8_t skip_rec_[48] = {};
     bool r_corrupt_ = false; // a tethered reader index was impossible
     bool w_corrupt_ = false; // the write index was impossible to this reader
     uint64_t r_bad_ = 0, w_bad_ = 0; // the impossible values, for corruption()
-    // Producer-local line: own index and cached minimum of the readers'.
-    alignas(cache_line) uint64_t w_ = 0;
-    uint64_t r_cache_ = 0;
-    // Reader-local line: own index and how far it may read (min of the
-    // cached write index and the end of its stream).
-    alignas(cache_line) uint64_t r_ = 0;
-    uint64_t limit_ = 0;
 };
 
 extern template class ring<f32>;

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <doppler/hot.h>
 #include <doppler/layout.hpp>
 #include <doppler/types.hpp>
 
@@ -24,6 +25,45 @@ namespace doppler {
 // ---------------------------------------------------------------------------
 constexpr const char* shm_dir = "/dev/shm";
 constexpr const char* shm_prefix = "doppler.";
+
+// ---------------------------------------------------------------------------
+// The park handshake (ring.hpp explains both) and how a handle waits.
+// ---------------------------------------------------------------------------
+
+/// How the publishing side and a side about to park order their accesses.
+/// A ring is made with one and every handle on it follows it (layout.hpp:
+/// ring_flag_membarrier).
+enum class handshake : uint8_t {
+    /// A store-load fence on every publish and consume (sequentially
+    /// consistent store and load); works everywhere.
+    seq_cst,
+    /// No fence on the hot path; a side about to park issues
+    /// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED). Needs Linux 4.16.
+    membarrier,
+};
+/// The handshake of rings this process creates from now on: membarrier
+/// where the kernel supports it, unless DOPPLER_HANDSHAKE=seq_cst is set in
+/// the environment (read once) or set_default_handshake chose seq_cst.
+/// ThreadSanitizer builds always use seq_cst (TSan cannot see what
+/// membarrier does, so it would no longer check the handshake).
+handshake default_handshake() noexcept;
+/// Choose the handshake of rings this process creates from now on (benchmarks,
+/// tests). membarrier falls back to seq_cst where it is not available.
+void set_default_handshake(handshake h) noexcept;
+/// True if this kernel lets this process use the membarrier handshake
+/// (MEMBARRIER_CMD_GLOBAL_EXPEDITED and its registration).
+bool membarrier_available() noexcept;
+
+/// How a handle waits for data or room.
+enum class wait_strategy : uint8_t {
+    /// Spin briefly (about 1-2 us), then sleep on a futex until woken: a
+    /// waiting side costs no CPU; a wake-up takes a futex round trip.
+    park,
+    /// Busy-poll: never sleep. The lowest wake-up latency, for one whole
+    /// core per waiting handle, spent on purpose; timeouts, end of stream
+    /// and a dead peer are noticed as with park.
+    poll,
+};
 
 // ---------------------------------------------------------------------------
 // Segment: one mapped ring object (segment.cc). Everything that touches
@@ -103,6 +143,12 @@ public:
     uint64_t tag_bytes() const noexcept { return tag_bytes_; }
     uint64_t capacity() const noexcept { return capacity_; }
     sample_type type() const noexcept { return type_; }
+    /// The handshake the ring was made with (from its flags, as validated).
+    doppler::handshake handshake() const noexcept
+    {
+        return (flags_ & ring_flag_membarrier) ? doppler::handshake::membarrier
+                                               : doppler::handshake::seq_cst;
+    }
     const std::string& name() const noexcept { return name_; } ///< "" if anonymous
     /// True if this process created the object (a forked child's copy is not the
     /// creator: it never removes the name).
@@ -136,6 +182,7 @@ private:
                                         uint64_t capacity,
                                         size_t tag_offset,
                                         size_t tag_bytes,
+                                        uint32_t flags,
                                         bool init,
                                         const std::string& name);
     /// Join the party table (named rings only).
@@ -149,6 +196,7 @@ private:
     uint64_t tag_bytes_ = 0;
     uint64_t capacity_ = 0;
     sample_type type_ = sample_type::f32;
+    uint32_t flags_ = 0; // control::flags as made or validated (never re-read)
     std::string name_;
     bool creator_ = false;
     int creator_pid_ = 0; // the process that created it: only it removes the name
@@ -272,6 +320,15 @@ bool append_tag(control* c,
 
 // ---- waiting (wait.cc) ----
 
+/// How a side waits: the ring's handshake and the handle's strategy.
+struct wait_opts {
+    /// The ring uses the membarrier handshake: a side that parks issues the
+    /// process-wide barrier between announcing the park and re-checking.
+    bool barrier = false;
+    /// wait_strategy::poll: never park.
+    bool poll = false;
+};
+
 /// Slow path of a reader's wait(): spin, then park until write_idx >= need,
 /// the end of stream `s` (closed, or a newer stream started), a dead
 /// producer of the open current stream (status::broken), or the timeout.
@@ -284,7 +341,8 @@ status reader_park(control* c,
                    uint64_t need,
                    uint64_t cap,
                    bool tethered,
-                   int64_t timeout_ns) noexcept;
+                   int64_t timeout_ns,
+                   wait_opts how = {}) noexcept;
 /// Slow path of a blocking write: park until the slowest tethered reader
 /// reaches `need` (read_seen: the minimum last seen). Frees the slots of
 /// tethered readers dead longer than their grace meanwhile. A tethered
@@ -296,7 +354,8 @@ status producer_park(control* c,
                      uint64_t need,
                      int64_t timeout_ns,
                      uint64_t& read_seen,
-                     int64_t* dead_since) noexcept;
+                     int64_t* dead_since,
+                     wait_opts how = {}) noexcept;
 /// What is wrong with the shared index a handle at `own` sees (`other`), for
 /// an error message: "read index 9000 is ahead of the write index 4096" and
 /// the like. `producer`: own is the write position and other a read index.
@@ -311,6 +370,16 @@ using park_hook_fn = void (*)() noexcept;
 void set_park_hook(park_hook_fn hook) noexcept;
 /// Wake a parked side (one syscall); called only when the flag says parked.
 void wake(std::atomic<uint32_t>& word) noexcept;
+/// Register this process to receive the membarrier handshake's barriers
+/// (MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED): done when a handle on such a
+/// ring is made, before its first publish; once per process (again in a
+/// forked child). False if the kernel refuses.
+bool register_barrier() noexcept;
+/// The parking side's barrier (MEMBARRIER_CMD_GLOBAL_EXPEDITED, or the slow
+/// MEMBARRIER_CMD_GLOBAL if that is refused). False if neither works.
+bool process_barrier() noexcept;
+/// How many process_barrier() calls this process made (tests).
+uint64_t process_barriers() noexcept;
 
 // ---------------------------------------------------------------------------
 // Handles (handle.cc): what every ring<T> shares whatever its sample type:
@@ -327,12 +396,39 @@ void wake(std::atomic<uint32_t>& word) noexcept;
 //  - in a child made by fork(), the inherited copies hold no role: they
 //    cannot write or read for the parent, and neither destroying them nor
 //    the child's exit ends the parent's stream or removes its name.
+//
+// The handle's hot state (hot.h) is a base of it: the C ABI's handle pointer
+// is the address of that part (hot()), so buffer.h's inline functions reach
+// it without a call, and ring<T> runs the same inline code on it.
 // ---------------------------------------------------------------------------
-class handle
+class handle : protected dp_hot
 {
 public:
     handle(const handle&) = delete;
     handle& operator=(const handle&) = delete;
+
+    /// The hot state, for the C ABI (its handle pointer) and nothing else.
+    dp_hot* hot() noexcept { return this; }
+    const dp_hot* hot() const noexcept { return this; }
+    /// The handle whose hot state this is.
+    static handle* of(dp_hot* h) noexcept { return static_cast<handle*>(h); }
+    static const handle* of(const dp_hot* h) noexcept
+    {
+        return static_cast<const handle*>(h);
+    }
+
+    /// How this handle waits, for data and for room (default: park). May be
+    /// changed at any time; a wait already running keeps its strategy.
+    void set_wait_strategy(wait_strategy w) noexcept
+    {
+        wait_.store(uint8_t(w), std::memory_order_relaxed);
+    }
+    wait_strategy get_wait_strategy() const noexcept
+    {
+        return wait_strategy(wait_.load(std::memory_order_relaxed));
+    }
+    /// The ring's handshake (every handle on a ring has the same).
+    doppler::handshake handshake() const noexcept { return seg_->handshake(); }
 
     const std::shared_ptr<segment>& seg() const noexcept { return seg_; }
     bool is_producer() const noexcept { return producing_; }
@@ -362,6 +458,12 @@ protected:
     /// What release() does, called with the registry's lock held.
     virtual void release_held() noexcept = 0;
 
+    /// How the park functions wait for this handle.
+    wait_opts waiting() const noexcept
+    {
+        return { barrier_, get_wait_strategy() == wait_strategy::poll };
+    }
+
     std::shared_ptr<segment> seg_;
     control* ctl_;
     uint64_t id_; // this handle's number in the shared role records
@@ -369,9 +471,11 @@ protected:
     peer_id holder_ = 0;
     bool producing_ = false;
     bool consuming_ = false;
+    bool barrier_ = false; // the ring's handshake is membarrier: parks issue it
 
 private:
     friend struct registry_access;
+    std::atomic<uint8_t> wait_ { uint8_t(wait_strategy::park) };
 };
 } // namespace detail
 

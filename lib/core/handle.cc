@@ -49,6 +49,9 @@ struct registry_access {
     {
         h->producing_ = false;
         h->consuming_ = false;
+        // And the inline paths that would bypass the roles' checks.
+        h->put_ok_ = false;
+        h->get_ok_ = false;
     }
     static void release_held(handle* h) noexcept { h->release_held(); }
 };
@@ -96,8 +99,25 @@ registry& reg() noexcept
 } // namespace
 
 handle::handle(std::shared_ptr<segment> seg)
-    : seg_(std::move(seg)), ctl_(seg_->ctl()), id_(new_handle())
+    : dp_hot(), seg_(std::move(seg)), ctl_(seg_->ctl()), id_(new_handle())
 {
+    samples_ = static_cast<uint8_t*>(seg_->data());
+    cap_ = seg_->capacity();
+    mask_ = cap_ - 1;
+    control_ = ctl_;
+    write_idx_ = reinterpret_cast<uint64_t*>(&ctl_->write_idx);
+    horizon_ = reinterpret_cast<uint64_t*>(&ctl_->horizon);
+    closed_ = reinterpret_cast<uint32_t*>(&ctl_->closed);
+    parked_mask_ = reinterpret_cast<uint32_t*>(&ctl_->parked_mask);
+    producer_parked_ = reinterpret_cast<uint32_t*>(&ctl_->producer_parked);
+    producer_wake_at_ = reinterpret_cast<uint64_t*>(&ctl_->producer_wake_at);
+    read_idx_ = reinterpret_cast<uint64_t*>(&ctl_->readers[0].read_idx);
+    // The membarrier handshake: this handle's parks issue the barrier, and
+    // its publishes go without a fence once this process receives it. If
+    // the kernel refuses the registration (a seccomp filter), they keep the
+    // fence: a fenced publish pairs with a barrier-issuing park as well.
+    barrier_ = seg_->handshake() == doppler::handshake::membarrier;
+    seq_cst_ = !barrier_ || !register_barrier();
     seg_->enter();
     registry& r = reg();
     std::lock_guard<std::mutex> g(r.lock);

@@ -53,6 +53,40 @@ void ring<T>::put_tags(uint64_t n, const tag_in* tags, size_t ntags) noexcept
     // Release: the records before the samples they point into (whose
     // write_idx store follows).
     ctl_->tag_head.store(tag_head_, std::memory_order_release);
+    // The stream is started and no marker is pending: the next plain write
+    // may take the inline path.
+    put_ok_ = producing_ && !closed_;
+}
+
+template <class T>
+bool ring<T>::write_slow(const T* src,
+                         uint64_t n,
+                         const tag_in* tags,
+                         size_t ntags) noexcept
+{
+    if (n > cap_ || (!producing_ && !claim_producer()) || is_closed_for_writes() ||
+        !tags_fit(n, tags, ntags)) {
+        errno = (n > cap_ || !tags_fit(n, tags, ntags)) ? EINVAL
+            : producing_                                ? EPIPE
+                                                        : EBUSY;
+        return false;
+    }
+    if (n == 0)
+        return true; // nothing to publish: no stream is started for it
+    if (free_cached() < n) {
+        refresh_space();
+        if (free_cached() < n) {
+            if (r_corrupt_) {
+                errno = EBADMSG;
+                return false;
+            }
+            drop(n);
+            return false;
+        }
+    }
+    std::memcpy(static_cast<void*>(write_ptr(n)), src, n * sizeof(T));
+    commit(n, tags, ntags);
+    return true;
 }
 
 template <class T>
@@ -70,6 +104,7 @@ void ring<T>::close(stream_end why) noexcept
     if (closed_)
         return;
     closed_ = true;
+    put_ok_ = false;
     if (started_) {
         detail::end_stream(ctl_, stream_, w_, why);
     } else {
@@ -140,6 +175,7 @@ void ring<T>::claim_reader(const std::string& name,
     slot_ = slot;
     tethered_ = (ctl_->readers[slot].flags.load(std::memory_order_acquire) &
                  reader_tethered) != 0;
+    read_idx_ = reinterpret_cast<uint64_t*>(&ctl_->readers[slot].read_idx);
     consuming_ = true;
     r_ = ctl_->readers[slot].read_idx.load(std::memory_order_acquire);
     const detail::stream_info si = detail::locate(ctl_, r_);
@@ -154,6 +190,7 @@ void ring<T>::claim_reader(const std::string& name,
     tag_pos_ = ctl_->tag_tail.load(std::memory_order_acquire);
     pending_skip_ = 0;
     ctl_->readers[slot].stream.store(s_, std::memory_order_relaxed);
+    get_ok_ = true;
 }
 
 template <class T>
@@ -240,6 +277,56 @@ void ring<T>::refresh(uint64_t n) noexcept
 }
 
 template <class T>
+typename ring<T>::view ring<T>::poll_slow(uint64_t n) noexcept
+{
+    if (n == 0 || n > cap_)
+        return { nullptr, status::invalid };
+    if (!consuming_ && !claim_consumer())
+        return { nullptr, status::busy };
+    if (limit_ - r_ < n) {
+        refresh(n);
+        if (limit_ - r_ < n)
+            return { nullptr, w_corrupt_ ? status::corrupt : status::timeout };
+    }
+    window_ = n;
+    return { data_ + (r_ & mask_), status::ok };
+}
+
+template <class T>
+int64_t ring<T>::consume_slow(uint64_t n) noexcept
+{
+    if (!consuming_) { // r_ is not a read position yet: storing it would rewind
+                       // read_idx
+        errno = EINVAL;
+        return -1;
+    }
+    if (n > limit_ - r_) {
+        const uint64_t w = ctl_->write_idx.load(std::memory_order_acquire);
+        if (index_impossible(w)) {
+            errno = EBADMSG;
+            return -1;
+        }
+        limit_ = r_ + readable_between(r_, w, end_);
+        if (n > limit_ - r_) {
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    if (tethered_) {
+        // Within what is readable now: the inline path stores read_idx and
+        // wakes a producer parked for the room.
+        (void)dp_hot_consume(this, n);
+        return 0;
+    }
+    const uint64_t start = r_;
+    r_ += n;
+    reported_ = false; // an end reported before this consume is reported again
+    // Release: the samples were read before the producer may reuse them.
+    ctl_->readers[slot_].read_idx.store(r_, std::memory_order_release);
+    return overwritten(start, n);
+}
+
+template <class T>
 typename ring<T>::view ring<T>::wait_slow(uint64_t n, int64_t timeout_ns) noexcept
 {
     const int64_t deadline = timeout_ns < 0 ? INT64_MAX : detail::now_ns() + timeout_ns;
@@ -257,7 +344,8 @@ typename ring<T>::view ring<T>::wait_slow(uint64_t n, int64_t timeout_ns) noexce
                                 r_ + n,
                                 cap_,
                                 tethered_,
-                                timeout_ns < 0 ? -1 : std::max<int64_t>(0, left));
+                                timeout_ns < 0 ? -1 : std::max<int64_t>(0, left),
+                                waiting());
         refresh(n);
         if (w_corrupt_)
             return { nullptr, status::corrupt };
@@ -360,8 +448,10 @@ void ring<T>::release_held() noexcept
             detail::unclaim(ctl_->producer, ctl_->producer_handle, id_);
         }
         producing_ = false;
+        put_ok_ = false;
     }
     if (consuming_) {
+        get_ok_ = false;
         detail::release_reader(ctl_, slot_, id_);
         consuming_ = false;
     }

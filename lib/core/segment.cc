@@ -56,6 +56,16 @@ bool valid_type(uint32_t t) noexcept
         t == uint32_t(sample_type::i16);
 }
 
+/// control::flags of a ring made now: the membarrier handshake if this
+/// process asks for it and could register (the creator's own handle
+/// publishes without a fence from its first write on).
+uint32_t new_ring_flags() noexcept
+{
+    return default_handshake() == handshake::membarrier && detail::register_barrier()
+        ? ring_flag_membarrier
+        : 0;
+}
+
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -118,6 +128,7 @@ std::shared_ptr<segment> segment::map(int fd,
                                       uint64_t capacity,
                                       size_t tag_offset,
                                       size_t tag_bytes,
+                                      uint32_t flags,
                                       bool init,
                                       const std::string& name)
 {
@@ -157,6 +168,7 @@ std::shared_ptr<segment> segment::map(int fd,
     s->data_ = b + header_bytes;
     s->capacity_ = capacity;
     s->type_ = t;
+    s->flags_ = flags;
     s->name_ = name;
     struct stat st {
     };
@@ -176,7 +188,7 @@ std::shared_ptr<segment> segment::map(int fd,
         c->capacity = capacity;
         c->data_bytes = data_bytes;
         c->creator = detail::self_id();
-        c->flags = 0;
+        c->flags = flags;
         c->reader_slots = uint16_t(max_readers);
         c->seam_count = uint16_t(seam_slots);
         c->tag_offset = uint32_t(tag_offset);
@@ -334,7 +346,7 @@ std::shared_ptr<segment> segment::create(sample_type t, uint64_t capacity)
         fail(err,
              "cannot reserve " + std::to_string(cap * sample_size(t)) +
                  " bytes for the ring");
-    return map(fd.fd, t, cap, control_bytes(), tag_bytes, true, "");
+    return map(fd.fd, t, cap, control_bytes(), tag_bytes, new_ring_flags(), true, "");
 }
 
 std::shared_ptr<segment>
@@ -365,7 +377,8 @@ segment::create_named(sample_type t, const std::string& name, uint64_t capacity)
                                       "`doppler-ring rm --stale`, or use a smaller "
                                       "capacity)"
                                     : ""));
-        auto s = map(fd.fd, t, cap, control_bytes(), tag_bytes, true, name);
+        auto s =
+            map(fd.fd, t, cap, control_bytes(), tag_bytes, new_ring_flags(), true, name);
         s->join();
         return s;
     } catch (...) {
@@ -471,7 +484,7 @@ uint64_t segment::check_object(int fd,
     if (ssize != sample_size(t))
         throw bad("sample size " + std::to_string(ssize) + " does not match type " +
                   type_name(t));
-    if (flags != 0)
+    if ((flags & ~known_ring_flags) != 0)
         throw bad("unknown flags " + std::to_string(flags));
     if (readers != max_readers || seams != seam_slots)
         throw bad("reader table of " + std::to_string(readers) + " and seam table of " +
@@ -525,6 +538,7 @@ std::shared_ptr<segment> segment::attach_fd(
                header.capacity,
                header.tag_offset,
                header.tag_bytes,
+               header.flags,
                false,
                "");
 }

@@ -1,7 +1,8 @@
 /* -*- c++ -*- */
 /*
  * The one place that waits and wakes: spin, then park on a futex word in the
- * shared control block; peer identity and liveness; role claims.
+ * shared control block (or busy-poll); the membarrier handshake's barrier;
+ * peer identity and liveness; role claims.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * The futex words live in a MAP_SHARED mapping and use the shared (not
@@ -9,10 +10,15 @@
  * another. Every park is bounded by a slice (100 ms): after each slice the
  * waiter re-checks the peer's health and its own deadline, so a dead peer is
  * noticed and nothing sleeps forever on a wake that will never come.
+ *
+ * A park is: announce (the parked bit / word), run the test hook, issue the
+ * process-wide barrier (membarrier handshake only), re-check the other
+ * side's index, sleep. ring.hpp explains why that order and that barrier.
  */
 #include <doppler/ring.hpp>
 
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -20,6 +26,8 @@
 
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -37,6 +45,27 @@ namespace detail {
 namespace {
 
 std::atomic<park_hook_fn> park_hook { nullptr }; // see set_park_hook
+std::atomic<uint64_t> barriers { 0 }; // process_barrier() calls (a statistic)
+
+long membarrier(int cmd) noexcept
+{
+    return syscall(SYS_membarrier, cmd, 0u, 0);
+}
+
+#if defined(__SANITIZE_THREAD__)
+constexpr bool tsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool tsan = true;
+#else
+constexpr bool tsan = false;
+#endif
+#else
+constexpr bool tsan = false;
+#endif
+
+/// The process default (handshake + 1; 0: not decided yet).
+std::atomic<int> default_hs { 0 };
 
 /// Tests only: hold a waiter between announcing its park and re-checking.
 void run_park_hook() noexcept
@@ -53,6 +82,12 @@ constexpr int64_t slice_ns = 100 * 1000 * 1000; // longest single park
 // on a 2-vCPU KVM guest, and a yield on a loaded machine can give the CPU
 // away for a whole time slice while the data is already there.
 constexpr int spin_iterations = 64;
+// Busy-poll: the clock, the stream's end and liveness every this many pauses
+// (about a microsecond), the write index at every one.
+constexpr uint32_t poll_check = 64;
+// A park whose barrier the kernel refused cannot trust the other side's
+// wake: it sleeps at most this long at a time.
+constexpr int64_t unfenced_slice_ns = 1000 * 1000;
 constexpr uint64_t pid_mask = (uint64_t(1) << 22) - 1;
 
 /// Process start time (ticks since boot) and whether it is still running,
@@ -142,6 +177,37 @@ bool spin(F ready) noexcept
 void set_park_hook(park_hook_fn hook) noexcept
 {
     park_hook.store(hook, std::memory_order_relaxed);
+}
+
+bool register_barrier() noexcept
+{
+    // Per process: the registration belongs to the address space, so a
+    // forked child (another pid) registers itself, and exec starts afresh.
+    // pid when registered, -pid when refused, 0 before the first try.
+    static std::atomic<int> done { 0 };
+    const int pid = int(getpid());
+    const int was = done.load(std::memory_order_acquire);
+    if (was == pid || was == -pid)
+        return was == pid;
+    const bool ok = membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+    done.store(ok ? pid : -pid, std::memory_order_release);
+    return ok;
+}
+
+bool process_barrier() noexcept
+{
+    barriers.fetch_add(1, std::memory_order_relaxed); // a statistic, for the tests
+    // A full barrier on every CPU running a registered process (IPIs to
+    // those CPUs only); the others are past a context switch, itself a
+    // barrier. Refused (a seccomp filter): the slow global variant (an RCU
+    // grace period, milliseconds) needs no registration.
+    return membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0 ||
+        membarrier(MEMBARRIER_CMD_GLOBAL) == 0;
+}
+
+uint64_t process_barriers() noexcept
+{
+    return barriers.load(std::memory_order_relaxed);
 }
 
 int64_t now_ns() noexcept
@@ -258,7 +324,8 @@ status reader_park(control* c,
                    uint64_t need,
                    uint64_t cap,
                    bool tethered,
-                   int64_t timeout_ns) noexcept
+                   int64_t timeout_ns,
+                   wait_opts how) noexcept
 {
     slot &= max_readers - 1;
     reader_slot& me = c->readers[slot];
@@ -294,13 +361,42 @@ status reader_park(control* c,
         const peer_id p = c->producer.load(std::memory_order_acquire);
         return p != 0 && !peer_alive(p);
     };
+    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
+    if (how.poll) {
+        // Busy-poll: nothing is announced, so the producer never has anyone
+        // to wake and this side never sleeps. One load of write_idx per
+        // pause; what costs more than a load (the stream's end, the clock,
+        // the producer's liveness) is looked at every poll_check pauses,
+        // liveness once a slice as a parked reader would.
+        int64_t next_look = now_ns() + slice_ns;
+        for (uint32_t i = 1;; ++i) {
+            const uint64_t w = c->write_idx.load(std::memory_order_acquire);
+            if (!sane(w))
+                return status::corrupt;
+            if (w >= need)
+                return status::ok;
+            if (i % poll_check == 0) {
+                const status d = done();
+                if (d != status::ok)
+                    return d;
+                const int64_t now = now_ns();
+                if (now >= deadline)
+                    return dead() ? status::broken : status::timeout;
+                if (now >= next_look) {
+                    next_look = now + slice_ns;
+                    if (dead())
+                        return have() ? status::ok : status::broken;
+                }
+            }
+            DOPPLER_PAUSE();
+        }
+    }
     if (spin([&] {
             return !sane(c->write_idx.load(std::memory_order_acquire)) || have() ||
                 done() != status::ok;
         }))
         return sane(c->write_idx.load(std::memory_order_acquire)) ? status::ok
                                                                   : status::corrupt;
-    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
     for (;;) {
         me.wake_at.store(need, std::memory_order_relaxed);
         me.parked.store(1, std::memory_order_relaxed);
@@ -308,6 +404,10 @@ status reader_park(control* c,
         // producer's store-write_idx-then-load-mask).
         c->parked_mask.fetch_or(bit, std::memory_order_seq_cst);
         run_park_hook();
+        // Membarrier handshake: the producer's store and load carry no
+        // fence; this barrier orders them for it (ring.hpp). Refused by the
+        // kernel: a wake may then be missed, so sleep in short slices.
+        const bool fenced = !how.barrier || process_barrier();
         const uint64_t seen = c->write_idx.load(std::memory_order_seq_cst);
         const bool ready = seen >= need;
         auto leave = [&] {
@@ -328,11 +428,12 @@ status reader_park(control* c,
             leave();
             return dead() ? status::broken : status::timeout;
         }
-        const bool expired = futex_wait(me.parked, 1, left < slice_ns ? left : slice_ns);
+        const int64_t slice = fenced ? slice_ns : unfenced_slice_ns;
+        const bool expired = futex_wait(me.parked, 1, left < slice ? left : slice);
         if (have() || done() != status::ok) {
             // Satisfied without a wake (the slice ran out): the producer did
             // not wake us.
-            if (expired)
+            if (expired && fenced)
                 note_if_missed(me.parked,
                                c->producer.load(std::memory_order_acquire),
                                me.missed_wakes);
@@ -353,7 +454,8 @@ status producer_park(control* c,
                      uint64_t need,
                      int64_t timeout_ns,
                      uint64_t& read_seen,
-                     int64_t* dead_since) noexcept
+                     int64_t* dead_since,
+                     wait_opts how) noexcept
 {
     bool corrupt = false;
     uint64_t bad = 0;
@@ -377,15 +479,36 @@ status producer_park(control* c,
         }
         return false;
     };
+    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
+    if (how.poll) {
+        // Busy-poll, as in reader_park: never announced, never asleep; the
+        // slots of readers dead past their grace are freed once a slice.
+        int64_t next_look = now_ns() + slice_ns;
+        for (uint32_t i = 1;; ++i) {
+            if (have())
+                return corrupt ? status::corrupt : status::ok;
+            if (i % poll_check == 0) {
+                const int64_t now = now_ns();
+                if (now >= deadline)
+                    return blocked_by_dead() ? status::broken : status::timeout;
+                if (now >= next_look) {
+                    next_look = now + slice_ns;
+                    reap_readers(c, dead_since);
+                }
+            }
+            DOPPLER_PAUSE();
+        }
+    }
     if (spin(have))
         return corrupt ? status::corrupt : status::ok;
-    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
     for (;;) {
         c->producer_wake_at.store(need, std::memory_order_relaxed);
         // seq_cst: announce, then re-check (Dekker with a reader's
         // store-read_idx-then-load-parked).
         c->producer_parked.store(1, std::memory_order_seq_cst);
         run_park_hook();
+        // Membarrier handshake: as in reader_park, for the readers' consumes.
+        const bool fenced = !how.barrier || process_barrier();
         if (have()) {
             c->producer_parked.store(0, std::memory_order_relaxed);
             return corrupt ? status::corrupt : status::ok;
@@ -395,10 +518,11 @@ status producer_park(control* c,
             c->producer_parked.store(0, std::memory_order_relaxed);
             return blocked_by_dead() ? status::broken : status::timeout;
         }
+        const int64_t slice = fenced ? slice_ns : unfenced_slice_ns;
         const bool expired =
-            futex_wait(c->producer_parked, 1, left < slice_ns ? left : slice_ns);
+            futex_wait(c->producer_parked, 1, left < slice ? left : slice);
         if (have()) {
-            if (expired && !corrupt)
+            if (expired && fenced && !corrupt)
                 note_if_missed(c->producer_parked, self_id(), c->missed_wakes);
             c->producer_parked.store(0, std::memory_order_relaxed);
             return corrupt ? status::corrupt : status::ok;
@@ -429,6 +553,9 @@ void wake(std::atomic<uint32_t>& word) noexcept
 
 void wake_readers(control* c, uint32_t mask, uint64_t w, bool all) noexcept
 {
+    // Acquire: the mask may have been loaded relaxed (membarrier handshake);
+    // the wake_at each reader stored before announcing itself is read after.
+    std::atomic_thread_fence(std::memory_order_acquire);
     for (mask &= 0xffffu; mask; mask &= mask - 1) {
         reader_slot& r = c->readers[__builtin_ctz(mask)];
         if (all || w >= r.wake_at.load(std::memory_order_relaxed))
@@ -437,4 +564,53 @@ void wake_readers(control* c, uint32_t mask, uint64_t w, bool all) noexcept
 }
 
 } // namespace detail
+
+bool membarrier_available() noexcept
+{
+    static const bool kernel = [] {
+        const long cmds = detail::membarrier(MEMBARRIER_CMD_QUERY);
+        return cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+            (cmds & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+    }();
+    return kernel && detail::register_barrier();
+}
+
+handshake default_handshake() noexcept
+{
+    int v = detail::default_hs.load(std::memory_order_acquire);
+    if (v == 0) {
+        const char* env = std::getenv("DOPPLER_HANDSHAKE");
+        const bool fenced = (env && std::strcmp(env, "seq_cst") == 0) || detail::tsan ||
+            !membarrier_available();
+        v = 1 + int(fenced ? handshake::seq_cst : handshake::membarrier);
+        detail::default_hs.store(v, std::memory_order_release);
+    }
+    return handshake(v - 1);
+}
+
+void set_default_handshake(handshake h) noexcept
+{
+    if (h == handshake::membarrier && (detail::tsan || !membarrier_available()))
+        h = handshake::seq_cst;
+    detail::default_hs.store(1 + int(h), std::memory_order_release);
+}
+
 } // namespace doppler
+
+// The inline hot path's calls (hot.h): only when the other side is parked.
+extern "C" void dp_hot_wake_readers(const dp_hot_t* h, uint32_t mask)
+{
+    doppler::detail::wake_readers(
+        static_cast<doppler::control*>(h->control_), mask, h->w_, false);
+}
+
+extern "C" void dp_hot_wake_producer(const dp_hot_t* h)
+{
+    auto* c = static_cast<doppler::control*>(h->control_);
+    // Acquire: producer_parked may have been loaded relaxed (membarrier
+    // handshake); the wake_at the producer stored before announcing is read
+    // after it.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (h->r_ >= c->producer_wake_at.load(std::memory_order_relaxed))
+        doppler::detail::wake(c->producer_parked);
+}

@@ -1,0 +1,163 @@
+/*
+ * gr-doppler: the hot path (write, wait, consume) as inline C over a handle's
+ * own state and the ring's shared control block. ring<T> (C++) and the C ABI's
+ * inline functions (buffer.h) run this one implementation: a call into the
+ * library happens only on a slow path (room or data short, a stream starting
+ * or ending, tags, errors) or to wake a side that is parked.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Not API: dp_hot_t is the first part of every handle this library makes and
+ * its layout belongs to the library's version (SONAME), like the handle's.
+ * Applications never read or write its fields; they call the functions of
+ * buffer.h or ring<T>.
+ *
+ * The handshake (see ring.hpp for the whole argument). Publishing is "store
+ * my index, then look whether the other side is parked"; parking is
+ * "announce the park, then look at the other side's index". With seq_cst_
+ * both steps of both sides are sequentially consistent (a full fence on every
+ * publish). Without it the publishing side uses a release store, a compiler
+ * barrier and a relaxed load, and the side about to park pays instead: it
+ * issues membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) between its announcement
+ * and its re-check, which runs a full barrier on every CPU that is running a
+ * thread of a process registered for it (every process with a handle on such
+ * a ring registers), so the publisher's store and load are ordered as if it
+ * had fenced itself.
+ *
+ * Atomics: the control block's words are std::atomic in C++; here they are
+ * plain integers accessed only with the __atomic builtins (GCC and clang, C
+ * and C++), which are the same operations on the same memory.
+ */
+#ifndef DOPPLER_HOT_H
+#define DOPPLER_HOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A handle's hot state. Three cache lines: what both sides only read, the
+ * producer's, the reader's (one thread may produce while another reads
+ * through the same handle, so their lines are apart). */
+typedef struct dp_hot {
+    /* Set when the handle is made, read-only afterwards. */
+    uint8_t* samples_; /* first view of the data */
+    uint64_t cap_; /* capacity in samples, a power of two */
+    uint64_t mask_; /* cap_ - 1 */
+    void* control_; /* the control block (doppler::control) */
+    uint64_t* write_idx_; /* control words (atomics) */
+    uint64_t* horizon_;
+    uint32_t* closed_;
+    uint32_t* parked_mask_;
+    uint32_t* producer_parked_;
+    uint64_t* producer_wake_at_;
+    bool seq_cst_; /* a store-load fence on every publish (see the head comment) */
+
+    /* Producer line: written by the producing thread only. */
+    uint64_t w_ __attribute__((aligned(64))); /* next write index */
+    uint64_t r_cache_; /* slowest tethered reader's index, last seen */
+    bool put_ok_; /* producer role held, stream started, not closed, no drop pending */
+
+    /* Reader line: written by the reading thread only. */
+    uint64_t r_ __attribute__((aligned(64))); /* next read index */
+    uint64_t limit_; /* readable up to here without reloading write_idx */
+    uint64_t window_; /* n of the last successful wait */
+    uint64_t* read_idx_; /* this reader's slot (control word) */
+    bool get_ok_; /* reader role held */
+    bool tethered_; /* and the reader is tethered (consume may wake the producer) */
+    bool reported_; /* the end of the reader's stream was returned at r_ */
+} dp_hot_t;
+
+/** Out of line (libdoppler-buffer), called only when a side is parked: wake
+ * the readers in `mask` that the new write index satisfies; wake the
+ * producer if the reader's new index is what it waits for. */
+void dp_hot_wake_readers(const dp_hot_t* h, uint32_t mask);
+void dp_hot_wake_producer(const dp_hot_t* h);
+
+/** Publish n samples written at w_ (commit). */
+static inline void dp_hot_publish(dp_hot_t* h, uint64_t n)
+{
+    const uint64_t w = h->w_ + n;
+    uint32_t parked;
+    h->w_ = w;
+    if (h->seq_cst_) {
+        /* Dekker: store write_idx, then load the parked mask, both seq_cst. */
+        __atomic_store_n(h->write_idx_, w, __ATOMIC_SEQ_CST);
+        parked = __atomic_load_n(h->parked_mask_, __ATOMIC_SEQ_CST);
+    } else {
+        /* Release: the samples before the index. The compiler barrier keeps
+         * the load after the store in program order (a release store lets a
+         * later load move above it); the CPU may still let the load pass the
+         * store, which is what a parking reader's membarrier() takes care of. */
+        __atomic_store_n(h->write_idx_, w, __ATOMIC_RELEASE);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        parked = __atomic_load_n(h->parked_mask_, __ATOMIC_RELAXED);
+    }
+    if (parked)
+        dp_hot_wake_readers(h, parked);
+}
+
+/** Copy n samples of `size` bytes from src and publish them, if the
+ * producer's own state says they fit and nothing else needs doing (a stream
+ * to start, a drop or close to record); otherwise do nothing and return
+ * false: the caller's slow path decides (and reloads the readers' indices). */
+static inline bool dp_hot_write(dp_hot_t* h, const void* src, uint64_t n, size_t size)
+{
+    const uint64_t used = h->w_ - h->r_cache_;
+    if (!h->put_ok_ || n == 0 || used > h->cap_ || n > h->cap_ - used ||
+        __atomic_load_n(h->closed_, __ATOMIC_RELAXED) != 0)
+        return false;
+    /* Untethered readers learn from `horizon` which samples this copy
+     * overwrites; the release fence orders it before the data stores. */
+    __atomic_store_n(h->horizon_, h->w_ + n, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy(h->samples_ + (h->w_ & h->mask_) * size, src, n * size);
+    dp_hot_publish(h, n);
+    return true;
+}
+
+/** The n samples at the reader's position, if its own state says they are
+ * readable; NULL otherwise (the caller's slow path reloads write_idx, waits,
+ * or reports why not). */
+static inline const void* dp_hot_view(dp_hot_t* h, uint64_t n, size_t size)
+{
+    if (!h->get_ok_ || n == 0 || h->limit_ - h->r_ < n)
+        return NULL;
+    h->window_ = n;
+    return h->samples_ + (h->r_ & h->mask_) * size;
+}
+
+/** Release n samples of a tethered reader (n within what is known to be
+ * readable); false, doing nothing, otherwise (the caller's slow path). */
+static inline bool dp_hot_consume(dp_hot_t* h, uint64_t n)
+{
+    uint64_t r;
+    uint32_t parked;
+    if (!h->get_ok_ || !h->tethered_ || n > h->limit_ - h->r_)
+        return false;
+    r = h->r_ + n;
+    h->r_ = r;
+    h->reported_ = false; /* an end reported before this consume is reported again */
+    if (h->seq_cst_) {
+        /* Dekker: store read_idx, then load producer_parked, both seq_cst. */
+        __atomic_store_n(h->read_idx_, r, __ATOMIC_SEQ_CST);
+        parked = __atomic_load_n(h->producer_parked_, __ATOMIC_SEQ_CST);
+    } else {
+        /* As in dp_hot_publish: release, compiler barrier, relaxed load. */
+        __atomic_store_n(h->read_idx_, r, __ATOMIC_RELEASE);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        parked = __atomic_load_n(h->producer_parked_, __ATOMIC_RELAXED);
+    }
+    if (parked)
+        dp_hot_wake_producer(h);
+    return true;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DOPPLER_HOT_H */
