@@ -1,8 +1,11 @@
-/* bench_ring: in-process throughput of doppler::ring<f32> between two threads,
- * side by side with boost::lockfree::spsc_queue moving the same chunks and a
- * single-thread memcpy of the same bytes (the ceiling), for a ring that fits
- * in L2 and one that does not; then the wake-up latency of a parked consumer
- * next to a std::condition_variable hand-off.
+/* bench_ring: in-process throughput of doppler::ring<f32> between two threads
+ * (both handshakes), side by side with boost::lockfree::spsc_queue moving the
+ * same chunks, a single-thread memcpy of the same bytes, and the cross-core
+ * ceiling (the same bytes handed between the same two threads in half-ring
+ * blocks, one flag per half), for a ring that fits in L2 and one that does
+ * not; then the same pipeline over the C ABI (inline calls or library calls,
+ * each handshake); then the wake-up latency of a parked consumer next to a
+ * std::condition_variable hand-off.
  *
  *   bench_ring [--quick]
  *
@@ -11,6 +14,7 @@
 
 #include <boost/lockfree/spsc_queue.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <memory>
@@ -25,7 +29,63 @@
 
 using namespace bench;
 
+extern "C" {
+// capi_loop.c, built with buffer.h's inline calls and without them.
+double capi_threads(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t* sink);
+double
+capi_threads_library(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t* sink);
+}
+
 namespace {
+
+/// A ring of this process's default handshake, or of the one given.
+template <class T>
+std::unique_ptr<ring<T>> make_ring(uint64_t capacity, doppler::handshake h)
+{
+    const doppler::handshake was = doppler::default_handshake();
+    doppler::set_default_handshake(h);
+    auto r = std::make_unique<ring<T>>(capacity);
+    doppler::set_default_handshake(was);
+    return r;
+}
+
+/// The cross-core ceiling: the same bytes, produced in the same chunks and
+/// read sample by sample by the same two threads, handed over in the fewest
+/// and cheapest hand-offs: the buffer is two halves with one flag each. The
+/// producer fills a half and raises its flag (release); the consumer reads
+/// the half and lowers it. No indices, no wake-ups, nothing per chunk.
+double
+crosscore_ceiling(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t& sink)
+{
+    const auto src = source(chunk);
+    std::unique_ptr<f32, decltype(&std::free)> buf(
+        static_cast<f32*>(std::aligned_alloc(4096, capacity * sizeof(f32))), &std::free);
+    f32* dst = buf.get();
+    std::memset(static_cast<void*>(dst), 0, capacity * sizeof(f32));
+    const uint64_t half = capacity / 2;
+    alignas(64) std::atomic<uint32_t> full[2] = { { 0 }, { 0 } };
+    const int64_t t0 = now_ns();
+    std::thread consumer([&] {
+        uint64_t x = 0;
+        for (uint64_t k = 0, h = 0; k < total; k += half, h ^= 1) {
+            while (full[h].load(std::memory_order_acquire) == 0)
+                BENCH_PAUSE();
+            x ^= touch(dst + h * half, std::min(half, total - k));
+            full[h].store(0, std::memory_order_release);
+        }
+        sink ^= x;
+    });
+    for (uint64_t k = 0, h = 0; k < total; h ^= 1) {
+        while (full[h].load(std::memory_order_acquire) != 0)
+            BENCH_PAUSE();
+        const uint64_t end = std::min(total, k + half);
+        for (f32* at = dst + h * half; k < end; k += chunk, at += chunk)
+            std::memcpy(static_cast<void*>(at), src.data(), chunk * sizeof(f32));
+        full[h].store(1, std::memory_order_release);
+    }
+    consumer.join();
+    return double(total) * 1e9 / double(now_ns() - t0);
+}
 
 /// The same two-thread pipeline on boost's SPSC queue: push(ptr, n) until the
 /// whole chunk is in, pop(ptr, n) into a buffer and read what was popped.
@@ -132,39 +192,106 @@ int main(int argc, char** argv)
     const int lat_samples = quick ? 300 : 3000;
     uint64_t sink = 0;
 
+    const int reps = quick ? 1 : 3;
+    using doppler::handshake;
+    const handshake fast =
+        doppler::membarrier_available() ? handshake::membarrier : handshake::seq_cst;
     std::printf("bench_ring: %llu f32 samples per figure, Msamples/s (best of %d)\n",
                 (unsigned long long)total,
-                quick ? 1 : 3);
-    std::printf("%-10s %6s %10s %10s %10s %11s %12s\n",
+                reps);
+    std::printf("doppler: %s handshake; seq_cst: the same ring with the portable one\n",
+                fast == handshake::membarrier ? "membarrier" : "seq_cst (no membarrier)");
+    std::printf("%-6s %6s %8s %8s %8s %8s %8s %10s %11s %11s\n",
                 "ring",
                 "chunk",
                 "doppler",
+                "seq_cst",
                 "boost",
                 "memcpy",
+                "x-core",
                 "ring/boost",
-                "ring/memcpy");
+                "ring/memcpy",
+                "ring/x-core");
     for (uint64_t capacity : { uint64_t(64) << 10, uint64_t(8) << 20 }) {
         for (uint64_t chunk : { 64, 1024, 8192 }) {
-            double rr = 0, bb = 0, mm = 0;
-            for (int rep = 0; rep < (quick ? 1 : 3);
-                 ++rep) { // best of: the machine is shared
-                ring<f32> r(capacity);
-                rr = std::max(rr, ring_threads(r, total, chunk, sink));
+            double rr = 0, rs = 0, bb = 0, mm = 0, xx = 0;
+            for (int rep = 0; rep < reps; ++rep) { // best of: the machine is shared
+                rr = std::max(
+                    rr,
+                    ring_threads(*make_ring<f32>(capacity, fast), total, chunk, sink));
+                rs = std::max(rs,
+                              ring_threads(*make_ring<f32>(capacity, handshake::seq_cst),
+                                           total,
+                                           chunk,
+                                           sink));
                 bb = std::max(bb, boost_threads(capacity, total, chunk, sink));
                 mm = std::max(mm, memcpy_ceiling(capacity, total, chunk));
+                xx = std::max(xx, crosscore_ceiling(capacity, total, chunk, sink));
             }
-            std::printf("%-10s %6llu %10.1f %10.1f %10.1f %10.2fx %11.2f\n",
+            std::printf("%-6s %6llu %8.1f %8.1f %8.1f %8.1f %8.1f %9.2fx %11.2f %11.2f\n",
                         capacity >= (uint64_t(1) << 20) ? "8 Mi" : "64 Ki",
                         (unsigned long long)chunk,
                         rr / 1e6,
+                        rs / 1e6,
                         bb / 1e6,
                         mm / 1e6,
+                        xx / 1e6,
                         rr / bb,
-                        rr / mm);
+                        rr / mm,
+                        rr / xx);
             std::fflush(stdout);
         }
     }
-    std::printf("targets: ring/boost >= 1.5x at chunk >= 1024, >= 4x at chunk 64\n\n");
+    std::printf("targets: ring/boost >= 1.5x at chunk >= 1024, >= 4x at chunk 64; "
+                "ring/x-core >= 0.8 at chunk 8192\n\n");
+
+    // The same pipeline over the C ABI (capi_loop.c), 64 Ki ring: library
+    // calls with the seq_cst handshake is how every C caller ran before the
+    // inline calls and the membarrier handshake. Interleaved: each repeat
+    // measures every cell once.
+    {
+        const uint64_t capacity = uint64_t(64) << 10;
+        const uint64_t chunks[] = { 64, 1024, 8192 };
+        struct config {
+            const char* name;
+            handshake hs;
+            bool inline_calls;
+        };
+        const config configs[] = {
+            { "seq_cst, library calls", handshake::seq_cst, false },
+            { "seq_cst, inline", handshake::seq_cst, true },
+            { "membarrier, library calls", fast, false },
+            { "membarrier, inline", fast, true },
+        };
+        double best[4][3] = {};
+        for (int rep = 0; rep < reps; ++rep)
+            for (int c = 0; c < 3; ++c)
+                for (int k = 0; k < 4; ++k) {
+                    const handshake was = doppler::default_handshake();
+                    doppler::set_default_handshake(configs[k].hs);
+                    const double v = configs[k].inline_calls
+                        ? capi_threads(capacity, total, chunks[c], &sink)
+                        : capi_threads_library(capacity, total, chunks[c], &sink);
+                    doppler::set_default_handshake(was);
+                    best[k][c] = std::max(best[k][c], v);
+                }
+        std::printf("C ABI, two threads, 64 Ki ring (write_blocking / wait / consume), "
+                    "Msamples/s, best of %d\n",
+                    reps);
+        std::printf("%-26s %8s %8s %8s %9s\n", "", "64", "1024", "8192", "64/1024");
+        for (int k = 0; k < 4; ++k)
+            std::printf("%-26s %8.1f %8.1f %8.1f %9.2f\n",
+                        configs[k].name,
+                        best[k][0] / 1e6,
+                        best[k][1] / 1e6,
+                        best[k][2] / 1e6,
+                        best[k][0] / best[k][1]);
+        std::printf("chunk 64, membarrier inline vs seq_cst library calls: %.2fx\n",
+                    best[3][0] / best[0][0]);
+        std::printf("targets: 64/1024 >= 0.8 and >= 1.5x the seq_cst library-call rate "
+                    "at chunk 64\n\n");
+        std::fflush(stdout);
+    }
 
     // Interleaved rounds, so a burst of load elsewhere hits both alike.
     std::vector<int64_t> ring_ns, cv_ns;

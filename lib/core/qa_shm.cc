@@ -364,6 +364,26 @@ BOOST_AUTO_TEST_CASE(corrupted_header_is_ebadmsg)
     BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_ring_flag_this_library_does_not_know_is_ebadmsg)
+{
+    // The handshake flag is known; any other bit is a ring this library
+    // cannot speak to (a newer release's), refused rather than misused.
+    const std::string name = unique_name("flags");
+    auto r = ring<f32>::create_named(name, 1);
+    control* c = r->seg()->ctl();
+    const uint32_t made = c->flags;
+    BOOST_TEST((made & ~ring_flag_membarrier) == 0u);
+    for (uint32_t bit : { 2u, 0x100u, 0x80000000u }) {
+        c->flags = made | bit;
+        std::string what;
+        BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }, &what) == EBADMSG);
+        BOOST_TEST(what.find("unknown flags") != std::string::npos);
+    }
+    c->flags = made ^ ring_flag_membarrier; // the other handshake: a valid ring
+    BOOST_TEST(error_of([&] { (void)ring<f32>::attach(name); }) == 0);
+    c->flags = made;
+}
+
 BOOST_AUTO_TEST_CASE(truncated_or_foreign_object_is_ebadmsg)
 {
     const size_t page = size_t(sysconf(_SC_PAGESIZE));
@@ -545,6 +565,53 @@ BOOST_AUTO_TEST_CASE(a_consumer_waiting_without_a_timeout_learns_its_producer_di
     consumer.join();
     BOOST_TEST(got.load() == int(status::broken));
     BOOST_TEST(r->missed_wakes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(busy_polling_sides_learn_that_their_peer_died)
+{
+    // wait_strategy::poll never sleeps, so nothing but its own checks can
+    // end it: a dead producer must be noticed with no timeout, a dead
+    // consumer when the lossless write gives up.
+    const std::string name = unique_name("polldead");
+    auto r = ring<f32>::create_named(name, 1);
+    r->set_wait_strategy(wait_strategy::poll);
+    BOOST_REQUIRE(r->claim_consumer());
+    channel ch;
+    pid_t child = spawn([&] {
+        auto* p = ring<f32>::attach(name).release();
+        auto a = seq<f32>(0, 1);
+        if (!p->write(a.data(), 1))
+            return 2;
+        ch.tell_parent();
+        ch.from_parent(); // killed while waiting here
+        return 3;
+    });
+    BOOST_REQUIRE(ch.from_child());
+    std::atomic<int> got { -1 };
+    std::thread consumer([&] { got = int(r->wait(2, -1).why); });
+    BOOST_REQUIRE(kill(child, SIGKILL) == 0);
+    BOOST_TEST(reap(child) == 128 + SIGKILL);
+    const int64_t end = detail::now_ns() + generous_ns;
+    while (got.load() < 0 && detail::now_ns() < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (got.load() < 0)
+        r->close(); // still waiting: release it, and fail below
+    consumer.join();
+    BOOST_TEST(got.load() == int(status::broken));
+
+    const std::string name2 = unique_name("polldead");
+    auto w = ring<f64>::create_named(name2, 1);
+    w->set_wait_strategy(wait_strategy::poll);
+    auto a = seq<f64>(0, w->capacity() + 1);
+    BOOST_REQUIRE(w->write(a.data(), w->capacity()));
+    pid_t reader = spawn([&] {
+        auto* c = ring<f64>::attach(name2).release();
+        return c->claim_consumer() ? 0 : 2; // and die holding the role
+    });
+    BOOST_TEST(reap(reader) == 0);
+    BOOST_TEST(w->write_blocking(a.data() + w->capacity(), 1, 300'000'000) ==
+               status::broken);
+    BOOST_TEST(w->missed_wakes() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(

@@ -24,6 +24,14 @@ inline std::ostream& operator<<(std::ostream& os, status s)
 {
     return os << status_name(s);
 }
+inline std::ostream& operator<<(std::ostream& os, handshake h)
+{
+    return os << (h == handshake::membarrier ? "membarrier" : "seq_cst");
+}
+inline std::ostream& operator<<(std::ostream& os, wait_strategy w)
+{
+    return os << (w == wait_strategy::poll ? "poll" : "park");
+}
 } // namespace doppler
 
 namespace qa {

@@ -1,15 +1,22 @@
 /* Waking (Boost.Test): a lost wake-up is a counted fact (control::missed_wakes),
  * not a delay nobody sees. First the counter itself (a publish, a consume or a
- * close that wakes nobody is counted), then park/wake stress on both sides
- * that must leave it at 0 with every wait answered ok.
+ * close that wakes nobody is counted), then the handshake (which one a ring
+ * gets, where the membarrier one issues its barrier), busy-poll, and park/wake
+ * stress on both sides that must leave the counter at 0 with every wait
+ * answered ok. CTest runs this program once per handshake
+ * (DOPPLER_HANDSHAKE=seq_cst for the second run).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #define BOOST_TEST_MODULE doppler_wake
 #include <boost/test/unit_test.hpp>
 
 #include "qa_util.hpp"
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -18,6 +25,44 @@ using namespace doppler;
 using namespace qa;
 
 namespace {
+
+/// The handshake this run's rings are made with: what the environment asks
+/// for, where the kernel and the build allow it.
+handshake expected_handshake()
+{
+#if defined(__SANITIZE_THREAD__)
+    return handshake::seq_cst;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    return handshake::seq_cst;
+#endif
+#endif
+    const char* env = std::getenv("DOPPLER_HANDSHAKE");
+    if ((env && std::strcmp(env, "seq_cst") == 0) || !membarrier_available())
+        return handshake::seq_cst;
+    return handshake::membarrier;
+}
+
+/// Started as `QA_REGISTRATION_OF=<ring> qa_wake`, this program attaches that
+/// ring, says whether the process is now registered for the membarrier
+/// handshake's barrier (exit 0: yes, 1: no, 2: the kernel cannot say) and
+/// exits before any test runs. A fresh program (exec), because a forked
+/// child inherits its parent's registration.
+const int registration_probe = [] {
+    const char* name = std::getenv("QA_REGISTRATION_OF");
+    if (!name)
+        return 0;
+    int rc = 3;
+    try {
+        auto r = ring<f32>::attach(name);
+        // MEMBARRIER_CMD_GET_REGISTRATIONS (Linux 6.3): the commands this
+        // process registered for.
+        const long got = syscall(SYS_membarrier, 1 << 9, 0u, 0);
+        rc = got < 0 ? 2 : (got & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) ? 0 : 1;
+    } catch (...) {
+    }
+    _exit(rc);
+}();
 
 /// Until `word` reads 1 (a side has parked), bounded by generous_ns. A state,
 /// not a delay: the tests below need the other thread asleep on its futex.
@@ -174,12 +219,16 @@ namespace {
 /// 0: no waiter in the window yet; 1: a waiter is held there; 2: the other
 /// side has published, the waiter may go on.
 std::atomic<int> window { 0 };
+/// detail::process_barriers() when the waiter was held: what it had issued
+/// before announcing itself.
+std::atomic<uint64_t> barriers_in_window { 0 };
 
 void hold_in_window() noexcept
 {
     int idle = 0;
     if (!window.compare_exchange_strong(idle, 1))
         return; // only the first park is held
+    barriers_in_window.store(detail::process_barriers());
     const int64_t end = detail::now_ns() + generous_ns;
     while (window.load() != 2 && detail::now_ns() < end)
         std::this_thread::yield();
@@ -229,6 +278,292 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(window.load() == 2);
     BOOST_TEST(got == status::ok);
     BOOST_TEST(r.missed_wakes() == 0u);
+}
+
+// ---------------------------------------------------------------------------
+// The handshake: which one a ring gets, and where the membarrier one issues
+// its barrier (after the announcement, before the re-check, on both sides)
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(rings_get_the_handshake_the_environment_asks_for)
+{
+    const handshake want = expected_handshake();
+    BOOST_TEST_MESSAGE(
+        "handshake: " << (want == handshake::membarrier ? "membarrier" : "seq_cst"));
+    BOOST_TEST(default_handshake() == want);
+    ring<f32> r(1);
+    BOOST_TEST(r.handshake() == want);
+    BOOST_TEST(((r.seg()->ctl()->flags & ring_flag_membarrier) != 0) ==
+               (want == handshake::membarrier));
+}
+
+BOOST_AUTO_TEST_CASE(a_handle_follows_its_rings_handshake_whatever_its_process_prefers)
+{
+    const handshake was = default_handshake();
+    for (handshake made : { handshake::seq_cst, handshake::membarrier }) {
+        set_default_handshake(made);
+        const handshake got = default_handshake(); // membarrier may be unavailable
+        const std::string name = unique_name("handshake");
+        auto a = ring<f64>::create_named(name, 1);
+        set_default_handshake(got == handshake::seq_cst ? handshake::membarrier
+                                                        : handshake::seq_cst);
+        auto b = ring<f64>::attach(name);
+        BOOST_TEST(a->handshake() == got);
+        BOOST_TEST(b->handshake() == got);
+        // And they talk: a parked reader of one is woken by the other's write.
+        status why = status::invalid;
+        std::thread reader([&] { why = b->wait(2, generous_ns).why; });
+        auto x = seq<f64>(0, 2);
+        BOOST_REQUIRE(until_parked(a->seg()->ctl()->readers[0].parked));
+        BOOST_REQUIRE(a->write(x.data(), 2));
+        reader.join();
+        BOOST_TEST(why == status::ok);
+        BOOST_TEST(a->missed_wakes() == 0u);
+    }
+    set_default_handshake(was);
+}
+
+BOOST_AUTO_TEST_CASE(a_reader_park_issues_the_barrier_between_announcing_and_rechecking)
+{
+    ring<f32> r(1);
+    const uint64_t before = detail::process_barriers();
+    auto a = seq<f32>(0, 1);
+    std::thread producer = publish_in_window([&] { BOOST_TEST(r.write(a.data(), 1)); });
+    const auto v = r.wait(1, generous_ns);
+    producer.join();
+    detail::set_park_hook(nullptr);
+    BOOST_REQUIRE(window.load() == 2);
+    BOOST_TEST(v.why == status::ok);
+    // None before the announcement (the spin issues none); exactly one after
+    // it with the membarrier handshake, before the re-check that found the
+    // sample (the wait returned without sleeping); none with seq_cst.
+    BOOST_TEST(barriers_in_window.load() == before);
+    BOOST_TEST(detail::process_barriers() - before ==
+               (r.handshake() == handshake::membarrier ? 1u : 0u));
+    BOOST_TEST(r.missed_wakes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_producer_park_issues_the_barrier_between_announcing_and_rechecking)
+{
+    ring<f32> r(1);
+    auto a = seq<f32>(0, r.capacity() + 1);
+    BOOST_REQUIRE(r.write(a.data(), r.capacity()));
+    BOOST_REQUIRE(r.wait(1, 0));
+    const uint64_t before = detail::process_barriers();
+    std::thread consumer = publish_in_window([&] { BOOST_TEST(r.consume(1)); });
+    const status got = r.write_blocking(a.data() + r.capacity(), 1, generous_ns);
+    consumer.join();
+    detail::set_park_hook(nullptr);
+    BOOST_REQUIRE(window.load() == 2);
+    BOOST_TEST(got == status::ok);
+    BOOST_TEST(barriers_in_window.load() == before);
+    BOOST_TEST(detail::process_barriers() - before ==
+               (r.handshake() == handshake::membarrier ? 1u : 0u));
+    BOOST_TEST(r.missed_wakes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_process_that_attaches_a_membarrier_ring_registers_for_its_barrier)
+{
+    // Its publishes carry no fence: without the registration a parked peer's
+    // barrier would not reach it and a wake could be lost.
+    const std::string name = unique_name("registered");
+    auto r = ring<f32>::create_named(name, 1);
+    BOOST_TEST(r->handshake() == expected_handshake());
+    if (r->handshake() != handshake::membarrier)
+        return; // nothing to register for
+    char self[4096];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    BOOST_REQUIRE(n > 0);
+    self[n] = '\0';
+    const int rc = bounded_child(30, [&] {
+        setenv("QA_REGISTRATION_OF", name.c_str(), 1);
+        char* argv[] = { self, nullptr };
+        execv(self, argv);
+        return 4;
+    });
+    BOOST_TEST_MESSAGE("registration probe: " << rc);
+    BOOST_TEST((rc == 0 || rc == 2)); // 2: a kernel before 6.3 cannot tell
+}
+
+// ---------------------------------------------------------------------------
+// Busy-poll: never announced, never asleep, still ends as a park would
+// ---------------------------------------------------------------------------
+
+namespace {
+
+std::atomic<uint64_t> parks { 0 }, producer_parks { 0 };
+thread_local bool producing_thread = false;
+/// The park hook that counts parks (the producer's apart).
+void count_park() noexcept
+{
+    parks.fetch_add(1, std::memory_order_relaxed);
+    if (producing_thread)
+        producer_parks.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// Samples `word` for a while: true if it was 0 every time.
+bool stays_zero(const std::atomic<uint32_t>& word, int ms)
+{
+    bool zero = true;
+    for (int i = 0; i < ms; ++i) {
+        zero = zero && word.load(std::memory_order_seq_cst) == 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return zero;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_polling_reader_never_parks_and_gets_its_data)
+{
+    ring<f32> r(1);
+    r.set_wait_strategy(wait_strategy::poll);
+    BOOST_TEST(r.get_wait_strategy() == wait_strategy::poll);
+    control* c = r.seg()->ctl();
+    parks = 0;
+    detail::set_park_hook(count_park);
+    const uint64_t barriers = detail::process_barriers();
+    status got = status::invalid;
+    std::thread consumer([&] { got = r.wait(3, generous_ns).why; });
+    BOOST_TEST(stays_zero(c->parked_mask, 30));
+    BOOST_TEST(c->readers[0].parked.load() == 0u);
+    auto a = seq<f32>(0, 3);
+    BOOST_REQUIRE(r.write(a.data(), 3));
+    consumer.join();
+    detail::set_park_hook(nullptr);
+    BOOST_TEST(got == status::ok);
+    BOOST_TEST(parks.load() == 0u);
+    BOOST_TEST(detail::process_barriers() == barriers);
+    BOOST_TEST(r.missed_wakes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_polling_producer_never_parks_and_gets_its_room)
+{
+    ring<f32> r(1);
+    auto a = seq<f32>(0, r.capacity() + 5);
+    BOOST_REQUIRE(r.write(a.data(), r.capacity()));
+    r.set_wait_strategy(wait_strategy::poll);
+    parks = 0;
+    detail::set_park_hook(count_park);
+    status got = status::invalid;
+    std::thread producer(
+        [&] { got = r.write_blocking(a.data() + r.capacity(), 5, generous_ns); });
+    BOOST_TEST(stays_zero(r.seg()->ctl()->producer_parked, 30));
+    BOOST_REQUIRE(r.wait(5, 0));
+    BOOST_REQUIRE(r.consume(5));
+    producer.join();
+    detail::set_park_hook(nullptr);
+    BOOST_TEST(got == status::ok);
+    BOOST_TEST(r.written() == r.capacity() + 5);
+    BOOST_TEST(parks.load() == 0u);
+    BOOST_TEST(r.missed_wakes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_polling_wait_ends_at_its_timeout_and_at_the_end_of_the_stream)
+{
+    ring<f32> r(1);
+    r.set_wait_strategy(wait_strategy::poll);
+    BOOST_TEST(r.wait(1, 20'000'000).why == status::timeout);
+    auto a = seq<f32>(0, r.capacity());
+    BOOST_REQUIRE(r.write(a.data(), r.capacity()));
+    uint64_t done = 99;
+    BOOST_TEST(r.write_blocking(a.data(), 1, 20'000'000, &done) == status::timeout);
+    BOOST_TEST(done == 0u);
+    BOOST_REQUIRE(r.wait(r.capacity(), 0));
+    BOOST_REQUIRE(r.consume(r.capacity()));
+    status got = status::invalid;
+    std::thread consumer([&] { got = r.wait(4, generous_ns).why; });
+    BOOST_REQUIRE(r.write(a.data(), 2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    r.close();
+    consumer.join();
+    BOOST_TEST(got == status::end_of_stream);
+    BOOST_TEST(r.available() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(the_c_abi_sets_and_reports_the_wait_strategy)
+{
+    auto* b = dp_buffer_f32_create(1);
+    BOOST_REQUIRE(b);
+    BOOST_TEST(dp_buffer_f32_get_wait_strategy(b) == DP_WAIT_PARK);
+    BOOST_TEST(dp_buffer_f32_set_wait_strategy(b, DP_WAIT_POLL));
+    BOOST_TEST(dp_buffer_f32_get_wait_strategy(b) == DP_WAIT_POLL);
+    errno = 0;
+    BOOST_TEST(!dp_buffer_f32_set_wait_strategy(b, 7));
+    BOOST_TEST(errno == EINVAL);
+    BOOST_TEST(dp_buffer_f32_get_wait_strategy(b) == DP_WAIT_POLL);
+    errno = 0;
+    BOOST_TEST(!dp_buffer_f32_wait(b, 1, 1'000'000));
+    BOOST_TEST(errno == ETIMEDOUT);
+    dp_buffer_f32_destroy(b);
+}
+
+// ---------------------------------------------------------------------------
+// The C ABI's inline calls wake and are woken like ring<T>
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(c_abi_a_write_wakes_a_parked_wait_and_a_consume_a_parked_write)
+{
+    const std::string name = unique_name("cwake");
+    auto* p = dp_buffer_f64_create_named(name.c_str(), 1);
+    BOOST_REQUIRE(p);
+    auto* q = dp_buffer_f64_attach(name.c_str());
+    BOOST_REQUIRE(q);
+    auto peer = ring<f64>::attach(name); // to look at the wake words
+    control* c = peer->seg()->ctl();
+    const size_t cap = dp_buffer_f64_capacity(p);
+    auto a = seq<f64>(0, 2 * cap);
+
+    const dp_f64_t* got = nullptr;
+    std::thread reader([&] { got = dp_buffer_f64_wait(q, 3, generous_ns); });
+    BOOST_REQUIRE(until_parked(c->readers[0].parked));
+    BOOST_REQUIRE(dp_buffer_f64_write(p, as_c(a.data()), 3));
+    reader.join();
+    BOOST_REQUIRE(got);
+    BOOST_TEST(first_mismatch(as_cxx<f64>(got), 3, 0) == 3u);
+    BOOST_REQUIRE(dp_buffer_f64_consume(q, 3));
+
+    BOOST_REQUIRE(dp_buffer_f64_write_blocking(p, as_c(a.data() + 3), cap, 0) == cap);
+    size_t wrote = 0;
+    std::thread writer([&] {
+        wrote = dp_buffer_f64_write_blocking(p, as_c(a.data() + 3 + cap), 2, generous_ns);
+    });
+    BOOST_REQUIRE(until_parked(c->producer_parked));
+    BOOST_REQUIRE(dp_buffer_f64_wait(q, 2, 0));
+    BOOST_REQUIRE(dp_buffer_f64_consume(q, 2));
+    writer.join();
+    BOOST_TEST(wrote == 2u);
+    BOOST_TEST(dp_buffer_f64_written(p) == 5 + cap);
+    BOOST_TEST(dp_buffer_f64_missed_wakes(p) == 0u);
+    dp_buffer_f64_destroy(q);
+    dp_buffer_f64_destroy(p);
+}
+
+BOOST_AUTO_TEST_CASE(c_abi_write_blocking_reports_what_it_wrote_and_why_it_stopped)
+{
+    auto* b = dp_buffer_i16_create(1);
+    BOOST_REQUIRE(b);
+    const size_t cap = dp_buffer_i16_capacity(b);
+    auto a = seq<i16>(0, cap + 10);
+    errno = 0;
+    BOOST_TEST(dp_buffer_i16_write_blocking(b, as_c(a.data()), cap + 1, 0) == 0u);
+    BOOST_TEST(errno == EINVAL);
+    BOOST_TEST(dp_buffer_i16_write_blocking(b, as_c(a.data()), cap - 4, -1) == cap - 4);
+    errno = 0;
+    // 4 fit, the other 6 find no room within the timeout.
+    BOOST_TEST(dp_buffer_i16_write_blocking(b, as_c(a.data() + cap - 4), 10, 1'000'000) ==
+               4u);
+    BOOST_TEST(errno == ETIMEDOUT);
+    BOOST_TEST(dp_buffer_i16_written(b) == cap);
+    BOOST_TEST(dp_buffer_i16_dropped(b) == 0u);
+    dp_buffer_i16_close(b);
+    errno = 0;
+    BOOST_TEST(dp_buffer_i16_write_blocking(b, as_c(a.data()), 1, 0) == 0u);
+    BOOST_TEST(errno == EPIPE);
+    const i16* v = as_cxx<i16>(dp_buffer_i16_wait(b, cap, 0));
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v, cap, 0) == cap);
+    dp_buffer_i16_destroy(b);
 }
 
 // ---------------------------------------------------------------------------
@@ -399,4 +734,93 @@ BOOST_AUTO_TEST_CASE(close_while_parked_wakes_every_time)
     }
     BOOST_TEST(wrong == 0u);
     BOOST_TEST(missed == 0u);
+}
+
+/// Park/wake cycles, counted: a producer and a reader on a 256-sample ring,
+/// each pausing at random (up to a few microseconds, half the time not at
+/// all) so that each keeps finding the ring empty or full and parks, until
+/// both sides together have parked millions of times or the deadline has
+/// passed. Every park is counted where it announces itself (the park hook),
+/// so the count says how often the handshake ran, on which side. Every
+/// sample must arrive in order, every write and wait succeed, and no wake be
+/// lost. CTest runs it once per handshake.
+BOOST_AUTO_TEST_CASE(millions_of_park_wake_cycles_lose_no_wake)
+{
+    const uint64_t target = rounds(2'000'000);
+    const int64_t stop_at = detail::now_ns() + 20'000'000'000;
+    ring<f64> r(1);
+    const uint64_t cap = r.capacity();
+    parks = 0;
+    producer_parks = 0;
+    detail::set_park_hook(count_park);
+    // Short pauses: long enough for the other side's spin to run out, short
+    // enough for tens of thousands of cycles a second.
+    auto pause = [](rng& g) {
+        const uint64_t x = g.next();
+        if (x & 1)
+            return;
+        const int64_t end = detail::now_ns() + int64_t((x >> 8) % 4000);
+        while (detail::now_ns() < end) { }
+    };
+    // Mostly a few samples, now and then up to the whole ring (so the
+    // producer fills it and parks for room).
+    auto size = [cap](rng& g) { return g.upto(g.next() % 16 == 0 ? cap : 8); };
+    std::atomic<uint64_t> produced { 0 };
+    uint64_t bad_writes = 0;
+    std::thread producer([&] {
+        producing_thread = true;
+        rng g { 0x51ed270b27a6b5f1ull };
+        std::vector<f64> buf(cap);
+        uint64_t k = 0;
+        while (parks.load(std::memory_order_relaxed) < target &&
+               detail::now_ns() < stop_at) {
+            const uint64_t n = size(g);
+            for (uint64_t i = 0; i < n; ++i)
+                buf[i] = sample_of<f64>(k + i);
+            pause(g);
+            if (r.write_blocking(buf.data(), n, generous_ns) != status::ok) {
+                ++bad_writes;
+                break;
+            }
+            k += n;
+        }
+        produced = k;
+        r.close();
+    });
+    rng g { 0x2b992ddfa23249d6ull };
+    uint64_t k = 0, wrong = 0;
+    status end = status::ok;
+    for (;;) {
+        const uint64_t n = size(g);
+        pause(g);
+        auto v = r.wait(n, generous_ns);
+        if (!v) {
+            end = v.why;
+            const uint64_t rest = r.available(); // fewer than n: the stream's last
+            if (end == status::end_of_stream && rest > 0) {
+                v = r.wait(rest, 0);
+                wrong +=
+                    !v || first_mismatch(v.data, rest, k) != rest || !r.consume(rest);
+                k += rest;
+            }
+            break;
+        }
+        wrong += first_mismatch(v.data, n, k) != n;
+        wrong += !r.consume(n);
+        k += n;
+    }
+    producer.join();
+    detail::set_park_hook(nullptr);
+    BOOST_TEST_MESSAGE(parks.load()
+                       << " parks (" << producer_parks.load() << " by the producer) of "
+                       << target << " wanted, " << k << " samples");
+    BOOST_TEST(end == status::end_of_stream);
+    BOOST_TEST(k == produced.load());
+    BOOST_TEST(wrong == 0u);
+    BOOST_TEST(bad_writes == 0u);
+    // It did run the handshake, on both sides (tens of thousands of parks a
+    // second on an idle machine; these floors only rule out "never").
+    BOOST_TEST(parks.load() - producer_parks.load() >= 1000u);
+    BOOST_TEST(producer_parks.load() >= 100u);
+    BOOST_TEST(r.missed_wakes() == 0u);
 }
