@@ -7,7 +7,9 @@
  * each handshake); then the wake-up latency of a parked consumer next to a
  * std::condition_variable hand-off.
  *
- *   bench_ring [--quick]
+ *   bench_ring [--quick] [--ring] [--capi] [--latency]
+ *
+ * With none of --ring, --capi, --latency: all three parts.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "bench_util.hpp"
@@ -64,8 +66,10 @@ crosscore_ceiling(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t& s
     std::memset(static_cast<void*>(dst), 0, capacity * sizeof(f32));
     const uint64_t half = capacity / 2;
     alignas(64) std::atomic<uint32_t> full[2] = { { 0 }, { 0 } };
+    bench_pin(0);
     const int64_t t0 = now_ns();
     std::thread consumer([&] {
+        bench_pin(1);
         uint64_t x = 0;
         for (uint64_t k = 0, h = 0; k < total; k += half, h ^= 1) {
             while (full[h].load(std::memory_order_acquire) == 0)
@@ -84,7 +88,9 @@ crosscore_ceiling(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t& s
         full[h].store(1, std::memory_order_release);
     }
     consumer.join();
-    return double(total) * 1e9 / double(now_ns() - t0);
+    const double rate = double(total) * 1e9 / double(now_ns() - t0);
+    bench_unpin();
+    return rate;
 }
 
 /// The same two-thread pipeline on boost's SPSC queue: push(ptr, n) until the
@@ -94,8 +100,10 @@ double boost_threads(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t
 {
     boost::lockfree::spsc_queue<f32> q(capacity);
     const auto src = source(chunk);
+    bench_pin(0);
     const int64_t t0 = now_ns();
     std::thread consumer([&] {
+        bench_pin(1);
         std::vector<f32> buf(chunk);
         uint64_t x = 0;
         for (uint64_t got = 0; got < total;) {
@@ -117,7 +125,9 @@ double boost_threads(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t
             done += n;
         }
     consumer.join();
-    return double(total) * 1e9 / double(now_ns() - t0);
+    const double rate = double(total) * 1e9 / double(now_ns() - t0);
+    bench_unpin();
+    return rate;
 }
 
 /// The ceiling: one thread copying the same bytes in the same chunks into a
@@ -186,6 +196,9 @@ std::vector<int64_t> condvar_latency(int samples)
 int main(int argc, char** argv)
 {
     const bool quick = has_flag(argc, argv, "--quick");
+    const bool some = has_flag(argc, argv, "--ring") || has_flag(argc, argv, "--capi") ||
+        has_flag(argc, argv, "--latency");
+    auto part = [&](const char* flag) { return !some || has_flag(argc, argv, flag); };
     // Bytes moved per figure: enough to dwarf thread start-up, small enough
     // that the full run stays under a minute on a busy 2-core machine.
     const uint64_t total = quick ? (uint64_t(1) << 23) : (uint64_t(1) << 26);
@@ -196,60 +209,74 @@ int main(int argc, char** argv)
     using doppler::handshake;
     const handshake fast =
         doppler::membarrier_available() ? handshake::membarrier : handshake::seq_cst;
-    std::printf("bench_ring: %llu f32 samples per figure, Msamples/s (best of %d)\n",
-                (unsigned long long)total,
-                reps);
-    std::printf("doppler: %s handshake; seq_cst: the same ring with the portable one\n",
-                fast == handshake::membarrier ? "membarrier" : "seq_cst (no membarrier)");
-    std::printf("%-6s %6s %8s %8s %8s %8s %8s %10s %11s %11s\n",
-                "ring",
-                "chunk",
-                "doppler",
-                "seq_cst",
-                "boost",
-                "memcpy",
-                "x-core",
-                "ring/boost",
-                "ring/memcpy",
-                "ring/x-core");
-    for (uint64_t capacity : { uint64_t(64) << 10, uint64_t(8) << 20 }) {
-        for (uint64_t chunk : { 64, 1024, 8192 }) {
-            double rr = 0, rs = 0, bb = 0, mm = 0, xx = 0;
-            for (int rep = 0; rep < reps; ++rep) { // best of: the machine is shared
-                rr = std::max(
-                    rr,
-                    ring_threads(*make_ring<f32>(capacity, fast), total, chunk, sink));
-                rs = std::max(rs,
-                              ring_threads(*make_ring<f32>(capacity, handshake::seq_cst),
-                                           total,
-                                           chunk,
-                                           sink));
-                bb = std::max(bb, boost_threads(capacity, total, chunk, sink));
-                mm = std::max(mm, memcpy_ceiling(capacity, total, chunk));
-                xx = std::max(xx, crosscore_ceiling(capacity, total, chunk, sink));
+    std::printf("bench_ring: %llu f32 samples per figure, Msamples/s; the two threads "
+                "of a figure on two CPUs\n\n",
+                (unsigned long long)total);
+    if (part("--ring")) {
+        std::printf("doppler: %s handshake; seq_cst: the same ring with the portable "
+                    "one; best of %d, ring/x-core: median of the %d repeats' ratios\n",
+                    fast == handshake::membarrier ? "membarrier"
+                                                  : "seq_cst (no membarrier)",
+                    reps,
+                    reps);
+        std::printf("%-6s %6s %8s %8s %8s %8s %8s %10s %11s %11s\n",
+                    "ring",
+                    "chunk",
+                    "doppler",
+                    "seq_cst",
+                    "boost",
+                    "memcpy",
+                    "x-core",
+                    "ring/boost",
+                    "ring/memcpy",
+                    "ring/x-core");
+        for (uint64_t capacity : { uint64_t(64) << 10, uint64_t(8) << 20 }) {
+            for (uint64_t chunk : { 64, 1024, 8192 }) {
+                double rr = 0, rs = 0, bb = 0, mm = 0, xx = 0;
+                std::vector<double> of_xcore;
+                for (int rep = 0; rep < reps; ++rep) { // best of: the machine is shared
+                    const double r =
+                        ring_threads(*make_ring<f32>(capacity, fast), total, chunk, sink);
+                    const double x = crosscore_ceiling(capacity, total, chunk, sink);
+                    rr = std::max(rr, r);
+                    xx = std::max(xx, x);
+                    of_xcore.push_back(r / x);
+                    rs = std::max(
+                        rs,
+                        ring_threads(*make_ring<f32>(capacity, handshake::seq_cst),
+                                     total,
+                                     chunk,
+                                     sink));
+                    bb = std::max(bb, boost_threads(capacity, total, chunk, sink));
+                    mm = std::max(mm, memcpy_ceiling(capacity, total, chunk));
+                }
+                std::printf(
+                    "%-6s %6llu %8.1f %8.1f %8.1f %8.1f %8.1f %9.2fx %11.2f %11.2f\n",
+                    capacity >= (uint64_t(1) << 20) ? "8 Mi" : "64 Ki",
+                    (unsigned long long)chunk,
+                    rr / 1e6,
+                    rs / 1e6,
+                    bb / 1e6,
+                    mm / 1e6,
+                    xx / 1e6,
+                    rr / bb,
+                    rr / mm,
+                    median(of_xcore));
+                std::fflush(stdout);
             }
-            std::printf("%-6s %6llu %8.1f %8.1f %8.1f %8.1f %8.1f %9.2fx %11.2f %11.2f\n",
-                        capacity >= (uint64_t(1) << 20) ? "8 Mi" : "64 Ki",
-                        (unsigned long long)chunk,
-                        rr / 1e6,
-                        rs / 1e6,
-                        bb / 1e6,
-                        mm / 1e6,
-                        xx / 1e6,
-                        rr / bb,
-                        rr / mm,
-                        rr / xx);
-            std::fflush(stdout);
         }
+        std::printf("targets: ring/boost >= 1.5x at chunk >= 1024, >= 4x at chunk 64; "
+                    "ring/x-core >= 0.8 at chunk 8192\n\n");
     }
-    std::printf("targets: ring/boost >= 1.5x at chunk >= 1024, >= 4x at chunk 64; "
-                "ring/x-core >= 0.8 at chunk 8192\n\n");
 
     // The same pipeline over the C ABI (capi_loop.c), 64 Ki ring: library
     // calls with the seq_cst handshake is how every C caller ran before the
     // inline calls and the membarrier handshake. Interleaved: each repeat
-    // measures every cell once.
-    {
+    // measures every cell once, and the ratios are taken within a repeat
+    // (this VM's vCPUs move between host cores, which changes every figure
+    // for seconds at a time) and reported as their median.
+    if (part("--capi")) {
+        const int capi_reps = quick ? 3 : 9;
         const uint64_t capacity = uint64_t(64) << 10;
         const uint64_t chunks[] = { 64, 1024, 8192 };
         struct config {
@@ -263,36 +290,46 @@ int main(int argc, char** argv)
             { "membarrier, library calls", fast, false },
             { "membarrier, inline", fast, true },
         };
-        double best[4][3] = {};
-        for (int rep = 0; rep < reps; ++rep)
+        double rate[4][3] = {};
+        std::vector<double> best[4][3], small_over_large[4], gain;
+        for (int rep = 0; rep < capi_reps; ++rep) {
             for (int c = 0; c < 3; ++c)
                 for (int k = 0; k < 4; ++k) {
                     const handshake was = doppler::default_handshake();
                     doppler::set_default_handshake(configs[k].hs);
-                    const double v = configs[k].inline_calls
+                    rate[k][c] = configs[k].inline_calls
                         ? capi_threads(capacity, total, chunks[c], &sink)
                         : capi_threads_library(capacity, total, chunks[c], &sink);
                     doppler::set_default_handshake(was);
-                    best[k][c] = std::max(best[k][c], v);
+                    best[k][c].push_back(rate[k][c]);
                 }
+            for (int k = 0; k < 4; ++k)
+                small_over_large[k].push_back(rate[k][0] / rate[k][1]);
+            gain.push_back(rate[3][0] / rate[0][0]);
+        }
         std::printf("C ABI, two threads, 64 Ki ring (write_blocking / wait / consume), "
-                    "Msamples/s, best of %d\n",
-                    reps);
+                    "Msamples/s, median of %d interleaved repeats\n",
+                    capi_reps);
         std::printf("%-26s %8s %8s %8s %9s\n", "", "64", "1024", "8192", "64/1024");
         for (int k = 0; k < 4; ++k)
             std::printf("%-26s %8.1f %8.1f %8.1f %9.2f\n",
                         configs[k].name,
-                        best[k][0] / 1e6,
-                        best[k][1] / 1e6,
-                        best[k][2] / 1e6,
-                        best[k][0] / best[k][1]);
-        std::printf("chunk 64, membarrier inline vs seq_cst library calls: %.2fx\n",
-                    best[3][0] / best[0][0]);
+                        median(best[k][0]) / 1e6,
+                        median(best[k][1]) / 1e6,
+                        median(best[k][2]) / 1e6,
+                        median(small_over_large[k]));
+        std::printf("chunk 64, membarrier inline / seq_cst library calls: %.2fx "
+                    "(median of the repeats' ratios)\n",
+                    median(gain));
         std::printf("targets: 64/1024 >= 0.8 and >= 1.5x the seq_cst library-call rate "
                     "at chunk 64\n\n");
         std::fflush(stdout);
     }
 
+    if (!part("--latency")) {
+        std::printf("(checksum %llx)\n", (unsigned long long)sink);
+        return 0;
+    }
     // Interleaved rounds, so a burst of load elsewhere hits both alike.
     std::vector<int64_t> ring_ns, cv_ns;
     const int rounds = 6;

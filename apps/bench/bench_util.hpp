@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include "bench_pin.h"
+
 #include <doppler/ring.hpp>
 
 #include <time.h>
@@ -75,14 +77,30 @@ inline uint64_t drain(ring<f32>& r, uint64_t total, uint64_t chunk)
     return x;
 }
 
-/// Samples per second of a two-thread run on one ring (in-process).
+/// Samples per second of a two-thread run on one ring (in-process), the
+/// producer on one CPU and the consumer on another.
 inline double ring_threads(ring<f32>& r, uint64_t total, uint64_t chunk, uint64_t& sink)
 {
+    bench_pin(0);
     const int64_t t0 = now_ns();
-    std::thread consumer([&] { sink ^= drain(r, total, chunk); });
+    std::thread consumer([&] {
+        bench_pin(1);
+        sink ^= drain(r, total, chunk);
+    });
     produce(r, total, chunk);
     consumer.join();
-    return double(total) * 1e9 / double(now_ns() - t0);
+    const double rate = double(total) * 1e9 / double(now_ns() - t0);
+    bench_unpin();
+    return rate;
+}
+
+/// Median of a few values (the per-repeat ratios the benchmarks report).
+inline double median(std::vector<double> v)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
 // ---- wake-up latency of a parked consumer ---------------------------------

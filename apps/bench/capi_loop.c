@@ -1,12 +1,15 @@
 /* capi_loop: the two-thread pipeline over the C ABI that bench_ring
  * measures: a producer thread writing chunks with
  * dp_buffer_f32_write_blocking, a consumer thread that waits for each chunk,
- * reads every sample and consumes it. Plain C, as a C caller writes it.
+ * reads every sample and consumes it, on two CPUs (bench_pin.h). Plain C,
+ * as a C caller writes it.
  *
  * Built twice: as is (buffer.h's inline calls) and, through capi_loop_ool.c,
  * with DP_BUFFER_NO_INLINE (every call goes into the library, as before the
  * calls were inline), so bench_ring compares the two in one run.
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "bench_pin.h"
+
 #include <doppler/buffer.h>
 
 #include <pthread.h>
@@ -36,6 +39,7 @@ static void* consume_all(void* arg)
 {
     struct consumer_job* job = (struct consumer_job*)arg;
     uint64_t x = 0;
+    bench_pin(1);
     for (uint64_t k = 0; k < job->total; k += job->chunk) {
         const dp_f32_t* v = dp_buffer_f32_wait(job->buf, job->chunk, -1);
         if (!v || job->chunk == 0) {
@@ -73,6 +77,7 @@ double CAPI_THREADS(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t*
         src[i].re = (float)i;
         src[i].im = -(float)i;
     }
+    bench_pin(0);
     t0 = clock_ns();
     if (pthread_create(&consumer, NULL, consume_all, &job) != 0) {
         failed = 1;
@@ -86,6 +91,7 @@ double CAPI_THREADS(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t*
     dp_buffer_f32_close(buf);
     pthread_join(consumer, NULL);
     t1 = clock_ns();
+    bench_unpin();
     failed |= job.failed;
     *sink ^= job.sink;
 out:

@@ -452,8 +452,14 @@ public:
             return status::corrupt;
         if (free_cached() >= n)
             return status::ok;
-        const status s = detail::producer_park(
-            ctl_, w_, cap_, w_ + n - cap_, timeout_ns, r_cache_, dead_since_, waiting());
+        const status s = detail::producer_park(ctl_,
+                                               w_,
+                                               cap_,
+                                               w_ + n - cap_,
+                                               timeout_ns,
+                                               r_cache_,
+                                               dead_since_,
+                                               waiting(true));
         if (s == status::corrupt) {
             r_corrupt_ = true;
             r_bad_ = r_cache_;

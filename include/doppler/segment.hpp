@@ -327,6 +327,9 @@ struct wait_opts {
     bool barrier = false;
     /// wait_strategy::poll: never park.
     bool poll = false;
+    /// The side's spin budget before a park (pauses), which the park adapts
+    /// (wait.cc); nullptr: a fixed short spin.
+    uint32_t* spin = nullptr;
 };
 
 /// Slow path of a reader's wait(): spin, then park until write_idx >= need,
@@ -458,10 +461,12 @@ protected:
     /// What release() does, called with the registry's lock held.
     virtual void release_held() noexcept = 0;
 
-    /// How the park functions wait for this handle.
-    wait_opts waiting() const noexcept
+    /// How the park functions wait for this handle, as producer or reader.
+    wait_opts waiting(bool producer) noexcept
     {
-        return { barrier_, get_wait_strategy() == wait_strategy::poll };
+        return { barrier_,
+                 get_wait_strategy() == wait_strategy::poll,
+                 producer ? &write_spin_ : &read_spin_ };
     }
 
     std::shared_ptr<segment> seg_;
@@ -472,6 +477,7 @@ protected:
     bool producing_ = false;
     bool consuming_ = false;
     bool barrier_ = false; // the ring's handshake is membarrier: parks issue it
+    uint32_t write_spin_ = 64, read_spin_ = 64; // spin budgets (wait.cc: adapt)
 
 private:
     friend struct registry_access;

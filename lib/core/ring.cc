@@ -345,7 +345,7 @@ typename ring<T>::view ring<T>::wait_slow(uint64_t n, int64_t timeout_ns) noexce
                                 cap_,
                                 tethered_,
                                 timeout_ns < 0 ? -1 : std::max<int64_t>(0, left),
-                                waiting());
+                                waiting(false));
         refresh(n);
         if (w_corrupt_)
             return { nullptr, status::corrupt };

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -76,12 +77,22 @@ void run_park_hook() noexcept
 
 constexpr int64_t slice_ns = 100 * 1000 * 1000; // longest single park
 // A short spin (about 1-2 us of pause) catches a streaming peer's next
-// commit without a futex round trip. Longer spins, and sched_yield() after
-// them, were measured to hurt: a parked consumer's wake-up p50 went from
-// ~8 us (no spin) to ~11 us (64), ~14 us (128), ~20 us (512 + 4 yields)
-// on a 2-vCPU KVM guest, and a yield on a loaded machine can give the CPU
-// away for a whole time slice while the data is already there.
-constexpr int spin_iterations = 64;
+// commit without a futex round trip. A fixed longer spin, and sched_yield()
+// after it, were measured to hurt: a parked consumer's wake-up p50 went
+// from ~8 us (no spin) to ~11 us (64), ~14 us (128), ~20 us (512 + 4
+// yields) on a 2-vCPU KVM guest, and a yield on a loaded machine can give
+// the CPU away for a whole time slice while the data is already there.
+// But a park is dear while the peer streams (two syscalls, the membarrier
+// handshake's IPIs, which interrupt the peer too, and a wake-up), so the
+// spin adapts, per handle and side (adapt()): it starts at spin_min and
+// doubles after a park that the peer ended almost at once (a longer spin
+// would have caught it), up to spin_max; it halves after a park that lasted
+// (an idle peer), back to spin_min, so an idle wait still parks within
+// about a microsecond and costs no CPU.
+constexpr uint32_t spin_min = 64; // pauses (about 20 ns each on current x86)
+constexpr uint32_t spin_max = 4096; // about 80 us
+// A park the peer ended within this long would have been caught by spin_max.
+constexpr int64_t short_park_ns = 100 * 1000;
 // Busy-poll: the clock, the stream's end and liveness every this many pauses
 // (about a microsecond), the write index at every one.
 constexpr uint32_t poll_check = 64;
@@ -160,16 +171,23 @@ void note_if_missed(std::atomic<uint32_t>& parked,
         missed.fetch_add(1, std::memory_order_relaxed); // a statistic
 }
 
-/// Spin briefly while `ready()` is false. True if it became ready.
+/// Spin for `pauses` while `ready()` is false. True if it became ready.
 template <class F>
-bool spin(F ready) noexcept
+bool spin(F ready, uint32_t pauses) noexcept
 {
-    for (int i = 0; i < spin_iterations; ++i) {
+    for (uint32_t i = 0; i < pauses; ++i) {
         if (ready())
             return true;
         DOPPLER_PAUSE();
     }
     return ready();
+}
+
+/// The spin budget after a park: `quick` if the peer ended it almost at once
+/// (or it never slept: the peer published right as the spin gave up).
+void adapt(uint32_t& budget, bool quick) noexcept
+{
+    budget = quick ? std::min(budget * 2, spin_max) : std::max(budget / 2, spin_min);
 }
 
 } // namespace
@@ -391,12 +409,17 @@ status reader_park(control* c,
             DOPPLER_PAUSE();
         }
     }
-    if (spin([&] {
-            return !sane(c->write_idx.load(std::memory_order_acquire)) || have() ||
-                done() != status::ok;
-        }))
+    uint32_t fixed = spin_min;
+    uint32_t& budget = how.spin ? *how.spin : fixed;
+    if (spin(
+            [&] {
+                return !sane(c->write_idx.load(std::memory_order_acquire)) || have() ||
+                    done() != status::ok;
+            },
+            budget))
         return sane(c->write_idx.load(std::memory_order_acquire)) ? status::ok
                                                                   : status::corrupt;
+    const int64_t parked_at = now_ns();
     for (;;) {
         me.wake_at.store(need, std::memory_order_relaxed);
         me.parked.store(1, std::memory_order_relaxed);
@@ -421,11 +444,13 @@ status reader_park(control* c,
         const status d = ready ? status::ok : done();
         if (ready || d != status::ok) {
             leave();
+            adapt(budget, now_ns() - parked_at < short_park_ns);
             return d;
         }
         const int64_t left = deadline - now_ns();
         if (left <= 0) {
             leave();
+            adapt(budget, false);
             return dead() ? status::broken : status::timeout;
         }
         const int64_t slice = fenced ? slice_ns : unfenced_slice_ns;
@@ -438,6 +463,7 @@ status reader_park(control* c,
                                c->producer.load(std::memory_order_acquire),
                                me.missed_wakes);
             leave();
+            adapt(budget, now_ns() - parked_at < short_park_ns);
             return status::ok;
         }
         // After each slice: is the producer still there?
@@ -499,8 +525,11 @@ status producer_park(control* c,
             DOPPLER_PAUSE();
         }
     }
-    if (spin(have))
+    uint32_t fixed = spin_min;
+    uint32_t& budget = how.spin ? *how.spin : fixed;
+    if (spin(have, budget))
         return corrupt ? status::corrupt : status::ok;
+    const int64_t parked_at = now_ns();
     for (;;) {
         c->producer_wake_at.store(need, std::memory_order_relaxed);
         // seq_cst: announce, then re-check (Dekker with a reader's
@@ -511,11 +540,13 @@ status producer_park(control* c,
         const bool fenced = !how.barrier || process_barrier();
         if (have()) {
             c->producer_parked.store(0, std::memory_order_relaxed);
+            adapt(budget, now_ns() - parked_at < short_park_ns);
             return corrupt ? status::corrupt : status::ok;
         }
         const int64_t left = deadline - now_ns();
         if (left <= 0) {
             c->producer_parked.store(0, std::memory_order_relaxed);
+            adapt(budget, false);
             return blocked_by_dead() ? status::broken : status::timeout;
         }
         const int64_t slice = fenced ? slice_ns : unfenced_slice_ns;
@@ -525,6 +556,7 @@ status producer_park(control* c,
             if (expired && fenced && !corrupt)
                 note_if_missed(c->producer_parked, self_id(), c->missed_wakes);
             c->producer_parked.store(0, std::memory_order_relaxed);
+            adapt(budget, now_ns() - parked_at < short_park_ns);
             return corrupt ? status::corrupt : status::ok;
         }
         // After each slice: free the slots of readers dead past their grace.

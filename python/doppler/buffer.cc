@@ -57,7 +57,11 @@ struct docs {
         "        starting with a dot) creates /dev/shm/doppler.<name> for another "
         "process\n"
         "        to attach() (FileExistsError if it exists).\n\n"
-        "Errors: ValueError for a bad capacity or name, and for any call after "
+        "    wait: how this handle waits in wait() and write(block=True): 'park'\n"
+        "        (default: spin about a microsecond, then sleep until woken; no CPU\n"
+        "        while waiting) or 'poll' (busy-poll: never sleeps; the lowest wake-up\n"
+        "        latency, for one whole core spent while waiting). See wait_strategy.\n\n"
+        "Errors: ValueError for a bad capacity, name or wait, and for any call after "
         "destroy().\n"
         "A role held by another handle (a second producer or consumer, in another\n"
         "process or in this one) is OSError(errno.EBUSY) naming the holder's pid.\n"
@@ -98,7 +102,7 @@ struct docs {
         "after destroy(); after consume() the producer may overwrite it.";
     const std::string attach =
         std::string("attach($type, name, timeout=None, allow_foreign=False, reader=None, "
-                    "tethered=True, grace=None)\n--\n\n") +
+                    "tethered=True, grace=None, wait='park')\n--\n\n") +
         "Attach to the named ring /dev/shm/doppler.<name> made by another process (or "
         "this one).\n\n"
         "Capacity comes from the ring's header; its sample type must match this class\n"
@@ -119,7 +123,8 @@ struct docs {
         "successor if this reader's process dies. tethered=False never holds the\n"
         "producer: when lapped, the reader continues at the oldest intact sample and\n"
         "counts what it missed in `skipped`; consume() returns how many samples of the\n"
-        "released window were overwritten while held.";
+        "released window were overwritten while held.\n\n"
+        "wait: 'park' (default) or 'poll', as for the constructor.";
     const std::string consume = std::string("consume($self, n=None)\n--\n\n") +
         "Release n samples (default: what is left of the last wait()'s count).\n\n"
         "Returns how many of them were overwritten by the producer while this reader\n"
@@ -167,54 +172,61 @@ struct cls {
         Py_DECREF(type);
     }
 
-    /// F32Buffer(capacity, name=None)
+    /// F32Buffer(capacity, name=None, *, wait='park')
     static int tp_init(PyObject* self, PyObject* args, PyObject* kwargs)
     {
-        static const char* kw[] = { "capacity", "name", nullptr };
+        static const char* kw[] = { "capacity", "name", "wait", nullptr };
         PyObject* capacity = nullptr;
         PyObject* name = Py_None;
+        PyObject* wait = nullptr;
         if (!PyArg_ParseTupleAndKeywords(
-                args, kwargs, "O|O", const_cast<char**>(kw), &capacity, &name))
+                args, kwargs, "O|O$O", const_cast<char**>(kw), &capacity, &name, &wait))
             return -1;
         uint64_t cap = 0;
         std::string ring_name;
+        wait_strategy how;
         if (!capacity_arg(capacity, cap) ||
-            (name != Py_None && !name_arg(name, ring_name)))
+            (name != Py_None && !name_arg(name, ring_name)) || !wait_arg(wait, how))
             return -1;
         return guarded(-1, [&] {
             std::shared_ptr<ring<T>> r = name == Py_None
                 ? std::make_shared<ring<T>>(cap)
                 : std::shared_ptr<ring<T>>(ring<T>::create_named(ring_name, cap));
+            r->set_wait_strategy(how);
             return set_ring(reinterpret_cast<O*>(self), std::move(r)) ? 0 : -1;
         });
     }
 
     /// attach(name, timeout=None, allow_foreign=False, reader=None,
-    /// tethered=True, grace=None), a classmethod.
+    /// tethered=True, grace=None, wait='park'), a classmethod.
     static PyObject* attach(PyObject* type, PyObject* args, PyObject* kwargs)
     {
         static const char* kw[] = { "name",     "timeout", "allow_foreign", "reader",
-                                    "tethered", "grace",   nullptr };
+                                    "tethered", "grace",   "wait",          nullptr };
         PyObject* name = nullptr;
         PyObject* timeout = nullptr;
         PyObject* foreign = nullptr;
         PyObject* reader = Py_None;
         PyObject* tethered_arg = nullptr;
         PyObject* grace = Py_None;
+        PyObject* wait = nullptr;
         if (!PyArg_ParseTupleAndKeywords(args,
                                          kwargs,
-                                         "O|OO$OOO",
+                                         "O|OO$OOOO",
                                          const_cast<char**>(kw),
                                          &name,
                                          &timeout,
                                          &foreign,
                                          &reader,
                                          &tethered_arg,
-                                         &grace))
+                                         &grace,
+                                         &wait))
             return nullptr;
         std::string ring_name, reader_name;
         int64_t timeout_ns;
-        if (!name_arg(name, ring_name) || !timeout_arg(timeout, timeout_ns))
+        wait_strategy how;
+        if (!name_arg(name, ring_name) || !timeout_arg(timeout, timeout_ns) ||
+            !wait_arg(wait, how))
             return nullptr;
         if (reader != Py_None && !name_arg(reader, reader_name, "reader"))
             return nullptr;
@@ -265,6 +277,7 @@ struct cls {
                     ring_name, timeout_ns, allow_foreign != 0, interrupted);
                 if (reader != Py_None)
                     r->claim_reader(reader_name, tethered != 0, grace_ns);
+                r->set_wait_strategy(how);
             } catch (...) {
                 Py_BLOCK_THREADS;
                 throw;
@@ -395,6 +408,32 @@ struct cls {
     static PyObject* tethered(PyObject* s, void*)
     {
         return prop(s, [](ring<T>& r) { return PyBool_FromLong(r.is_tethered()); });
+    }
+    static PyObject* get_wait_strategy(PyObject* s, void*)
+    {
+        return prop(s, [](ring<T>& r) {
+            return PyUnicode_FromString(
+                r.get_wait_strategy() == wait_strategy::poll ? "poll" : "park");
+        });
+    }
+    static int set_wait_strategy(PyObject* self, PyObject* v, void*)
+    {
+        if (!v) {
+            PyErr_SetString(PyExc_AttributeError, "wait_strategy cannot be deleted");
+            return -1;
+        }
+        wait_strategy how;
+        if (v == Py_None) {
+            PyErr_SetString(PyExc_TypeError, "wait_strategy must be 'park' or 'poll'");
+            return -1;
+        }
+        if (!wait_arg(v, how))
+            return -1;
+        O* o = live<T>(self);
+        if (!o)
+            return -1;
+        o->ring_->set_wait_strategy(how);
+        return 0;
     }
     /// The async helpers' per-buffer state (None until set).
     static PyObject* get_aio(PyObject* self, void*)
@@ -563,13 +602,21 @@ struct cls {
               nullptr,
               "Whether this handle's reader holds the producer back.",
               nullptr },
+            { "wait_strategy",
+              &get_wait_strategy,
+              &set_wait_strategy,
+              "How this handle waits in wait() and write(block=True): 'park' (spin "
+              "about a microsecond, then sleep until woken; no CPU while waiting) or "
+              "'poll' (busy-poll: never sleeps; lowest wake-up latency, one core spent "
+              "while waiting). Settable; a wait already running keeps its strategy.",
+              nullptr },
             { "_aio", &get_aio, &set_aio, "State of wait_async/write_async.", nullptr },
             { nullptr, nullptr, nullptr, nullptr, nullptr },
         };
         static const std::string qualname =
             std::string("doppler.buffer.") + py_type<T>::cls;
-        static const std::string class_doc =
-            std::string(py_type<T>::cls) + "(capacity, name=None)\n--\n\n" + doc<T>().cls;
+        static const std::string class_doc = std::string(py_type<T>::cls) +
+            "(capacity, name=None, *, wait='park')\n--\n\n" + doc<T>().cls;
         static PyType_Slot slots[] = {
             { Py_tp_new, reinterpret_cast<void*>(&tp_new) },
             { Py_tp_init, reinterpret_cast<void*>(&tp_init) },

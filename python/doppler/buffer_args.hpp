@@ -251,6 +251,31 @@ inline bool timeout_arg(PyObject* o, int64_t& ns)
     return !o || o == Py_None || timeout_seconds(o, ns);
 }
 
+/// wait= of the constructor and attach(), and the wait_strategy property:
+/// 'park' (or None / not given) or 'poll'.
+inline bool wait_arg(PyObject* o, wait_strategy& w)
+{
+    w = wait_strategy::park;
+    if (!o || o == Py_None)
+        return true;
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError,
+                     "wait must be 'park' or 'poll', got %s",
+                     Py_TYPE(o)->tp_name);
+        return false;
+    }
+    if (PyUnicode_CompareWithASCIIString(o, "poll") == 0)
+        w = wait_strategy::poll;
+    else if (PyUnicode_CompareWithASCIIString(o, "park") != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "wait must be 'park' (sleep until woken, the default) or 'poll' "
+                     "(busy-poll: never sleeps, spends a core), got %R",
+                     o);
+        return false;
+    }
+    return true;
+}
+
 /// A capacity: a positive int (the core rounds it and checks its size).
 inline bool capacity_arg(PyObject* o, uint64_t& cap)
 {

@@ -362,6 +362,54 @@ def test_type_stubs_cover_the_api():
         assert public <= stubbed, f"missing in buffer.pyi: {public - stubbed}"
 
 
+@pytest.mark.parametrize("cls", ALL)
+def test_wait_strategy_keyword_property_and_errors(cls, ring_name):
+    buf = cls(MIN_CAPACITY[cls])
+    assert buf.wait_strategy == "park"
+    poller = cls(MIN_CAPACITY[cls], wait="poll")
+    assert poller.wait_strategy == "poll"
+    poller.wait_strategy = "park"
+    assert poller.wait_strategy == "park"
+    buf.wait_strategy = "poll"
+    assert buf.wait_strategy == "poll"
+    with pytest.raises(ValueError, match="'park' or 'poll'"):
+        cls(MIN_CAPACITY[cls], wait="spin")
+    with pytest.raises(TypeError, match="'park' or 'poll'"):
+        cls(MIN_CAPACITY[cls], wait=1)
+    with pytest.raises(ValueError, match="'park' or 'poll'"):
+        buf.wait_strategy = "sleep"
+    with pytest.raises(TypeError):
+        buf.wait_strategy = None
+    with pytest.raises(TypeError, match="positional"):
+        cls(MIN_CAPACITY[cls], None, "poll")  # keyword only
+    named = cls(MIN_CAPACITY[cls], ring_name, wait="poll")
+    peer = cls.attach(ring_name, wait="poll")
+    assert named.wait_strategy == peer.wait_strategy == "poll"
+    assert cls.attach.__doc__ and "wait" in cls.attach.__doc__
+    peer.destroy()
+    named.destroy()
+    buf.destroy()
+    with pytest.raises(ValueError):
+        buf.wait_strategy  # noqa: B018 (after destroy)
+
+
+@pytest.mark.parametrize("wait", ["park", "poll"])
+def test_a_waiting_reader_gets_its_data_with_either_strategy(wait):
+    buf = F64Buffer(256, wait=wait)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(numbers(F64Buffer, buf.wait(5, timeout=LONG))))
+    reader.start()
+    time.sleep(0.02)  # a state, not a figure: the reader is waiting
+    assert buf.write(samples(F64Buffer, 5))
+    reader.join(LONG)
+    assert not reader.is_alive()
+    assert list(got[0]) == list(range(5))
+    buf.consume()
+    with pytest.raises(TimeoutError):
+        buf.wait(1, timeout=0.01)
+    assert buf.missed_wakes == 0
+
+
 def test_keyword_arguments():
     buf = F32Buffer(capacity=4096, name=None)
     assert buf.write(arr=samples(F32Buffer, 10), block=False, timeout=None)
