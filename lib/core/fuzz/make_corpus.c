@@ -312,7 +312,7 @@ int main(int argc, char** argv)
     bad |= variant(argv[1], "capacity-huge", OFF_CAPACITY, 8, (uint64_t)1 << 62, n);
     bad |= variant(
         argv[1], "data-size-twice", OFF_DATA_BYTES, 8, 2 * (n - header), 2 * n - header);
-    bad |= variant(argv[1], "flags-set", OFF_FLAGS, 4, 1, n);
+    bad |= variant(argv[1], "flags-set", OFF_FLAGS, 4, 2, n); /* bit 0 is the handshake */
     bad |=
         variant(argv[1], "reader-table-size", OFF_READER_SLOTS, 4, 17 | (32u << 16), n);
     bad |= variant(argv[1], "tag-offset", OFF_TAG_OFFSET, 4, 2 * page, n);
