@@ -93,6 +93,54 @@ crosscore_ceiling(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t& s
     return rate;
 }
 
+/// The floor of any ring that hands chunks over by index: the bare minimum
+/// of one (two cached indices, a release store and an acquire load per
+/// chunk, spinning with a pause, no fence, no library call, no checks) in
+/// the same pipeline, same copy, same reading of every sample. Whatever a
+/// chunk size costs it beyond its per-sample cost is the hardware's.
+double bare_ring(uint64_t capacity, uint64_t total, uint64_t chunk, uint64_t& sink)
+{
+    const auto src = source(chunk);
+    std::unique_ptr<f32, decltype(&std::free)> buf(
+        static_cast<f32*>(std::aligned_alloc(4096, capacity * sizeof(f32))), &std::free);
+    f32* data = buf.get();
+    std::memset(static_cast<void*>(data), 0, capacity * sizeof(f32));
+    const uint64_t mask = capacity - 1;
+    struct alignas(64) index {
+        std::atomic<uint64_t> v { 0 };
+    };
+    index w, r;
+    bench_pin(0);
+    const int64_t t0 = now_ns();
+    std::thread consumer([&] {
+        bench_pin(1);
+        uint64_t x = 0, at = 0, seen = 0;
+        for (uint64_t k = 0; k < total; k += chunk) {
+            while (seen - at < chunk)
+                if ((seen = w.v.load(std::memory_order_acquire)) - at < chunk)
+                    BENCH_PAUSE();
+            x ^= touch(data + (at & mask), chunk);
+            at += chunk;
+            r.v.store(at, std::memory_order_release);
+        }
+        sink ^= x;
+    });
+    uint64_t at = 0, freed = 0;
+    for (uint64_t k = 0; k < total; k += chunk) {
+        while (at + chunk - freed > capacity)
+            if (at + chunk - (freed = r.v.load(std::memory_order_acquire)) > capacity)
+                BENCH_PAUSE();
+        std::memcpy(
+            static_cast<void*>(data + (at & mask)), src.data(), chunk * sizeof(f32));
+        at += chunk;
+        w.v.store(at, std::memory_order_release);
+    }
+    consumer.join();
+    const double rate = double(total) * 1e9 / double(now_ns() - t0);
+    bench_unpin();
+    return rate;
+}
+
 /// The same two-thread pipeline on boost's SPSC queue: push(ptr, n) until the
 /// whole chunk is in, pop(ptr, n) into a buffer and read what was popped.
 /// Neither side can block, so both spin (with a pause) when stuck.
@@ -290,10 +338,12 @@ int main(int argc, char** argv)
             { "membarrier, library calls", fast, false },
             { "membarrier, inline", fast, true },
         };
-        double rate[4][3] = {};
-        std::vector<double> best[4][3], small_over_large[4], gain;
+        double rate[5][3] = {};
+        std::vector<double> best[5][3], small_over_large[5], gain;
         for (int rep = 0; rep < capi_reps; ++rep) {
-            for (int c = 0; c < 3; ++c)
+            for (int c = 0; c < 3; ++c) {
+                rate[4][c] = bare_ring(capacity, total, chunks[c], sink);
+                best[4][c].push_back(rate[4][c]);
                 for (int k = 0; k < 4; ++k) {
                     const handshake was = doppler::default_handshake();
                     doppler::set_default_handshake(configs[k].hs);
@@ -303,7 +353,8 @@ int main(int argc, char** argv)
                     doppler::set_default_handshake(was);
                     best[k][c].push_back(rate[k][c]);
                 }
-            for (int k = 0; k < 4; ++k)
+            }
+            for (int k = 0; k < 5; ++k)
                 small_over_large[k].push_back(rate[k][0] / rate[k][1]);
             gain.push_back(rate[3][0] / rate[0][0]);
         }
@@ -311,9 +362,9 @@ int main(int argc, char** argv)
                     "Msamples/s, median of %d interleaved repeats\n",
                     capi_reps);
         std::printf("%-26s %8s %8s %8s %9s\n", "", "64", "1024", "8192", "64/1024");
-        for (int k = 0; k < 4; ++k)
+        for (int k = 0; k < 5; ++k)
             std::printf("%-26s %8.1f %8.1f %8.1f %9.2f\n",
-                        configs[k].name,
+                        k < 4 ? configs[k].name : "bare ring (floor)",
                         median(best[k][0]) / 1e6,
                         median(best[k][1]) / 1e6,
                         median(best[k][2]) / 1e6,
