@@ -576,7 +576,7 @@ CORRUPTIONS = {
     "capacity-huge": (_patch("<Q", 24, 1 << 62), "is not a power of two in range"),
     "capacity-double": (_patch("<Q", 24, 2048), "data size does not match capacity"),
     "data-bytes": (_patch("<Q", 32, 1 << 20), "data size does not match capacity"),
-    "flags": (_patch("<I", 48, 1), "unknown flags"),
+    "flags": (_patch("<I", 48, 2), "unknown flags"),  # bit 0 is the handshake
     "truncated-half": (_truncate(lambda s: s // 2), "truncated"),
     "truncated-header": (_truncate(lambda s: 100), "smaller than a ring header"),
     "extended": (_truncate(lambda s: s + 4096), "header says"),
