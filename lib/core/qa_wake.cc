@@ -14,8 +14,11 @@
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <thread>
@@ -77,6 +80,44 @@ bool until_parked(const std::atomic<uint32_t>& word)
     return true;
 }
 
+/// The kernel's state letter of thread `tid` of this process ('S': asleep).
+char thread_state(int tid)
+{
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE* f = std::fopen(path, "re");
+    if (!f)
+        return '?';
+    char buf[512];
+    const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    const char* p = std::strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/// Until `word` reads 1 and thread `tid` has been asleep at two looks a
+/// millisecond apart (bounded by generous_ns): the side parked and is past
+/// its re-check, asleep on its futex. until_parked() alone is not enough for
+/// a test that then publishes without waking: the side may still be between
+/// announcing and re-checking (the membarrier handshake's barrier is a
+/// syscall there) and find the data without having slept.
+bool until_asleep(const std::atomic<uint32_t>& word, const std::atomic<int>& tid)
+{
+    const int64_t end = detail::now_ns() + generous_ns;
+    while (detail::now_ns() < end) {
+        if (word.load(std::memory_order_seq_cst) != 0 && tid.load() != 0 &&
+            thread_state(tid.load()) == 'S') {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            if (word.load(std::memory_order_seq_cst) != 0 &&
+                thread_state(tid.load()) == 'S')
+                return true;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return false;
+}
+
 /// A random short pause (0 to ~20 us, often none), busy, so the other side
 /// sometimes finds us gone and parks, sometimes catches us spinning.
 void jitter(rng& g)
@@ -105,8 +146,12 @@ BOOST_AUTO_TEST_CASE(a_publish_that_wakes_nobody_is_counted_as_a_missed_wake)
     ring<f32> r(1);
     control* c = r.seg()->ctl();
     status got = status::invalid;
-    std::thread consumer([&] { got = r.wait(1, generous_ns).why; });
-    BOOST_REQUIRE(until_parked(c->readers[0].parked));
+    std::atomic<int> tid { 0 };
+    std::thread consumer([&] {
+        tid = int(gettid());
+        got = r.wait(1, generous_ns).why;
+    });
+    BOOST_REQUIRE(until_asleep(c->readers[0].parked, tid));
     // Publish one sample the way a broken producer would: index stored, no wake.
     c->write_idx.store(1, std::memory_order_seq_cst);
     consumer.join();
@@ -121,8 +166,12 @@ BOOST_AUTO_TEST_CASE(a_close_that_wakes_nobody_is_counted_as_a_missed_wake)
     auto a = seq<f32>(0, 1);
     BOOST_REQUIRE(r.write(a.data(), 1)); // stream 1 holds one sample
     status got = status::invalid;
-    std::thread consumer([&] { got = r.wait(2, generous_ns).why; });
-    BOOST_REQUIRE(until_parked(c->readers[0].parked));
+    std::atomic<int> tid { 0 };
+    std::thread consumer([&] {
+        tid = int(gettid());
+        got = r.wait(2, generous_ns).why;
+    });
+    BOOST_REQUIRE(until_asleep(c->readers[0].parked, tid));
     // Closed the way a broken producer would: the end recorded, nobody woken.
     detail::end_stream(c, 1, 1, stream_end::closed);
     c->closed.store(1, std::memory_order_seq_cst);
@@ -138,9 +187,12 @@ BOOST_AUTO_TEST_CASE(a_consume_that_wakes_nobody_is_counted_as_a_missed_wake)
     auto a = seq<f64>(0, r.capacity() + 1);
     BOOST_REQUIRE(r.write(a.data(), r.capacity())); // full
     status got = status::invalid;
-    std::thread producer(
-        [&] { got = r.write_blocking(a.data() + r.capacity(), 1, generous_ns); });
-    BOOST_REQUIRE(until_parked(c->producer_parked));
+    std::atomic<int> tid { 0 };
+    std::thread producer([&] {
+        tid = int(gettid());
+        got = r.write_blocking(a.data() + r.capacity(), 1, generous_ns);
+    });
+    BOOST_REQUIRE(until_asleep(c->producer_parked, tid));
     c->readers[0].read_idx.store(1, std::memory_order_seq_cst); // room, nobody woken
     producer.join();
     BOOST_TEST(got == status::ok);
