@@ -194,6 +194,30 @@ BOOST_AUTO_TEST_CASE(a_handle_released_on_a_shared_mapping_keeps_the_name_for_th
     BOOST_TEST(!exists(segment::shm_path(name)));
 }
 
+BOOST_AUTO_TEST_CASE(a_released_reader_reads_nothing_another_handle_now_reads)
+{
+    // release() gives the role up at once: what the handle had cached as
+    // readable is no longer its to read (the inline path included), and a
+    // consume must not move the new holder's position.
+    const std::string name = unique_name("released");
+    auto producer = ring<f32>::create_named(name, 1);
+    auto a = seq<f32>(0, 10);
+    BOOST_REQUIRE(producer->write(a.data(), 10));
+    auto first = ring<f32>::attach(name);
+    BOOST_REQUIRE(first->wait(2, 0)); // knows all 10 are readable
+    BOOST_REQUIRE(first->consume(2));
+    first->release();
+    auto second = ring<f32>::attach(name);
+    auto v = second->wait(1, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 1, 2) == 1u);
+    BOOST_TEST(first->poll(1).why == status::busy);
+    BOOST_TEST(!first->consume(1));
+    BOOST_TEST(second->consumer_index() == 2u);
+    BOOST_TEST(second->consume(1));
+    BOOST_TEST(second->read_index() == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(bad_names_are_einval_before_any_file_is_touched)
 {
     const std::string bad[] = { "",          "a/b",       "..",
