@@ -317,7 +317,7 @@ int main(int argc, char** argv)
                     xx / 1e6,
                     rr / bb,
                     rr / mm,
-                    median(of_xcore));
+                    median_of(of_xcore));
                 std::fflush(stdout);
             }
         }
@@ -373,13 +373,13 @@ int main(int argc, char** argv)
         for (int k = 0; k < 5; ++k)
             std::printf("%-26s %8.1f %8.1f %8.1f %9.2f\n",
                         k < 4 ? configs[k].name : "bare ring (floor)",
-                        median(best[k][0]) / 1e6,
-                        median(best[k][1]) / 1e6,
-                        median(best[k][2]) / 1e6,
-                        median(small_over_large[k]));
+                        median_of(best[k][0]) / 1e6,
+                        median_of(best[k][1]) / 1e6,
+                        median_of(best[k][2]) / 1e6,
+                        median_of(small_over_large[k]));
         std::printf("chunk 64, membarrier inline / seq_cst library calls: %.2fx "
                     "(median of the repeats' ratios)\n",
-                    median(gain));
+                    median_of(gain));
         std::printf("targets: 64/1024 >= 0.8 and >= 1.5x the seq_cst library-call rate "
                     "at chunk 64\n\n");
         std::fflush(stdout);

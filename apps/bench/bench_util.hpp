@@ -95,7 +95,7 @@ inline double ring_threads(ring<f32>& r, uint64_t total, uint64_t chunk, uint64_
 }
 
 /// Median of a few values (the per-repeat ratios the benchmarks report).
-inline double median(std::vector<double> v)
+inline double median_of(std::vector<double> v)
 {
     if (v.empty())
         return 0;
