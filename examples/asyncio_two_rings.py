@@ -8,8 +8,8 @@ a third task (here a once-a-second status line) keeps running. Each task
 outlives producer runs: at the end of a stream, `views()` stops, and the
 task simply iterates again for the next stream.
 
-    python3 examples/asyncio_two_rings.py rx_a rx_b        # attach to two rings
-    python3 examples/asyncio_two_rings.py --demo           # make both, and feed them
+    /usr/bin/python3 examples/asyncio_two_rings.py rx_a rx_b        # attach to two rings
+    /usr/bin/python3 examples/asyncio_two_rings.py --demo           # make both, and feed them
 
 With --demo it creates two in-process producers (threads) that write one
 stream each and close it; the script ends when both streams ended.

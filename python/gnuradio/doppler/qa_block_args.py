@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """QA of the blocks' arguments: name= (a ring name) or buffer= (a
 doppler.buffer object, through its capsule), the deprecated buffer object as

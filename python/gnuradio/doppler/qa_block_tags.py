@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """QA of stream tags through the blocks: flowgraph -> Buffer Sink -> ring
 (read in another process), Python write(tags=) -> Buffer Source ->

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """QA of the Buffer Sink's zero-copy path (lib/blocks/ring_buffer.h): which
 path a run takes and how it says so, the upstream block writing straight into

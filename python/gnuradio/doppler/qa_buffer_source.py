@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """QA of doppler.buffer_source: Python write() -> ring -> flowgraph -> vector_sink."""
 
