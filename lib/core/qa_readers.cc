@@ -24,20 +24,6 @@ using namespace qa;
 
 namespace {
 
-/// errno of what `f` throws as doppler::error (0 if it does not throw), and its message.
-template <class F>
-int error_of(F f, std::string* what = nullptr)
-{
-    try {
-        f();
-    } catch (const doppler::error& e) {
-        if (what)
-            *what = e.what();
-        return e.code().value();
-    }
-    return 0;
-}
-
 template <class T>
 uint64_t skipped_tag(ring<T>& r)
 {

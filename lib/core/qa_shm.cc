@@ -48,20 +48,6 @@ bool exists(const std::string& path)
     return ::stat(path.c_str(), &st) == 0;
 }
 
-/// errno of what `f` throws as doppler::error (0 if it does not throw), and its message.
-template <class F>
-int error_of(F f, std::string* what = nullptr)
-{
-    try {
-        f();
-    } catch (const doppler::error& e) {
-        if (what)
-            *what = e.what();
-        return e.code().value();
-    }
-    return 0;
-}
-
 } // namespace
 
 // ---------------------------------------------------------------------------

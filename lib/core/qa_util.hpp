@@ -154,6 +154,20 @@ std::vector<T> seq(uint64_t first, size_t n)
 constexpr int64_t generous_ns = 10'000'000'000;
 
 /// xorshift64: cheap, deterministic chunk sizes and choices.
+/// errno of what `f` throws as doppler::error (0 if it does not throw), and its message.
+template <class F>
+int error_of(F f, std::string* what = nullptr)
+{
+    try {
+        f();
+    } catch (const doppler::error& e) {
+        if (what)
+            *what = e.what();
+        return e.code().value();
+    }
+    return 0;
+}
+
 struct rng {
     uint64_t s;
     uint64_t next()
