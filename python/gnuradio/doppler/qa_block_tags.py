@@ -15,7 +15,7 @@ import numpy as np
 import pmt
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import LONG, VARIANTS, complex_input, ring_name, shm_exists, to_i16, until
+from qa_common import LONG, VARIANTS, complex_input, next_line, ring_name, shm_exists, to_i16, until
 
 
 def tag(offset, key, value):
@@ -99,7 +99,7 @@ class qa_block_tags(gr_unittest.TestCase):
         consumer = subprocess.Popen([sys.executable, "-c", TAG_CONSUMER, name, btype],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            self.assertEqual(consumer.stdout.readline().strip(), "ready")
+            self.assertEqual(next_line(consumer), "ready")
             src = source_with_tags(variant, 3000, [tag(o, k, v) for o, k, v, _ in RX_TAGS])
             snk = doppler.buffer_sink(btype, name, policy="block", sc16=sc16)
             tb = gr.top_block()

@@ -13,8 +13,8 @@ import sys
 import numpy as np
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import (LONG, VARIANTS, Drainer, complex_input, drain, ring_name, shm_exists,
-                       stops, to_i16, until)
+from qa_common import (LONG, VARIANTS, Drainer, complex_input, drain, next_line, ring_name,
+                       shm_exists, stops, to_i16, until)
 
 # Every test here runs once per sink path (CTest registers this file twice):
 # DOPPLER_QA_SINK_PATH=zero-copy (the default) makes each sink with
@@ -46,9 +46,9 @@ def zero_copy_expected(variant, policy):
 def first_line(proc):
     """The next line of proc's stdout that is not one of GNU Radio's log lines
     (the sink logs its path there when the flowgraph starts); "" at its end."""
-    for line in proc.stdout:
+    while line := next_line(proc):
         if not re.match(r"\S+ :(trace|debug|info|warning|error|critical): ", line):
-            return line.strip()
+            return line
     return ""
 
 
@@ -300,7 +300,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
             stdout=subprocess.PIPE, text=True)
         tb.start()
         try:
-            self.assertEqual(consumer.stdout.readline().strip(), str(first))
+            self.assertEqual(next_line(consumer), str(first))
             consumer.send_signal(signal.SIGKILL)
             consumer.wait(LONG)
             buf = doppler.buffer.F32Buffer.attach(name)
@@ -388,7 +388,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
              "print('ok', flush=True); sys.stdin.read()", name],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
-            self.assertEqual(holder.stdout.readline().strip(), "ok")
+            self.assertEqual(next_line(holder), "ok")
             with self.assertRaises(OSError) as cm:
                 make_sink("f32", name)
             self.assertEqual(cm.exception.errno, errno.EBUSY)
@@ -420,7 +420,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
         consumer = subprocess.Popen([sys.executable, "-c", STREAMS_CONSUMER, name,
                                      "create" if create else "attach", str(streams)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.assertEqual(consumer.stdout.readline().strip(), "attached")
+        self.assertEqual(next_line(consumer), "attached")
         return consumer
 
     def streams_seen(self, consumer):

@@ -30,6 +30,19 @@ def ring_name(tag):
     return "c1qa-%d-%s-%d" % (os.getpid(), tag, next(_names))
 
 
+def next_line(proc):
+    """proc's next stdout line, stripped ("" at its end), read from the pipe
+    itself a byte at a time. A buffered proc.stdout.readline() can take more
+    than one line from the pipe, and a later proc.communicate(), which reads
+    the pipe and not that buffer, would never return the rest."""
+    fd, out = proc.stdout.fileno(), bytearray()
+    while True:
+        b = os.read(fd, 1)
+        if not b or b == b"\n":
+            return out.decode().strip()
+        out += b
+
+
 def shm_exists(name):
     return os.path.exists("/dev/shm/doppler." + name)
 
