@@ -371,6 +371,15 @@ std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64
 /// Costs one relaxed load on the park path only; never set in production.
 using park_hook_fn = void (*)() noexcept;
 void set_park_hook(park_hook_fn hook) noexcept;
+/// A test seam on the spin before a park: the adaptive spin never exceeds
+/// `pauses` (0 restores the default ceiling). A stress test holds it at its
+/// floor so that nearly every wait that finds the ring empty or full parks,
+/// which makes millions of park/wake cycles a matter of seconds. One relaxed
+/// load per park; never set in production.
+void set_spin_ceiling(uint32_t pauses) noexcept;
+/// The spin's floor and default ceiling (pauses).
+constexpr uint32_t spin_floor = 64;
+constexpr uint32_t spin_default_ceiling = 4096;
 /// Wake a parked side (one syscall); called only when the flag says parked.
 void wake(std::atomic<uint32_t>& word) noexcept;
 /// Register this process to receive the membarrier handshake's barriers

@@ -46,6 +46,7 @@ namespace detail {
 namespace {
 
 std::atomic<park_hook_fn> park_hook { nullptr }; // see set_park_hook
+std::atomic<uint32_t> spin_ceiling { 0 }; // see set_spin_ceiling (0: spin_max)
 std::atomic<uint64_t> barriers { 0 }; // process_barrier() calls (a statistic)
 
 long membarrier(int cmd) noexcept
@@ -89,8 +90,8 @@ constexpr int64_t slice_ns = 100 * 1000 * 1000; // longest single park
 // would have caught it), up to spin_max; it halves after a park that lasted
 // (an idle peer), back to spin_min, so an idle wait still parks within
 // about a microsecond and costs no CPU.
-constexpr uint32_t spin_min = 64; // pauses (about 20 ns each on current x86)
-constexpr uint32_t spin_max = 4096; // about 80 us
+constexpr uint32_t spin_min = spin_floor; // pauses (about 20 ns each on current x86)
+constexpr uint32_t spin_max = spin_default_ceiling; // about 80 us
 // A park the peer ended within this long would have been caught by spin_max.
 constexpr int64_t short_park_ns = 100 * 1000;
 // Busy-poll: the clock, the stream's end and liveness every this many pauses
@@ -187,7 +188,10 @@ bool spin(F ready, uint32_t pauses) noexcept
 /// (or it never slept: the peer published right as the spin gave up).
 void adapt(uint32_t& budget, bool quick) noexcept
 {
-    budget = quick ? std::min(budget * 2, spin_max) : std::max(budget / 2, spin_min);
+    const uint32_t cap = spin_ceiling.load(std::memory_order_relaxed);
+    const uint32_t most = cap ? std::max(cap, spin_min) : spin_max;
+    budget = quick ? std::min(budget * 2, most) : std::max(budget / 2, spin_min);
+    budget = std::min(budget, most);
 }
 
 } // namespace
@@ -195,6 +199,11 @@ void adapt(uint32_t& budget, bool quick) noexcept
 void set_park_hook(park_hook_fn hook) noexcept
 {
     park_hook.store(hook, std::memory_order_relaxed);
+}
+
+void set_spin_ceiling(uint32_t pauses) noexcept
+{
+    spin_ceiling.store(pauses, std::memory_order_relaxed);
 }
 
 bool register_barrier() noexcept

@@ -379,6 +379,59 @@ class qa_buffer_source(gr_unittest.TestCase):
         self.assertEqual(src_a.skipped(), 0)
         producer.destroy()
 
+    def test_an_untethered_source_marks_what_was_overwritten_while_it_copied(self):
+        """An untethered source far slower than its producer (a throttle
+        behind it) is lapped all the time, and often while it copies a
+        window: the producer does not wait for it. Every item it emits that
+        is not under an ("overwritten", n) tag is the right sample, where the
+        ("skipped", n) tags before it put it; and the items it emitted, less
+        the overwritten ones, plus skipped() are exactly what was written.
+        Runs until one window was overwritten while copied (at most 20
+        runs), so the overwritten path is taken, not just allowed."""
+        cap, chunk, n = 4096, 256, 1 << 21
+        seq = np.arange(n, dtype=np.float32).astype(np.complex64)
+        runs = overwritten_seen = 0
+        while overwritten_seen == 0 and runs < 20:
+            runs += 1
+            name = ring_name("lapped")
+            producer = doppler.buffer.F32Buffer(cap, name=name)
+            default = Drainer(doppler.buffer.F32Buffer.attach(name), chunk=chunk)
+            default.start()
+            src = doppler.buffer_source("f32", name, reader="gui", tethered=False, end_on_stream_end=True)
+            sink = blocks.vector_sink_c()
+            tb = gr.top_block()
+            tb.connect(src, blocks.throttle(gr.sizeof_gr_complex, 2e6), sink)
+            tb.start()
+            for i in range(0, n, chunk):  # held back by the default reader only
+                self.assertTrue(producer.write(seq[i:i + chunk], block=True, timeout=LONG))
+            producer.close()
+            self.assertTrue(ends_by_itself(tb))
+            default.join(LONG)
+            self.assertIsNone(default.error)
+            np.testing.assert_array_equal(default.result, seq)
+            out = np.array(sink.data())
+            marks = sorted((t.offset, pmt.symbol_to_string(t.key), pmt.to_uint64(t.value))
+                           for t in sink.tags() if pmt.symbol_to_string(t.key) in ("skipped", "overwritten"))
+            # The ring index of each item: its position plus what was skipped
+            # before it; items under an overwritten tag are not checked.
+            index = np.arange(len(out), dtype=np.int64)
+            trusted = np.ones(len(out), dtype=bool)
+            skipped = overwritten = 0
+            for offset, key, count in marks:
+                if key == "skipped":
+                    index[offset:] += count
+                    skipped += count
+                else:
+                    trusted[offset:offset + count] = False
+                    overwritten += count
+            self.assertLess(int(index[-1]), n)
+            np.testing.assert_array_equal(out.real[trusted], index[trusted].astype(np.float32))
+            self.assertEqual(src.skipped(), skipped + overwritten)
+            self.assertEqual(len(out) - overwritten + src.skipped(), n)
+            overwritten_seen = overwritten
+            producer.destroy()
+        self.assertGreater(overwritten_seen, 0, f"no window was overwritten while copied in {runs} runs")
+
     def test_a_reader_name_held_by_another_block_is_refused_naming_the_parameter(self):
         name = ring_name("held")
         holder = doppler.buffer.F32Buffer(4096, name=name)
