@@ -29,9 +29,17 @@ constexpr uint64_t default_max_items = uint64_t(1) << 15;
 /// High-water mark (messages queued per peer) of either socket, by default.
 constexpr int default_hwm = 4;
 
-struct send_options {
+/// What both ends take: the local ring, the ZeroMQ endpoint, the items on
+/// the wire, the socket's high-water mark, and whether to stay quiet.
+struct link_options {
     std::string ring;
     std::string endpoint;
+    wire_format wire = wire_format::native;
+    int hwm = default_hwm;
+    bool quiet = false;
+};
+
+struct send_options : link_options {
     /// The reader to claim: "" is the ring's default reader (always declared
     /// and tethered: the one a ring's only consumer must use, or it holds the
     /// producer back); a name when the default reader is read on this host.
@@ -39,27 +47,19 @@ struct send_options {
     bool tethered = true;
     int64_t grace_ns = default_reader_grace_ns; ///< < 0: forever
     bool pub = false;
-    wire_format wire = wire_format::native;
     uint64_t max_items = default_max_items;
-    int hwm = default_hwm;
     int64_t wait_ns = -1; ///< for the ring to appear; < 0: forever
-    bool quiet = false;
 };
 
-struct recv_options {
-    std::string endpoint;
-    std::string ring;
+struct recv_options : link_options {
     std::string type; ///< "": the ring's own, f32 for a new ring
     uint64_t capacity = default_capacity;
     bool sub = false;
-    wire_format wire = wire_format::native;
-    int hwm = default_hwm;
     /// A sender that sends heartbeats and falls silent this long (with its
     /// connection up) has its stream ended as broken.
     int64_t silence_ns = 1'000'000'000;
     uint64_t max_message = default_max_message;
     std::string position; ///< "": the default file; "none": no file
-    bool quiet = false;
 };
 
 /// The programs; exit status 0 after a stop by SIGINT/SIGTERM, 1 on an error

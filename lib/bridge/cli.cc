@@ -155,18 +155,66 @@ private:
     bool has_inline_ = false;
 };
 
-int send_main(int argc, char** argv)
+/// One command's arguments, into the options both ends share (`o`) and its
+/// own (`own(a, s, v)`: false for an option it does not know). RING and
+/// ENDPOINT are its two positionals, in the order `ring_first` says; the
+/// endpoint must look like one (`examples` are what it suggests instead).
+/// False if the command only printed its --help.
+template <class Own>
+bool parse(int argc,
+           char** argv,
+           const std::string& cmd,
+           const char* usage,
+           bool ring_first,
+           const char* examples,
+           link_options& o,
+           Own own)
 {
-    send_options o;
     std::vector<std::string> pos;
     args a(argc, argv, 2);
     while (!a.done()) {
         std::string v;
         const std::string s = a.next(&v);
         if (s == "-h" || s == "--help") {
-            std::fputs(usage_send, stdout);
-            return 0;
-        } else if (s == "--reader") {
+            std::fputs(usage, stdout);
+            return false;
+        } else if (s == "--wire") {
+            o.wire = parse_wire(a.value(s, v));
+        } else if (s == "--hwm") {
+            o.hwm = int(std::min<uint64_t>(parse_count(s, a.value(s, v), 1), 1'000'000));
+        } else if (s == "--quiet") {
+            a.no_value(s);
+            o.quiet = true;
+        } else if (own(a, s, v)) {
+        } else if (s.size() > 1 && s[0] == '-') {
+            throw usage_error { "unknown option " + printable(s) + " for " + cmd };
+        } else {
+            pos.push_back(s);
+        }
+    }
+    const std::string order = ring_first ? "RING ENDPOINT" : "ENDPOINT RING";
+    if (pos.size() != 2)
+        throw usage_error { cmd + " takes " +
+                            (ring_first ? "RING and ENDPOINT" : "ENDPOINT and RING") +
+                            " (" + std::to_string(pos.size()) + " given)" };
+    o.ring = pos[ring_first ? 0 : 1];
+    o.endpoint = pos[ring_first ? 1 : 0];
+    if (ring_first)
+        segment::check_name(o.ring);
+    if (o.endpoint.find("://") == std::string::npos)
+        throw usage_error { "\"" + printable(o.endpoint) +
+                            "\" is not a ZeroMQ endpoint: give " + examples + " (" + cmd +
+                            " " + order + ")" };
+    if (!ring_first)
+        segment::check_name(o.ring);
+    return true;
+}
+
+int send_main(int argc, char** argv)
+{
+    send_options o;
+    auto own = [&o](args& a, const std::string& s, const std::string& v) {
+        if (s == "--reader") {
             o.reader = a.value(s, v);
             if (o.reader == "default")
                 o.reader.clear();
@@ -178,48 +226,32 @@ int send_main(int argc, char** argv)
         } else if (s == "--pub") {
             a.no_value(s);
             o.pub = true;
-        } else if (s == "--wire") {
-            o.wire = parse_wire(a.value(s, v));
         } else if (s == "--max-items") {
             o.max_items = parse_count(s, a.value(s, v), 1);
-        } else if (s == "--hwm") {
-            o.hwm = int(std::min<uint64_t>(parse_count(s, a.value(s, v), 1), 1'000'000));
         } else if (s == "--wait") {
             o.wait_ns = to_ns(parse_seconds(s, a.value(s, v), true));
-        } else if (s == "--quiet") {
-            a.no_value(s);
-            o.quiet = true;
-        } else if (s.size() > 1 && s[0] == '-') {
-            throw usage_error { "unknown option " + printable(s) + " for send" };
         } else {
-            pos.push_back(s);
+            return false;
         }
-    }
-    if (pos.size() != 2)
-        throw usage_error { "send takes RING and ENDPOINT (" +
-                            std::to_string(pos.size()) + " given)" };
-    o.ring = pos[0];
-    o.endpoint = pos[1];
-    segment::check_name(o.ring);
-    if (o.endpoint.find("://") == std::string::npos)
-        throw usage_error { "\"" + printable(o.endpoint) +
-                            "\" is not a ZeroMQ endpoint: give tcp://*:5555, "
-                            "tcp://127.0.0.1:5555 or ipc:///path (send RING ENDPOINT)" };
+        return true;
+    };
+    if (!parse(argc,
+               argv,
+               "send",
+               usage_send,
+               true,
+               "tcp://*:5555, tcp://127.0.0.1:5555 or ipc:///path",
+               o,
+               own))
+        return 0;
     return run_send(o);
 }
 
 int recv_main(int argc, char** argv)
 {
     recv_options o;
-    std::vector<std::string> pos;
-    args a(argc, argv, 2);
-    while (!a.done()) {
-        std::string v;
-        const std::string s = a.next(&v);
-        if (s == "-h" || s == "--help") {
-            std::fputs(usage_recv, stdout);
-            return 0;
-        } else if (s == "--type") {
+    auto own = [&o](args& a, const std::string& s, const std::string& v) {
+        if (s == "--type") {
             o.type = a.value(s, v);
             parse_type(o.type, "--type");
         } else if (s == "--capacity") {
@@ -227,10 +259,6 @@ int recv_main(int argc, char** argv)
         } else if (s == "--sub") {
             a.no_value(s);
             o.sub = true;
-        } else if (s == "--wire") {
-            o.wire = parse_wire(a.value(s, v));
-        } else if (s == "--hwm") {
-            o.hwm = int(std::min<uint64_t>(parse_count(s, a.value(s, v), 1), 1'000'000));
         } else if (s == "--timeout") {
             const double t = parse_seconds(s, a.value(s, v), true);
             o.silence_ns = std::isinf(t) ? INT64_MAX : to_ns(t);
@@ -240,25 +268,20 @@ int recv_main(int argc, char** argv)
             o.position = a.value(s, v);
             if (o.position.empty())
                 throw usage_error { "--position takes a path, or none" };
-        } else if (s == "--quiet") {
-            a.no_value(s);
-            o.quiet = true;
-        } else if (s.size() > 1 && s[0] == '-') {
-            throw usage_error { "unknown option " + printable(s) + " for recv" };
         } else {
-            pos.push_back(s);
+            return false;
         }
-    }
-    if (pos.size() != 2)
-        throw usage_error { "recv takes ENDPOINT and RING (" +
-                            std::to_string(pos.size()) + " given)" };
-    o.endpoint = pos[0];
-    o.ring = pos[1];
-    if (o.endpoint.find("://") == std::string::npos)
-        throw usage_error { "\"" + printable(o.endpoint) +
-                            "\" is not a ZeroMQ endpoint: give tcp://HOST:5555 or "
-                            "ipc:///path (recv ENDPOINT RING)" };
-    segment::check_name(o.ring);
+        return true;
+    };
+    if (!parse(argc,
+               argv,
+               "recv",
+               usage_recv,
+               false,
+               "tcp://HOST:5555 or ipc:///path",
+               o,
+               own))
+        return 0;
     return run_recv(o);
 }
 

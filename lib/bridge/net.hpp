@@ -8,6 +8,8 @@
 
 #include <cstdarg>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <set>
 #include <string>
 
@@ -32,6 +34,23 @@ int64_t now_ns() noexcept;
 /// blocks, heap trimming), and every message then page-faults fresh, zeroed
 /// pages in, which cost more than copying the samples. Called once at start.
 void keep_message_memory() noexcept;
+
+/// Run one end (a sender or receiver made from its options) until it stops:
+/// the stop handlers first, then its run(); an error it throws is said on
+/// stderr as "doppler-bridge SIDE: what" and gives exit status 1.
+template <class End, class Options>
+int run_end(const char* side, const Options& o)
+{
+    install_stop_handlers();
+    keep_message_memory();
+    End end(o);
+    try {
+        return end.run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "doppler-bridge %s: %s\n", side, e.what());
+        return 1;
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Lines on stderr, each prefixed "doppler-bridge send: " or "... recv: "

@@ -236,15 +236,7 @@ private:
 
 int run_recv(const recv_options& o)
 {
-    install_stop_handlers();
-    keep_message_memory();
-    receiver r(o);
-    try {
-        return r.run();
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "doppler-bridge recv: %s\n", e.what());
-        return 1;
-    }
+    return run_end<receiver>("recv", o);
 }
 
 } // namespace bridge

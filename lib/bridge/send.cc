@@ -267,15 +267,7 @@ private:
 
 int run_send(const send_options& o)
 {
-    install_stop_handlers();
-    keep_message_memory();
-    sender s(o);
-    try {
-        return s.run();
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "doppler-bridge send: %s\n", e.what());
-        return 1;
-    }
+    return run_end<sender>("send", o);
 }
 
 } // namespace bridge

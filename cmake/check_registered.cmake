@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# CTest every_qa_program_is_run: fails naming each test program of the build
+# tree BUILD (an executable named qa_*) that no CTest test runs, e.g. one whose
+# add_test() was skipped by a variable its directory could not see.
+#   cmake -DBUILD=<build dir> -P check_registered.cmake
+cmake_minimum_required(VERSION 3.19) # IN_LIST, string(JSON)
+execute_process(COMMAND ${CMAKE_CTEST_COMMAND} --test-dir ${BUILD} -N --show-only=json-v1
+                OUTPUT_VARIABLE json RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cannot list the tests of ${BUILD}")
+endif()
+string(JSON count LENGTH "${json}" tests)
+set(run "")
+math(EXPR last "${count} - 1")
+foreach(i RANGE ${last})
+  string(JSON program ERROR_VARIABLE none GET "${json}" tests ${i} command 0)
+  if(NOT none)
+    get_filename_component(program "${program}" REALPATH)
+    list(APPEND run "${program}")
+  endif()
+endforeach()
+file(GLOB_RECURSE built LIST_DIRECTORIES false "${BUILD}/qa_*")
+set(missing "")
+foreach(f ${built})
+  get_filename_component(name "${f}" NAME)
+  if(NOT name MATCHES "^qa_[A-Za-z0-9_]+$" OR f MATCHES "/CMakeFiles/")
+    continue()
+  endif()
+  get_filename_component(f "${f}" REALPATH)
+  if(NOT f IN_LIST run)
+    list(APPEND missing "${f}")
+  endif()
+endforeach()
+if(missing)
+  message(FATAL_ERROR "test programs that no CTest test runs: ${missing} "
+    "(register each with add_test, e.g. doppler_boost_test; or delete it if it "
+    "is left over from an older build)")
+endif()
+message(STATUS "every test program of ${BUILD} is run by a test")
