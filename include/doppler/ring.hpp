@@ -289,6 +289,13 @@ public:
     /// its read position or, for a tethered reader, more than the capacity
     /// ahead of it).
     bool write_index_corrupt() const noexcept { return w_corrupt_; }
+    /// Producer: what holds it back when the ring is full, for a message
+    /// (detail::holding_back: the slowest tethered reader and who reads it).
+    std::string held_back_by() const
+    {
+        return detail::holding_back(
+            ctl_, ctl_->write_idx.load(std::memory_order_acquire), cap_);
+    }
     /// Which index is wrong, for an error message (after status::corrupt).
     std::string corruption() const
     {

@@ -266,6 +266,11 @@ uint32_t claim_reader(control* c,
 void release_reader(control* c, uint32_t i, uint64_t mine) noexcept;
 /// The reader name of slot i ("" for the default reader).
 std::string reader_name(const control* c, uint32_t i);
+/// What holds a producer at write index w back: the tethered reader furthest
+/// behind, how much it has not consumed, and who reads it (a live pid, a dead
+/// one and what happens next, or no process, with what to do), e.g.
+/// "the default reader (4096 of 4096 samples unread; pid 4242)".
+std::string holding_back(const control* c, uint64_t w, uint64_t capacity);
 /// Lowest read index over the tethered readers, or w if there are none
 /// (clamped into [w - capacity, w]). An index ahead of w or more than
 /// `capacity` behind it counts as w - capacity, sets *corrupt and gives

@@ -62,6 +62,25 @@ ring_ref open_named(sample_type t, const std::string& name, uint64_t capacity)
         ::doppler::ring<::doppler::i16>::open(name, capacity, audience::block));
 }
 
+bool stall_watch::full() noexcept
+{
+    const int64_t now = ::doppler::detail::now_ns();
+    if (d_since == 0)
+        d_since = now;
+    if (d_told || now - d_since < stall_report_ns)
+        return false;
+    d_told = true;
+    return true;
+}
+
+std::string stall_message(const ring_ref& ring)
+{
+    return label(ring) + " has been full for " +
+        std::to_string(stall_report_ns / 1'000'000'000) +
+        " s and the flowgraph waits for room (policy 'block'): held back by " +
+        std::visit([](const auto& r) { return r->held_back_by(); }, ring);
+}
+
 bool closed(const ring_ref& ring)
 {
     return std::visit([](const auto& r) { return r->closed(); }, ring);

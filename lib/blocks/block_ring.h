@@ -52,6 +52,32 @@ void claim(const ring_ref& ring, bool producer);
 /// "ring 'rx'" for a named ring, "in-process ring" otherwise (for messages).
 std::string label(const ring_ref& ring);
 
+/// How long a Buffer Sink in block policy finds its ring full, with no room
+/// coming at all, before it says what holds it back.
+constexpr int64_t stall_report_ns = 2'000'000'000;
+
+/// A sink waiting for room says so once per stall: full() after each wait
+/// for room that ran out (true when the report is due: stall_report_ns
+/// without room, not said yet), room() when room came.
+class stall_watch
+{
+public:
+    bool full() noexcept;
+    void room() noexcept
+    {
+        d_since = 0;
+        d_told = false;
+    }
+
+private:
+    int64_t d_since = 0; // when the stall began (0: none)
+    bool d_told = false;
+};
+
+/// The line a stalled sink logs: "<ring> has been full for 2 s: ... held
+/// back by <the slowest tethered reader and who reads it>".
+std::string stall_message(const ring_ref& ring);
+
 } // namespace detail
 } // namespace doppler
 } // namespace gr

@@ -149,8 +149,12 @@ int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
                 d_logger->error("{}; ending", r.corruption());
                 return WORK_DONE;
             }
-            if (s != status::ok)
+            if (s != status::ok) {
+                if (d_stall.full())
+                    d_logger->warn("{}", detail::stall_message(d_ring));
                 return 0;
+            }
+            d_stall.room();
             free = r.space(n);
         }
         n = std::min(n, free); // what fits now; the rest on the next call

@@ -101,6 +101,8 @@
 #ifndef INCLUDED_DOPPLER_RING_BUFFER_H
 #define INCLUDED_DOPPLER_RING_BUFFER_H
 
+#include "block_ring.h"
+
 #include <gnuradio/block.h>
 #include <gnuradio/buffer.h>
 #include <gnuradio/doppler/ring_ref.h>
@@ -179,6 +181,7 @@ private:
     uint64_t d_floor; // tethered floor last loaded
     uint64_t d_horizon; // announced to untethered readers so far
     bool d_failed = false;
+    stall_watch d_stall; // says once per stall what holds the ring back
     // Private memory after detach() (a double-mapped segment of d_cap items).
     std::shared_ptr<::doppler::segment> d_private;
     gr::logger_ptr d_log;

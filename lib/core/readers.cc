@@ -11,6 +11,8 @@
 
 #include <sched.h>
 
+#include <algorithm>
+
 namespace doppler {
 namespace detail {
 
@@ -221,6 +223,45 @@ void release_reader(control* c, uint32_t i, uint64_t mine) noexcept
 std::string reader_name(const control* c, uint32_t i)
 {
     return get_name(c->readers[i & (max_readers - 1)]);
+}
+
+std::string holding_back(const control* c, uint64_t w, uint64_t capacity)
+{
+    int slowest = -1;
+    uint64_t behind = 0;
+    uint32_t m = c->tethered_mask.load(std::memory_order_acquire) & 0xffffu;
+    for (; m; m &= m - 1) {
+        const int i = __builtin_ctz(m);
+        // An impossible position counts as the whole ring, as in min_tethered.
+        const uint64_t d = std::min(
+            w - c->readers[i].read_idx.load(std::memory_order_acquire), capacity);
+        if (slowest < 0 || d > behind) {
+            slowest = i;
+            behind = d;
+        }
+    }
+    if (slowest < 0)
+        return "no reader (none is tethered)";
+    const reader_slot& r = c->readers[slowest];
+    std::string s =
+        slowest == 0 ? std::string("the default reader") : "reader '" + get_name(r) + "'";
+    s += " (" + std::to_string(behind) + " of " + std::to_string(capacity) +
+        " samples unread; ";
+    const peer_id h = r.holder.load(std::memory_order_acquire);
+    const int64_t grace = r.grace_ns.load(std::memory_order_relaxed);
+    if (h != 0 && peer_alive(h))
+        return s + "pid " + std::to_string(peer_pid(h)) + ")";
+    if (h != 0)
+        s += "pid " + std::to_string(peer_pid(h)) + " died reading it; ";
+    else
+        s += "no process reads it; ";
+    if (slowest == 0)
+        return s + "a ring's default reader is always waited for: one consumer must " +
+            "read without a reader name)";
+    if (grace < 0)
+        return s + "it is waited for until a process claims that name)";
+    return s + "its slot is freed " + std::to_string(grace / 1'000'000) +
+        " ms after its reader died)";
 }
 
 uint64_t min_tethered(const control* c,

@@ -41,13 +41,19 @@ template <class T>
     char msg[512];
     switch (s) {
     case status::timeout:
+        if (producer) {
+            // What holds it back: a consumer too slow, or one that is not there.
+            const std::string m = std::string(cls) + ".write(block=True): the last " +
+                std::to_string(n) +
+                " samples found no room within the timeout (the ones before them "
+                "were written); held back by " +
+                r.held_back_by();
+            set_status(s, m.c_str());
+            return;
+        }
         std::snprintf(msg,
                       sizeof msg,
-                      producer ? "%s.write(block=True): the last %" PRIu64
-                                 " samples found no room within the timeout "
-                                 "(the ones before them were written)"
-                               : "%s.wait(): %" PRIu64
-                                 " samples did not arrive within the timeout",
+                      "%s.wait(): %" PRIu64 " samples did not arrive within the timeout",
                       cls,
                       n);
         break;

@@ -310,6 +310,30 @@ def test_sixteen_readers_attach_and_a_seventeenth_gets_a_clear_error(names):
     buf.destroy()
 
 
+def test_a_blocking_write_that_finds_no_room_says_which_reader_holds_it_back(names):
+    name = names()
+    producer = F32Buffer(1024, name=name)
+    x = np.zeros(1024, np.complex64)
+    assert producer.write(x)  # full: nobody has read
+    with pytest.raises(TimeoutError) as e:
+        producer.write(x[:1], block=True, timeout=0.05)
+    assert "held back by the default reader (1024 of 1024 samples unread; no process reads it" \
+        in str(e.value)
+    assert "one consumer must read without a reader name" in str(e.value)
+    main = F32Buffer.attach(name)  # the default reader
+    main.wait(1024)
+    main.consume()
+    rec = F32Buffer.attach(name, reader="rec")  # tethered, from the write index on
+    assert producer.write(x)
+    main.wait(1024)
+    main.consume()  # the default reader keeps up; "rec" does not
+    with pytest.raises(TimeoutError) as e:
+        producer.write(x[:1], block=True, timeout=0.05)
+    assert f"held back by reader 'rec' (1024 of 1024 samples unread; pid {os.getpid()})" in str(e.value)
+    for b in (rec, main, producer):
+        b.destroy()
+
+
 def test_a_reader_name_in_use_is_refused_naming_the_holder(names):
     name = names()
     buf = F32Buffer(4096, name=name)

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 
 import numpy as np
 from gnuradio import blocks, doppler, gr, gr_unittest
@@ -322,6 +323,40 @@ class qa_buffer_sink(gr_unittest.TestCase):
             tb.wait()
 
     # --- drop warnings -----------------------------------------------------------------
+
+    def test_a_sink_held_back_for_seconds_says_once_which_reader_holds_it(self):
+        """Block policy, nobody reading: after about 2 s of a full ring the
+        sink logs, once, that it waits and what for (the default reader,
+        which no process reads, and what to do about it)."""
+        name = ring_name("stalled")
+        child = subprocess.Popen(
+            [sys.executable, "-c",
+             "import sys\n"
+             "from gnuradio import blocks, doppler, gr\n"
+             "tb = gr.top_block()\n"
+             "snk = doppler.buffer_sink('f32', sys.argv[1], 4096, 'block', zero_copy=%r)\n" % ZERO_COPY +
+             "tb.connect(blocks.null_source(gr.sizeof_gr_complex), snk)\n"
+             "tb.start()\n"
+             "sys.stdin.read()\n"
+             "tb.stop(); tb.wait()\n", name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        watchdog = threading.Timer(LONG, child.kill)  # a missing line fails, never hangs
+        watchdog.start()
+        try:
+            said = []
+            for line in child.stdout:  # GNU Radio's log, to the child's end
+                if "has been full" in line:
+                    said.append(line)
+                    child.stdin.close()  # the flowgraph stops, the child ends
+            child.wait(LONG)
+        finally:
+            watchdog.cancel()
+            child.stdout.close()
+        self.assertEqual(len(said), 1, said)
+        self.assertIn(f"ring '{name}' has been full for 2 s and the flowgraph waits for room "
+                      "(policy 'block'): held back by the default reader (4096 of 4096 samples "
+                      "unread; no process reads it; a ring's default reader is always waited "
+                      "for: one consumer must read without a reader name)", said[0])
 
     def test_drop_warnings_come_at_most_once_a_second(self):
         """Drop policy, nobody consuming, a source far faster than that: the
