@@ -296,6 +296,9 @@ public:
         return detail::holding_back(
             ctl_, ctl_->write_idx.load(std::memory_order_acquire), cap_);
     }
+    /// Reader: what a wait for n samples waits on, for a message
+    /// (detail::waiting_on: how many are there, and the producer).
+    std::string waiting_on(uint64_t n) const { return detail::waiting_on(ctl_, r_, n); }
     /// Which index is wrong, for an error message (after status::corrupt).
     std::string corruption() const
     {

@@ -271,6 +271,11 @@ std::string reader_name(const control* c, uint32_t i);
 /// one and what happens next, or no process, with what to do), e.g.
 /// "the default reader (4096 of 4096 samples unread; pid 4242)".
 std::string holding_back(const control* c, uint64_t w, uint64_t capacity);
+/// What a reader at index r that wants n samples waits on: how many are
+/// there, and the producer (its pid, or that none is attached and whether
+/// anything was ever written), e.g. "200 of them are there; the producer is
+/// pid 4242".
+std::string waiting_on(const control* c, uint64_t r, uint64_t n);
 /// Lowest read index over the tethered readers, or w if there are none
 /// (clamped into [w - capacity, w]). An index ahead of w or more than
 /// `capacity` behind it counts as w - capacity, sets *corrupt and gives

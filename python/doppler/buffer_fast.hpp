@@ -51,12 +51,12 @@ template <class T>
             set_status(s, m.c_str());
             return;
         }
-        std::snprintf(msg,
-                      sizeof msg,
-                      "%s.wait(): %" PRIu64 " samples did not arrive within the timeout",
-                      cls,
-                      n);
-        break;
+        {
+            const std::string m = std::string(cls) + ".wait(): " + std::to_string(n) +
+                " samples did not arrive within the timeout; " + r.waiting_on(n);
+            set_status(s, m.c_str());
+            return;
+        }
     case status::end_of_stream:
         if (producer) {
             set_closed(r);

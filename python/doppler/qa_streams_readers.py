@@ -334,6 +334,39 @@ def test_a_blocking_write_that_finds_no_room_says_which_reader_holds_it_back(nam
         b.destroy()
 
 
+def test_a_wait_that_times_out_says_how_many_samples_are_there_and_who_produces(names):
+    name = names()
+    producer = F32Buffer(1024, name=name)
+    reader = F32Buffer.attach(name)
+    with pytest.raises(TimeoutError) as e:
+        reader.wait(10, timeout=0.01)
+    assert str(e.value).endswith("10 samples did not arrive within the timeout; 0 of them are "
+                                 "there; no producer has written to this ring yet")
+    assert producer.write(np.zeros(3, np.complex64))
+    with pytest.raises(TimeoutError) as e:
+        reader.wait(10, timeout=0.01)
+    assert str(e.value).endswith(f"3 of them are there; the producer is pid {os.getpid()}")
+    producer.close()
+    with pytest.raises(EOFError):
+        reader.wait(10, timeout=LONG)  # 3 remain of stream 1
+    reader.wait(3)
+    reader.consume()
+    ends = 0
+    while True:  # the end is told once more after the drain, then the wait is for stream 2
+        try:
+            reader.wait(10, timeout=0.01)
+        except EOFError:
+            ends += 1
+            assert ends == 1
+            continue
+        except TimeoutError as e:
+            assert str(e).endswith("0 of them are there; no producer is attached (the last one "
+                                   "wrote stream 1; the next one starts stream 2)")
+            break
+    for b in (reader, producer):
+        b.destroy()
+
+
 def test_a_reader_name_in_use_is_refused_naming_the_holder(names):
     name = names()
     buf = F32Buffer(4096, name=name)
