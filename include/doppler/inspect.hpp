@@ -53,6 +53,9 @@ struct ring_info {
     uint64_t stream = 0; ///< current (or last) stream number, 0: none yet
     uint64_t tag_bytes = 0, tag_fill = 0, tags_dropped = 0;
     std::vector<ring_reader> readers; ///< declared readers, by slot
+    /// An open stream whose ring is full: what holds its producer back
+    /// (detail::holding_back); empty otherwise.
+    std::string held_back;
     /// Samples written and not yet consumed (clamped to capacity).
     uint64_t fill() const noexcept
     {

@@ -130,6 +130,10 @@ ring_info inspect_object(const std::string& name)
         rr.stream = r.stream.load(std::memory_order_relaxed);
         info.readers.push_back(std::move(rr));
     }
+    if (!info.closed &&
+        info.written - detail::min_tethered(&c, info.written, info.capacity) >=
+            info.capacity)
+        info.held_back = detail::holding_back(&c, info.written, info.capacity);
     return info;
 }
 

@@ -156,6 +156,31 @@ def test_info_shows_the_stream_the_tag_area_and_every_reader(names):
         buf.destroy()
 
 
+def test_info_on_a_full_ring_says_which_reader_holds_the_producer_back(names):
+    name = names()
+    buf = F32Buffer(1024, name=name)
+    rec = F32Buffer.attach(name, reader="rec")  # tethered, never reads
+    try:
+        assert buf.write(np.ones(1000, dtype=np.complex64))
+        rc, out, err = tool("info", name)
+        assert rc == 0, err
+        assert "held back" not in out  # not full: nothing to say
+        assert listed(name)["held_back"] is None
+        assert buf.write(np.ones(24, dtype=np.complex64))
+        rc, out, err = tool("info", name)
+        assert rc == 0, err
+        # The default reader and "rec" are both 1024 behind: the first found is named.
+        assert "held back:  by the default reader (1024 of 1024 samples unread; no process reads it" in out
+        buf.wait(1024)
+        buf.consume()  # the default reader (this handle) catches up; "rec" does not
+        rc, out, err = tool("info", name)
+        assert f"held back:  by reader 'rec' (1024 of 1024 samples unread; pid {os.getpid()})" in out
+        assert listed(name)["held_back"].startswith("reader 'rec' (1024 of 1024")
+    finally:
+        rec.destroy()
+        buf.destroy()
+
+
 def test_dead_ring_removed_by_stale(names, creator):
     name = names()
     p = creator(name)

@@ -89,6 +89,8 @@ py::dict info_dict(const doppler::ring_info& r)
             readers.append(x);
         }
         d["readers"] = readers;
+        d["held_back"] = r.held_back.empty() ? py::object(py::none())
+                                             : py::object(py::str(r.held_back));
     }
     return d;
 }

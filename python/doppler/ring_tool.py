@@ -186,6 +186,8 @@ def _cmd_info(args):
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
             print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if ring.get("held_back"):  # full: the producer waits (block) or drops
+        print(f"held back:  by {_escaped(ring['held_back'])}")
     print(f"state:      {ring['state']}" + (f" by {', '.join(ring['in_use_by'])}" if ring["in_use_by"] else ""))
     return EXIT_OK
 
