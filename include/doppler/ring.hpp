@@ -299,6 +299,8 @@ public:
     /// Reader: what a wait for n samples waits on, for a message
     /// (detail::waiting_on: how many are there, and the producer).
     std::string waiting_on(uint64_t n) const { return detail::waiting_on(ctl_, r_, n); }
+    /// The ring's producer, for a message (detail::describe_producer).
+    std::string producer_state() const { return detail::describe_producer(ctl_); }
     /// Which index is wrong, for an error message (after status::corrupt).
     std::string corruption() const
     {

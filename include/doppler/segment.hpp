@@ -271,9 +271,12 @@ std::string reader_name(const control* c, uint32_t i);
 /// one and what happens next, or no process, with what to do), e.g.
 /// "the default reader (4096 of 4096 samples unread; pid 4242)".
 std::string holding_back(const control* c, uint64_t w, uint64_t capacity);
+/// The ring's producer, for a reader's message: "the producer is pid 4242",
+/// "no producer has written to this ring yet", or "no producer is attached
+/// (the last one wrote stream 2; the next one starts stream 3)".
+std::string describe_producer(const control* c);
 /// What a reader at index r that wants n samples waits on: how many are
-/// there, and the producer (its pid, or that none is attached and whether
-/// anything was ever written), e.g. "200 of them are there; the producer is
+/// there, and the producer, e.g. "200 of them are there; the producer is
 /// pid 4242".
 std::string waiting_on(const control* c, uint64_t r, uint64_t n);
 /// Lowest read index over the tethered readers, or w if there are none

@@ -62,12 +62,12 @@ ring_ref open_named(sample_type t, const std::string& name, uint64_t capacity)
         ::doppler::ring<::doppler::i16>::open(name, capacity, audience::block));
 }
 
-bool stall_watch::full() noexcept
+bool stall_watch::waited() noexcept
 {
     const int64_t now = ::doppler::detail::now_ns();
     if (d_since == 0)
         d_since = now;
-    if (d_told || now - d_since < stall_report_ns)
+    if (d_told || now - d_since < d_after)
         return false;
     d_told = true;
     return true;
@@ -79,6 +79,13 @@ std::string stall_message(const ring_ref& ring)
         std::to_string(stall_report_ns / 1'000'000'000) +
         " s and the flowgraph waits for room (policy 'block'): held back by " +
         std::visit([](const auto& r) { return r->held_back_by(); }, ring);
+}
+
+std::string idle_message(const ring_ref& ring)
+{
+    return label(ring) + " has had nothing to read for " +
+        std::to_string(idle_report_ns / 1'000'000'000) +
+        " s: " + std::visit([](const auto& r) { return r->producer_state(); }, ring);
 }
 
 bool closed(const ring_ref& ring)

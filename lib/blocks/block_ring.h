@@ -55,28 +55,36 @@ std::string label(const ring_ref& ring);
 /// How long a Buffer Sink in block policy finds its ring full, with no room
 /// coming at all, before it says what holds it back.
 constexpr int64_t stall_report_ns = 2'000'000'000;
+/// How long a Buffer Source finds nothing to read before it says what it
+/// waits for (a producer that has not started, or a mistyped ring name).
+constexpr int64_t idle_report_ns = 5'000'000'000;
 
-/// A sink waiting for room says so once per stall: full() after each wait
-/// for room that ran out (true when the report is due: stall_report_ns
-/// without room, not said yet), room() when room came.
+/// A block waiting on its ring says so once per wait: waited() after each
+/// wait that ran out (true when the report is due: `after_ns` without
+/// progress, not said yet), progress() when the wait ended.
 class stall_watch
 {
 public:
-    bool full() noexcept;
-    void room() noexcept
+    explicit stall_watch(int64_t after_ns) : d_after(after_ns) { }
+    bool waited() noexcept;
+    void progress() noexcept
     {
         d_since = 0;
         d_told = false;
     }
 
 private:
-    int64_t d_since = 0; // when the stall began (0: none)
+    const int64_t d_after;
+    int64_t d_since = 0; // when the wait began (0: none)
     bool d_told = false;
 };
 
 /// The line a stalled sink logs: "<ring> has been full for 2 s: ... held
 /// back by <the slowest tethered reader and who reads it>".
 std::string stall_message(const ring_ref& ring);
+/// The line an idle source logs: "<ring> has had nothing to read for 5 s:
+/// <the producer, or that there is none>".
+std::string idle_message(const ring_ref& ring);
 
 } // namespace detail
 } // namespace doppler

@@ -150,11 +150,11 @@ int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
                 return WORK_DONE;
             }
             if (s != status::ok) {
-                if (d_stall.full())
+                if (d_stall.waited())
                     d_logger->warn("{}", detail::stall_message(d_ring));
                 return 0;
             }
-            d_stall.room();
+            d_stall.progress();
             free = r.space(n);
         }
         n = std::min(n, free); // what fits now; the rest on the next call

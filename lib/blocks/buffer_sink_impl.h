@@ -89,7 +89,7 @@ private:
     gr::buffer_sptr d_replaced_buffer;
     gr::buffer_reader_sptr d_replaced_reader;
     // Block policy, copy path: says once per stall what holds the ring back.
-    detail::stall_watch d_stall;
+    detail::stall_watch d_stall { detail::stall_report_ns };
     // Rate-limited drop warning (touched only when a chunk is dropped).
     std::chrono::steady_clock::time_point d_last_warn {};
     uint64_t d_dropped_since_warn = 0;

@@ -155,10 +155,16 @@ int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
         // Empty: wait one slice for a sample, then return so the scheduler
         // can notice a stop (0 items: it calls again at once).
         const auto v = r.wait(1, detail::work_slice_ns);
+        if (v.why != status::timeout)
+            d_idle.progress();
         switch (v.why) {
         case status::ok:
             break;
         case status::timeout:
+            // The producer has not started, or the Ring Name differs from
+            // the one it writes: say which, once, after a while.
+            if (d_idle.waited())
+                d_logger->info("{}", detail::idle_message(d_ring));
             return 0;
         case status::end_of_stream: // closed by its producer and drained
         case status::broken: // its producer died without closing it

@@ -5,6 +5,8 @@
 #ifndef INCLUDED_DOPPLER_BUFFER_SOURCE_IMPL_H
 #define INCLUDED_DOPPLER_BUFFER_SOURCE_IMPL_H
 
+#include "block_ring.h"
+
 #include <gnuradio/doppler/buffer_source.h>
 #include <string>
 
@@ -67,6 +69,8 @@ private:
     // next stream instead.
     uint64_t d_ended_stream = 0;
     bool d_logged_corrupt_tags = false;
+    // Nothing to read for a while: says once per idle spell what it waits for.
+    detail::stall_watch d_idle { detail::idle_report_ns };
 };
 
 } // namespace doppler

@@ -128,8 +128,8 @@ bool ring_buffer::output_blocked_callback(int output_multiple, bool force)
     const status s = std::visit(
         [&](const auto& r) { return r->wait_space(n, work_slice_ns); }, d_ring);
     if (s == status::ok)
-        d_stall.room();
-    else if ((s == status::timeout || s == status::broken) && d_stall.full())
+        d_stall.progress();
+    else if ((s == status::timeout || s == status::broken) && d_stall.waited())
         d_log->warn("{}", stall_message(d_ring));
     switch (s) {
     case status::ok:

@@ -181,7 +181,9 @@ private:
     uint64_t d_floor; // tethered floor last loaded
     uint64_t d_horizon; // announced to untethered readers so far
     bool d_failed = false;
-    stall_watch d_stall; // says once per stall what holds the ring back
+    stall_watch d_stall {
+        stall_report_ns
+    }; // says once per stall what holds the ring back
     // Private memory after detach() (a double-mapped segment of d_cap items).
     std::shared_ptr<::doppler::segment> d_private;
     gr::logger_ptr d_log;

@@ -225,23 +225,27 @@ std::string reader_name(const control* c, uint32_t i)
     return get_name(c->readers[i & (max_readers - 1)]);
 }
 
-std::string waiting_on(const control* c, uint64_t r, uint64_t n)
+std::string describe_producer(const control* c)
 {
-    const uint64_t w = c->write_idx.load(std::memory_order_acquire);
-    const uint64_t have = w > r ? std::min(w - r, n) : 0;
-    std::string s =
-        std::to_string(have) + " of them " + (have == 1 ? "is" : "are") + " there; ";
     // No liveness check (it reads /proc): a wait notices a dead producer
     // itself and reports a broken stream, not a timeout.
     const peer_id p = c->producer.load(std::memory_order_acquire);
     if (p != 0)
-        return s + "the producer is pid " + std::to_string(peer_pid(p));
+        return "the producer is pid " + std::to_string(peer_pid(p));
     const uint64_t streams = c->stream.load(std::memory_order_acquire);
     if (streams == 0)
-        return s + "no producer has written to this ring yet";
-    return s + "no producer is attached (the last one wrote stream " +
+        return "no producer has written to this ring yet";
+    return "no producer is attached (the last one wrote stream " +
         std::to_string(streams) + "; the next one starts stream " +
         std::to_string(streams + 1) + ")";
+}
+
+std::string waiting_on(const control* c, uint64_t r, uint64_t n)
+{
+    const uint64_t w = c->write_idx.load(std::memory_order_acquire);
+    const uint64_t have = w > r ? std::min(w - r, n) : 0;
+    return std::to_string(have) + " of them " + (have == 1 ? "is" : "are") + " there; " +
+        describe_producer(c);
 }
 
 std::string holding_back(const control* c, uint64_t w, uint64_t capacity)

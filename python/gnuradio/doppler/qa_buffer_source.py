@@ -148,6 +148,38 @@ class qa_buffer_source(gr_unittest.TestCase):
                 np.testing.assert_array_equal(np.array(sink.data()), expected)
                 self.assertEqual(buf.dropped, 0)
 
+    def test_a_source_with_nothing_to_read_for_seconds_says_once_what_it_waits_for(self):
+        """A ring nobody writes (a producer not started yet, or a Ring Name
+        that differs from the producer's): after about 5 s the source logs,
+        once, that it has had nothing to read and that no producer has
+        written to this ring."""
+        name = ring_name("idle")
+        child = subprocess.Popen(
+            [sys.executable, "-c",
+             "import sys\n"
+             "from gnuradio import blocks, doppler, gr\n"
+             "tb = gr.top_block()\n"
+             "tb.connect(doppler.buffer_source('f32', sys.argv[1], 4096), blocks.null_sink(8))\n"
+             "tb.start()\n"
+             "sys.stdin.read()\n"
+             "tb.stop(); tb.wait()\n", name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        watchdog = threading.Timer(LONG, child.kill)  # a missing line fails, never hangs
+        watchdog.start()
+        try:
+            said = []
+            for line in child.stdout:  # GNU Radio's log, to the child's end
+                if "nothing to read" in line:
+                    said.append(line)
+                    child.stdin.close()  # the flowgraph stops, the child ends
+            child.wait(LONG)
+        finally:
+            watchdog.cancel()
+            child.stdout.close()
+        self.assertEqual(len(said), 1, said)
+        self.assertIn(f"ring '{name}' has had nothing to read for 5 s: no producer has written "
+                      "to this ring yet", said[0])
+
     def test_stop_while_waiting_on_empty_ring(self):
         for variant in VARIANTS:
             with self.subTest(variant=variant):
