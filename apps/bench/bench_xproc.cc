@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <memory>
+#include <string>
 
 using namespace bench;
 
@@ -134,6 +136,27 @@ long preemptions()
     return u.ru_nivcsw;
 }
 
+/// A one-page f64 ring named `name`, made with handshake hs (the process's
+/// default handshake is left as it was).
+std::unique_ptr<ring<f64>> one_page_ring(const std::string& name, doppler::handshake hs)
+{
+    const doppler::handshake was = doppler::default_handshake();
+    doppler::set_default_handshake(hs);
+    auto r = ring<f64>::create_named(name, 1);
+    doppler::set_default_handshake(was);
+    return r;
+}
+
+pid_t fork_or_exit()
+{
+    const pid_t child = fork();
+    if (child < 0) {
+        std::perror("fork");
+        std::exit(1);
+    }
+    return child;
+}
+
 /// The wake-up latency across processes: `samples` stamps, the consumer (a
 /// forked child on the other CPU) waiting with `how`, on a ring made with
 /// handshake `hs`. The child sends back its latencies (a count, then the
@@ -142,16 +165,9 @@ latency_run
 latency_processes(int samples, doppler::handshake hs, doppler::wait_strategy how)
 {
     const std::string name = bench_name("lat");
-    const doppler::handshake was = doppler::default_handshake();
-    doppler::set_default_handshake(hs);
-    auto r = ring<f64>::create_named(name, 1);
-    doppler::set_default_handshake(was);
+    auto r = one_page_ring(name, hs);
     pipe_msg ready, result;
-    const pid_t child = fork();
-    if (child < 0) {
-        std::perror("fork");
-        std::exit(1);
-    }
+    const pid_t child = fork_or_exit();
     if (child == 0) {
         bench_pin(1);
         auto c = ring<f64>::attach(name);
@@ -202,16 +218,9 @@ latency_processes(int samples, doppler::handshake hs, doppler::wait_strategy how
 double idle_cpu(double seconds, doppler::handshake hs, doppler::wait_strategy how)
 {
     const std::string name = bench_name("idle");
-    const doppler::handshake was = doppler::default_handshake();
-    doppler::set_default_handshake(hs);
-    auto r = ring<f64>::create_named(name, 1);
-    doppler::set_default_handshake(was);
+    auto r = one_page_ring(name, hs);
     pipe_msg ready, result;
-    const pid_t child = fork();
-    if (child < 0) {
-        std::perror("fork");
-        std::exit(1);
-    }
+    const pid_t child = fork_or_exit();
     if (child == 0) {
         bench_pin(1);
         auto c = ring<f64>::attach(name);

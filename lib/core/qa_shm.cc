@@ -544,48 +544,17 @@ BOOST_AUTO_TEST_CASE(producer_killed_c_abi_consumer_gets_epipe)
     BOOST_TEST(!exists(segment::shm_path(name)));
 }
 
-BOOST_AUTO_TEST_CASE(a_consumer_waiting_without_a_timeout_learns_its_producer_died)
-{
-    // wait() with no timeout: only noticing the death can end it (a consumer
-    // that waited out its timeout before saying "broken" would wait forever).
-    const std::string name = unique_name("orphan");
-    auto r = ring<f32>::create_named(name, 1);
-    BOOST_REQUIRE(r->claim_consumer());
-    channel ch;
-    pid_t child = spawn([&] {
-        auto* p = ring<f32>::attach(name).release();
-        auto a = seq<f32>(0, 1);
-        if (!p->write(a.data(), 1)) // its stream has begun
-            return 2;
-        ch.tell_parent();
-        ch.from_parent(); // killed while waiting here
-        return 3;
-    });
-    BOOST_REQUIRE(ch.from_child());
-    std::atomic<int> got { -1 };
-    std::thread consumer([&] { got = int(r->wait(2, -1).why); });
-    BOOST_REQUIRE(kill(child, SIGKILL) == 0);
-    BOOST_TEST(reap(child) == 128 + SIGKILL);
-    // A state, bounded only so that a broken build fails instead of hanging.
-    const int64_t end = detail::now_ns() + generous_ns;
-    while (got.load() < 0 && detail::now_ns() < end)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (got.load() < 0)
-        r->close(); // still waiting: release it, and fail below
-    consumer.join();
-    BOOST_TEST(got.load() == int(status::broken));
-    BOOST_TEST(r->missed_wakes() == 0u);
-}
+namespace {
 
-BOOST_AUTO_TEST_CASE(busy_polling_sides_learn_that_their_peer_died)
+/// r (a one-page f32 ring named `name`) as its consumer: a child process
+/// attaches as producer, writes one sample (its stream has begun) and is
+/// killed with SIGKILL while r waits for two samples with no timeout; the
+/// status that wait ends with. Only noticing the death can end that wait: a
+/// state this waits for with a bound that only a broken build reaches (then
+/// it closes the ring to release the waiter, and the status says so).
+status wait_without_timeout_while_producer_killed(ring<f32>& r, const std::string& name)
 {
-    // wait_strategy::poll never sleeps, so nothing but its own checks can
-    // end it: a dead producer must be noticed with no timeout, a dead
-    // consumer when the lossless write gives up.
-    const std::string name = unique_name("polldead");
-    auto r = ring<f32>::create_named(name, 1);
-    r->set_wait_strategy(wait_strategy::poll);
-    BOOST_REQUIRE(r->claim_consumer());
+    BOOST_REQUIRE(r.claim_consumer());
     channel ch;
     pid_t child = spawn([&] {
         auto* p = ring<f32>::attach(name).release();
@@ -598,16 +567,39 @@ BOOST_AUTO_TEST_CASE(busy_polling_sides_learn_that_their_peer_died)
     });
     BOOST_REQUIRE(ch.from_child());
     std::atomic<int> got { -1 };
-    std::thread consumer([&] { got = int(r->wait(2, -1).why); });
+    std::thread consumer([&] { got = int(r.wait(2, -1).why); });
     BOOST_REQUIRE(kill(child, SIGKILL) == 0);
     BOOST_TEST(reap(child) == 128 + SIGKILL);
     const int64_t end = detail::now_ns() + generous_ns;
     while (got.load() < 0 && detail::now_ns() < end)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (got.load() < 0)
-        r->close(); // still waiting: release it, and fail below
+        r.close(); // still waiting: release it (the status is then not broken)
     consumer.join();
-    BOOST_TEST(got.load() == int(status::broken));
+    return status(got.load());
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_consumer_waiting_without_a_timeout_learns_its_producer_died)
+{
+    // wait() with no timeout: only noticing the death can end it (a consumer
+    // that waited out its timeout before saying "broken" would wait forever).
+    const std::string name = unique_name("orphan");
+    auto r = ring<f32>::create_named(name, 1);
+    BOOST_TEST(wait_without_timeout_while_producer_killed(*r, name) == status::broken);
+    BOOST_TEST(r->missed_wakes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(busy_polling_sides_learn_that_their_peer_died)
+{
+    // wait_strategy::poll never sleeps, so nothing but its own checks can
+    // end it: a dead producer must be noticed with no timeout, a dead
+    // consumer when the lossless write gives up.
+    const std::string name = unique_name("polldead");
+    auto r = ring<f32>::create_named(name, 1);
+    r->set_wait_strategy(wait_strategy::poll);
+    BOOST_TEST(wait_without_timeout_while_producer_killed(*r, name) == status::broken);
 
     const std::string name2 = unique_name("polldead");
     auto w = ring<f64>::create_named(name2, 1);
