@@ -9,13 +9,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
 
 import numpy as np
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import (LONG, VARIANTS, Drainer, complex_input, drain, next_line, ring_name,
-                       shm_exists, stops, to_i16, until)
+from qa_common import (LONG, VARIANTS, Drainer, complex_input, drain, log_lines_with, next_line,
+                       ring_name, shm_exists, stops, to_i16, until)
 
 # Every test here runs once per sink path (CTest registers this file twice):
 # DOPPLER_QA_SINK_PATH=zero-copy (the default) makes each sink with
@@ -329,29 +328,15 @@ class qa_buffer_sink(gr_unittest.TestCase):
         sink logs, once, that it waits and what for (the default reader,
         which no process reads, and what to do about it)."""
         name = ring_name("stalled")
-        child = subprocess.Popen(
-            [sys.executable, "-c",
-             "import sys\n"
-             "from gnuradio import blocks, doppler, gr\n"
-             "tb = gr.top_block()\n"
-             "snk = doppler.buffer_sink('f32', sys.argv[1], 4096, 'block', zero_copy=%r)\n" % ZERO_COPY +
-             "tb.connect(blocks.null_source(gr.sizeof_gr_complex), snk)\n"
-             "tb.start()\n"
-             "sys.stdin.read()\n"
-             "tb.stop(); tb.wait()\n", name],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        watchdog = threading.Timer(LONG, child.kill)  # a missing line fails, never hangs
-        watchdog.start()
-        try:
-            said = []
-            for line in child.stdout:  # GNU Radio's log, to the child's end
-                if "has been full" in line:
-                    said.append(line)
-                    child.stdin.close()  # the flowgraph stops, the child ends
-            child.wait(LONG)
-        finally:
-            watchdog.cancel()
-            child.stdout.close()
+        said = log_lines_with(
+            "import sys\n"
+            "from gnuradio import blocks, doppler, gr\n"
+            "tb = gr.top_block()\n"
+            "snk = doppler.buffer_sink('f32', sys.argv[1], 4096, 'block', zero_copy=%r)\n" % ZERO_COPY +
+            "tb.connect(blocks.null_source(gr.sizeof_gr_complex), snk)\n"
+            "tb.start()\n"
+            "sys.stdin.read()\n"
+            "tb.stop(); tb.wait()\n", [name], "has been full")
         self.assertEqual(len(said), 1, said)
         self.assertIn(f"ring '{name}' has been full for 2 s and the flowgraph waits for room "
                       "(policy 'block'): held back by the default reader (4096 of 4096 samples "

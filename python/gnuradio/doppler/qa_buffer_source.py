@@ -14,8 +14,8 @@ import numpy as np
 import pmt
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import (LONG, SOURCE_SCALE, VARIANTS, Drainer, complex_input, ends_by_itself, ring_name, shm_exists,
-                       stop_running, stops, to_i16, until)
+from qa_common import (LONG, SOURCE_SCALE, VARIANTS, Drainer, complex_input, ends_by_itself, log_lines_with,
+                       ring_name, shm_exists, stop_running, stops, to_i16, until)
 
 # A producer in another process: attaches to ring argv[1] and writes argv[2]
 # samples k + 1j * k for k from argv[3], lossless; prints "written"; then
@@ -154,28 +154,14 @@ class qa_buffer_source(gr_unittest.TestCase):
         once, that it has had nothing to read and that no producer has
         written to this ring."""
         name = ring_name("idle")
-        child = subprocess.Popen(
-            [sys.executable, "-c",
-             "import sys\n"
-             "from gnuradio import blocks, doppler, gr\n"
-             "tb = gr.top_block()\n"
-             "tb.connect(doppler.buffer_source('f32', sys.argv[1], 4096), blocks.null_sink(8))\n"
-             "tb.start()\n"
-             "sys.stdin.read()\n"
-             "tb.stop(); tb.wait()\n", name],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        watchdog = threading.Timer(LONG, child.kill)  # a missing line fails, never hangs
-        watchdog.start()
-        try:
-            said = []
-            for line in child.stdout:  # GNU Radio's log, to the child's end
-                if "nothing to read" in line:
-                    said.append(line)
-                    child.stdin.close()  # the flowgraph stops, the child ends
-            child.wait(LONG)
-        finally:
-            watchdog.cancel()
-            child.stdout.close()
+        said = log_lines_with(
+            "import sys\n"
+            "from gnuradio import blocks, doppler, gr\n"
+            "tb = gr.top_block()\n"
+            "tb.connect(doppler.buffer_source('f32', sys.argv[1], 4096), blocks.null_sink(8))\n"
+            "tb.start()\n"
+            "sys.stdin.read()\n"
+            "tb.stop(); tb.wait()\n", [name], "nothing to read")
         self.assertEqual(len(said), 1, said)
         self.assertIn(f"ring '{name}' has had nothing to read for 5 s: no producer has written "
                       "to this ring yet", said[0])

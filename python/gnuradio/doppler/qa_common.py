@@ -5,6 +5,8 @@ flowgraph from a thread."""
 
 import itertools
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -41,6 +43,30 @@ def next_line(proc):
         if not b or b == b"\n":
             return out.decode().strip()
         out += b
+
+
+def log_lines_with(code, args, marker):
+    """Run `code` (python3 -c, with `args`): a flowgraph that runs until its
+    stdin closes. Read GNU Radio's log (the child's stdout) until a line
+    holds `marker`, then close the child's stdin (its flowgraph stops) and
+    read on to its end. Returns every line that held the marker. A child that
+    never logs it is killed after LONG seconds (the test fails, never hangs)."""
+    child = subprocess.Popen([sys.executable, "-c", code] + list(args), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    watchdog = threading.Timer(LONG, child.kill)
+    watchdog.start()
+    try:
+        said = []
+        for line in child.stdout:
+            if marker in line:
+                said.append(line)
+                if not child.stdin.closed:
+                    child.stdin.close()
+        child.wait(LONG)
+    finally:
+        watchdog.cancel()
+        child.stdout.close()
+    return said
 
 
 def shm_exists(name):
