@@ -4,12 +4,7 @@
 # add_test() was skipped by a variable its directory could not see.
 #   cmake -DBUILD=<build dir> -P check_registered.cmake
 cmake_minimum_required(VERSION 3.19) # IN_LIST, string(JSON)
-execute_process(COMMAND ${CMAKE_CTEST_COMMAND} --test-dir ${BUILD} -N --show-only=json-v1
-                OUTPUT_VARIABLE json RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "cannot list the tests of ${BUILD}")
-endif()
-string(JSON count LENGTH "${json}" tests)
+include(${CMAKE_CURRENT_LIST_DIR}/list_tests.cmake) # json, count
 set(run "")
 math(EXPR last "${count} - 1")
 foreach(i RANGE ${last})

@@ -2,12 +2,7 @@
 # CTest every_test_has_a_timeout: fails naming each test of the build tree
 # BUILD that has no TIMEOUT property (set one with set_tests_properties).
 #   cmake -DBUILD=<build dir> -P check_timeouts.cmake
-execute_process(COMMAND ${CMAKE_CTEST_COMMAND} --test-dir ${BUILD} -N --show-only=json-v1
-                OUTPUT_VARIABLE json RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "cannot list the tests of ${BUILD}")
-endif()
-string(JSON count LENGTH "${json}" tests)
+include(${CMAKE_CURRENT_LIST_DIR}/list_tests.cmake) # json, count
 set(missing "")
 math(EXPR last "${count} - 1")
 foreach(i RANGE ${last})

@@ -147,6 +147,17 @@ std::unique_ptr<ring<f64>> one_page_ring(const std::string& name, doppler::hands
     return r;
 }
 
+/// In a forked child: this process pinned to CPU 1, ring `name` attached
+/// with wait strategy `how` (its role is claimed by its first wait).
+std::unique_ptr<ring<f64>> pinned_consumer(const std::string& name,
+                                           doppler::wait_strategy how)
+{
+    bench_pin(1);
+    auto c = ring<f64>::attach(name);
+    c->set_wait_strategy(how);
+    return c;
+}
+
 pid_t fork_or_exit()
 {
     const pid_t child = fork();
@@ -169,9 +180,7 @@ latency_processes(int samples, doppler::handshake hs, doppler::wait_strategy how
     pipe_msg ready, result;
     const pid_t child = fork_or_exit();
     if (child == 0) {
-        bench_pin(1);
-        auto c = ring<f64>::attach(name);
-        c->set_wait_strategy(how);
+        auto c = pinned_consumer(name, how);
         if (!c->claim_consumer())
             std::_Exit(1);
         ready.send('r');
@@ -222,9 +231,7 @@ double idle_cpu(double seconds, doppler::handshake hs, doppler::wait_strategy ho
     pipe_msg ready, result;
     const pid_t child = fork_or_exit();
     if (child == 0) {
-        bench_pin(1);
-        auto c = ring<f64>::attach(name);
-        c->set_wait_strategy(how);
+        auto c = pinned_consumer(name, how);
         ready.send('r');
         const double cpu0 = cpu_seconds();
         const int64_t t0 = now_ns();
