@@ -130,14 +130,16 @@ def consume(args):
         while True:
             try:
                 v = buf.wait(read, timeout=60)
-            except EOFError:  # closed: fewer than `read` remain
+            except EOFError:  # closed (told once): fewer than `read` remain
+                ended = True
                 if not buf.available:
-                    ended = True
                     break
-                v = buf.wait(min(buf.available, read))
+                v = buf.wait(buf.available)
             checker.check(v.view(np.uint32).reshape(-1))
             got += len(v)
             buf.consume()
+            if ended:
+                break
             if start_rss is None and got >= warm(buf.capacity, args.chunk):
                 start_rss = memory()[0]
             now = time.monotonic()

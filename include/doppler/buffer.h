@@ -30,7 +30,7 @@
  * EINVAL or EBADMSG for a refused request; a full ring is a drop (errno
  * untouched, counted in dp_buffer_T_dropped).
  *
- * Streams, tags and readers (layout version 2; docs/architecture.md has the
+ * Streams, tags and readers (layout version 3; docs/architecture.md has the
  * byte map and the tag value encoding):
  *
  *   dp_buffer_T_t *dp_buffer_T_attach_reader(name, reader, tethered, grace_ns);
@@ -105,7 +105,8 @@ typedef struct {
 
 /** A tag. Writing: `offset` from the first sample of the write. Reading
  * (dp_buffer_T_tags): `offset` is the absolute sample index. key and value
- * point into the ring until the next consume. value: the encoded value
+ * point into the handle's private copy of the window's records, valid until
+ * the next dp_buffer_T_tags on that handle. value: the encoded value
  * (type byte, then payload; see docs/architecture.md). */
 typedef struct {
     uint64_t offset;

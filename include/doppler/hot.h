@@ -68,7 +68,7 @@ typedef struct dp_hot {
     uint64_t* read_idx_; /* this reader's slot (control word) */
     bool get_ok_; /* reader role held */
     bool tethered_; /* and the reader is tethered (consume may wake the producer) */
-    bool reported_; /* the end of the reader's stream was returned at r_ */
+    bool reported_; /* the end of the reader's stream was reported (once per stream) */
 } dp_hot_t;
 
 /** Out of line (libdoppler-buffer), called only when a side is parked: wake
@@ -126,6 +126,11 @@ static inline const void* dp_hot_view(dp_hot_t* h, uint64_t n, size_t size)
 {
     if (!h->get_ok_ || n == 0 || h->limit_ - h->r_ < n)
         return NULL;
+    /* An untethered reader the producer has lapped (or is lapping, up to its
+     * horizon) goes to the slow path, which moves it to the oldest intact
+     * sample: a view is never handed out of overwritten samples. */
+    if (!h->tethered_ && __atomic_load_n(h->horizon_, __ATOMIC_ACQUIRE) - h->r_ > h->cap_)
+        return NULL;
     h->window_ = n;
     return h->samples_ + (h->r_ & h->mask_) * size;
 }
@@ -140,7 +145,6 @@ static inline bool dp_hot_consume(dp_hot_t* h, uint64_t n)
         return false;
     r = h->r_ + n;
     h->r_ = r;
-    h->reported_ = false; /* an end reported before this consume is reported again */
     if (h->seq_cst_) {
         /* Dekker: store read_idx, then load producer_parked, both seq_cst. */
         __atomic_store_n(h->read_idx_, r, __ATOMIC_SEQ_CST);

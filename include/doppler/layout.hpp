@@ -24,7 +24,7 @@ namespace doppler {
 
 constexpr size_t cache_line = 64;
 constexpr uint64_t ring_magic = 0x474e495252504f44ull; // "DOPRRING" little-endian
-constexpr uint32_t layout_version = 2;
+constexpr uint32_t layout_version = 3;
 
 /// Largest data area a ring may have (1 TiB): beyond it, creation is EINVAL.
 constexpr uint64_t max_data_bytes = uint64_t(1) << 40;
@@ -155,6 +155,14 @@ struct alignas(cache_line) control {
     std::atomic<peer_id> slot_lock; // process claiming or freeing a reader slot
     std::atomic<uint32_t> reader_mask; // bit i: slot i in use
     std::atomic<uint32_t> tethered_mask; // bit i: slot i in use and tethered
+    // The producer's floor: the lowest tethered position it has based its
+    // room on (it never writes past floor + capacity). Raised only, by
+    // every producer-side reload of the readers (detail::producer_floor).
+    std::atomic<uint64_t> floor;
+    std::atomic<uint32_t> refreshing; // producer-side reloads in progress
+    // bit i: tethered reader i is joining (its position is not final yet);
+    // set before its tethered_mask bit, cleared when the claim is done.
+    std::atomic<uint32_t> joining_mask;
 
     // Lines 4-11: live parties (the name goes when the last one leaves).
     alignas(cache_line) party parties[party_slots];
@@ -174,6 +182,10 @@ static_assert(sizeof(std::atomic<uint32_t>) == 4, "futex word size");
 static_assert(offsetof(control, write_idx) == 1 * cache_line, "producer line");
 static_assert(offsetof(control, parked_mask) == 2 * cache_line, "wake line");
 static_assert(offsetof(control, producer) == 3 * cache_line, "role line");
+static_assert(offsetof(control, floor) == 3 * cache_line + 32, "producer floor");
+static_assert(offsetof(control, refreshing) == 3 * cache_line + 40,
+              "reloads in progress");
+static_assert(offsetof(control, joining_mask) == 3 * cache_line + 44, "joining readers");
 static_assert(offsetof(control, parties) == 4 * cache_line, "party table");
 static_assert(offsetof(control, readers) == 12 * cache_line, "reader table");
 static_assert(offsetof(control, seams) == 44 * cache_line, "seam table");

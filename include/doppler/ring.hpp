@@ -145,6 +145,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace doppler {
 
@@ -342,7 +343,7 @@ public:
     /// reader index is impossible from `w` (then the result leaves no room).
     uint64_t tethered_floor(uint64_t w, bool* corrupt = nullptr) const noexcept
     {
-        return detail::min_tethered(ctl_, w, cap_, corrupt, nullptr);
+        return detail::producer_floor(ctl_, w, cap_, corrupt, nullptr);
     }
     /// Tell untethered readers that the samples before index h - capacity()
     /// are about to be overwritten (write_ptr(n) does this for w + n). The
@@ -580,7 +581,8 @@ public:
         return ctl_->readers[slot_].skipped.load(std::memory_order_relaxed);
     }
     /// The tags inside the window of the last successful wait/poll, in index
-    /// order, views valid until the next consume. An untethered reader that
+    /// order, decoded from a private copy of their records: views valid
+    /// until the next call of tags() on this handle. An untethered reader that
     /// was lapped gets ("skipped", count) at the first sample of its window.
     tag_cursor tags() noexcept;
     bool is_tethered() const noexcept { return tethered_; }
@@ -604,9 +606,14 @@ public:
         ctl_->horizon.store(w_, std::memory_order_relaxed);
         tag_head_ = ctl_->tag_head.load(std::memory_order_acquire);
         tag_tail_ = ctl_->tag_tail.load(std::memory_order_acquire);
-        if (tag_head_ - tag_tail_ > tag_bytes_ || tag_tail_ > tag_head_)
+        if (tag_head_ - tag_tail_ > tag_bytes_ || tag_tail_ > tag_head_) {
             tag_tail_ = tag_head_; // an impossible tag area: start it afresh
-        r_cache_ = detail::min_tethered(ctl_, w_, cap_);
+            ctl_->tag_tail.store(tag_tail_, std::memory_order_release);
+        }
+        // A reload left in progress by a producer that died: this one is the
+        // only producer now.
+        ctl_->refreshing.store(0, std::memory_order_seq_cst);
+        r_cache_ = detail::producer_floor(ctl_, w_, cap_);
         return true;
     }
     /// Claim this handle's reader (the default one unless claim_reader chose
@@ -685,14 +692,7 @@ private:
     }
     void refresh_space() noexcept
     {
-        // One tethered reader (the common case): its index, as before readers.
-        if (ctl_->tethered_mask.load(std::memory_order_acquire) == 1u) {
-            r_cache_ = ctl_->readers[0].read_idx.load(std::memory_order_acquire);
-            r_corrupt_ = w_ - r_cache_ > cap_;
-            r_bad_ = r_cache_;
-            return;
-        }
-        r_cache_ = detail::min_tethered(ctl_, w_, cap_, &r_corrupt_, &r_bad_);
+        r_cache_ = detail::producer_floor(ctl_, w_, cap_, &r_corrupt_, &r_bad_);
         if (free_cached() == 0)
             maybe_reap();
     }
@@ -723,6 +723,9 @@ private:
     view wait_slow(uint64_t n, int64_t timeout_ns) noexcept;
     void next_stream() noexcept;
     void learn_stream() noexcept;
+    void skip_lapped(uint64_t w) noexcept;
+    void skip_to(uint64_t to) noexcept;
+    void set_stream(const detail::stream_info& si) noexcept;
     int64_t overwritten(uint64_t start, uint64_t n) noexcept;
 
     // Also in the hot state (hot.h, a base): cap_, mask_, w_, r_cache_
@@ -748,6 +751,7 @@ private:
     uint64_t end_ = stream_open; // its end, once known
     status end_why_ = status::end_of_stream;
     uint64_t tag_pos_ = 0; // tag area position of the reader's next record
+    std::vector<uint64_t> tag_copy_; // the window's records, copied out (tags())
     uint64_t pending_skip_ = 0, skip_at_ = 0; // the "skipped" marker to deliver
     alignas(16) uint8_t skip_rec_[48] = {};
     bool r_corrupt_ = false; // a tethered reader index was impossible

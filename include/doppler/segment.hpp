@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace doppler {
 
@@ -247,11 +248,14 @@ void unclaim(std::atomic<peer_id>& process,
 // ---- readers (readers.cc) ----
 
 /// Claim reader `name` ("" or "default": slot 0) for handle `mine`: resume a
-/// slot of that name whose holder is gone, else take a free slot starting
-/// at the current write index. Returns the slot. Throws error(EBUSY) if a
-/// live handle holds the name, error(EUSERS) if all slots are taken,
-/// error(EINVAL) for a bad name. `ring` names the ring in messages, which
-/// are worded for `who` (a block's user is told which parameter to change).
+/// slot of that name whose holder is gone, else take a free slot (or that
+/// of an untethered reader whose process died) starting at the current
+/// write index. A tethered claim joins a running producer without losing a
+/// sample (join_tethered); a resumed reader that must move past samples
+/// reused while it was away untethered gets that count in *jumped. Returns the slot.
+/// Throws error(EBUSY) if a live handle holds the name, error(EUSERS) if all slots are
+/// taken, error(EINVAL) for a bad name. `ring` names the ring in messages, which are
+/// worded for `who` (a block's user is told which parameter to change).
 uint32_t claim_reader(control* c,
                       const std::string& name,
                       bool tethered,
@@ -260,7 +264,8 @@ uint32_t claim_reader(control* c,
                       const std::string& ring,
                       bool* resumed,
                       peer_id* busy = nullptr,
-                      audience who = audience::api);
+                      audience who = audience::api,
+                      uint64_t* jumped = nullptr);
 /// Leave reader slot i: the default reader keeps its position for the
 /// next handle; a named reader's slot is freed.
 void release_reader(control* c, uint32_t i, uint64_t mine) noexcept;
@@ -288,6 +293,16 @@ uint64_t min_tethered(const control* c,
                       uint64_t capacity,
                       bool* corrupt = nullptr,
                       uint64_t* bad = nullptr) noexcept;
+/// min_tethered for the producer (and a writer it lends the ring to), which
+/// then writes up to the result + capacity: announces the reload in
+/// control::refreshing and publishes the result as control::floor, so a
+/// tethered reader joining meanwhile starts where it will not be
+/// overwritten (readers.cc, join_tethered).
+uint64_t producer_floor(control* c,
+                        uint64_t w,
+                        uint64_t capacity,
+                        bool* corrupt = nullptr,
+                        uint64_t* bad = nullptr) noexcept;
 /// Free the slots of tethered readers whose holder has been dead longer than
 /// their grace. dead_since[max_readers]: the producer's record of when it
 /// first saw each one dead (0: alive). True if a slot was freed.
@@ -308,7 +323,9 @@ struct stream_info {
 bool read_seam(const control* c, uint64_t s, stream_info& out) noexcept;
 /// The stream sample r belongs to: the newest recorded stream that starts at
 /// or before r. If r is past that stream's end, the next (not yet started)
-/// stream with end stream_open. No stream yet: stream 1, open.
+/// stream with end stream_open. No stream yet: stream 1, open. A stream
+/// older than the seam table: the one before the oldest recorded, open (its
+/// record is gone: ring<T>::learn_stream then skips to the oldest).
 stream_info locate(const control* c, uint64_t r) noexcept;
 /// Producer: start the next stream at w (an open previous stream, whose
 /// producer died, is ended as broken at w first). Returns its number.
@@ -330,6 +347,25 @@ bool append_tag(control* c,
                 uint64_t index,
                 std::string_view key,
                 std::string_view value) noexcept;
+
+/// What copy_tag_records copied.
+struct tag_copy {
+    uint64_t bytes = 0; ///< bytes of records copied (a multiple of 16)
+    uint64_t area_bytes = 16; ///< a power of two >= bytes: the copy as a tag area
+    bool corrupt = false; ///< a record that no race explains was malformed
+};
+/// Reader: copy the records of samples [first, last) into `out`, in order,
+/// starting at tag area position `pos` (advanced past records before
+/// `first`, for good). Only records that stayed intact for the whole copy
+/// are kept (the producer's tail did not pass them); records of a reader
+/// lapped again and again are given up rather than read torn.
+tag_copy copy_tag_records(const control* c,
+                          const uint8_t* area,
+                          uint64_t bytes,
+                          uint64_t& pos,
+                          uint64_t first,
+                          uint64_t last,
+                          std::vector<uint64_t>& out) noexcept;
 
 // ---- waiting (wait.cc) ----
 
@@ -384,6 +420,14 @@ std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64
 /// Costs one relaxed load on the park path only; never set in production.
 using park_hook_fn = void (*)() noexcept;
 void set_park_hook(park_hook_fn hook) noexcept;
+/// A test seam inside a tethered reader's join (readers.cc, join_tethered),
+/// called with step 0 after the claim chose its tentative position and
+/// before the producer can see the reader (the window in which a running
+/// producer moves on without it), and with step 1 once the producer can see
+/// it as joining and before its position is final. A test sets it to let
+/// the producer stream through those windows; never set in production.
+using claim_hook_fn = void (*)(int step) noexcept;
+void set_claim_hook(claim_hook_fn hook) noexcept;
 /// A test seam on the spin before a park: the adaptive spin never exceeds
 /// `pauses` (0 restores the default ceiling). A stress test holds it at its
 /// floor so that nearly every wait that finds the ring empty or full parks,

@@ -182,10 +182,9 @@ def take(v):
 while len(ends) < ends_wanted:
     try:
         v = buf.wait(step, timeout=60)
-    except (EOFError, BrokenPipeError) as e:
+    except (EOFError, BrokenPipeError) as e:  # once per stream
         if buf.available:              # the last samples of the stream
             take(buf.wait(buf.available))
-            continue                   # the next wait reports the end again
         ends.append([type(e).__name__, buf.read_index, time.time()])
         print(json.dumps(ends[-1]), flush=True)
         continue

@@ -264,9 +264,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_drains_then_end_of_stream, T, all_types)
     BOOST_REQUIRE(v);
     BOOST_TEST(first_mismatch(v.data, 40, 60) == 40u);
     BOOST_TEST(r.consume(40));
-    BOOST_TEST(r.wait(1, -1).why == status::end_of_stream); // even "forever" returns
     r.close(); // idempotent
-    // The end was reported here: the next wait waits for the next stream.
+    // The end was reported once: the next wait waits for the next stream.
     BOOST_TEST(r.wait(1, 0).why == status::timeout);
     BOOST_TEST(r.stream() == 2u);
 }
@@ -286,10 +285,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(close_drains_then_enodata_c, T, all_types)
     BOOST_REQUIRE(p);
     BOOST_TEST(first_mismatch(p, 10, 0) == 10u);
     BOOST_TEST(C::consume(b.get(), 10));
-    errno = 0;
-    BOOST_TEST(!C::wait(b.get(), 1, 0));
-    BOOST_TEST(errno == ENODATA);
-    errno = 0; // reported here: the next wait waits for the next stream
+    errno = 0; // reported once: the next wait waits for the next stream
     BOOST_TEST(!C::wait(b.get(), 1, 0));
     BOOST_TEST(errno == ETIMEDOUT);
 }
@@ -415,6 +411,8 @@ BOOST_AUTO_TEST_CASE(hundred_million_samples_in_order)
             bad_at = k + m;
         BOOST_REQUIRE(r.consume(n));
         k += n;
+        if (last == status::end_of_stream)
+            break; // the end is reported once: that was the rest
     }
     producer.join();
     BOOST_TEST(bad_at == UINT64_MAX, "first wrong sample at " << bad_at);
@@ -437,9 +435,10 @@ BOOST_AUTO_TEST_CASE(blocking_write_with_a_slow_consumer_loses_nothing)
         r.close();
     });
     uint64_t k = 0, bad = 0;
-    for (;;) {
+    for (bool end = false; !end;) {
         auto v = r.wait(64, generous_ns);
         const uint64_t n = v ? 64 : r.readable();
+        end = !v; // the end is reported once: what remains is the last
         if (!v && (v.why != status::end_of_stream || n == 0 || !(v = r.wait(n, 0))))
             break;
         bad += first_mismatch(v.data, n, k) != n;

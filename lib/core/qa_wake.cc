@@ -717,21 +717,26 @@ BOOST_AUTO_TEST_CASE(ping_pong_parks_both_sides_and_loses_no_wake)
     ring<i16> ping(1), pong(1);
     const uint64_t n = rounds(100'000);
     uint64_t bad = 0;
+    std::string why; // what went wrong first on the other side
     std::thread other([&] {
         rng g { 77 };
         for (uint64_t i = 0; i < n; ++i) {
             auto v = ping.wait(1, generous_ns);
             if (!v || !same(v.data[0], sample_of<i16>(i))) {
+                why = "round " + std::to_string(i) + ": wait " + status_name(v.why);
                 ++bad;
                 break;
             }
             if (!ping.consume(1)) {
+                why = "round " + std::to_string(i) + ": consume";
                 ++bad;
                 break;
             }
             jitter(g);
             const i16 s = sample_of<i16>(i);
-            if (pong.write_blocking(&s, 1, generous_ns) != status::ok) {
+            const status st = pong.write_blocking(&s, 1, generous_ns);
+            if (st != status::ok) {
+                why = "round " + std::to_string(i) + ": write " + status_name(st);
                 ++bad;
                 break;
             }
@@ -756,7 +761,7 @@ BOOST_AUTO_TEST_CASE(ping_pong_parks_both_sides_and_loses_no_wake)
     }
     other.join();
     BOOST_TEST(i == n);
-    BOOST_TEST(bad == 0u);
+    BOOST_TEST(bad == 0u, why);
     BOOST_TEST(bad_here == 0u);
     BOOST_TEST(ping.missed_wakes() == 0u);
     BOOST_TEST(pong.missed_wakes() == 0u);

@@ -12,11 +12,20 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace doppler {
 namespace detail {
 
 namespace {
+
+std::atomic<claim_hook_fn> claim_hook { nullptr }; // see set_claim_hook
+
+void run_claim_hook(int step) noexcept
+{
+    if (const claim_hook_fn hook = claim_hook.load(std::memory_order_relaxed))
+        hook(step);
+}
 
 /// Holds control::slot_lock for a scope. Waits while another live process
 /// holds it (claims take microseconds; a second is far beyond any), takes it
@@ -82,6 +91,61 @@ std::string which(const std::string& ring)
     return ring.empty() ? std::string("this ring") : "ring '" + ring + "'";
 }
 
+/// Make reader slot i (claimed, in_use, untethered so far) a tethered
+/// reader that the producer counts, racing a running producer (protocol.md,
+/// "Claim"). The producer bases its room on its floor (producer_floor): a
+/// reader it does not count yet may be overwritten up to floor + capacity.
+/// So: (1) publish a tentative position and the joining bit, then the
+/// tethered bit; (2) wait until no producer-side reload that may have missed
+/// the bit is still running; (3) move the position up to the floor those
+/// reloads published, and to `resume` (a resumed reader) or the current
+/// write index (a new one); (4) clear the joining bit. A reload that sees the
+/// bit before (3) takes the reader as at least its previous floor (a value
+/// the reader is moved past), never as corrupt.
+uint64_t join_tethered(control* c, uint32_t i, std::optional<uint64_t> resume) noexcept
+{
+    reader_slot& r = c->readers[i];
+    const uint32_t bit = 1u << i;
+    const uint64_t tentative =
+        resume ? *resume : c->write_idx.load(std::memory_order_acquire);
+    run_claim_hook(0);
+    r.read_idx.store(tentative, std::memory_order_relaxed);
+    c->joining_mask.fetch_or(bit, std::memory_order_seq_cst);
+    // seq_cst (Dekker with producer_floor's increment of `refreshing` and
+    // its load of the mask): either that reload sees this bit, or this
+    // claim sees the reload in progress (or its published floor).
+    c->tethered_mask.fetch_or(bit, std::memory_order_seq_cst);
+    run_claim_hook(1);
+    const int64_t deadline = now_ns() + 2'000'000'000;
+    while (c->refreshing.load(std::memory_order_seq_cst) != 0) {
+        // A reload takes microseconds; one that never ends was left by a
+        // producer that died inside it (its successor resets the count).
+        const peer_id p = c->producer.load(std::memory_order_acquire);
+        if (p == 0 || !peer_alive(p) || now_ns() > deadline)
+            break;
+        sched_yield();
+    }
+    const uint64_t floor = c->floor.load(std::memory_order_seq_cst);
+    const uint64_t w = c->write_idx.load(std::memory_order_acquire);
+    uint64_t start = resume ? std::max(*resume, floor) : std::max(w, floor);
+    if (start > w)
+        start = w; // a floor ahead of the write index is not ours to trust
+    if (resume && start > *resume) {
+        // What the producer reused while the reader was untethered and away.
+        r.skipped.fetch_add(start - *resume, std::memory_order_relaxed);
+    }
+    uint64_t cur = r.read_idx.load(std::memory_order_relaxed);
+    while (cur < start &&
+           !r.read_idx.compare_exchange_weak(
+               cur, start, std::memory_order_release, std::memory_order_relaxed)) { }
+    c->joining_mask.fetch_and(~bit, std::memory_order_seq_cst);
+    // The producer may be parked on the room this reader's tentative
+    // position held back.
+    if (c->producer_parked.load(std::memory_order_seq_cst))
+        wake(c->producer_parked);
+    return std::max(cur, start);
+}
+
 } // namespace
 
 uint32_t claim_reader(control* c,
@@ -92,8 +156,11 @@ uint32_t claim_reader(control* c,
                       const std::string& ring,
                       bool* resumed,
                       peer_id* busy,
-                      audience who)
+                      audience who,
+                      uint64_t* jumped)
 {
+    if (jumped)
+        *jumped = 0;
     const bool block = who == audience::block;
     if (!name.empty())
         check_reader_name(name, block ? "Reader (reader=)" : "reader name");
@@ -147,21 +214,44 @@ uint32_t claim_reader(control* c,
         r.holder.store(me, std::memory_order_relaxed);
         r.handle.store(mine, std::memory_order_release);
         if (found != 0) {
+            // Counted by the producer: tethered, and not left joining by a
+            // claimer that died inside join_tethered (its position may be
+            // one the producer never honoured).
+            const bool was_tethered =
+                (c->tethered_mask.load(std::memory_order_acquire) & (1u << found)) != 0 &&
+                (c->joining_mask.load(std::memory_order_acquire) & (1u << found)) == 0;
             r.flags.store(tethered ? reader_tethered : 0, std::memory_order_relaxed);
             r.grace_ns.store(grace_ns, std::memory_order_relaxed);
-            if (tethered)
-                c->tethered_mask.fetch_or(1u << found, std::memory_order_acq_rel);
-            else
+            if (!tethered) {
                 c->tethered_mask.fetch_and(~(1u << found), std::memory_order_acq_rel);
+                c->joining_mask.fetch_and(~(1u << found), std::memory_order_acq_rel);
+            } else if (!was_tethered) { // the producer has not counted it: it joins
+                const uint64_t from = r.read_idx.load(std::memory_order_relaxed);
+                const uint64_t to = join_tethered(c, uint32_t(found), from);
+                if (jumped)
+                    *jumped = to - from;
+            }
         }
         *resumed = true;
         return uint32_t(found);
     }
-    // A new reader: the first free slot, starting at the current write index.
-    for (uint32_t i = name.empty() ? 0 : 1; i < max_readers; ++i) {
+    // A new reader: the first free slot, else the slot of an untethered
+    // reader whose process died (it holds no samples back and nobody can
+    // tell it was there). It starts at the current write index.
+    int free_slot = -1;
+    for (uint32_t i = name.empty() ? 0 : 1; i < max_readers && free_slot < 0; ++i)
+        if (!(c->readers[i].in_use.load(std::memory_order_acquire) && (used & (1u << i))))
+            free_slot = int(i);
+    for (uint32_t i = 1; i < max_readers && free_slot < 0 && !name.empty(); ++i) {
+        const reader_slot& r = c->readers[i];
+        const peer_id h = r.holder.load(std::memory_order_acquire);
+        if ((r.flags.load(std::memory_order_relaxed) & reader_tethered) == 0 && h != 0 &&
+            !peer_alive(h))
+            free_slot = int(i);
+    }
+    if (free_slot >= 0) {
+        const uint32_t i = uint32_t(free_slot);
         reader_slot& r = c->readers[i];
-        if (r.in_use.load(std::memory_order_acquire) && (used & (1u << i)))
-            continue;
         const uint64_t w = c->write_idx.load(std::memory_order_acquire);
         r.read_idx.store(w, std::memory_order_relaxed);
         r.wake_at.store(0, std::memory_order_relaxed);
@@ -173,11 +263,11 @@ uint32_t claim_reader(control* c,
         r.holder.store(me, std::memory_order_relaxed);
         r.handle.store(mine, std::memory_order_relaxed);
         r.in_use.store(1, std::memory_order_release);
+        c->tethered_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
+        c->joining_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
         c->reader_mask.fetch_or(1u << i, std::memory_order_acq_rel);
-        // The position is stored before the producer can count the reader
-        // (it loads the mask, then the positions).
         if (tethered)
-            c->tethered_mask.fetch_or(1u << i, std::memory_order_seq_cst);
+            (void)join_tethered(c, i, std::nullopt);
         *resumed = false;
         return i;
     }
@@ -208,6 +298,7 @@ void release_reader(control* c, uint32_t i, uint64_t mine) noexcept
         if (!owns(r.holder, r.handle, mine))
             return;
         c->tethered_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
+        c->joining_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
         c->reader_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
         r.in_use.store(0, std::memory_order_release);
         set_name(r, std::string());
@@ -294,11 +385,20 @@ uint64_t min_tethered(const control* c,
                       uint64_t* bad) noexcept
 {
     uint32_t m = c->tethered_mask.load(std::memory_order_seq_cst) & 0xffffu;
+    // Loaded after the tethered mask: a joining bit is set before its
+    // tethered bit, so a reader seen tethered and not joining is final.
+    const uint32_t joining = c->joining_mask.load(std::memory_order_seq_cst);
+    const uint64_t floor = c->floor.load(std::memory_order_relaxed);
     uint64_t behind = 0; // the largest distance w - read_idx, modular
     bool impossible = false;
     for (; m; m &= m - 1) {
-        const uint64_t r =
-            c->readers[__builtin_ctz(m)].read_idx.load(std::memory_order_acquire);
+        const uint32_t i = uint32_t(__builtin_ctz(m));
+        uint64_t r = c->readers[i].read_idx.load(std::memory_order_acquire);
+        // A joining reader is moved to at least the floor before it reads:
+        // until then it counts as there (join_tethered).
+        if ((joining & (1u << i)) && (w - r > capacity || r < floor) &&
+            w - floor <= capacity)
+            r = floor;
         // An impossible position (ahead of the producer, or more than a ring
         // behind) counts as holding the whole ring: never as room.
         if (w - r > capacity) {
@@ -313,6 +413,26 @@ uint64_t min_tethered(const control* c,
     if (corrupt)
         *corrupt = impossible;
     return w - behind;
+}
+
+uint64_t producer_floor(
+    control* c, uint64_t w, uint64_t capacity, bool* corrupt, uint64_t* bad) noexcept
+{
+    // seq_cst: announce the reload, then load the mask (Dekker with
+    // join_tethered's tethered bit, then its load of `refreshing`).
+    c->refreshing.fetch_add(1, std::memory_order_seq_cst);
+    bool impossible = false;
+    const uint64_t m = min_tethered(c, w, capacity, &impossible, bad);
+    if (!impossible) {
+        uint64_t cur = c->floor.load(std::memory_order_relaxed);
+        while (cur < m &&
+               !c->floor.compare_exchange_weak(
+                   cur, m, std::memory_order_seq_cst, std::memory_order_relaxed)) { }
+    }
+    c->refreshing.fetch_sub(1, std::memory_order_seq_cst);
+    if (corrupt)
+        *corrupt = impossible;
+    return m;
 }
 
 bool reap_readers(control* c, int64_t* dead_since) noexcept
@@ -339,6 +459,7 @@ bool reap_readers(control* c, int64_t* dead_since) noexcept
             slot_lock lock(c);
             if (r.holder.load(std::memory_order_acquire) == h) {
                 c->tethered_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
+                c->joining_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
                 c->reader_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
                 r.in_use.store(0, std::memory_order_release);
                 set_name(r, std::string());
@@ -351,6 +472,11 @@ bool reap_readers(control* c, int64_t* dead_since) noexcept
         dead_since[i] = 0;
     }
     return freed;
+}
+
+void set_claim_hook(claim_hook_fn hook) noexcept
+{
+    claim_hook.store(hook, std::memory_order_relaxed);
 }
 
 } // namespace detail

@@ -34,7 +34,7 @@ void ring<T>::put_tags(uint64_t n, const tag_in* tags, size_t ntags) noexcept
     (void)n;
     // Records are kept while a tethered reader may still read their sample,
     // or, with none, while the sample is still in the ring.
-    const uint64_t keep = detail::min_tethered(ctl_, w_, cap_);
+    const uint64_t keep = detail::producer_floor(ctl_, w_, cap_);
     auto put = [&](uint64_t index, std::string_view key, std::string_view value) {
         detail::append_tag(
             ctl_, tags_, tag_bytes_, tag_head_, tag_tail_, keep, index, key, value);
@@ -137,7 +137,7 @@ void ring<T>::maybe_reap() noexcept
         return;
     next_reap_ns_ = now + 100'000'000; // liveness is a /proc read: 10 times a second
     if (detail::reap_readers(ctl_, dead_since_))
-        r_cache_ = detail::min_tethered(ctl_, w_, cap_);
+        r_cache_ = detail::producer_floor(ctl_, w_, cap_);
 }
 
 // ---------------------------------------------------------------------------
@@ -160,6 +160,7 @@ void ring<T>::claim_reader(const std::string& name,
     }
     const bool is_default = name.empty() || name == "default";
     bool resumed = false;
+    uint64_t jumped = 0;
     const uint32_t slot = detail::claim_reader(ctl_,
                                                is_default ? std::string() : name,
                                                is_default ? true : tethered,
@@ -168,7 +169,8 @@ void ring<T>::claim_reader(const std::string& name,
                                                seg_->name(),
                                                &resumed,
                                                &holder_,
-                                               who);
+                                               who,
+                                               &jumped);
     reader_name_ = is_default ? std::string() : name;
     want_tethered_ = is_default ? true : tethered;
     want_grace_ = is_default ? -1 : grace_ns;
@@ -178,47 +180,104 @@ void ring<T>::claim_reader(const std::string& name,
     read_idx_ = reinterpret_cast<uint64_t*>(&ctl_->readers[slot].read_idx);
     consuming_ = true;
     r_ = ctl_->readers[slot].read_idx.load(std::memory_order_acquire);
-    const detail::stream_info si = detail::locate(ctl_, r_);
-    s_ = si.stream;
-    end_ = si.end;
-    end_why_ = si.why == stream_end::broken ? status::broken : status::end_of_stream;
+    set_stream(detail::locate(ctl_, r_));
     // A new named reader starts at the write index: the end of a stream
     // that ended before it came is not news to it.
     reported_ = !is_default && !resumed && end_ == r_;
     limit_ = r_;
     window_ = 0;
     tag_pos_ = ctl_->tag_tail.load(std::memory_order_acquire);
-    pending_skip_ = 0;
-    ctl_->readers[slot].stream.store(s_, std::memory_order_relaxed);
+    // A resumed reader moved past samples reused while it was away is told
+    // at its first window, like a lapped one.
+    pending_skip_ = jumped;
+    skip_at_ = r_;
     get_ok_ = true;
+}
+
+template <class T>
+void ring<T>::set_stream(const detail::stream_info& si) noexcept
+{
+    s_ = si.stream;
+    // An end before the reader's position (a scribbled header) is taken as
+    // the position: a view never reaches past the end of its stream.
+    end_ = si.end != stream_open && si.end - r_ > (uint64_t(1) << 63) ? r_ : si.end;
+    end_why_ = si.why == stream_end::broken ? status::broken : status::end_of_stream;
+    ctl_->readers[slot_].stream.store(s_, std::memory_order_relaxed);
+}
+
+template <class T>
+void ring<T>::skip_to(uint64_t to) noexcept
+{
+    // The reader passes samples it never had: counted in `skipped`, marked by
+    // a "skipped" tag at the first sample it reads next.
+    const uint64_t missed = to - r_;
+    reader_slot& me = ctl_->readers[slot_];
+    me.skipped.store(me.skipped.load(std::memory_order_relaxed) + missed,
+                     std::memory_order_relaxed);
+    pending_skip_ += missed;
+    skip_at_ = to;
+    r_ = to;
+    me.read_idx.store(r_, std::memory_order_release);
 }
 
 template <class T>
 void ring<T>::learn_stream() noexcept
 {
     // The stream changed or was closed since s_ began (or s_ is not known
-    // yet): s_'s end is in the seam table, unless its record was reused;
-    // then locate r_ again (never going back to an earlier stream).
+    // yet): s_'s end is in the seam table.
     const uint64_t cur = ctl_->stream.load(std::memory_order_acquire);
     if (s_ > cur)
         return; // s_ has not started yet
     detail::stream_info si;
-    if (!detail::read_seam(ctl_, s_, si)) {
-        si = detail::locate(ctl_, r_);
-        if (si.stream < s_)
-            return;
+    if (detail::read_seam(ctl_, s_, si)) {
+        set_stream(si);
+        return;
     }
-    s_ = si.stream;
-    end_ = si.end;
-    end_why_ = si.why == stream_end::broken ? status::broken : status::end_of_stream;
-    ctl_->readers[slot_].stream.store(s_, std::memory_order_relaxed);
+    // s_'s record was reused (or is being rewritten): its end is where the
+    // next stream still recorded starts. If that is s_ + 1, nothing is lost.
+    // If it is later, the reader is more than seam_slots streams behind and
+    // nothing says where the streams in between ended: it is never handed
+    // them glued together; it continues at the first sample of the oldest
+    // stream still recorded, counts what lies between as skipped, and the
+    // end of its stream is reported there, once. If no record says yet,
+    // nothing is readable (refresh) until one does.
+    detail::stream_info oldest;
+    for (uint32_t i = 0; i < seam_slots; ++i) {
+        const uint64_t s = ctl_->seams[i].stream.load(std::memory_order_acquire);
+        detail::stream_info c;
+        if (s > s_ && s <= cur && (oldest.stream == 0 || s < oldest.stream) &&
+            detail::read_seam(ctl_, s, c))
+            oldest = c;
+    }
+    if (oldest.stream == 0)
+        return;
+    const uint64_t ahead = oldest.first - r_; // modular: "behind" is huge
+    if (ahead > (uint64_t(1) << 63)) {
+        set_stream(detail::locate(ctl_, r_)); // r_ is already in a later stream
+    } else if (oldest.stream == s_ + 1) {
+        detail::stream_info ended;
+        ended.stream = s_;
+        ended.first = r_;
+        ended.end = oldest.first;
+        ended.why = stream_end::closed;
+        set_stream(ended);
+    } else {
+        skip_to(oldest.first);
+        detail::stream_info lost;
+        lost.stream = oldest.stream - 1;
+        lost.first = r_;
+        lost.end = r_;
+        lost.why = stream_end::closed;
+        set_stream(lost);
+        reported_ = false;
+    }
 }
 
 template <class T>
 void ring<T>::next_stream() noexcept
 {
     // The end of s_ was reported and what is left of it does not fit the
-    // request: drop the rest and wait for the next stream.
+    // request: drop the rest and go on with the next stream.
     if (r_ < end_) {
         r_ = end_;
         reader_slot& me = ctl_->readers[slot_];
@@ -235,6 +294,23 @@ void ring<T>::next_stream() noexcept
 }
 
 template <class T>
+void ring<T>::skip_lapped(uint64_t w) noexcept
+{
+    // Lapped: the producer has overwritten (or is overwriting, up to its
+    // horizon) samples from r_ on. Continue at the oldest intact one, but
+    // never past the end of the reader's own stream: the end is reported
+    // there first (each seam once), then the next stream is looked at.
+    const uint64_t h = std::max(w, ctl_->horizon.load(std::memory_order_acquire));
+    if (h - r_ <= cap_ || h - w > cap_)
+        return; // not lapped (or a horizon no producer could have set)
+    uint64_t to = h - cap_;
+    if (end_ != stream_open && end_ - r_ < to - r_)
+        to = end_;
+    if (to != r_)
+        skip_to(to);
+}
+
+template <class T>
 void ring<T>::refresh(uint64_t n) noexcept
 {
     const uint64_t w = ctl_->write_idx.load(std::memory_order_acquire);
@@ -242,38 +318,27 @@ void ring<T>::refresh(uint64_t n) noexcept
         limit_ = r_; // nothing is readable from a corrupt header
         return;
     }
-    if (!tethered_) {
-        // Lapped: the producer has overwritten (or is overwriting, up to its
-        // horizon) samples from r_ on. Continue at the oldest intact one.
-        const uint64_t h = std::max(w, ctl_->horizon.load(std::memory_order_acquire));
-        if (h > cap_ && h - cap_ > r_ && h - w <= cap_) {
-            const uint64_t to = h - cap_;
-            const uint64_t missed = to - r_;
-            reader_slot& me = ctl_->readers[slot_];
-            me.skipped.store(me.skipped.load(std::memory_order_relaxed) + missed,
-                             std::memory_order_relaxed);
-            pending_skip_ += missed;
-            skip_at_ = to;
-            r_ = to;
-            me.read_idx.store(r_, std::memory_order_release);
-            if (end_ != stream_open && r_ >= end_) {
-                const detail::stream_info si = detail::locate(ctl_, r_);
-                s_ = si.stream;
-                end_ = si.end;
-                end_why_ =
-                    si.why == stream_end::broken ? status::broken : status::end_of_stream;
-                reported_ = false;
-            }
-        }
-    }
-    if (reported_ && end_ != stream_open && end_ - r_ < n)
+    // The one place that decides where the reader's stream ends and which
+    // stream it reads. Each round passes at most one seam that was already
+    // reported; the bound keeps a scribbled header from looping.
+    for (uint32_t round = 0; round < seam_slots + 2; ++round) {
+        if (end_ == stream_open &&
+            (ctl_->stream.load(std::memory_order_acquire) != s_ ||
+             ctl_->closed.load(std::memory_order_acquire) != 0))
+            learn_stream();
+        if (!tethered_)
+            skip_lapped(w);
+        // Once the end of s_ was reported, a request what is left cannot
+        // serve moves on to the next stream.
+        if (!(reported_ && end_ != stream_open && end_ - r_ < n))
+            break;
         next_stream();
-    // The stream changed or was closed since s_ began: learn where s_ ends.
-    if (end_ == stream_open &&
-        (ctl_->stream.load(std::memory_order_acquire) != s_ ||
-         ctl_->closed.load(std::memory_order_acquire) != 0))
-        learn_stream();
-    limit_ = r_ + readable_between(r_, w, end_);
+    }
+    // A stream that ended with its end not known yet: nothing is readable.
+    if (end_ == stream_open && ctl_->stream.load(std::memory_order_acquire) > s_)
+        limit_ = r_;
+    else
+        limit_ = r_ + readable_between(r_, w, end_);
 }
 
 template <class T>
@@ -283,7 +348,7 @@ typename ring<T>::view ring<T>::poll_slow(uint64_t n) noexcept
         return { nullptr, status::invalid };
     if (!consuming_ && !claim_consumer())
         return { nullptr, status::busy };
-    if (limit_ - r_ < n) {
+    if (limit_ - r_ < n || !tethered_) {
         refresh(n);
         if (limit_ - r_ < n)
             return { nullptr, w_corrupt_ ? status::corrupt : status::timeout };
@@ -320,7 +385,6 @@ int64_t ring<T>::consume_slow(uint64_t n) noexcept
     }
     const uint64_t start = r_;
     r_ += n;
-    reported_ = false; // an end reported before this consume is reported again
     // Release: the samples were read before the producer may reuse them.
     ctl_->readers[slot_].read_idx.store(r_, std::memory_order_release);
     return overwritten(start, n);
@@ -393,33 +457,21 @@ tag_cursor ring<T>::tags() noexcept
     tag_cursor c;
     if (!consuming_ || window_ == 0)
         return c;
-    c.area_ = tags_;
-    c.bytes_ = tag_bytes_;
+    // The records of the window are copied out of the shared area and
+    // decoded from the copy, never in place: the producer reclaims records
+    // behind the tethered readers only, and reuses their bytes while an
+    // untethered reader may still be reading them. A copy counts only if
+    // the tail did not pass its start while it was taken (seqlock: the
+    // producer publishes the tail, then a release fence, then overwrites).
+    const detail::tag_copy got = detail::copy_tag_records(
+        ctl_, tags_, tag_bytes_, tag_pos_, r_, r_ + window_, tag_copy_);
+    c.corrupt_ = got.corrupt;
+    c.area_ = reinterpret_cast<const uint8_t*>(tag_copy_.data());
+    c.bytes_ = got.area_bytes;
+    c.pos_ = 0;
+    c.head_ = got.bytes;
     c.first_ = r_;
     c.last_ = r_ + window_;
-    const uint64_t head = ctl_->tag_head.load(std::memory_order_acquire);
-    const uint64_t tail = ctl_->tag_tail.load(std::memory_order_acquire);
-    if (tail > head || head - tail > tag_bytes_) {
-        c.corrupt_ = true;
-        return c;
-    }
-    if (tag_pos_ < tail || tag_pos_ > head)
-        tag_pos_ = tail; // reclaimed behind an untethered reader, or never read
-    // Step over records before the window for good (they were consumed).
-    while (tag_pos_ < head) {
-        tag_record rec;
-        std::string_view key;
-        value_view value;
-        const uint64_t len =
-            detail::parse_tag_record(tags_, tag_bytes_, tag_pos_, &rec, &key, &value);
-        if (len == 0 || len > head - tag_pos_)
-            break; // the cursor reports it
-        if (rec.kind != tag_kind_skip && rec.index >= r_)
-            break;
-        tag_pos_ += len;
-    }
-    c.pos_ = tag_pos_;
-    c.head_ = head;
     if (pending_skip_ != 0 && skip_at_ >= r_ && skip_at_ < r_ + window_) {
         tag_record rec {};
         rec.index = skip_at_;

@@ -309,6 +309,126 @@ uint64_t parse_tag_record(const uint8_t* area,
     return len;
 }
 
+namespace {
+/// Shared tag area bytes are read and written as relaxed atomic 64-bit
+/// words (records are 16-byte aligned, their lengths multiples of 16): a
+/// reader racing the producer reads torn records, never undefined ones,
+/// and the seqlock check throws the torn ones away.
+void load_words(void* dst, const uint8_t* src, uint64_t n) noexcept
+{
+    auto* d = static_cast<uint64_t*>(dst);
+    const auto* p = reinterpret_cast<const uint64_t*>(src);
+    for (uint64_t i = 0; i < n / 8; ++i)
+        d[i] = __atomic_load_n(p + i, __ATOMIC_RELAXED);
+}
+void store_words(uint8_t* dst, const void* src, uint64_t n) noexcept
+{
+    auto* p = reinterpret_cast<uint64_t*>(dst);
+    const auto* b = static_cast<const uint8_t*>(src);
+    for (uint64_t i = 0; i < n / 8; ++i) {
+        uint64_t w;
+        std::memcpy(&w, b + 8 * i, 8);
+        __atomic_store_n(p + i, w, __ATOMIC_RELAXED);
+    }
+}
+/// Write [header | key | value | zero padding] (len bytes) at dst, word by word.
+void store_record(uint8_t* dst,
+                  const tag_record& rec,
+                  std::string_view key,
+                  std::string_view value,
+                  uint64_t len) noexcept
+{
+    uint8_t chunk[256];
+    uint64_t done = 0;
+    auto byte = [&](uint64_t k) -> uint8_t {
+        if (k < sizeof rec)
+            return reinterpret_cast<const uint8_t*>(&rec)[k];
+        k -= sizeof rec;
+        if (k < key.size())
+            return uint8_t(key[k]);
+        k -= key.size();
+        return k < value.size() ? uint8_t(value[k]) : 0;
+    };
+    while (done < len) {
+        const uint64_t n = std::min<uint64_t>(sizeof chunk, len - done);
+        for (uint64_t k = 0; k < n; ++k)
+            chunk[k] = byte(done + k);
+        store_words(dst + done, chunk, n);
+        done += n;
+    }
+}
+} // namespace
+
+tag_copy copy_tag_records(const control* c,
+                          const uint8_t* area,
+                          uint64_t bytes,
+                          uint64_t& pos,
+                          uint64_t first,
+                          uint64_t last,
+                          std::vector<uint64_t>& out) noexcept
+{
+    tag_copy got;
+    out.clear();
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        const uint64_t head = c->tag_head.load(std::memory_order_acquire);
+        const uint64_t tail = c->tag_tail.load(std::memory_order_acquire);
+        if (tail > head || head - tail > bytes) {
+            got.corrupt = true;
+            return got;
+        }
+        if (pos < tail || pos > head)
+            pos = tail; // reclaimed behind an untethered reader, or never read
+        const uint64_t start = pos;
+        uint64_t at = start, keep = start, used = 0;
+        bool malformed = false;
+        while (at < head) {
+            const uint64_t off = at & (bytes - 1);
+            tag_record rec;
+            if ((off & 15) != 0 || bytes - off < sizeof rec) {
+                malformed = true;
+                break;
+            }
+            load_words(&rec, area + off, sizeof rec);
+            uint64_t len = bytes - off; // a skip record reaches the end
+            if (rec.kind != tag_kind_skip) {
+                len = tag_record_bytes(rec.key_len, rec.value_len);
+                if (rec.kind != tag_kind_tag || rec.key_len > max_key_bytes ||
+                    len > bytes - off || len > head - at) {
+                    malformed = true;
+                    break;
+                }
+                if (rec.index >= last)
+                    break; // records are in index order: the window is done
+            }
+            if (rec.kind == tag_kind_skip || rec.index < first) {
+                at += len;
+                if (used == 0)
+                    keep = at; // consumed for good
+                continue;
+            }
+            if (out.size() < (used + len) / 8)
+                out.resize(size_t((used + len) / 8)); // grows once, then reused
+            load_words(reinterpret_cast<uint8_t*>(out.data()) + used, area + off, len);
+            used += len;
+            at += len;
+        }
+        // Acquire: the copy above is read before the tail below (seqlock).
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (c->tag_tail.load(std::memory_order_relaxed) <= start) {
+            got.bytes = used;
+            got.corrupt = malformed;
+            while (got.area_bytes < used)
+                got.area_bytes <<= 1;
+            pos = keep;
+            return got;
+        }
+        // The producer reclaimed records under the copy (this reader was
+        // lapped): they may be torn. Again from the new tail.
+        used = 0;
+    }
+    return got; // lapped on every attempt: no tags for this window
+}
+
 bool append_tag(control* c,
                 uint8_t* area,
                 uint64_t bytes,
@@ -348,9 +468,13 @@ bool append_tag(control* c,
             break;
         tail += l;
     }
-    if (tail != old_tail)
-        // Release: readers learn that records before it may be overwritten.
+    if (tail != old_tail) {
+        // Readers learn that records before it may be overwritten. The
+        // release fence orders this store before the overwriting stores
+        // below (a reader's copy that saw one of them sees this tail).
         c->tag_tail.store(tail, std::memory_order_release);
+        std::atomic_thread_fence(std::memory_order_release);
+    }
     if (bytes - (head - tail) < pad + len) {
         c->tags_dropped.fetch_add(1, std::memory_order_relaxed);
         return false;
@@ -358,20 +482,15 @@ bool append_tag(control* c,
     if (pad) {
         tag_record skip {};
         skip.kind = tag_kind_skip;
-        std::memcpy(area + off, &skip, sizeof skip);
+        store_words(area + off, &skip, sizeof skip);
         head += pad;
     }
-    uint8_t* p = area + (head & (bytes - 1));
     tag_record rec {};
     rec.index = index;
     rec.value_len = uint32_t(value.size());
     rec.key_len = uint16_t(key.size());
     rec.kind = tag_kind_tag;
-    std::memcpy(p, &rec, sizeof rec);
-    std::memcpy(p + sizeof rec, key.data(), key.size());
-    std::memcpy(p + sizeof rec + key.size(), value.data(), value.size());
-    const uint64_t used = sizeof rec + key.size() + value.size();
-    std::memset(p + used, 0, len - used);
+    store_record(area + (head & (bytes - 1)), rec, key, value, len);
     head += len;
     return true;
 }

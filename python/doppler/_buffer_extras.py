@@ -207,14 +207,7 @@ check consume()'s result instead (a window may be overwritten while held)."""
                 view = self.wait(left)
                 yield view
                 self.consume(left)
-                # After a consume the ring reports the end once more (so
-                # that a drain-then-wait loop sees it); take that report
-                # here, so the next views() waits for the next stream.
-                try:
-                    self.wait(1, timeout=0)
-                except (EOFError, BrokenPipeError, TimeoutError):
-                    pass
-            return
+            return  # the end is reported once: the next views() is the next stream
         yield view
         self.consume(n)
 

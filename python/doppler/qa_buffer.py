@@ -563,12 +563,13 @@ def test_threaded_producer_consumer_every_sample_in_order(cls, total):
     # Every wait size <= capacity - chunk: a blocked writer always leaves room for it.
     pos, sizes = 0, (1, 7, 333, 1024, 4096 - chunk)
     try:
-        while True:
+        end = False
+        while not end:
             n = sizes[pos % len(sizes)]
             try:
                 view = buf.wait(n, timeout=30)
-            except EOFError:
-                n = buf.available
+            except EOFError:  # once: what is left is the stream's last
+                end, n = True, buf.available
                 if n == 0:
                     break
                 view = buf.wait(n)
@@ -817,12 +818,12 @@ def test_lossless_write_through_a_named_ring(ring_name):
 
     t = threading.Thread(target=produce)
     t.start()
-    pos = 0
-    while True:
+    pos, end = 0, False
+    while not end:
         try:
             view = consumer.wait(500, timeout=30)  # divides the 1000-sample writes: no deadlock
-        except EOFError:
-            n = consumer.available
+        except EOFError:  # once: what is left is the stream's last
+            end, n = True, consumer.available
             if not n:
                 break
             view = consumer.wait(n)

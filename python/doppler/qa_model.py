@@ -34,7 +34,7 @@ class Model:
         self.q = collections.deque()
         self.dropped = 0
         self.closed = False
-        self.reported = False  # EOFError raised here, no consume since
+        self.reported = False  # EOFError raised for this stream (once per stream)
         self.destroyed = False
         self.last_wait = 0
 
@@ -66,8 +66,8 @@ class Model:
         if not self.closed:
             raise TimeoutError()
         if self.reported:
-            # The end was reported at this position: drop the rest of the
-            # stream and wait for the next one (none comes: nobody else writes).
+            # The end was reported: drop the rest of the stream and wait for
+            # the next one (none comes: nobody else writes).
             self.q.clear()
             self.reported = False
             self.moved_on = True
@@ -89,7 +89,6 @@ class Model:
             raise ValueError("more than readable")
         for _ in range(n):
             self.q.popleft()
-        self.reported = False
         self.last_wait = self.last_wait - n if n < self.last_wait else 0
         return 0  # nothing was overwritten while held: the default reader is tethered
 

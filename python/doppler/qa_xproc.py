@@ -408,11 +408,12 @@ def test_consumer_killed_new_consumer_continues(names, children):
         assert cons.expect("consumed") == ["30000"]
         cons.kill9()
         assert buf.read_index == 30000  # the first unconsumed sample
-        got = 30000
-        while True:
+        got, end = 30000, False
+        while not end:
             try:
                 v = buf.wait(min(4000, buf.capacity), timeout=LONG)
-            except EOFError:
+            except EOFError:  # once: what is left is the stream's last
+                end = True
                 v = buf.wait(buf.available, timeout=LONG) if buf.available else None
                 if v is None:
                     break

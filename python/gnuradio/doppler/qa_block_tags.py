@@ -77,12 +77,11 @@ with buf:
     while ends < 2:
         try:
             buf.wait(500, timeout=60)
-        except EOFError:
-            if buf.available:
-                buf.wait(buf.available)
-            else:
-                ends += 1
+        except EOFError:  # once per stream
+            ends += 1
+            if not buf.available:
                 continue
+            buf.wait(buf.available)  # the rest of the stream
         tags += [tuple(t) for t in buf.tags()]
         buf.consume()
 print(repr(tags), flush=True)
@@ -340,10 +339,12 @@ class SlowReader(threading.Thread):
 
     def run(self):
         try:
-            while True:
+            end = False
+            while not end:
                 try:
                     v = self.buf.wait(64, timeout=LONG)
-                except EOFError:
+                except EOFError:  # once: what is left is the stream's last
+                    end = True
                     if not self.buf.available:
                         return
                     v = self.buf.wait(self.buf.available)

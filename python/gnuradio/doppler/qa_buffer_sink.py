@@ -229,10 +229,11 @@ class qa_buffer_sink(gr_unittest.TestCase):
         consumer = subprocess.Popen(
             [sys.executable, "-c",
              "import sys, numpy as np; from doppler import buffer as b\n"
-             "r = b.F32Buffer.attach(sys.argv[1], timeout=10); nxt = 0\n"
-             "while True:\n"
+             "r = b.F32Buffer.attach(sys.argv[1], timeout=10); nxt = 0; end = False\n"
+             "while not end:\n"
              "    try: v = r.wait(1024, timeout=20)\n"
              "    except EOFError:\n"
+             "        end = True\n"
              "        if not r.available: break\n"
              "        v = r.wait(r.available)\n"
              "    k = len(v)\n"
@@ -605,23 +606,24 @@ print("attached", flush=True)
 with buf:
     done, count, run, stream = 0, 0, None, None
     while done < streams:
+        end = None
         try:
             v = buf.wait(1000, timeout=60)
-        except (EOFError, BrokenPipeError) as e:
-            if buf.available:  # the rest of this stream; the end is told again after it
-                v = buf.wait(buf.available)
-            else:
-                print(stream, run, count, type(e).__name__, flush=True)
-                done, count, run, stream = done + 1, 0, None, None
-                continue  # the next wait waits for the next stream
-        if stream is None:
-            stream, run = buf.stream, int(v.imag[0])
-        assert buf.stream == stream, (buf.stream, stream)
-        assert (v.imag == run).all(), f"a view of stream {stream} (run {run}) holds samples of another run"
-        want = (np.arange(count, count + len(v)) % RAMP).astype(np.float32)
-        assert (v.real == want).all(), f"run {run}: sample {count} on"
-        count += len(v)
-        buf.consume()
+        except (EOFError, BrokenPipeError) as e:  # told once per stream
+            end = e
+            v = buf.wait(buf.available) if buf.available else None  # the rest of it
+        if v is not None:
+            if stream is None:
+                stream, run = buf.stream, int(v.imag[0])
+            assert buf.stream == stream, (buf.stream, stream)
+            assert (v.imag == run).all(), f"a view of stream {stream} (run {run}) holds samples of another run"
+            want = (np.arange(count, count + len(v)) % RAMP).astype(np.float32)
+            assert (v.real == want).all(), f"run {run}: sample {count} on"
+            count += len(v)
+            buf.consume()
+        if end is not None:
+            print(stream, run, count, type(end).__name__, flush=True)
+            done, count, run, stream = done + 1, 0, None, None  # the next wait: the next stream
 """
 
 # A flowgraph process: run argv[2]'s samples (run_samples) into ring argv[1]

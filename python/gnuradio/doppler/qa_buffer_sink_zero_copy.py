@@ -228,10 +228,12 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
         seen = []
 
         def consume():
-            while True:
+            end = False
+            while not end:
                 try:
                     buf.wait(700, timeout=LONG)
-                except EOFError:
+                except EOFError:  # once: what is left is the stream's last
+                    end = True
                     if not buf.available:
                         return
                     buf.wait(buf.available)
@@ -262,10 +264,11 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
         consumer = subprocess.Popen(
             [sys.executable, "-c",
              "import sys, time, numpy as np; from doppler import buffer as b\n"
-             "r = b.F32Buffer.attach(sys.argv[1], timeout=30); nxt = 0; i = 0\n"
-             "while True:\n"
+             "r = b.F32Buffer.attach(sys.argv[1], timeout=30); nxt = 0; i = 0; end = False\n"
+             "while not end:\n"
              "    try: v = r.wait(4096, timeout=60)\n"
              "    except EOFError:\n"
+             "        end = True\n"
              "        if not r.available: break\n"
              "        v = r.wait(r.available)\n"
              "    k = len(v)\n"
