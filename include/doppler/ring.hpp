@@ -246,7 +246,8 @@ public:
             }
         } else {
             r = ctl_->readers[slot_].read_idx.load(std::memory_order_acquire);
-            end = detail::locate(ctl_, r).end;
+            const detail::stream_info si = detail::locate(ctl_, r);
+            end = si.lost ? r : si.end; // a lost stream: nothing of it to tell
         }
         return readable_between(r, w, end);
     }
@@ -726,6 +727,8 @@ private:
     void skip_lapped(uint64_t w) noexcept;
     void skip_to(uint64_t to) noexcept;
     void set_stream(const detail::stream_info& si) noexcept;
+    void lose_streams(const detail::stream_info& si) noexcept;
+    void locate_again() noexcept;
     int64_t overwritten(uint64_t start, uint64_t n) noexcept;
 
     // Also in the hot state (hot.h, a base): cap_, mask_, w_, r_cache_

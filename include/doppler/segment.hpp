@@ -210,7 +210,8 @@ private:
 };
 
 // ---------------------------------------------------------------------------
-// Waiting, waking and liveness (wait.cc): the one place that parks.
+// Waiting and waking (wait.cc: the one place that parks), peers and roles
+// (peers.cc), the reader table (readers.cc), streams and tags.
 // ---------------------------------------------------------------------------
 namespace detail {
 /// CLOCK_MONOTONIC in nanoseconds.
@@ -318,14 +319,17 @@ struct stream_info {
     uint64_t first = 0;
     uint64_t end = stream_open;
     stream_end why = stream_end::open;
+    /// locate: r is older than every stream recorded (their records were
+    /// reused); `stream` is then the one before the oldest recorded, and
+    /// `first` that oldest stream's first sample.
+    bool lost = false;
 };
 /// Read the seam record of stream s; false if it does not hold s (any more).
 bool read_seam(const control* c, uint64_t s, stream_info& out) noexcept;
 /// The stream sample r belongs to: the newest recorded stream that starts at
 /// or before r. If r is past that stream's end, the next (not yet started)
-/// stream with end stream_open. No stream yet: stream 1, open. A stream
-/// older than the seam table: the one before the oldest recorded, open (its
-/// record is gone: ring<T>::learn_stream then skips to the oldest).
+/// stream with end stream_open. No stream yet: stream 1, open. r older than
+/// the seam table: `lost` (see stream_info).
 stream_info locate(const control* c, uint64_t r) noexcept;
 /// Producer: start the next stream at w (an open previous stream, whose
 /// producer died, is ended as broken at w first). Returns its number.

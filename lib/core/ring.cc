@@ -180,17 +180,23 @@ void ring<T>::claim_reader(const std::string& name,
     read_idx_ = reinterpret_cast<uint64_t*>(&ctl_->readers[slot].read_idx);
     consuming_ = true;
     r_ = ctl_->readers[slot].read_idx.load(std::memory_order_acquire);
-    set_stream(detail::locate(ctl_, r_));
-    // A new named reader starts at the write index: the end of a stream
-    // that ended before it came is not news to it.
-    reported_ = !is_default && !resumed && end_ == r_;
-    limit_ = r_;
-    window_ = 0;
-    tag_pos_ = ctl_->tag_tail.load(std::memory_order_acquire);
     // A resumed reader moved past samples reused while it was away is told
     // at its first window, like a lapped one.
     pending_skip_ = jumped;
     skip_at_ = r_;
+    const detail::stream_info si = detail::locate(ctl_, r_);
+    reported_ = false;
+    if (si.lost) {
+        lose_streams(si);
+    } else {
+        set_stream(si);
+        // A new named reader starts at the write index: the end of a stream
+        // that ended before it came is not news to it.
+        reported_ = !is_default && !resumed && end_ == r_;
+    }
+    limit_ = r_;
+    window_ = 0;
+    tag_pos_ = ctl_->tag_tail.load(std::memory_order_acquire);
     get_ok_ = true;
 }
 
@@ -253,7 +259,7 @@ void ring<T>::learn_stream() noexcept
         return;
     const uint64_t ahead = oldest.first - r_; // modular: "behind" is huge
     if (ahead > (uint64_t(1) << 63)) {
-        set_stream(detail::locate(ctl_, r_)); // r_ is already in a later stream
+        locate_again(); // r_ is already in a later stream
     } else if (oldest.stream == s_ + 1) {
         detail::stream_info ended;
         ended.stream = s_;
@@ -262,15 +268,38 @@ void ring<T>::learn_stream() noexcept
         ended.why = stream_end::closed;
         set_stream(ended);
     } else {
-        skip_to(oldest.first);
-        detail::stream_info lost;
-        lost.stream = oldest.stream - 1;
-        lost.first = r_;
-        lost.end = r_;
-        lost.why = stream_end::closed;
-        set_stream(lost);
-        reported_ = false;
+        oldest.stream -= 1;
+        oldest.lost = true;
+        lose_streams(oldest);
     }
+}
+
+template <class T>
+void ring<T>::lose_streams(const detail::stream_info& si) noexcept
+{
+    // The reader's stream is older than the seam table: continue at the
+    // first sample of the oldest stream still recorded (si.first), count
+    // what lies between as skipped, and report the end of the lost
+    // stream(s) there, once.
+    if (si.first - r_ < (uint64_t(1) << 63))
+        skip_to(si.first);
+    detail::stream_info lost;
+    lost.stream = si.stream;
+    lost.first = r_;
+    lost.end = r_;
+    lost.why = stream_end::closed;
+    set_stream(lost);
+    reported_ = false;
+}
+
+template <class T>
+void ring<T>::locate_again() noexcept
+{
+    const detail::stream_info si = detail::locate(ctl_, r_);
+    if (si.lost)
+        lose_streams(si);
+    else
+        set_stream(si);
 }
 
 template <class T>

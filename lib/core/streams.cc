@@ -38,27 +38,30 @@ bool read_seam(const control* c, uint64_t s, stream_info& out) noexcept
 stream_info locate(const control* c, uint64_t r) noexcept
 {
     const uint64_t cur = c->stream.load(std::memory_order_acquire);
-    stream_info best;
-    uint64_t oldest = 0; // the oldest stream recorded, wherever it starts
+    stream_info best, oldest; // oldest: the oldest stream recorded, wherever it starts
     for (uint32_t i = 0; i < seam_slots; ++i) {
         const uint64_t s = c->seams[i].stream.load(std::memory_order_acquire);
         stream_info si;
         if (s == 0 || s > cur || !read_seam(c, s, si))
             continue;
-        if (oldest == 0 || s < oldest)
-            oldest = s;
+        if (oldest.stream == 0 || s < oldest.stream)
+            oldest = si;
         if (si.first > r || (best.stream != 0 && s <= best.stream))
             continue;
         best = si;
     }
     if (best.stream == 0) {
         stream_info next;
-        // Every stream recorded starts after r: r's stream is older than the
-        // table (its record was reused). Say so with the stream before the
-        // oldest: its record is gone too, which the reader's learn_stream
-        // takes as "lost", never as a stream to read on into the next.
-        // Nothing recorded: the next stream to start.
-        next.stream = oldest > 1 ? oldest - 1 : cur + 1;
+        if (oldest.stream > 1) {
+            // Every stream recorded starts after r: r's stream is older than
+            // the table (its record was reused), and where it ended is not
+            // known. Never a stream to read on into the next: lost.
+            next.stream = oldest.stream - 1;
+            next.first = oldest.first;
+            next.lost = true;
+            return next;
+        }
+        next.stream = cur + 1; // nothing recorded: the next stream to start
         return next;
     }
     if (best.end != stream_open && best.end < r) {

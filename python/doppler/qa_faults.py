@@ -145,11 +145,13 @@ def test_producer_killed_at_random_moments_never_tears_a_block(names, children):
                 nonlocal got
                 try:
                     while True:
+                        end = None
                         try:
                             v = buf.wait(sizes.randint(1, 3000), timeout=LONG)
-                        except BrokenPipeError:
+                        except BrokenPipeError as e:  # told once
                             if not buf.available:
                                 raise
+                            end = e
                             v = buf.wait(buf.available)  # the tail, shorter than asked for
                         want = blocks_expected(got, len(v))
                         if not np.array_equal(v, want):
@@ -158,6 +160,8 @@ def test_producer_killed_at_random_moments_never_tears_a_block(names, children):
                                                  f"want {want[k]}: a torn or reordered block")
                         got += len(v)
                         buf.consume()
+                        if end is not None:
+                            raise end
                 except BaseException as e:  # asserted below
                     outcome.append(e)
 
