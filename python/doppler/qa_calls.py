@@ -15,9 +15,6 @@ the test).
 """
 import errno
 import os
-import subprocess
-import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -301,18 +298,3 @@ def test_a_name_whose_object_is_not_a_file_is_os_error(names, kind):
                 cls(4096, name=name)
     finally:
         _remove(path)
-
-
-def test_the_old_module_name_of_the_ring_tool_still_works_with_a_warning():
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sys.modules.pop("doppler.ring", None)
-        import doppler.ring
-        import doppler.ring_tool
-    assert doppler.ring is doppler.ring_tool
-    assert any(issubclass(w.category, DeprecationWarning) and "ring_tool" in str(w.message)
-               for w in caught)
-    r = subprocess.run([sys.executable, "-m", "doppler.ring", "list", "--json"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.lstrip().startswith("[")

@@ -491,7 +491,7 @@ def test_another_users_objects_are_shown_and_attached_only_as_far_as_they_are_va
         assert e.value.errno == 74 and "FIFO" in str(e.value)
 
         tool_code = ("import sys; sys.argv = ['doppler-ring', 'list']; "
-                     "from doppler.ring import main; sys.exit(main())")
+                     "from doppler.ring_tool import main; sys.exit(main())")
         r = run(tool_code)
         assert r.returncode == 0, r.stderr
         line = next(line for line in r.stdout.splitlines() if line.startswith(mine))
