@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# CTest the_debian_package_holds_every_installed_part (cmake/package.cmake):
+# makes the Debian package with cpack, unpacks it with dpkg -x into a scratch
+# root and fails naming each expected file that is not in it.
+#   cmake -DBUILD=<build dir> -DSOURCE=<source dir> -DPREFIX=<install prefix>
+#         -DVERSION=<version> -DPYTHON=<interpreter> -P check_deb.cmake
+# A tree configured for another prefix than /usr does not make the system
+# package: then a tree of its own, configured for /usr, is built first.
+cmake_minimum_required(VERSION 3.19)
+set(work "${BUILD}/check_deb")
+file(REMOVE_RECURSE "${work}/out" "${work}/root")
+file(MAKE_DIRECTORY "${work}/out" "${work}/root")
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    string(REPLACE ";" " " cmd "${ARGN}")
+    message(FATAL_ERROR "${cmd} failed (${rc}):\n${out}")
+  endif()
+endfunction()
+
+if(PREFIX STREQUAL "/usr")
+  set(tree "${BUILD}")
+else()
+  set(tree "${work}/tree")
+  message(STATUS "${BUILD} installs into ${PREFIX}: building ${tree} for /usr")
+  run(${CMAKE_COMMAND} -S "${SOURCE}" -B "${tree}" -DCMAKE_BUILD_TYPE=Release
+      -DCMAKE_INSTALL_PREFIX=/usr)
+  run(${CMAKE_COMMAND} --build "${tree}" -j2)
+endif()
+run(${CMAKE_COMMAND} -E chdir "${tree}" cpack -G DEB -B "${work}/out")
+file(GLOB debs "${work}/out/*.deb")
+list(LENGTH debs n)
+if(NOT n EQUAL 1)
+  message(FATAL_ERROR "cpack made ${n} .deb files in ${work}/out, expected 1: ${debs}")
+endif()
+get_filename_component(deb_name "${debs}" NAME)
+execute_process(COMMAND dpkg --print-architecture OUTPUT_VARIABLE arch
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT deb_name STREQUAL "gr-doppler_${VERSION}_${arch}.deb")
+  message(FATAL_ERROR "the package is ${deb_name}, expected gr-doppler_${VERSION}_${arch}.deb")
+endif()
+execute_process(COMMAND dpkg-deb --field "${debs}" Depends OUTPUT_VARIABLE depends)
+foreach(dep libgnuradio-runtime3.10 libzmq5 python3-numpy)
+  string(FIND "${depends}" "${dep}" at)
+  if(at LESS 0)
+    message(FATAL_ERROR "the package does not depend on ${dep}: Depends: ${depends}")
+  endif()
+endforeach()
+run(dpkg -x "${debs}" "${work}/root")
+
+# Where a Debian system looks: the multiarch library directory, the
+# interpreter's dist-packages (where the gnuradio package is), GRC's blocks.
+execute_process(COMMAND dpkg-architecture -qDEB_HOST_MULTIARCH OUTPUT_VARIABLE multiarch
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+set(lib "usr/lib/${multiarch}")
+set(py "usr/lib/python3/dist-packages")
+set(expected
+  ${lib}/libdoppler-buffer.so.${VERSION}
+  ${lib}/libgnuradio-doppler.so.${VERSION}
+  ${lib}/pkgconfig/doppler-buffer.pc
+  ${lib}/pkgconfig/gnuradio-doppler.pc
+  ${lib}/cmake/doppler-buffer/doppler-bufferConfig.cmake
+  ${lib}/cmake/doppler-buffer/doppler-bufferTargets.cmake
+  ${lib}/cmake/gnuradio-doppler/gnuradio-dopplerConfig.cmake
+  ${lib}/cmake/gnuradio-doppler/gnuradio-dopplerConfigVersion.cmake
+  ${lib}/cmake/gnuradio-doppler/gnuradio-dopplerTargets.cmake
+  usr/include/doppler/buffer.h
+  usr/include/doppler/ring.hpp
+  usr/include/doppler/layout.hpp
+  usr/include/gnuradio/doppler/buffer_sink.h
+  usr/include/gnuradio/doppler/buffer_source.h
+  ${py}/doppler/__init__.py
+  ${py}/doppler/_version.py
+  ${py}/doppler/ring_tool.py
+  ${py}/gnuradio/doppler/__init__.py
+  usr/share/gnuradio/grc/blocks/doppler_buffer_sink.block.yml
+  usr/share/gnuradio/grc/blocks/doppler_buffer_source.block.yml
+  usr/share/gr-doppler/examples/tone_to_ring.grc
+  usr/bin/doppler-ring
+  usr/bin/doppler-bridge
+  usr/bin/doppler-demo
+  usr/bin/doppler-soak)
+# The extension modules carry the interpreter's suffix (buffer.cpython-311-...so).
+file(GLOB_RECURSE ext RELATIVE "${work}/root" "${work}/root/${py}/*.so")
+foreach(module doppler/buffer doppler/_ring_tool gnuradio/doppler/doppler_python)
+  if(NOT ext MATCHES "${py}/${module}\\.[^;/]*so")
+    list(APPEND missing "${py}/${module}*.so")
+  endif()
+endforeach()
+foreach(f ${expected})
+  if(NOT EXISTS "${work}/root/${f}")
+    list(APPEND missing "${f}")
+  endif()
+endforeach()
+file(GLOB_RECURSE held RELATIVE "${work}/root" "${work}/root/*")
+foreach(f ${held})
+  if(NOT f MATCHES "^usr/")
+    list(APPEND stray "${f}")
+  endif()
+endforeach()
+if(missing OR stray)
+  string(REPLACE ";" "\n  " missing "${missing}")
+  string(REPLACE ";" "\n  " stray "${stray}")
+  message(FATAL_ERROR "${deb_name}:\nmissing:\n  ${missing}\noutside /usr:\n  ${stray}")
+endif()
+
+# The unpacked Python package reports the project's version.
+execute_process(COMMAND ${CMAKE_COMMAND} -E env "PYTHONPATH=${work}/root/${py}"
+                ${PYTHON} -c "import doppler; print(doppler.__version__)"
+                OUTPUT_VARIABLE v OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+if(NOT v STREQUAL VERSION)
+  message(FATAL_ERROR "the packaged doppler.__version__ is '${v}' (rc ${rc}), expected ${VERSION}")
+endif()
+message(STATUS "${deb_name}: every expected file is in it")
