@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from doppler.buffer import F32Buffer, I16Buffer
+from doppler_testing import LONG, shm_path
 
 
 # The launcher from apps/ when CTest names it, else the module.
 TOOL = ([sys.executable, os.environ["DOPPLER_RING_TOOL"]] if os.environ.get("DOPPLER_RING_TOOL")
         else [sys.executable, "-m", "doppler.ring_tool"])
-LONG = 60
 
 
 def tool(*args, module=False):
@@ -40,10 +40,6 @@ def listed(name):
     assert rc == 0, err
     rings = {r["name"]: r for r in json.loads(out)}
     return rings.get(name)
-
-
-def shm_path(name):
-    return f"/dev/shm/doppler.{name}"
 
 
 

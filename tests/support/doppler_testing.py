@@ -1,8 +1,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What the Buffer Sink and Buffer Source QA share: the four ways to use a
-ring type, the conversions the blocks promise, draining a ring, stopping a
-flowgraph from a thread."""
+"""What the project's Python tests share (tests/support, on every Python
+test's PYTHONPATH: DOPPLER_TEST_PYTHONPATH in tests/support/CMakeLists.txt).
 
+- Ring names and their files: ring_name() gives a name no other test or
+  concurrent run uses, shm_path() the file of a named ring, the `names`
+  pytest fixture names rings and removes whatever of them is left.
+- The CI skip policy (pytest_runtest_makereport): a conftest.py takes it by
+  assignment, so an unexpected skip fails under CI=true.
+- For the blocks' tests: the four ways to use a ring type, the conversions
+  the blocks promise, draining a ring, reading a child's log, stopping a
+  flowgraph from a thread.
+"""
+
+import contextlib
 import itertools
 import os
 import subprocess
@@ -11,7 +21,51 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from doppler import buffer as dbuf
+
+# Where a named ring lives (the core's shm_dir + shm_prefix, types.hpp).
+SHM_PREFIX = "/dev/shm/doppler."
+
+LONG = 60  # seconds: a bound reached only if something is broken, never a figure asserted
+
+# The three buffer classes and their NumPy sample types.
+ALL = [dbuf.F32Buffer, dbuf.F64Buffer, dbuf.I16Buffer]
+DTYPE = {dbuf.F32Buffer: np.complex64, dbuf.F64Buffer: np.complex128, dbuf.I16Buffer: np.int16}
+
+
+def samples(cls, n, start=0):
+    """n samples of cls's input type numbered start, start+1, ... (mod 2^15 for I16)."""
+    idx = np.arange(start, start + n)
+    if cls is dbuf.I16Buffer:
+        return np.stack([idx % 32768, -(idx % 32768)], axis=1).astype(np.int16)
+    return (idx + 1j * -idx).astype(DTYPE[cls])
+
+
+def calls_on(buf, cls):
+    """A call of each method and property of a buffer object (cls's), for the
+    tests that every one of them refuses a buffer without a ring."""
+    return [
+        lambda: buf.write(samples(cls, 1)),
+        lambda: buf.write(samples(cls, 1), block=True),
+        lambda: buf.wait(1),
+        lambda: buf.consume(1),
+        lambda: buf.consume(),
+        buf.close,
+        lambda: buf.__enter__(),
+    ] + [lambda p=p: getattr(buf, p) for p in
+         ("capacity", "dropped", "available", "name", "written", "read_index", "closed")]
+
+
+def gr_tag(offset, key, value):
+    """A GNU Radio stream tag (gr.tag_t) at `offset` with key `key` (a str)."""
+    import pmt
+    from gnuradio import gr
+    t = gr.tag_t()
+    t.offset = offset
+    t.key = pmt.intern(key)
+    t.value = value
+    return t
 
 SINK_SCALE = 32767.0
 SOURCE_SCALE = 1.0 / 32768
@@ -24,12 +78,84 @@ VARIANTS = {
     "sc16": ("i16", True, dbuf.I16Buffer),
 }
 
-_names = itertools.count()
+_names = itertools.count(1)
 
 
-def ring_name(tag):
-    """A name no other test (or concurrent run) uses."""
-    return "c1qa-%d-%s-%d" % (os.getpid(), tag, next(_names))
+def ring_name(tag="qa"):
+    """A ring name no other test or concurrent run uses: qa-<tag>-<pid>-<n>."""
+    return f"qa-{tag}-{os.getpid()}-{next(_names)}"
+
+
+def shm_path(name):
+    """The file of the named ring `name`."""
+    return SHM_PREFIX + name
+
+
+def shm_exists(name):
+    return os.path.exists(shm_path(name))
+
+
+def remove_files(paths):
+    """Unlink each path that exists (what a test left behind)."""
+    for p in paths:
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+
+
+@contextlib.contextmanager
+def made_names(also=lambda name: ()):
+    """new(tag="qa") gives a ring name no other test or concurrent run uses
+    (ring_name); on leaving, the rings of those names are removed if left,
+    and the paths also(name) gives for each (files a test makes per ring)."""
+    made = []
+
+    def new(tag="qa"):
+        made.append(ring_name(tag))
+        return made[-1]
+
+    try:
+        yield new
+    finally:
+        remove_files([p for n in made for p in (shm_path(n), *also(n))])
+
+
+@pytest.fixture
+def names():
+    """made_names() for one test."""
+    with made_names() as new:
+        yield new
+
+
+# ---------------------------------------------------------------------------
+# Under CI every test runs: an unexpected skip fails. Every conftest.py of
+# the project takes this hook: pytest_runtest_makereport = doppler_testing.
+# pytest_runtest_makereport.
+# ---------------------------------------------------------------------------
+
+# Skip reasons CI accepts (substrings). Empty: CI runs as root, with
+# unshare(1), useradd(8) and setpriv(1), so every test can set itself up.
+# A test that legitimately cannot run in CI goes here, with a comment why.
+ALLOWED_SKIPS = ()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With CI=true in the environment, a skip whose reason is not in
+    ALLOWED_SKIPS is reported as a failure: a test that quietly does not run
+    checks nothing, and CI would stay green."""
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.skipped or hasattr(rep, "wasxfail") or os.environ.get("CI") != "true":
+        return
+    reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+    if any(allowed in reason for allowed in ALLOWED_SKIPS):
+        return
+    rep.outcome = "failed"
+    rep.longrepr = (f"skipped under CI=true, where every test must run: {reason}\n"
+                    "Fix the environment, or add the reason to ALLOWED_SKIPS in "
+                    "tests/support/doppler_testing.py if the test cannot run there.")
 
 
 def next_line(proc):
@@ -67,10 +193,6 @@ def log_lines_with(code, args, marker):
         watchdog.cancel()
         child.stdout.close()
     return said
-
-
-def shm_exists(name):
-    return os.path.exists("/dev/shm/doppler." + name)
 
 
 def complex_input(n, seed=1):
@@ -119,9 +241,6 @@ class Drainer(threading.Thread):
             self.result = drain(self.buf, self.chunk)
         except BaseException as e:  # reported by the test
             self.error = e
-
-
-LONG = 60  # seconds: a bound reached only if something is broken, never a figure asserted
 
 
 def until(state, what):

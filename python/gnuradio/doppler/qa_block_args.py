@@ -11,7 +11,7 @@ import warnings
 
 from gnuradio import doppler, gr_unittest
 
-from qa_common import ring_name
+from doppler_testing import ring_name
 
 BLOCKS = {
     "sink": lambda **kw: doppler.buffer_sink("f32", **kw),

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import (LONG, VARIANTS, Drainer, complex_input, drain, log_lines_with, next_line,
+from doppler_testing import (LONG, VARIANTS, Drainer, complex_input, drain, log_lines_with, next_line,
                        ring_name, shm_exists, stops, to_i16, until)
 
 # Every test here runs once per sink path (CTest registers this file twice):

@@ -17,7 +17,7 @@ import numpy as np
 import pmt
 from gnuradio import doppler, gr, gr_unittest
 
-from qa_common import LONG, drain, ring_name, until
+from doppler_testing import LONG, drain, ring_name, until
 
 
 class ramp_c(gr.sync_block):

@@ -14,7 +14,7 @@ import numpy as np
 import pmt
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import (LONG, SOURCE_SCALE, VARIANTS, Drainer, complex_input, ends_by_itself, log_lines_with,
+from doppler_testing import (LONG, SOURCE_SCALE, VARIANTS, Drainer, complex_input, ends_by_itself, log_lines_with,
                        ring_name, shm_exists, stop_running, stops, to_i16, until)
 
 # A producer in another process: attaches to ring argv[1] and writes argv[2]
