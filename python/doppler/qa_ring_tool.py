@@ -499,3 +499,12 @@ def test_another_users_objects_are_shown_and_attached_only_as_far_as_they_are_va
                 os.unlink(shm_path(name))
             except FileNotFoundError:
                 pass
+
+
+def test_version_prints_the_package_version_and_exits_0():
+    import doppler
+    for module in (False, True):
+        rc, out, err = tool("--version", module=module)
+        assert rc == 0, err
+        assert out.strip() == f"doppler-ring {doppler.__version__}", out
+    assert doppler.__version__.count(".") == 2 and "@" not in doppler.__version__

@@ -81,9 +81,10 @@ VARIANTS = {
 _names = itertools.count(1)
 
 
-def ring_name(tag="qa"):
-    """A ring name no other test or concurrent run uses: qa-<tag>-<pid>-<n>."""
-    return f"qa-{tag}-{os.getpid()}-{next(_names)}"
+def ring_name(tag=""):
+    """A ring name no other test or concurrent run uses: qa-<pid>-<n>, or
+    qa-<pid>-<tag>-<n> (so qa-<pid>-* matches every ring of this process)."""
+    return f"qa-{os.getpid()}-{tag + '-' if tag else ''}{next(_names)}"
 
 
 def shm_path(name):
@@ -106,12 +107,12 @@ def remove_files(paths):
 
 @contextlib.contextmanager
 def made_names(also=lambda name: ()):
-    """new(tag="qa") gives a ring name no other test or concurrent run uses
+    """new(tag="") gives a ring name no other test or concurrent run uses
     (ring_name); on leaving, the rings of those names are removed if left,
     and the paths also(name) gives for each (files a test makes per ring)."""
     made = []
 
-    def new(tag="qa"):
+    def new(tag=""):
         made.append(ring_name(tag))
         return made[-1]
 

@@ -427,9 +427,9 @@ class qa_buffer_sink(gr_unittest.TestCase):
         self.assertIn("another handle in this same process (pid %d)" % os.getpid(),
                       str(cm.exception))
         buf = doppler.buffer.F32Buffer(4096)
-        second = make_sink("f32", buf)
+        second = make_sink("f32", buffer=buf)
         with self.assertRaises(OSError):  # a second sink on one buffer object shares its handle
-            make_sink("f32", doppler.buffer.F32Buffer.attach(name))
+            make_sink("f32", buffer=doppler.buffer.F32Buffer.attach(name))
         del first, second
 
     # --- running the flowgraph again ----------------------------------------------
@@ -567,7 +567,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
 
     def test_a_rerun_with_a_closed_buffer_object_raises_at_start(self):
         buf = doppler.buffer.F32Buffer(4096)
-        snk = make_sink("f32", buf)
+        snk = make_sink("f32", buffer=buf)
         tb = gr.top_block()
         src = blocks.vector_source_c([1j] * 100, False)
         tb.connect(src, snk)
