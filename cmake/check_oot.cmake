@@ -8,14 +8,7 @@ cmake_minimum_required(VERSION 3.19)
 set(work "${BUILD}/check_oot")
 file(REMOVE_RECURSE "${work}")
 
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  if(NOT rc EQUAL 0)
-    string(REPLACE ";" " " cmd "${ARGN}")
-    message(FATAL_ERROR "${cmd} failed (${rc}):\n${out}")
-  endif()
-  set(out "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run.cmake) # run()
 
 run(${CMAKE_COMMAND} --install "${BUILD}" --prefix "${work}/prefix")
 run(${CMAKE_COMMAND} -S "${SOURCE}/tests/oot" -B "${work}/build"

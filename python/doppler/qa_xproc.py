@@ -56,6 +56,11 @@ def say(*a):
     print(*a, flush=True)
 def hold():
     sys.stdin.readline()  # until the parent says so (or dies)
+def claim_consumer(buf):
+    try:
+        buf.wait(1, timeout=0.01)  # the first wait claims the consumer role
+    except TimeoutError:
+        pass
 """
 
 
@@ -430,10 +435,7 @@ def test_lossless_producer_broken_pipe_when_consumer_dies(names, children):
     try:
         cons = children(f"""
             buf = F32Buffer.attach({name!r})
-            try:
-                buf.wait(1, timeout=0.01)  # claims the consumer role
-            except TimeoutError:
-                pass
+            claim_consumer(buf)
             say("claimed")
             hold()
         """)
@@ -457,10 +459,7 @@ def test_second_consumer_and_producer_refused_with_holder_pid(names, children):
     try:
         other = children(f"""
             buf = F32Buffer.attach({name!r})
-            try:
-                buf.wait(1, timeout=0.01)
-            except TimeoutError:
-                pass
+            claim_consumer(buf)
             assert buf.write(make("f32", 0, 10))
             say("claimed")
             hold()

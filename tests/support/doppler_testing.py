@@ -196,6 +196,34 @@ def log_lines_with(code, args, marker):
     return said
 
 
+RAMP_CONSUMER = """
+import sys, time, numpy as np
+from doppler import buffer as b
+name, chunk, slow = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+r = b.F32Buffer.attach(name, timeout=30); nxt = 0; i = 0
+while True:
+    try: v = r.wait(chunk, timeout=60)
+    except EOFError:
+        if not r.available: break
+        v = r.wait(r.available)
+    k = len(v)
+    want = np.arange(nxt, nxt + k, dtype=np.float32)
+    assert (v.real == want).all() and (v.imag == -want).all(), nxt
+    nxt += k; r.consume(k); i += 1
+    if i < slow: time.sleep(0.0005)
+print(nxt, r.dropped)
+"""
+
+
+def ramp_consumer(name, chunk, slow=0):
+    """A process that attaches to f32 ring `name` (within 30 s), reads it in
+    windows of `chunk` until the end of the stream, checks that sample k is
+    k - jk, and prints how many samples it read and the ring's dropped
+    count. Its first `slow` windows take 0.5 ms each (a slow reader)."""
+    return subprocess.Popen([sys.executable, "-c", RAMP_CONSUMER, name, str(chunk), str(slow)],
+                            stdout=subprocess.PIPE, text=True)
+
+
 def complex_input(n, seed=1):
     """Complex test signal in [-1, 1), plus a few out-of-range values that an
     int16 conversion must saturate."""
@@ -252,6 +280,16 @@ def until(state, what):
         if time.monotonic() > deadline:
             raise AssertionError(f"never reached: {what}")
         time.sleep(0.005)
+
+
+def run_while(tb, reader):
+    """tb.run() while reader() runs in a thread of its own. True once both
+    ended; False if the reader still ran LONG seconds after the flowgraph."""
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    tb.run()
+    t.join(LONG)
+    return not t.is_alive()
 
 
 def stops(tb, ready=lambda: True):
