@@ -99,11 +99,19 @@ if(missing OR stray)
   message(FATAL_ERROR "${deb_name}:\nmissing:\n  ${missing}\noutside /usr:\n  ${stray}")
 endif()
 
-# The unpacked Python package reports the project's version.
-execute_process(COMMAND ${CMAKE_COMMAND} -E env "PYTHONPATH=${work}/root/${py}"
-                ${PYTHON} -c "import doppler; print(doppler.__version__)"
-                OUTPUT_VARIABLE v OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
-if(NOT v STREQUAL VERSION)
-  message(FATAL_ERROR "the packaged doppler.__version__ is '${v}' (rc ${rc}), expected ${VERSION}")
+# The unpacked Python packages load (the extension modules with the unpacked
+# libraries) and report the project's version; gnuradio's extend_path finds
+# the unpacked gnuradio/doppler beside the system's gnuradio.
+set(root "${work}/root")
+execute_process(
+  COMMAND ${CMAKE_COMMAND} -E env "PYTHONPATH=${root}/${py}" "LD_LIBRARY_PATH=${root}/${lib}"
+          ${PYTHON} -c "import sys, doppler.buffer; from gnuradio import doppler as blocks
+assert all(m.__file__.startswith(sys.argv[1]) for m in (doppler.buffer, blocks)), (doppler.buffer, blocks)
+assert doppler.buffer.F32Buffer(512).capacity == 512
+print(doppler.__version__)" "${root}/"
+  OUTPUT_VARIABLE v ERROR_VARIABLE err OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT v STREQUAL VERSION)
+  message(FATAL_ERROR "the unpacked Python packages: doppler.__version__ '${v}' (expected "
+                      "${VERSION}), exit code ${rc}:\n${err}")
 endif()
 message(STATUS "${deb_name}: every expected file is in it")
