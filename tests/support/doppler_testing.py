@@ -29,54 +29,10 @@ SHM_PREFIX = "/dev/shm/doppler."
 
 LONG = 60  # seconds: a bound reached only if something is broken, never a figure asserted
 
-# The three buffer classes and their NumPy sample types.
-ALL = [dbuf.F32Buffer, dbuf.F64Buffer, dbuf.I16Buffer]
-DTYPE = {dbuf.F32Buffer: np.complex64, dbuf.F64Buffer: np.complex128, dbuf.I16Buffer: np.int16}
 
-
-def samples(cls, n, start=0):
-    """n samples of cls's input type numbered start, start+1, ... (mod 2^15 for I16)."""
-    idx = np.arange(start, start + n)
-    if cls is dbuf.I16Buffer:
-        return np.stack([idx % 32768, -(idx % 32768)], axis=1).astype(np.int16)
-    return (idx + 1j * -idx).astype(DTYPE[cls])
-
-
-def calls_on(buf, cls):
-    """A call of each method and property of a buffer object (cls's), for the
-    tests that every one of them refuses a buffer without a ring."""
-    return [
-        lambda: buf.write(samples(cls, 1)),
-        lambda: buf.write(samples(cls, 1), block=True),
-        lambda: buf.wait(1),
-        lambda: buf.consume(1),
-        lambda: buf.consume(),
-        buf.close,
-        lambda: buf.__enter__(),
-    ] + [lambda p=p: getattr(buf, p) for p in
-         ("capacity", "dropped", "available", "name", "written", "read_index", "closed")]
-
-
-def gr_tag(offset, key, value):
-    """A GNU Radio stream tag (gr.tag_t) at `offset` with key `key` (a str)."""
-    import pmt
-    from gnuradio import gr
-    t = gr.tag_t()
-    t.offset = offset
-    t.key = pmt.intern(key)
-    t.value = value
-    return t
-
-SINK_SCALE = 32767.0
-SOURCE_SCALE = 1.0 / 32768
-
-# variant -> (block type, sc16, buffer class)
-VARIANTS = {
-    "f32": ("f32", False, dbuf.F32Buffer),
-    "f64": ("f64", False, dbuf.F64Buffer),
-    "i16": ("i16", False, dbuf.I16Buffer),
-    "sc16": ("i16", True, dbuf.I16Buffer),
-}
+# ---------------------------------------------------------------------------
+# Ring names and their files
+# ---------------------------------------------------------------------------
 
 _names = itertools.count(1)
 
@@ -131,8 +87,8 @@ def names():
 
 # ---------------------------------------------------------------------------
 # Under CI every test runs: an unexpected skip fails. Every conftest.py of
-# the project takes this hook: pytest_runtest_makereport = doppler_testing.
-# pytest_runtest_makereport.
+# the project takes this hook by assignment:
+#     pytest_runtest_makereport = doppler_testing.pytest_runtest_makereport
 # ---------------------------------------------------------------------------
 
 # Skip reasons CI accepts (substrings). Empty: CI runs as root, with
@@ -157,6 +113,65 @@ def pytest_runtest_makereport(item, call):
     rep.longrepr = (f"skipped under CI=true, where every test must run: {reason}\n"
                     "Fix the environment, or add the reason to ALLOWED_SKIPS in "
                     "tests/support/doppler_testing.py if the test cannot run there.")
+
+
+# ---------------------------------------------------------------------------
+# Buffers and samples
+# ---------------------------------------------------------------------------
+
+# The three buffer classes and their NumPy sample types.
+ALL = [dbuf.F32Buffer, dbuf.F64Buffer, dbuf.I16Buffer]
+DTYPE = {dbuf.F32Buffer: np.complex64, dbuf.F64Buffer: np.complex128, dbuf.I16Buffer: np.int16}
+
+
+def samples(cls, n, start=0):
+    """n samples of cls's input type numbered start, start+1, ... (mod 2^15 for I16)."""
+    idx = np.arange(start, start + n)
+    if cls is dbuf.I16Buffer:
+        return np.stack([idx % 32768, -(idx % 32768)], axis=1).astype(np.int16)
+    return (idx + 1j * -idx).astype(DTYPE[cls])
+
+
+def calls_on(buf, cls):
+    """A call of each method and property of a buffer object (cls's), for the
+    tests that every one of them refuses a buffer without a ring."""
+    return [
+        lambda: buf.write(samples(cls, 1)),
+        lambda: buf.write(samples(cls, 1), block=True),
+        lambda: buf.wait(1),
+        lambda: buf.consume(1),
+        lambda: buf.consume(),
+        buf.close,
+        lambda: buf.__enter__(),
+    ] + [lambda p=p: getattr(buf, p) for p in
+         ("capacity", "dropped", "available", "name", "written", "read_index", "closed")]
+
+
+# ---------------------------------------------------------------------------
+# The blocks' tests: variants, conversions, tags, processes, flowgraphs
+# ---------------------------------------------------------------------------
+
+SINK_SCALE = 32767.0
+SOURCE_SCALE = 1.0 / 32768
+
+# variant -> (block type, sc16, buffer class)
+VARIANTS = {
+    "f32": ("f32", False, dbuf.F32Buffer),
+    "f64": ("f64", False, dbuf.F64Buffer),
+    "i16": ("i16", False, dbuf.I16Buffer),
+    "sc16": ("i16", True, dbuf.I16Buffer),
+}
+
+
+def gr_tag(offset, key, value):
+    """A GNU Radio stream tag (gr.tag_t) at `offset` with key `key` (a str)."""
+    import pmt
+    from gnuradio import gr
+    t = gr.tag_t()
+    t.offset = offset
+    t.key = pmt.intern(key)
+    t.value = value
+    return t
 
 
 def next_line(proc):
