@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from doppler_testing import shm_path
 
 SRC = os.environ.get("DOPPLER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), ".."))
 GENERATED = os.environ.get("DOPPLER_GENERATED", "")
@@ -20,7 +21,8 @@ TIMEOUT = 120  # seconds: a hang fails the test instead of stalling CTest
 
 
 def leftovers(name):
-    return glob.glob(f"/dev/shm/doppler.{name}")
+    """The rings left whose names match the glob `name`."""
+    return glob.glob(shm_path(name))
 
 
 def test_tone_to_ring_runs_to_completion():

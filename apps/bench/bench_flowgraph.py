@@ -82,6 +82,8 @@ def role_doppler_consumer(args):
     buf = F32Buffer.attach(args.name, timeout=60)
     c0 = cpu_seconds()
     chunk, n = min(args.chunk, buf.capacity), 0
+    # The drain loop of examples/consume_tone.py, on purpose: the example
+    # stands alone for its readers, and the benchmark measures that loop.
     with buf:
         while True:
             try:

@@ -2,8 +2,7 @@
  * gr-doppler C ABI: lock-free SPSC double-mapped rings.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Three ring types with the same functions: T in {f32, f64, i16} (cf32 and cf64: the
- * previous names, still exported).
+ * Three ring types with the same functions: T in {f32, f64, i16}.
  *
  *   dp_buffer_T_t *dp_buffer_T_create(size_t capacity);          in-process
  *   dp_buffer_T_t *dp_buffer_T_create_named(const char *name, size_t capacity);
@@ -232,19 +231,6 @@ DP_BUFFER_DECLARE_MORE(i16, dp_i16_t)
 DP_BUFFER_HOT(f32, dp_f32_t)
 DP_BUFFER_HOT(f64, dp_f64_t)
 DP_BUFFER_HOT(i16, dp_i16_t)
-
-/* Names of the previous release (cf32 / cf64 / ci16), kept for one release:
- * same types, same functions, exported under both names. New code uses the
- * f32 / f64 / i16 names, which match doppler.buffer and the blocks. */
-typedef dp_f32_t dp_cf32_t;
-typedef dp_f64_t dp_cf64_t;
-typedef dp_i16_t dp_ci16_t;
-typedef dp_buffer_f32_t dp_buffer_cf32_t;
-typedef dp_buffer_f64_t dp_buffer_cf64_t;
-DP_BUFFER_DECLARE(cf32, dp_f32_t)
-DP_BUFFER_DECLARE(cf64, dp_f64_t)
-DP_BUFFER_DECLARE_HOT(cf32, dp_f32_t)
-DP_BUFFER_DECLARE_HOT(cf64, dp_f64_t)
 
 #undef DP_BUFFER_DECLARE
 #undef DP_BUFFER_DECLARE_HOT

@@ -224,4 +224,89 @@ constexpr uint64_t tag_record_bytes(uint64_t key_len, uint64_t value_len)
     return (sizeof(tag_record) + key_len + value_len + 15) & ~uint64_t(15);
 }
 
+// ---------------------------------------------------------------------------
+// The byte map of docs/architecture.md ("The shared layout"), offset by
+// offset: each figure the page gives is asserted here, so the page and the
+// layout cannot drift apart.
+// ---------------------------------------------------------------------------
+
+static_assert(ring_magic == 0x474e495252504f44ull, "magic: \"DOPRRING\"");
+static_assert(layout_version == 2, "the page describes layout version 2");
+static_assert(max_readers == 16 && seam_slots == 32 && party_slots == 32,
+              "16 reader slots, 32 seam records, 32 parties");
+// Line 0: constants.
+static_assert(offsetof(control, magic) == 0, "magic @0");
+static_assert(offsetof(control, version) == 8, "version @8");
+static_assert(offsetof(control, type) == 12, "type @12");
+static_assert(offsetof(control, sample_size) == 16, "sample_size @16");
+static_assert(offsetof(control, header_bytes) == 20, "header_bytes @20");
+static_assert(offsetof(control, capacity) == 24, "capacity @24");
+static_assert(offsetof(control, data_bytes) == 32, "data_bytes @32");
+static_assert(offsetof(control, creator) == 40, "creator @40");
+static_assert(offsetof(control, flags) == 48, "flags @48");
+static_assert(offsetof(control, reader_slots) == 52, "reader_slots @52");
+static_assert(offsetof(control, seam_count) == 54, "seam_count @54");
+static_assert(offsetof(control, tag_offset) == 56, "tag_offset @56");
+static_assert(offsetof(control, tag_bytes) == 60, "tag_bytes @60");
+// Line 1: producer.
+static_assert(offsetof(control, write_idx) == 64, "write_idx @64");
+static_assert(offsetof(control, dropped) == 72, "dropped @72");
+static_assert(offsetof(control, stream) == 80, "stream @80");
+static_assert(offsetof(control, horizon) == 88, "horizon @88");
+static_assert(offsetof(control, tag_head) == 96, "tag_head @96");
+static_assert(offsetof(control, tag_tail) == 104, "tag_tail @104");
+static_assert(offsetof(control, tags_dropped) == 112, "tags_dropped @112");
+static_assert(offsetof(control, closed) == 120, "closed @120");
+// Line 2: wake.
+static_assert(offsetof(control, parked_mask) == 128, "parked_mask @128");
+static_assert(offsetof(control, producer_parked) == 132, "producer_parked @132");
+static_assert(offsetof(control, producer_wake_at) == 136, "producer_wake_at @136");
+static_assert(offsetof(control, missed_wakes) == 144, "missed_wakes @144");
+// Line 3: roles.
+static_assert(offsetof(control, producer) == 192, "producer @192");
+static_assert(offsetof(control, producer_handle) == 200, "producer_handle @200");
+static_assert(offsetof(control, slot_lock) == 208, "slot_lock @208");
+static_assert(offsetof(control, reader_mask) == 216, "reader_mask @216");
+static_assert(offsetof(control, tethered_mask) == 220, "tethered_mask @220");
+// Party table @256: 32 entries {process, handle}.
+static_assert(offsetof(control, parties) == 256, "party table @256");
+static_assert(offsetof(party, process) == 0 && offsetof(party, handle) == 8,
+              "party: process +0, handle +8");
+// Reader slot i @768 + 128 i.
+static_assert(offsetof(control, readers) == 768, "reader slots @768");
+static_assert(sizeof(reader_slot) == 128, "reader slots 128 bytes apart");
+static_assert(offsetof(reader_slot, read_idx) == 0, "read_idx +0");
+static_assert(offsetof(reader_slot, wake_at) == 8, "wake_at +8");
+static_assert(offsetof(reader_slot, skipped) == 16, "skipped +16");
+static_assert(offsetof(reader_slot, missed_wakes) == 24, "missed_wakes +24");
+static_assert(offsetof(reader_slot, stream) == 32, "stream +32");
+static_assert(offsetof(reader_slot, parked) == 40, "parked +40");
+static_assert(offsetof(reader_slot, in_use) == 64, "in_use +64");
+static_assert(offsetof(reader_slot, flags) == 68, "flags +68");
+static_assert(offsetof(reader_slot, grace_ns) == 72, "grace_ns +72");
+static_assert(offsetof(reader_slot, holder) == 80, "holder +80");
+static_assert(offsetof(reader_slot, handle) == 88, "handle +88");
+static_assert(offsetof(reader_slot, name) == 96, "name +96");
+static_assert(sizeof(reader_slot::name) == 32, "name: 32 bytes");
+// Seam record s % 32 @2816 + 32 (s % 32).
+static_assert(offsetof(control, seams) == 2816, "seam table @2816");
+static_assert(offsetof(seam, stream) == 0, "stream +0");
+static_assert(offsetof(seam, first) == 8, "first +8");
+static_assert(offsetof(seam, end) == 16, "end +16");
+static_assert(offsetof(seam, reason) == 24, "reason +24");
+static_assert(sizeof(control) == 3840, "control block: 3840 bytes");
+// Tag record header.
+static_assert(offsetof(tag_record, index) == 0, "index +0");
+static_assert(offsetof(tag_record, value_len) == 8, "value_len +8");
+static_assert(offsetof(tag_record, key_len) == 12, "key_len +12");
+static_assert(offsetof(tag_record, kind) == 14, "kind +14");
+static_assert(offsetof(tag_record, reserved) == 15, "reserved +15");
+// Values the page gives.
+static_assert(ring_flag_membarrier == 1, "flags bit 0: the membarrier handshake");
+static_assert(reader_tethered == 1, "reader flags bit 0: tethered");
+static_assert(uint32_t(stream_end::open) == 0 && uint32_t(stream_end::closed) == 1 &&
+                  uint32_t(stream_end::broken) == 2,
+              "seam reason: 0 open, 1 closed, 2 broken");
+static_assert(tag_kind_tag == 1 && tag_kind_skip == 2, "tag record kind: 1 tag, 2 skip");
+
 } // namespace doppler

@@ -303,6 +303,10 @@ std::string buffer_sink_impl::copy_reason(const gr::buffer_sptr& old) const
 {
     if (!d_zero_copy_wanted)
         return "zero_copy=False was asked for";
+#if !DOPPLER_ZERO_COPY
+    (void)old;
+    return DOPPLER_ZERO_COPY_WHY; // set by cmake/zero_copy.cmake
+#else
     const auto t = std::visit([](const auto& r) { return r->seg()->type(); }, d_ring);
     if (t == ::doppler::sample_type::f64)
         return "type f64 widens each sample";
@@ -335,6 +339,7 @@ std::string buffer_sink_impl::copy_reason(const gr::buffer_sptr& old) const
         return "the ring (" + std::to_string(cap) +
             " samples) is larger than GNU Radio's buffers can index (2^30)";
     return "";
+#endif
 }
 
 bool buffer_sink_impl::start()
@@ -356,6 +361,7 @@ bool buffer_sink_impl::start()
             "{}: copy path (the sink copies each chunk into the ring): {}", ring, why);
         return true;
     }
+#if DOPPLER_ZERO_COPY
     const gr::block_sptr up = old->link();
     const gr::block_detail_sptr up_detail = up->detail();
     int port = -1;
@@ -381,6 +387,7 @@ bool buffer_sink_impl::start()
                    "only publishes",
                    ring,
                    up->alias());
+#endif
     return true;
 }
 
@@ -420,8 +427,10 @@ bool buffer_sink_impl::stop()
     // Zero-copy: first make sure the upstream block can no longer write into
     // the ring (it may still be running); the ring's end must come after
     // its last write.
+#if DOPPLER_ZERO_COPY
     if (d_ring_buffer)
         d_ring_buffer->detach(1000);
+#endif
     std::visit(
         [this](const auto& r) {
             if (d_owned)

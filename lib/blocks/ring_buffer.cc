@@ -14,6 +14,7 @@
 
 #include <algorithm>
 
+#if DOPPLER_ZERO_COPY // else the sink has the copy path alone (ring_buffer.h)
 namespace gr {
 namespace doppler {
 namespace detail {
@@ -204,3 +205,4 @@ void ring_buffer::detach(int timeout_ms) noexcept
 } // namespace detail
 } // namespace doppler
 } // namespace gr
+#endif // DOPPLER_ZERO_COPY

@@ -112,10 +112,21 @@
 #include <memory>
 #include <string>
 
+// DOPPLER_ZERO_COPY (lib/blocks/CMakeLists.txt, decided by
+// cmake/zero_copy.cmake): 1 where GNU Radio's gr::buffer has the protected
+// fields this class sets (GNU Radio 3.10.x); 0 elsewhere, and then the class
+// is only declared and the sink always copies.
+#ifndef DOPPLER_ZERO_COPY
+#define DOPPLER_ZERO_COPY 1
+#endif
+
 namespace gr {
 namespace doppler {
 namespace detail {
 
+#if !DOPPLER_ZERO_COPY
+class ring_buffer;
+#else
 class ring_buffer : public gr::buffer
 {
 public:
@@ -188,6 +199,7 @@ private:
     std::shared_ptr<::doppler::segment> d_private;
     gr::logger_ptr d_log;
 };
+#endif // DOPPLER_ZERO_COPY
 
 } // namespace detail
 } // namespace doppler

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+import doppler_testing
+from doppler_testing import gr_tag as tag
 import numpy as np
 import pmt
 import pytest
@@ -28,11 +30,7 @@ from gnuradio import blocks, gr, zeromq
 
 BRIDGE = os.environ.get("DOPPLER_BRIDGE", "")
 PY = "/usr/bin/python3"
-_count = itertools.count(1)
-
-
-def shm(name):
-    return f"/dev/shm/doppler.{name}"
+_count = itertools.count(1)  # log and output file names
 
 
 def position_path(name):
@@ -43,19 +41,8 @@ def position_path(name):
 def names():
     """new() gives a ring name nobody else uses; the rings and their position
     files are removed afterwards."""
-    made = []
-
-    def new():
-        made.append(f"qa-br-{os.getpid()}-{next(_count)}")
-        return made[-1]
-
-    yield new
-    for n in made:
-        for p in (shm(n), position_path(n)):
-            try:
-                os.unlink(p)
-            except FileNotFoundError:
-                pass
+    with doppler_testing.made_names(also=lambda n: (position_path(n),)) as new:
+        yield new
 
 
 @pytest.fixture
@@ -384,14 +371,6 @@ def run_until(tb, sink, n, timeout=60):
         tb.wait()
 
 
-def tag(offset, key, value):
-    t = gr.tag_t()
-    t.offset = offset
-    t.key = pmt.intern(key)
-    t.value = value
-    return t
-
-
 def test_a_stock_push_sink_with_tags_feeds_recv_samples_and_tags_at_their_offsets(
         names, procs, tmp_path):
     b = names()
@@ -473,8 +452,7 @@ FLOWGRAPH = r"""
 import sys, numpy as np, pmt
 from gnuradio import blocks, doppler, gr
 name, first, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def tag(offset, key, value):
-    t = gr.tag_t(); t.offset = offset; t.key = pmt.intern(key); t.value = value; return t
+from doppler_testing import gr_tag as tag
 x = (np.arange(first, first + n) + 0j).astype(np.complex64)
 tags = [tag(0, "rx_time", pmt.make_tuple(pmt.from_uint64(first), pmt.from_double(0.5))),
         tag(777, "rx_freq", pmt.from_double(2.4e9 + first)),

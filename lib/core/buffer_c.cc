@@ -259,7 +259,4 @@ DP_BUFFER_DEFINE(i16, i16, dp_i16_t)
 DP_BUFFER_DEFINE_MORE(f32, f32, dp_f32_t)
 DP_BUFFER_DEFINE_MORE(f64, f64, dp_f64_t)
 DP_BUFFER_DEFINE_MORE(i16, i16, dp_i16_t)
-// The previous release's names (buffer.h): the same functions again.
-DP_BUFFER_DEFINE(cf32, f32, dp_f32_t)
-DP_BUFFER_DEFINE(cf64, f64, dp_f64_t)
 }

@@ -1,34 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Fixtures shared by the doppler package's pytest files."""
-import itertools
+"""Fixtures of the doppler package's pytest files. What every test shares
+(ring names, the CI skip policy) is tests/support/doppler_testing.py."""
 import os
 import subprocess
 
+import doppler_testing
 import pytest
 
-_count = itertools.count(1)
-
-
-def shm_path(name):
-    return f"/dev/shm/doppler.{name}"
-
-
-@pytest.fixture
-def names():
-    """new() gives a ring name no other test or concurrent run uses
-    (qa-<pid>-<n>); nothing of them is left in /dev/shm afterwards."""
-    made = []
-
-    def new():
-        made.append(f"qa-{os.getpid()}-{next(_count)}")
-        return made[-1]
-
-    yield new
-    for n in made:
-        try:
-            os.unlink(shm_path(n))
-        except FileNotFoundError:
-            pass
+names = doppler_testing.names
+pytest_runtest_makereport = doppler_testing.pytest_runtest_makereport
 
 
 @pytest.fixture
@@ -47,31 +27,3 @@ def throwaway_user():
         yield pw.pw_uid, pw.pw_gid
     finally:
         subprocess.run(["userdel", name], capture_output=True, timeout=60)
-
-
-# ---------------------------------------------------------------------------
-# Under CI every test runs: an unexpected skip fails.
-# ---------------------------------------------------------------------------
-
-# Skip reasons CI accepts (substrings). Empty: CI runs as root, with
-# unshare(1), useradd(8) and setpriv(1), so every test can set itself up.
-# A test that legitimately cannot run in CI goes here, with a comment why.
-ALLOWED_SKIPS = ()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    """With CI=true in the environment, a skip whose reason is not in
-    ALLOWED_SKIPS is reported as a failure: a test that quietly does not run
-    checks nothing, and CI would stay green."""
-    outcome = yield
-    rep = outcome.get_result()
-    if not rep.skipped or hasattr(rep, "wasxfail") or os.environ.get("CI") != "true":
-        return
-    reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-    if any(allowed in reason for allowed in ALLOWED_SKIPS):
-        return
-    rep.outcome = "failed"
-    rep.longrepr = (f"skipped under CI=true, where every test must run: {reason}\n"
-                    "Fix the environment, or add the reason to ALLOWED_SKIPS in "
-                    "python/doppler/conftest.py if the test cannot run there.")

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from doppler.buffer import F32Buffer, F64Buffer
-
-LONG = 60
+from doppler_testing import LONG
 
 
 def seq(start, n):

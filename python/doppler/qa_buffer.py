@@ -13,27 +13,17 @@ import pathlib
 import signal
 import threading
 import time
-import uuid
 
 import numpy as np
 import pytest
 
 import doppler.buffer as db
+import doppler_testing
+from doppler_testing import ALL, DTYPE, LONG, calls_on, samples
 from doppler.buffer import F32Buffer, F64Buffer, I16Buffer
 
-ALL = [F32Buffer, F64Buffer, I16Buffer]
 MIN_CAPACITY = {F32Buffer: 512, F64Buffer: 256, I16Buffer: 1024}
-DTYPE = {F32Buffer: np.complex64, F64Buffer: np.complex128, I16Buffer: np.int16}
 TYPE_NAME = {F32Buffer: "f32", F64Buffer: "f64", I16Buffer: "i16"}
-LONG = 60  # seconds: a bound reached only if something is broken, never a figure asserted
-
-
-def samples(cls, n, start=0):
-    """n samples of cls's input type numbered start, start+1, ... (mod 2^15 for I16)."""
-    idx = np.arange(start, start + n)
-    if cls is I16Buffer:
-        return np.stack([idx % 32768, -(idx % 32768)], axis=1).astype(np.int16)
-    return (idx + 1j * -idx).astype(DTYPE[cls])
 
 
 def numbers(cls, view):
@@ -46,19 +36,10 @@ def expect_numbers(cls, start, n):
     return idx % 32768 if cls is I16Buffer else idx
 
 
-def unique_name():
-    return f"qa_buffer-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
 @pytest.fixture
-def ring_name():
-    name = unique_name()
-    yield name
-    # A test that failed half-way must not leave /dev/shm litter behind.
-    try:
-        os.unlink(f"/dev/shm/doppler.{name}")
-    except FileNotFoundError:
-        pass
+def ring_name(names):
+    """One ring name of this test's own (removed afterwards if left)."""
+    return names("qa_buffer")
 
 
 # --------------------------------------------------------------------------
@@ -496,17 +477,7 @@ def test_capacity_of_wrong_type_is_type_error():
 def test_every_call_after_destroy_is_value_error(cls):
     buf = cls(4096)
     buf.destroy()
-    calls = [
-        lambda: buf.write(samples(cls, 1)),
-        lambda: buf.write(samples(cls, 1), block=True),
-        lambda: buf.wait(1),
-        lambda: buf.consume(1),
-        lambda: buf.consume(),
-        buf.close,
-        lambda: buf.__enter__(),
-    ] + [lambda p=p: getattr(buf, p) for p in
-         ("capacity", "dropped", "available", "name", "written", "read_index", "closed")]
-    for call in calls:
+    for call in calls_on(buf, cls):
         with pytest.raises(ValueError, match="destroyed"):
             call()
     buf.destroy()  # idempotent
@@ -724,7 +695,7 @@ def test_an_interrupted_blocking_write_leaves_what_it_copied_published():
 def test_named_create_and_attach(cls, ring_name):
     producer = cls(5000, name=ring_name)
     assert producer.name == ring_name and producer.capacity == 8192
-    assert oct(os.stat(f"/dev/shm/doppler.{ring_name}").st_mode & 0o777) == "0o600"
+    assert oct(os.stat(doppler_testing.shm_path(ring_name)).st_mode & 0o777) == "0o600"
     consumer = cls.attach(ring_name)
     assert consumer.name == ring_name and consumer.capacity == 8192
     producer.write(samples(cls, 100))
@@ -733,10 +704,10 @@ def test_named_create_and_attach(cls, ring_name):
     consumer.consume()
     assert producer.read_index == 100
     producer.destroy()  # ends the stream; the attached peer keeps the name
-    assert os.path.exists(f"/dev/shm/doppler.{ring_name}")
+    assert os.path.exists(doppler_testing.shm_path(ring_name))
     assert consumer.closed
     consumer.destroy()  # the last party leaves: the name goes
-    assert not os.path.exists(f"/dev/shm/doppler.{ring_name}")
+    assert not os.path.exists(doppler_testing.shm_path(ring_name))
     with pytest.raises(FileNotFoundError):
         cls.attach(ring_name)
 
@@ -749,11 +720,11 @@ def test_existing_name_is_file_exists_error(ring_name):
 
 def test_attach_missing_is_file_not_found():
     with pytest.raises(FileNotFoundError, match="timeout"):  # the hint
-        F32Buffer.attach(unique_name())
+        F32Buffer.attach(doppler_testing.ring_name())
     # With a timeout it waits for the ring (test_attach_waits_for_a_ring_created_later),
     # then says for how long it looked.
     with pytest.raises(FileNotFoundError, match="within"):
-        F32Buffer.attach(unique_name(), timeout=0.1)
+        F32Buffer.attach(doppler_testing.ring_name(), timeout=0.1)
 
 
 def test_attach_waits_for_a_ring_created_later(ring_name):
@@ -802,8 +773,8 @@ def test_name_of_wrong_type_is_type_error():
 
 def test_context_manager_removes_the_name(ring_name):
     with F32Buffer(4096, name=ring_name):
-        assert os.path.exists(f"/dev/shm/doppler.{ring_name}")
-    assert not os.path.exists(f"/dev/shm/doppler.{ring_name}")
+        assert os.path.exists(doppler_testing.shm_path(ring_name))
+    assert not os.path.exists(doppler_testing.shm_path(ring_name))
 
 
 def test_lossless_write_through_a_named_ring(ring_name):

@@ -15,23 +15,13 @@ the test).
 """
 import errno
 import os
-import subprocess
-import sys
-import warnings
 
 import numpy as np
 import pytest
 
 from doppler.buffer import F32Buffer, F64Buffer, I16Buffer
+from doppler_testing import ALL, calls_on, samples, shm_path
 
-ALL = [F32Buffer, F64Buffer, I16Buffer]
-DTYPE = {F32Buffer: np.complex64, F64Buffer: np.complex128, I16Buffer: np.int16}
-
-
-def samples(cls, n):
-    if cls is I16Buffer:
-        return np.zeros((n, 2), dtype=np.int16)
-    return np.zeros(n, dtype=DTYPE[cls])
 
 
 class Hook:
@@ -184,18 +174,7 @@ def test_a_method_of_one_class_refuses_an_object_of_another(cls):
 def test_every_call_on_an_uninitialised_object_is_value_error(cls):
     """An object made with __new__ alone (no __init__, no attach) has no ring."""
     buf = cls.__new__(cls)
-    calls = [
-        lambda: buf.write(samples(cls, 1)),
-        lambda: buf.write(samples(cls, 1), block=True),
-        lambda: buf.wait(1),
-        lambda: buf.consume(1),
-        lambda: buf.consume(),
-        buf.close,
-        buf.__doppler_ring__,
-        lambda: buf.__enter__(),
-    ] + [lambda p=p: getattr(buf, p) for p in
-         ("capacity", "dropped", "available", "name", "written", "read_index", "closed")]
-    for call in calls:
+    for call in calls_on(buf, cls) + [buf.__doppler_ring__]:
         with pytest.raises(ValueError, match="initialised"):
             call()
     assert "destroyed" in repr(buf)
@@ -286,7 +265,7 @@ def _remove(path):
 @pytest.mark.parametrize("kind", ["directory", "fifo"])
 def test_a_name_whose_object_is_not_a_file_is_os_error(names, kind):
     name = names()
-    path = f"/dev/shm/doppler.{name}"
+    path = shm_path(name)
     _not_a_ring(kind, path)
     try:
         for cls in ALL:
@@ -301,18 +280,3 @@ def test_a_name_whose_object_is_not_a_file_is_os_error(names, kind):
                 cls(4096, name=name)
     finally:
         _remove(path)
-
-
-def test_the_old_module_name_of_the_ring_tool_still_works_with_a_warning():
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sys.modules.pop("doppler.ring", None)
-        import doppler.ring
-        import doppler.ring_tool
-    assert doppler.ring is doppler.ring_tool
-    assert any(issubclass(w.category, DeprecationWarning) and "ring_tool" in str(w.message)
-               for w in caught)
-    r = subprocess.run([sys.executable, "-m", "doppler.ring", "list", "--json"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.lstrip().startswith("[")

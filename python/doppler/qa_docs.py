@@ -13,10 +13,9 @@ import time
 import numpy as np
 
 import doppler.buffer
+from doppler_testing import LONG
 
 README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
-
-LONG = 60  # seconds: a bound reached only if something is broken
 
 PAGE_THREADED = '''
 from doppler.buffer import F32Buffer

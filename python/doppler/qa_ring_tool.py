@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from doppler.buffer import F32Buffer, I16Buffer
+from doppler_testing import LONG, shm_path
 
 
 # The launcher from apps/ when CTest names it, else the module.
 TOOL = ([sys.executable, os.environ["DOPPLER_RING_TOOL"]] if os.environ.get("DOPPLER_RING_TOOL")
         else [sys.executable, "-m", "doppler.ring_tool"])
-LONG = 60
 
 
 def tool(*args, module=False):
@@ -40,10 +40,6 @@ def listed(name):
     assert rc == 0, err
     rings = {r["name"]: r for r in json.loads(out)}
     return rings.get(name)
-
-
-def shm_path(name):
-    return f"/dev/shm/doppler.{name}"
 
 
 
@@ -491,7 +487,7 @@ def test_another_users_objects_are_shown_and_attached_only_as_far_as_they_are_va
         assert e.value.errno == 74 and "FIFO" in str(e.value)
 
         tool_code = ("import sys; sys.argv = ['doppler-ring', 'list']; "
-                     "from doppler.ring import main; sys.exit(main())")
+                     "from doppler.ring_tool import main; sys.exit(main())")
         r = run(tool_code)
         assert r.returncode == 0, r.stderr
         line = next(line for line in r.stdout.splitlines() if line.startswith(mine))
@@ -503,3 +499,12 @@ def test_another_users_objects_are_shown_and_attached_only_as_far_as_they_are_va
                 os.unlink(shm_path(name))
             except FileNotFoundError:
                 pass
+
+
+def test_version_prints_the_package_version_and_exits_0():
+    import doppler
+    for module in (False, True):
+        rc, out, err = tool("--version", module=module)
+        assert rc == 0, err
+        assert out.strip() == f"doppler-ring {doppler.__version__}", out
+    assert doppler.__version__.count(".") == 2 and "@" not in doppler.__version__

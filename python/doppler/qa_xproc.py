@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 
 from doppler.buffer import F32Buffer, F64Buffer, I16Buffer
+from doppler_testing import LONG, shm_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TYPES = {"f32": F32Buffer, "f64": F64Buffer, "i16": I16Buffer}
 TYPE_NAMES = {"f32": "f32", "f64": "f64", "i16": "i16"}
-LONG = 60  # seconds: only reached if something is broken
 
 
 def make(kind, start, n):
@@ -40,10 +40,6 @@ def make(kind, start, n):
         return seq.astype(np.uint32).view(np.int16).reshape(n, 2)
     dtype = np.complex64 if kind == "f32" else np.complex128
     return (seq + 1j * (seq % 1000)).astype(dtype)
-
-
-def shm_path(name):
-    return f"/dev/shm/doppler.{name}"
 
 
 # ---------------------------------------------------------------------------
@@ -60,6 +56,11 @@ def say(*a):
     print(*a, flush=True)
 def hold():
     sys.stdin.readline()  # until the parent says so (or dies)
+def claim_consumer(buf):
+    try:
+        buf.wait(1, timeout=0.01)  # the first wait claims the consumer role
+    except TimeoutError:
+        pass
 """
 
 
@@ -435,10 +436,7 @@ def test_lossless_producer_broken_pipe_when_consumer_dies(names, children):
     try:
         cons = children(f"""
             buf = F32Buffer.attach({name!r})
-            try:
-                buf.wait(1, timeout=0.01)  # claims the consumer role
-            except TimeoutError:
-                pass
+            claim_consumer(buf)
             say("claimed")
             hold()
         """)
@@ -462,10 +460,7 @@ def test_second_consumer_and_producer_refused_with_holder_pid(names, children):
     try:
         other = children(f"""
             buf = F32Buffer.attach({name!r})
-            try:
-                buf.wait(1, timeout=0.01)
-            except TimeoutError:
-                pass
+            claim_consumer(buf)
             assert buf.write(make("f32", 0, 10))
             say("claimed")
             hold()

@@ -228,6 +228,8 @@ def _cmd_rm(args):
 def _parser():
     p = argparse.ArgumentParser(prog="doppler-ring", description=__doc__.splitlines()[0],
                                 epilog="Exit codes: 0 done, 1 not found or refused, 2 usage error.")
+    from ._version import __version__
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="{list,info,rm}")
     ls = sub.add_parser("list", help="list every ring in /dev/shm")
     ls.add_argument("--json", action="store_true", help="machine-readable output")

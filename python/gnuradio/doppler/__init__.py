@@ -8,8 +8,6 @@
 `name` is a ring name (shared between processes through /dev/shm); `buffer`
 instead hands the block a doppler.buffer F32Buffer / F64Buffer / I16Buffer
 object of the same process (`doppler.buffer` is re-exported here for that).
-A buffer object passed as `name` still works for one release, with a
-DeprecationWarning.
 """
 
 from doppler import buffer  # noqa: F401

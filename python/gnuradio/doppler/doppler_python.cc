@@ -8,8 +8,6 @@
  * that holds a ring in this process (a doppler.buffer F32Buffer, F64Buffer or
  * I16Buffer), handed over through the capsule protocol of
  * python/common/ring_handle.hpp; the block then keeps that buffer's ring.
- * A buffer object passed as `name=` still works for one release, with a
- * DeprecationWarning.
  */
 #include <pybind11/pybind11.h>
 
@@ -39,7 +37,7 @@ ring_ref ring_of(py::handle obj, const char* keyword)
             throw py::error_already_set();
         throw py::type_error(std::string(keyword) +
                              " must be a doppler.buffer F32Buffer, F64Buffer or "
-                             "I16Buffer (or a ring name as name=), got " +
+                             "I16Buffer, got " +
                              Py_TYPE(obj.ptr())->tp_name);
     }
     switch (h.type) {
@@ -74,16 +72,9 @@ where_t where_of(const py::object& name, const py::object& buffer)
             throw py::error_already_set();
         return s;
     }
-    if (!py::hasattr(name, doppler::python::ring_handle_method))
-        throw py::type_error("name must be a ring name (str), got " +
-                             std::string(Py_TYPE(name.ptr())->tp_name) +
-                             "; pass a doppler.buffer object as buffer=");
-    if (PyErr_WarnEx(PyExc_DeprecationWarning,
-                     "passing a doppler.buffer object as name= is deprecated; pass it as "
-                     "buffer=",
-                     2) < 0)
-        throw py::error_already_set();
-    return ring_of(name, "name");
+    throw py::type_error("name must be a ring name (str), got " +
+                         std::string(Py_TYPE(name.ptr())->tp_name) +
+                         "; pass a doppler.buffer object as buffer=");
 }
 
 /// The capacity keyword: a positive number of samples (the core's check).
@@ -129,7 +120,7 @@ PYBIND11_MODULE(doppler_python, m)
         "/dev/shm/doppler.<name>).\n"
         "buffer: instead of name, a doppler.buffer F32Buffer/F64Buffer/I16Buffer of "
         "this\n"
-        "  process (a buffer object as name= still works, deprecated).\n"
+        "  process.\n"
         "capacity: samples, used only when the ring is created here.\n"
         "policy: 'drop' (never stalls; refused chunks counted in dropped()) or 'block'\n"
         "  (lossless: waits for the consumer).\n"
@@ -207,8 +198,7 @@ PYBIND11_MODULE(doppler_python, m)
         "name: ring name (attached if it exists, created otherwise).\n"
         "buffer: instead of name, a doppler.buffer F32Buffer/F64Buffer/I16Buffer of "
         "this\n"
-        "  process (a buffer object as name= still works, deprecated); the block reads\n"
-        "  as the reader that buffer was attached with.\n"
+        "  process; the block reads as the reader that buffer was attached with.\n"
         "capacity: samples, used only when the ring is created here.\n"
         "reader: with name, '' (the default reader) or a reader name of its own, so\n"
         "  several flowgraphs can read one ring; tethered: a named reader holds the\n"

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """QA of the blocks' arguments: name= (a ring name) or buffer= (a
-doppler.buffer object, through its capsule), the deprecated buffer object as
+doppler.buffer object, through its capsule), a buffer object refused as
 name=, names that cannot be encoded, scales that cannot round-trip, and the
 messages a GRC user reads (which block parameter to change)."""
 
@@ -11,7 +11,7 @@ import warnings
 
 from gnuradio import doppler, gr_unittest
 
-from qa_common import ring_name
+from doppler_testing import ring_name
 
 BLOCKS = {
     "sink": lambda **kw: doppler.buffer_sink("f32", **kw),
@@ -25,18 +25,15 @@ class qa_block_args(gr_unittest.TestCase):
         for kind, make in BLOCKS.items():
             buf = doppler.buffer.F32Buffer(512)
             with warnings.catch_warnings():
-                warnings.simplefilter("error")  # no DeprecationWarning on the new keyword
+                warnings.simplefilter("error")  # the block warns about nothing
                 make(buffer=buf)
             buf.destroy()
 
-    def test_a_buffer_object_as_name_still_works_with_a_deprecation_warning(self):
+    def test_a_buffer_object_as_name_is_type_error_naming_buffer(self):
         for kind, make in BLOCKS.items():
             buf = doppler.buffer.F32Buffer(512)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+            with self.assertRaisesRegex(TypeError, "buffer=", msg=kind):
                 make(name=buf)
-            self.assertTrue(any(issubclass(w.category, DeprecationWarning) and "buffer=" in str(w.message)
-                                for w in caught), kind)
             buf.destroy()
 
     def test_name_and_buffer_together_or_neither_is_type_error(self):

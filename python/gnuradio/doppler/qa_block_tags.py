@@ -15,15 +15,8 @@ import numpy as np
 import pmt
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import LONG, VARIANTS, complex_input, next_line, ring_name, shm_exists, to_i16, until
-
-
-def tag(offset, key, value):
-    t = gr.tag_t()
-    t.offset = offset
-    t.key = pmt.intern(key)
-    t.value = value
-    return t
+from doppler_testing import gr_tag as tag
+from doppler_testing import LONG, VARIANTS, complex_input, next_line, ring_name, shm_exists, to_i16, until
 
 
 def rx_time(secs, frac):
@@ -361,17 +354,16 @@ class SlowReader(threading.Thread):
 UNENCODABLE = """
 import pmt
 from gnuradio import blocks, doppler, gr
-def tag(offset, key, value):
-    t = gr.tag_t(); t.offset = offset; t.key = key; t.value = value; return t
+from doppler_testing import gr_tag as tag
 intkeys = pmt.dict_add(pmt.make_dict(), pmt.from_long(1), pmt.PMT_T)
-bad = [tag(1, pmt.intern("pair"), pmt.cons(pmt.intern("a"), pmt.PMT_T)),
-       tag(2, pmt.intern("list"), pmt.list2(pmt.from_long(1), pmt.from_long(2))),
-       tag(3, pmt.intern("intkeys"), intkeys),
-       tag(3, pmt.intern("ok"), pmt.from_long(1)),
-       tag(5, pmt.intern("k" * 256), pmt.PMT_T),
-       tag(50, pmt.intern("pair"), pmt.cons(pmt.PMT_T, pmt.PMT_T)),
-       tag(51, pmt.intern("list"), pmt.list1(pmt.PMT_T)),
-       tag(60, pmt.intern("ok"), pmt.from_long(2))]
+bad = [tag(1, "pair", pmt.cons(pmt.intern("a"), pmt.PMT_T)),
+       tag(2, "list", pmt.list2(pmt.from_long(1), pmt.from_long(2))),
+       tag(3, "intkeys", intkeys),
+       tag(3, "ok", pmt.from_long(1)),
+       tag(5, "k" * 256, pmt.PMT_T),
+       tag(50, "pair", pmt.cons(pmt.PMT_T, pmt.PMT_T)),
+       tag(51, "list", pmt.list1(pmt.PMT_T)),
+       tag(60, "ok", pmt.from_long(2))]
 buf = doppler.buffer.F32Buffer(4096)
 snk = doppler.buffer_sink("f32", buffer=buf)
 tb = gr.top_block()

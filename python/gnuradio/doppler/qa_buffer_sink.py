@@ -13,8 +13,8 @@ import sys
 import numpy as np
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import (LONG, VARIANTS, Drainer, complex_input, drain, log_lines_with, next_line,
-                       ring_name, shm_exists, stops, to_i16, until)
+from doppler_testing import (LONG, VARIANTS, Drainer, complex_input, drain, log_lines_with, next_line,
+                             ramp_consumer, ring_name, shm_exists, stops, to_i16, until)
 
 # Every test here runs once per sink path (CTest registers this file twice):
 # DOPPLER_QA_SINK_PATH=zero-copy (the default) makes each sink with
@@ -141,6 +141,8 @@ class qa_buffer_sink(gr_unittest.TestCase):
 
     # --- by name: either side creates the ring ------------------------------
 
+    # An intentional mirror of qa_buffer_source.py's check_by_name / test_by_name:
+    # the same cases seen from the other end of the ring.
     def check_by_name(self, variant, consumer_first):
         btype, sc16, cls = VARIANTS[variant]
         name = ring_name("sink-" + variant)
@@ -220,34 +222,17 @@ class qa_buffer_sink(gr_unittest.TestCase):
     # --- across processes -----------------------------------------------------
 
     def test_cross_process_block_policy_every_sample(self):
-        import subprocess
-        import sys
         name = ring_name("xproc")
         n = 2_000_000
         seq = np.arange(n, dtype=np.float32)
         snk = make_sink("f32", name, 4096, "block")  # creates the ring
-        consumer = subprocess.Popen(
-            [sys.executable, "-c",
-             "import sys, numpy as np; from doppler import buffer as b\n"
-             "r = b.F32Buffer.attach(sys.argv[1], timeout=10); nxt = 0; end = False\n"
-             "while not end:\n"
-             "    try: v = r.wait(1024, timeout=20)\n"
-             "    except EOFError:\n"
-             "        end = True\n"
-             "        if not r.available: break\n"
-             "        v = r.wait(r.available)\n"
-             "    k = len(v)\n"
-             "    want = np.arange(nxt, nxt + k, dtype=np.float32)\n"
-             "    assert (v.real == want).all() and (v.imag == -want).all(), nxt\n"
-             "    nxt += k; r.consume(k)\n"
-             "print(nxt)", name],
-            stdout=subprocess.PIPE, text=True)
+        consumer = ramp_consumer(name, 1024)
         tb = gr.top_block()
         tb.connect(blocks.vector_source_c((seq - 1j * seq).tolist()), snk)
         tb.run()
         out, _ = consumer.communicate(timeout=60)
         self.assertEqual(consumer.returncode, 0)
-        self.assertEqual(int(out), n)
+        self.assertEqual(out.split(), [str(n), "0"])
         self.assertEqual(snk.dropped(), 0)
         self.assertEqual(snk.zero_copy(), ZERO_COPY)
 
@@ -428,9 +413,9 @@ class qa_buffer_sink(gr_unittest.TestCase):
         self.assertIn("another handle in this same process (pid %d)" % os.getpid(),
                       str(cm.exception))
         buf = doppler.buffer.F32Buffer(4096)
-        second = make_sink("f32", buf)
+        second = make_sink("f32", buffer=buf)
         with self.assertRaises(OSError):  # a second sink on one buffer object shares its handle
-            make_sink("f32", doppler.buffer.F32Buffer.attach(name))
+            make_sink("f32", buffer=doppler.buffer.F32Buffer.attach(name))
         del first, second
 
     # --- running the flowgraph again ----------------------------------------------
@@ -568,7 +553,7 @@ class qa_buffer_sink(gr_unittest.TestCase):
 
     def test_a_rerun_with_a_closed_buffer_object_raises_at_start(self):
         buf = doppler.buffer.F32Buffer(4096)
-        snk = make_sink("f32", buf)
+        snk = make_sink("f32", buffer=buf)
         tb = gr.top_block()
         src = blocks.vector_source_c([1j] * 100, False)
         tb.connect(src, snk)

@@ -17,7 +17,7 @@ import numpy as np
 import pmt
 from gnuradio import doppler, gr, gr_unittest
 
-from qa_common import LONG, drain, ring_name, until
+from doppler_testing import LONG, drain, ramp_consumer, ring_name, run_while, until
 
 
 class ramp_c(gr.sync_block):
@@ -198,11 +198,7 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
                 got.append(np.array(v))
                 buf.consume()
 
-        t = threading.Thread(target=consume, daemon=True)
-        t.start()
-        tb.run()
-        t.join(LONG)
-        self.assertFalse(t.is_alive())
+        self.assertTrue(run_while(tb, consume), "the reader never ended")
         np.testing.assert_array_equal(np.concatenate(got), ramp(0, n))
         self.assertEqual(snk.zero_copy(), zero_copy)
         base = lo[0]
@@ -240,11 +236,7 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
                 seen.extend((t.index, t.key, t.value) for t in buf.tags() if t.key == "k")
                 buf.consume()
 
-        t = threading.Thread(target=consume, daemon=True)
-        t.start()
-        tb.run()
-        t.join(LONG)
-        self.assertFalse(t.is_alive())
+        self.assertTrue(run_while(tb, consume), "the reader never ended")
         self.assertEqual(snk.zero_copy(), zero_copy)
         return seen
 
@@ -261,23 +253,7 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
         name = ring_name("zc-xproc")
         n = 10_000_000
         snk = doppler.buffer_sink("f32", name, 1 << 16, "block")  # creates the ring
-        consumer = subprocess.Popen(
-            [sys.executable, "-c",
-             "import sys, time, numpy as np; from doppler import buffer as b\n"
-             "r = b.F32Buffer.attach(sys.argv[1], timeout=30); nxt = 0; i = 0; end = False\n"
-             "while not end:\n"
-             "    try: v = r.wait(4096, timeout=60)\n"
-             "    except EOFError:\n"
-             "        end = True\n"
-             "        if not r.available: break\n"
-             "        v = r.wait(r.available)\n"
-             "    k = len(v)\n"
-             "    want = np.arange(nxt, nxt + k, dtype=np.float32)\n"
-             "    assert (v.real == want).all() and (v.imag == -want).all(), nxt\n"
-             "    nxt += k; r.consume(k); i += 1\n"
-             "    if i < 1000: time.sleep(0.0005)\n"
-             "print(nxt, r.dropped)", name],
-            stdout=subprocess.PIPE, text=True)
+        consumer = ramp_consumer(name, 4096, slow=1000)
         tb = gr.top_block()
         src = ramp_c(n)  # referenced here: GNU Radio does not keep a Python block alive
         tb.connect(src, snk)

@@ -14,8 +14,8 @@ import numpy as np
 import pmt
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from qa_common import (LONG, SOURCE_SCALE, VARIANTS, Drainer, complex_input, ends_by_itself, log_lines_with,
-                       ring_name, shm_exists, stop_running, stops, to_i16, until)
+from doppler_testing import (LONG, SOURCE_SCALE, VARIANTS, Drainer, complex_input, ends_by_itself, log_lines_with,
+                             ring_name, shm_exists, stop_running, stops, to_i16, until)
 
 # A producer in another process: attaches to ring argv[1] and writes argv[2]
 # samples k + 1j * k for k from argv[3], lossless; prints "written"; then
@@ -98,6 +98,8 @@ class qa_buffer_source(gr_unittest.TestCase):
         tb.run()
         np.testing.assert_allclose(sink.data(), [0.5 + 0.25j, -1 + 1j], rtol=1e-6)
 
+    # An intentional mirror of qa_buffer_sink.py's check_by_name / test_by_name:
+    # the same cases seen from the other end of the ring.
     def check_by_name(self, variant, producer_first):
         btype, sc16, cls = VARIANTS[variant]
         name = ring_name("source-" + variant)
