@@ -231,7 +231,7 @@ constexpr uint64_t tag_record_bytes(uint64_t key_len, uint64_t value_len)
 // ---------------------------------------------------------------------------
 
 static_assert(ring_magic == 0x474e495252504f44ull, "magic: \"DOPRRING\"");
-static_assert(layout_version == 2, "the page describes layout version 2");
+static_assert(layout_version == 3, "the page describes layout version 3");
 static_assert(max_readers == 16 && seam_slots == 32 && party_slots == 32,
               "16 reader slots, 32 seam records, 32 parties");
 // Line 0: constants.
@@ -268,6 +268,9 @@ static_assert(offsetof(control, producer_handle) == 200, "producer_handle @200")
 static_assert(offsetof(control, slot_lock) == 208, "slot_lock @208");
 static_assert(offsetof(control, reader_mask) == 216, "reader_mask @216");
 static_assert(offsetof(control, tethered_mask) == 220, "tethered_mask @220");
+static_assert(offsetof(control, floor) == 224, "floor @224");
+static_assert(offsetof(control, refreshing) == 232, "refreshing @232");
+static_assert(offsetof(control, joining_mask) == 236, "joining_mask @236");
 // Party table @256: 32 entries {process, handle}.
 static_assert(offsetof(control, parties) == 256, "party table @256");
 static_assert(offsetof(party, process) == 0 && offsetof(party, handle) == 8,
