@@ -95,7 +95,10 @@ public:
             connection_monitor::event ev;
             while (mon.next(ev)) {
                 if (ev.what == connection_monitor::event::up) {
-                    log_.info("connected to %s", ev.endpoint.c_str());
+                    log_.limited(line::connected,
+                                 logger::level::info,
+                                 "connected to %s",
+                                 ev.endpoint.c_str());
                     last_heard = now_ns();
                 } else if (ev.what == connection_monitor::event::down) {
                     // What the sender sent before it went is still queued here.
@@ -104,8 +107,10 @@ public:
                     in_->end_stream(stream_end::broken,
                                     "the sender went away (its connection closed)");
                     in_->forget_peer();
-                    log_.info("disconnected from %s; ZeroMQ reconnects",
-                              ev.endpoint.c_str());
+                    log_.limited(line::disconnected,
+                                 logger::level::info,
+                                 "disconnected from %s; ZeroMQ reconnects",
+                                 ev.endpoint.c_str());
                 }
             }
             for (int i = 0; i < 64 && !stop_requested(); ++i) {
@@ -129,6 +134,7 @@ public:
             tick();
         }
         in_->finish();
+        log_.flush(true);
         const inbound::counters& st = in_->stats();
         log_.info("stopped: %llu samples in %llu messages, %llu gaps (%llu samples), "
                   "%llu refused",
@@ -197,6 +203,7 @@ private:
         const int64_t now = now_ns();
         if (now - last_status_ < 1'000'000'000)
             return;
+        log_.flush();
         const double dt = double(now - last_status_) / 1e9;
         const inbound::counters& st = in_->stats();
         if (!log_.quiet()) {

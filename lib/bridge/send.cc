@@ -151,12 +151,18 @@ public:
             connection_monitor::event ev;
             while (mon.next(ev)) {
                 if (ev.what == connection_monitor::event::up) {
-                    log_.info("peer connected (%zu connected)", mon.connections());
+                    log_.limited(line::connected,
+                                 logger::level::info,
+                                 "peer connected (%zu connected)",
+                                 mon.connections());
                     hello = true;
                 } else if (ev.what == connection_monitor::event::down) {
-                    log_.info("peer disconnected (%zu connected)%s",
-                              mon.connections(),
-                              o_.pub ? ""
+                    log_.limited(line::disconnected,
+                                 logger::level::info,
+                                 "peer disconnected (%zu connected)%s",
+                                 mon.connections(),
+                                 o_.pub
+                                     ? ""
                                      : "; messages ZeroMQ had queued for it are lost (a "
                                        "receiver started again reports the gap)");
                 }
@@ -180,10 +186,13 @@ public:
             pending_ = ob_->next(out, slice_ns);
             if (pending_.what != outbound::kind::idle) {
                 if (pending_.what == outbound::kind::end)
-                    log_.info("the ring's stream ended (%s) at index %llu: sending the "
-                              "end marker",
-                              pending_.why == stream_end::broken ? "broken" : "closed",
-                              ull(pending_.first));
+                    log_.limited(
+                        line::stream_end_sent,
+                        logger::level::info,
+                        "the ring's stream ended (%s) at index %llu: sending the "
+                        "end marker",
+                        pending_.why == stream_end::broken ? "broken" : "closed",
+                        ull(pending_.first));
                 if (out.send(sock.get(), 0))
                     sent(pending_, last_sent);
             }
@@ -194,6 +203,7 @@ public:
                       "no peer took",
                       ull(pending_.items),
                       ull(pending_.first));
+        log_.flush(true);
         log_.info("stopped: %llu samples in %llu messages (%llu bytes) sent, %llu "
                   "skipped",
                   ull(items_),
@@ -217,6 +227,7 @@ private:
         const int64_t now = now_ns();
         if (now < next_status_)
             return;
+        log_.flush();
         const double dt = double(now - last_status_) / 1e9;
         if (!log_.quiet()) {
             const uint64_t cap = ob_->capacity();
