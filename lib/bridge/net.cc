@@ -246,7 +246,10 @@ connection_monitor::connection_monitor(void* ctx, void* socket) : watched_(socke
     if (zmq_socket_monitor(socket,
                            addr.c_str(),
                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED |
-                               ZMQ_EVENT_DISCONNECTED) != 0)
+                               ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
         throw error(zmq_errno(), "cannot monitor the ZeroMQ socket: " + zmq_why());
     pair_ = zmq_socket(ctx, ZMQ_PAIR);
     if (!pair_ || zmq_connect(pair_, addr.c_str()) != 0)
@@ -290,6 +293,18 @@ bool connection_monitor::next(event& out)
                                 zmq_msg_size(&m));
         zmq_msg_close(&m);
     }
+    out.code = ev;
+    out.value = value;
+    if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        out.what = event::ready;
+        ++ready_;
+        return true;
+    }
+    if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+        ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        out.what = event::failed;
+        return true;
+    }
     out.fd = value;
     if (ev == ZMQ_EVENT_CONNECTED || ev == ZMQ_EVENT_ACCEPTED) {
         out.what = event::up;
@@ -297,6 +312,12 @@ bool connection_monitor::next(event& out)
     } else if (ev == ZMQ_EVENT_DISCONNECTED) {
         out.what = event::down;
         up_.erase(value);
+        // Events carry no connection for a handshake: count them. A down
+        // after a ready is a connection that had carried messages.
+        if (ready_ > 0 && ready_ >= up_.size() + 1) {
+            out.was_ready = true;
+            --ready_;
+        }
     }
     return true;
 }

@@ -76,7 +76,8 @@ enum class line : uint8_t {
     connected, ///< either end: a peer's connection came up
     disconnected, ///< either end: a peer's connection went down
     stream_end_sent, ///< send: the ring's stream ended, its marker sent
-    key_refused, ///< either end: a peer's CURVE key is not among the peers
+    key_accepted, ///< recv: a sender's CURVE key is one of the peers
+    key_refused, ///< recv: a sender's CURVE key is not one of the peers
     handshake_failed, ///< either end: a peer failed the CURVE handshake
     count
 };
@@ -214,8 +215,17 @@ class connection_monitor
 {
 public:
     struct event {
-        enum kind { up, down, other } what = other;
+        /// up, down: a connection (TCP, IPC) came or went; ready: its
+        /// handshake succeeded (messages can flow); failed: its handshake
+        /// failed (code is ZeroMQ's event, value its detail: a ZAP status or
+        /// a protocol error); the connection then goes down.
+        enum kind { up, down, ready, failed, other } what = other;
         int fd = -1;
+        uint16_t code = 0;
+        int32_t value = 0;
+        /// For down: the connection had finished its handshake (it carried
+        /// messages); false when its handshake failed or never finished.
+        bool was_ready = false;
         std::string endpoint;
     };
     connection_monitor(void* ctx, void* socket);
@@ -233,6 +243,7 @@ private:
     void* watched_;
     void* pair_ = nullptr;
     std::set<int> up_;
+    size_t ready_ = 0; // connections up whose handshake succeeded
 };
 
 } // namespace bridge

@@ -719,7 +719,7 @@ def run_bridge(*args):
 
 def test_the_command_line_says_what_was_wrong_and_what_to_do(names, tmp_path):
     p = run_bridge()
-    assert p.returncode == 2 and "say send or recv" in p.stderr
+    assert p.returncode == 2 and "say send, recv or keygen" in p.stderr
     p = run_bridge("send", "rx")
     assert p.returncode == 2 and "send takes RING and ENDPOINT (1 given)" in p.stderr
     p = run_bridge("send", "rx", "localhost:5555")

@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "bridge.hpp"
+#include "curve.hpp"
 #include "net.hpp"
 #include "position.hpp"
 #include "relay.hpp"
@@ -56,8 +57,18 @@ public:
         });
         seg.reset();
 
+        // CURVE: this end is the server (curve.hpp), and its authenticator
+        // must be bound before the socket connects.
+        std::unique_ptr<curve_keys> keys;
+        if (!o_.curve_keys.empty())
+            keys = std::make_unique<curve_keys>(curve_keys::load(o_.curve_keys));
         zmq_context ctx;
+        std::unique_ptr<curve_authenticator> auth;
+        if (keys)
+            auth = std::make_unique<curve_authenticator>(ctx.get(), *keys, log_);
         zmq_sock sock(ctx.get(), o_.sub ? ZMQ_SUB : ZMQ_PULL);
+        if (keys)
+            curve_server(sock.get(), *keys);
         sock.set_int(ZMQ_RCVHWM, o_.hwm, "high-water mark (--hwm)");
         sock.set_int(ZMQ_LINGER, 0, "linger time");
         // Past --max-message a message is refused (logged, counted); far past
@@ -77,9 +88,11 @@ public:
                         "cannot connect to " + printable(o_.endpoint) + ": " + zmq_why() +
                             "; give the sender's endpoint, like tcp://HOST:5555 or "
                             "ipc:///tmp/rx.zmq");
-        log_.info("receiving from %s (%s) into ring '%s' (%s, --wire %s, capacity %llu)",
+        log_.info("receiving from %s (%s%s) into ring '%s' (%s, --wire %s, capacity "
+                  "%llu)",
                   o_.endpoint.c_str(),
                   o_.sub ? "SUB" : "PULL",
+                  keys ? ", CURVE: senders with a key in peers/ only" : "",
                   o_.ring.c_str(),
                   type_name(type),
                   wire_name(o_.wire),
@@ -95,11 +108,23 @@ public:
             connection_monitor::event ev;
             while (mon.next(ev)) {
                 if (ev.what == connection_monitor::event::up) {
+                    last_heard = now_ns();
+                } else if (ev.what == connection_monitor::event::ready) {
                     log_.limited(line::connected,
                                  logger::level::info,
-                                 "connected to %s",
-                                 ev.endpoint.c_str());
+                                 "connected to %s%s",
+                                 ev.endpoint.c_str(),
+                                 keys ? " (CURVE)" : "");
                     last_heard = now_ns();
+                } else if (ev.what == connection_monitor::event::failed) {
+                    const std::string why =
+                        handshake_failure(ev.code, ev.value, true, bool(keys));
+                    if (!why.empty())
+                        log_.limited(line::handshake_failed,
+                                     logger::level::warn,
+                                     "%s (%s)",
+                                     why.c_str(),
+                                     ev.endpoint.c_str());
                 } else if (ev.what == connection_monitor::event::down) {
                     // What the sender sent before it went is still queued here.
                     while (receive(sock.get()))
@@ -107,10 +132,11 @@ public:
                     in_->end_stream(stream_end::broken,
                                     "the sender went away (its connection closed)");
                     in_->forget_peer();
-                    log_.limited(line::disconnected,
-                                 logger::level::info,
-                                 "disconnected from %s; ZeroMQ reconnects",
-                                 ev.endpoint.c_str());
+                    if (ev.was_ready) // (a failed handshake is said apart)
+                        log_.limited(line::disconnected,
+                                     logger::level::info,
+                                     "disconnected from %s; ZeroMQ reconnects",
+                                     ev.endpoint.c_str());
                 }
             }
             for (int i = 0; i < 64 && !stop_requested(); ++i) {

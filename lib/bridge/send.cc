@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "bridge.hpp"
+#include "curve.hpp"
 #include "net.hpp"
 #include "relay.hpp"
 
@@ -118,8 +119,15 @@ public:
         const sample_type type = seg->type();
         seg.reset();
 
+        // CURVE: this end is a client of the one receiver in peers/
+        // (curve.hpp), whichever side binds.
+        std::unique_ptr<curve_keys> keys;
+        if (!o_.curve_keys.empty())
+            keys = std::make_unique<curve_keys>(curve_keys::load(o_.curve_keys));
         zmq_context ctx;
         zmq_sock sock(ctx.get(), o_.pub ? ZMQ_PUB : ZMQ_PUSH);
+        if (keys)
+            curve_client(sock.get(), *keys);
         sock.set_int(ZMQ_SNDHWM, o_.hwm, "high-water mark (--hwm)");
         sock.set_int(ZMQ_LINGER, 1000, "linger time");
         if (zmq_bind(sock.get(), o_.endpoint.c_str()) != 0)
@@ -141,6 +149,17 @@ public:
                   o_.tethered ? "tethered" : "untethered",
                   o_.pub ? "PUB" : "PUSH",
                   bound_.c_str());
+        if (keys)
+            log_.info(
+                "CURVE: encrypted, only to the receiver whose key is %s/peers/%s.pub",
+                keys->dir.c_str(),
+                keys->peers[0].name.c_str());
+        else if (!loopback_only(o_.endpoint))
+            log_.warn("%s is reachable from other hosts and nothing is encrypted or "
+                      "authenticated: anyone who can reach it can connect and read the "
+                      "stream (with PUSH, taking a share of the samples from the "
+                      "receiver); give both ends --curve-keys DIR (docs/bridge.md)",
+                      bound_.c_str());
 
         zmq_out out;
         int64_t last_sent = now_ns();
@@ -150,21 +169,32 @@ public:
         while (!stop_requested()) {
             connection_monitor::event ev;
             while (mon.next(ev)) {
-                if (ev.what == connection_monitor::event::up) {
+                if (ev.what == connection_monitor::event::ready) {
                     log_.limited(line::connected,
                                  logger::level::info,
-                                 "peer connected (%zu connected)",
-                                 mon.connections());
-                    hello = true;
-                } else if (ev.what == connection_monitor::event::down) {
-                    log_.limited(line::disconnected,
-                                 logger::level::info,
-                                 "peer disconnected (%zu connected)%s",
+                                 "peer connected (%zu connected)%s",
                                  mon.connections(),
-                                 o_.pub
-                                     ? ""
-                                     : "; messages ZeroMQ had queued for it are lost (a "
-                                       "receiver started again reports the gap)");
+                                 keys ? " (CURVE)" : "");
+                    hello = true;
+                } else if (ev.what == connection_monitor::event::failed) {
+                    const std::string why =
+                        handshake_failure(ev.code, ev.value, false, bool(keys));
+                    if (!why.empty())
+                        log_.limited(line::handshake_failed,
+                                     logger::level::warn,
+                                     "%s (%s)",
+                                     why.c_str(),
+                                     ev.endpoint.c_str());
+                } else if (ev.what == connection_monitor::event::down) {
+                    if (ev.was_ready) // (a failed handshake is said apart)
+                        log_.limited(
+                            line::disconnected,
+                            logger::level::info,
+                            "peer disconnected (%zu connected)%s",
+                            mon.connections(),
+                            o_.pub ? ""
+                                   : "; messages ZeroMQ had queued for it are lost (a "
+                                     "receiver started again reports the gap)");
                 }
             }
             peers_ = mon.connections();
