@@ -253,7 +253,7 @@ void curve_server(void* socket, const curve_keys& k)
         throw error(zmq_errno(), "cannot set the ZAP domain: " + zmq_why());
 }
 
-void curve_client(void* socket, const curve_keys& k)
+const curve_peer& curve_receiver_key(const curve_keys& k)
 {
     if (k.peers.size() != 1) {
         std::string list;
@@ -266,7 +266,13 @@ void curve_client(void* socket, const curve_keys& k)
                         "): keep only the receiver's public key there (receivers of "
                         "one --pub sender share one key pair)");
     }
-    set_key(socket, ZMQ_CURVE_SERVERKEY, k.peers[0].z85, "receiver's public key");
+    return k.peers[0];
+}
+
+void curve_client(void* socket, const curve_keys& k)
+{
+    set_key(
+        socket, ZMQ_CURVE_SERVERKEY, curve_receiver_key(k).z85, "receiver's public key");
     set_key(socket, ZMQ_CURVE_PUBLICKEY, k.public_z85, "CURVE public key");
     set_key(socket, ZMQ_CURVE_SECRETKEY, k.secret_z85, "CURVE secret key");
 }

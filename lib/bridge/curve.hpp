@@ -70,8 +70,10 @@ struct curve_keys {
 /// Make `socket` the CURVE server (the receiver): its secret key; senders are
 /// checked by the authenticator, which must exist first.
 void curve_server(void* socket, const curve_keys& k);
-/// Make `socket` a CURVE client (the sender) of the one receiver in peers/
-/// (error(EINVAL) with what to do if there is not exactly one).
+/// The one receiver's key of a sender's peers/ (error(EINVAL) with what to
+/// do if there is not exactly one).
+const curve_peer& curve_receiver_key(const curve_keys& k);
+/// Make `socket` a CURVE client (the sender) of that receiver.
 void curve_client(void* socket, const curve_keys& k);
 
 /// The receiver's ZAP handler: bound to inproc://zeromq.zap.01 in `ctx`

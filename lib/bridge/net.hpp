@@ -70,12 +70,11 @@ enum class line : uint8_t {
     tags_not_carried, ///< recv: tags the ring cannot carry left out
     gap, ///< recv: samples missing before a message
     offset_back, ///< recv: the sender's offset went back (a new sender)
-    stream_broken, ///< recv: the local stream ended as broken
-    stream_closed, ///< recv: the local stream closed
+    stream_broken, ///< either end: a stream ended as broken (recv: the local one)
+    stream_closed, ///< either end: a stream closed (recv: the local one)
     closed_by_other, ///< recv: another handle closed the local stream
     connected, ///< either end: a peer's connection came up
     disconnected, ///< either end: a peer's connection went down
-    stream_end_sent, ///< send: the ring's stream ended, its marker sent
     key_accepted, ///< recv: a sender's CURVE key is one of the peers
     key_refused, ///< recv: a sender's CURVE key is not one of the peers
     handshake_failed, ///< either end: a peer failed the CURVE handshake

@@ -42,6 +42,10 @@ public:
 
     int run()
     {
+        // Keys first: a mistake in them makes nothing.
+        std::unique_ptr<curve_keys> keys;
+        if (!o_.curve_keys.empty())
+            keys = std::make_unique<curve_keys>(curve_keys::load(o_.curve_keys));
         std::shared_ptr<segment> seg = open_ring();
         const sample_type type = seg->type();
         wire_item_bytes(type, o_.wire); // refuses sc16 for f64 before anything starts
@@ -58,10 +62,8 @@ public:
         seg.reset();
 
         // CURVE: this end is the server (curve.hpp), and its authenticator
-        // must be bound before the socket connects.
-        std::unique_ptr<curve_keys> keys;
-        if (!o_.curve_keys.empty())
-            keys = std::make_unique<curve_keys>(curve_keys::load(o_.curve_keys));
+        // must be bound before the socket connects. (The keys were read
+        // first of all.)
         zmq_context ctx;
         std::unique_ptr<curve_authenticator> auth;
         if (keys)

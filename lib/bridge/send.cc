@@ -89,6 +89,12 @@ public:
 
     int run()
     {
+        // Keys first: a mistake in them is said before any wait.
+        std::unique_ptr<curve_keys> keys;
+        if (!o_.curve_keys.empty()) {
+            keys = std::make_unique<curve_keys>(curve_keys::load(o_.curve_keys));
+            curve_receiver_key(*keys);
+        }
         std::shared_ptr<segment> seg;
         try {
             seg = segment::attach(o_.ring, sample_type(0));
@@ -121,9 +127,6 @@ public:
 
         // CURVE: this end is a client of the one receiver in peers/
         // (curve.hpp), whichever side binds.
-        std::unique_ptr<curve_keys> keys;
-        if (!o_.curve_keys.empty())
-            keys = std::make_unique<curve_keys>(curve_keys::load(o_.curve_keys));
         zmq_context ctx;
         zmq_sock sock(ctx.get(), o_.pub ? ZMQ_PUB : ZMQ_PUSH);
         if (keys)
@@ -217,7 +220,8 @@ public:
             if (pending_.what != outbound::kind::idle) {
                 if (pending_.what == outbound::kind::end)
                     log_.limited(
-                        line::stream_end_sent,
+                        pending_.why == stream_end::broken ? line::stream_broken
+                                                           : line::stream_closed,
                         logger::level::info,
                         "the ring's stream ended (%s) at index %llu: sending the "
                         "end marker",
