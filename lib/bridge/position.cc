@@ -179,7 +179,8 @@ position_file::position_file(const std::string& path, uint64_t dev, uint64_t ino
                             " names (hard links): another name could lead someone "
                             "else to it" +
                             what_to_do);
-        if (uint64_t(st.st_size) != bytes)
+        // 0 bytes: made by a receiver that died before it reserved the page.
+        if (st.st_size != 0 && uint64_t(st.st_size) != bytes)
             throw error(EBADMSG,
                         label + " is " + std::to_string(st.st_size) + " bytes, not " +
                             std::to_string(bytes) +
@@ -187,8 +188,9 @@ position_file::position_file(const std::string& path, uint64_t dev, uint64_t ino
         // Its header, read with pread (never through a mapping) before
         // anything is mapped.
         uint64_t head[2] = { 0, 0 };
-        if (::pread(fd.fd, head, sizeof head, 0) != ssize_t(sizeof head) ||
-            (head[0] != 0 && head[0] != magic))
+        if (st.st_size != 0 &&
+            (::pread(fd.fd, head, sizeof head, 0) != ssize_t(sizeof head) ||
+             (head[0] != 0 && head[0] != magic)))
             throw error(EBADMSG,
                         label + " is not a doppler-bridge position file" + what_to_do);
         // A file that was only sized has pages that do not exist yet: get

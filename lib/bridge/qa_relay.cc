@@ -487,6 +487,11 @@ BOOST_AUTO_TEST_CASE(a_position_file_that_is_not_this_users_own_is_refused_unmap
     ::unlink(path.c_str());
     BOOST_REQUIRE(::link(good.c_str(), path.c_str()) == 0);
     says(refusal(path), "has 2 names");
+    // Empty, this user's and private: what a receiver that died before it
+    // reserved the page leaves. Taken, and made whole.
+    make(0, 0600);
+    BOOST_TEST(refusal(path) == "");
+    BOOST_TEST(size_of(path) == off_t(position_file::bytes));
     // Not the size of a position file (and not made so).
     make(100, 0600);
     says(refusal(path), "is 100 bytes");
