@@ -48,6 +48,18 @@ const char* const what_to_do =
     "--position none (a restarted receiver then cannot report samples lost in "
     "flight)";
 
+/// The error of a page that cannot be reserved (posix_fallocate's `e`).
+error no_room(int e, const std::string& label)
+{
+    return error(e,
+                 "cannot reserve " + std::to_string(position_file::bytes) +
+                     " bytes for " + label + ": " + std::strerror(e) +
+                     (e == ENOSPC ? " (its file system is full: free space there, e.g. "
+                                    "`doppler-ring rm --stale` for /dev/shm, or give "
+                                    "another path with --position)"
+                                  : what_to_do));
+}
+
 struct fd_guard {
     int fd;
     ~fd_guard()
@@ -142,14 +154,7 @@ position_file::position_file(const std::string& path, uint64_t dev, uint64_t ino
         // it, and a store into it when the file system is full is a SIGBUS.
         if (const int e = ::posix_fallocate(fd.fd, 0, off_t(bytes))) {
             ::unlink(path.c_str());
-            throw error(e,
-                        "cannot reserve " + std::to_string(bytes) + " bytes for " +
-                            label + ": " + std::strerror(e) +
-                            (e == ENOSPC ? " (its file system is full: free space "
-                                           "there, e.g. `doppler-ring rm --stale` for "
-                                           "/dev/shm, or give another path with "
-                                           "--position)"
-                                         : ""));
+            throw no_room(e, label);
         }
     } else {
         // Somebody's file: it must be what this user's receiver made.
@@ -196,9 +201,7 @@ position_file::position_file(const std::string& path, uint64_t dev, uint64_t ino
         // A file that was only sized has pages that do not exist yet: get
         // them now, while an error is still a message.
         if (const int e = ::posix_fallocate(fd.fd, 0, off_t(bytes)))
-            throw error(e,
-                        "cannot reserve " + std::to_string(bytes) + " bytes for " +
-                            label + ": " + std::strerror(e) + what_to_do);
+            throw no_room(e, label);
     }
     void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.fd, 0);
     if (p == MAP_FAILED) {

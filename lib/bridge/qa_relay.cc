@@ -14,8 +14,13 @@
 #include "relay.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cmath>
 #include <cstdio>
@@ -437,6 +442,69 @@ BOOST_AUTO_TEST_CASE(a_new_position_file_is_private_and_its_page_reserved)
         BOOST_TEST(st.st_blocks * 512 >= off_t(position_file::bytes));
     }
     ::unlink(path.c_str());
+}
+
+namespace {
+/// In a child process with a mount namespace of its own: a one-page tmpfs on
+/// `dir`, filled, and a position file at dir/pos (made there, or, with
+/// `existing`, an empty file of this user's already there). The child's exit
+/// status: 0 if the position file was refused for want of room, saying so;
+/// 77 if no tmpfs could be mounted; otherwise the wait status shows what
+/// happened (a SIGBUS: the page was never reserved).
+int position_file_on_a_full_tmpfs(const std::string& dir, bool existing)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        std::signal(SIGBUS, SIG_DFL); // not the test framework's handler
+        if (::unshare(CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=4k") != 0)
+            ::_exit(77);
+        const std::string pos = dir + "/pos";
+        if (existing) {
+            const int fd = ::open(pos.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+            if (fd < 0)
+                ::_exit(77);
+            ::close(fd);
+        }
+        const int fd = ::open((dir + "/filler").c_str(), O_WRONLY | O_CREAT, 0600);
+        const std::string page(4096, 'x');
+        if (fd < 0 || ::write(fd, page.data(), page.size()) != ssize_t(page.size()))
+            ::_exit(77);
+        ::close(fd);
+        try {
+            position_file p(pos, 1, 42);
+            p.note(1, 2, 3);
+        } catch (const error& e) {
+            const bool said = e.code().value() == ENOSPC &&
+                std::string(e.what()).find("its file system is full") !=
+                    std::string::npos;
+            ::_exit(said ? 0 : 3);
+        }
+        ::_exit(2); // it was used
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return status;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(no_room_for_a_position_file_is_an_error_at_start_never_a_sigbus)
+{
+    const std::string dir = position_path("full");
+    for (bool existing : { false, true }) {
+        BOOST_REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+        const int status = position_file_on_a_full_tmpfs(dir, existing);
+        ::rmdir(dir.c_str());
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+            BOOST_TEST_MESSAGE("cannot mount a tmpfs here (not root?): not tried");
+            return;
+        }
+        BOOST_TEST_INFO(std::string(existing ? "an empty file there" : "a new file"));
+        BOOST_TEST(!WIFSIGNALED(status)); // SIGBUS: a page that was never reserved
+        BOOST_TEST_INFO(std::string(existing ? "an empty file there" : "a new file"));
+        BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_position_file_that_is_not_this_users_own_is_refused_unmapped)
