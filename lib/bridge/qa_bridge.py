@@ -1014,7 +1014,7 @@ def test_keygen_writes_a_secret_key_only_its_owner_reads_and_never_replaces_one(
     recv_args = ["recv", f"ipc://{tmp_path}/x.ipc", b, "--curve-keys", str(d)]
     p = run_bridge(*recv_args)
     assert p.returncode == 1 and f"no peer keys in {d}/peers" in p.stderr
-    assert not os.path.exists(shm(b))
+    assert not os.path.exists(doppler_testing.shm_path(b))
     os.chmod(d / "self.key", 0o644)
     p = run_bridge(*recv_args)
     assert p.returncode == 1 and "has mode 0644: others may read it; chmod 600 it" in p.stderr
