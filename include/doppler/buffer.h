@@ -1,5 +1,5 @@
 /*
- * gr-doppler C ABI: lock-free SPSC double-mapped rings.
+ * gr-doppler C ABI: lock-free double-mapped rings (one producer, up to 16 readers).
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Three ring types with the same functions: T in {f32, f64, i16}.

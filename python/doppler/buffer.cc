@@ -46,7 +46,9 @@ R guarded(R fail, F body)
 template <class T>
 struct docs {
     using P = py_type<T>;
-    const std::string cls = std::string("Lock-free SPSC ring buffer of ") + P::dtype +
+    const std::string cls =
+        std::string("Lock-free ring buffer (one producer, up to 16 readers) of ") +
+        P::dtype +
         " samples, double-mapped so every read window is contiguous (zero-copy).\n\n"
         "One thread (or process) writes, one waits/consumes.\n\n"
         "Args:\n"
@@ -666,7 +668,8 @@ PYBIND11_MODULE(buffer, m)
 {
     if (_import_array() < 0 || !(zero = PyLong_FromLong(0)))
         throw py::error_already_set();
-    m.doc() = "Lock-free SPSC ring buffers (F32Buffer, F64Buffer, I16Buffer) with "
+    m.doc() = "Lock-free ring buffers (F32Buffer, F64Buffer, I16Buffer; one producer, up "
+              "to 16 readers) with "
               "zero-copy NumPy views,\n"
               "in-process or shared between processes by name.";
     // The capacity a ring gets when nobody says (the core's default), for
