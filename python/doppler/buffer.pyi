@@ -169,7 +169,7 @@ class _Buffer:
     def __repr__(self) -> str: ...
 
 class F32Buffer(_Buffer):
-    """Lock-free SPSC ring of complex64 samples (min capacity 512)."""
+    """Lock-free ring (one producer, up to 16 readers) of complex64 samples (min capacity 512)."""
     def write(
         self,
         arr: NDArray[np.complex64],
@@ -201,7 +201,7 @@ class F32Buffer(_Buffer):
         KeyboardInterrupt on Ctrl-C; ValueError if n <= 0 or n > capacity."""
 
 class F64Buffer(_Buffer):
-    """Lock-free SPSC ring of complex128 samples (min capacity 256)."""
+    """Lock-free ring (one producer, up to 16 readers) of complex128 samples (min capacity 256)."""
     def write(
         self,
         arr: NDArray[np.complex128],
@@ -214,7 +214,7 @@ class F64Buffer(_Buffer):
         """As F32Buffer.wait; view of shape (n,) complex128."""
 
 class I16Buffer(_Buffer):
-    """Lock-free SPSC ring of interleaved int16 I/Q pairs (min capacity 1024)."""
+    """Lock-free ring (one producer, up to 16 readers) of interleaved int16 I/Q pairs (min capacity 1024)."""
     def write(
         self,
         arr: NDArray[np.int16],
