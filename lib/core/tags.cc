@@ -370,11 +370,16 @@ tag_copy copy_tag_records(const control* c,
     tag_copy got;
     out.clear();
     for (int attempt = 0; attempt < 4; ++attempt) {
-        const uint64_t head = c->tag_head.load(std::memory_order_acquire);
+        // The tail first: a running producer moves both, and a tail loaded
+        // after the head could already be past it. A span over the area's
+        // size is a producer that moved on between the two loads, unless it
+        // stays so.
         const uint64_t tail = c->tag_tail.load(std::memory_order_acquire);
+        const uint64_t head = c->tag_head.load(std::memory_order_acquire);
         if (tail > head || head - tail > bytes) {
-            got.corrupt = true;
-            return got;
+            if (attempt == 3)
+                got.corrupt = true;
+            continue;
         }
         if (pos < tail || pos > head)
             pos = tail; // reclaimed behind an untethered reader, or never read
