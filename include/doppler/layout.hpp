@@ -155,14 +155,19 @@ struct alignas(cache_line) control {
     std::atomic<peer_id> slot_lock; // process claiming or freeing a reader slot
     std::atomic<uint32_t> reader_mask; // bit i: slot i in use
     std::atomic<uint32_t> tethered_mask; // bit i: slot i in use and tethered
-    // The producer's floor: the lowest tethered position it has based its
-    // room on (it never writes past floor + capacity). Raised only, by
-    // every producer-side reload of the readers (detail::producer_floor).
+    // The producer's floor: the lowest tethered position its thread has
+    // based its room on (it never writes past floor + capacity), stored by
+    // every reload of the readers (detail::producer_floor), and 1 in
+    // `refreshing` while one runs. A writer the producer lends the ring to
+    // (another thread) has its own: lent_floor (raised only), and a count
+    // of its reloads in lent_refreshing (detail::lent_floor).
     std::atomic<uint64_t> floor;
-    std::atomic<uint32_t> refreshing; // producer-side reloads in progress
+    std::atomic<uint32_t> refreshing;
     // bit i: tethered reader i is joining (its position is not final yet);
     // set before its tethered_mask bit, cleared when the claim is done.
     std::atomic<uint32_t> joining_mask;
+    std::atomic<uint64_t> lent_floor;
+    std::atomic<uint32_t> lent_refreshing;
 
     // Lines 4-11: live parties (the name goes when the last one leaves).
     alignas(cache_line) party parties[party_slots];
@@ -271,6 +276,8 @@ static_assert(offsetof(control, tethered_mask) == 220, "tethered_mask @220");
 static_assert(offsetof(control, floor) == 224, "floor @224");
 static_assert(offsetof(control, refreshing) == 232, "refreshing @232");
 static_assert(offsetof(control, joining_mask) == 236, "joining_mask @236");
+static_assert(offsetof(control, lent_floor) == 240, "lent_floor @240");
+static_assert(offsetof(control, lent_refreshing) == 248, "lent_refreshing @248");
 // Party table @256: 32 entries {process, handle}.
 static_assert(offsetof(control, parties) == 256, "party table @256");
 static_assert(offsetof(party, process) == 0 && offsetof(party, handle) == 8,

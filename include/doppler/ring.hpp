@@ -344,7 +344,7 @@ public:
     /// reader index is impossible from `w` (then the result leaves no room).
     uint64_t tethered_floor(uint64_t w, bool* corrupt = nullptr) const noexcept
     {
-        return detail::producer_floor(ctl_, w, cap_, corrupt, nullptr);
+        return detail::lent_floor(ctl_, w, cap_, corrupt);
     }
     /// Tell untethered readers that the samples before index h - capacity()
     /// are about to be overwritten (write_ptr(n) does this for w + n). The
@@ -621,7 +621,8 @@ public:
         // A reload left in progress by a producer that died: this one is the
         // only producer now.
         ctl_->refreshing.store(0, std::memory_order_seq_cst);
-        r_cache_ = detail::producer_floor(ctl_, w_, cap_);
+        ctl_->lent_refreshing.store(0, std::memory_order_seq_cst);
+        r_cache_ = detail::producer_floor(ctl_, w_, cap_, !seq_cst_);
         return true;
     }
     /// Claim this handle's reader (the default one unless claim_reader chose
@@ -700,7 +701,8 @@ private:
     }
     void refresh_space() noexcept
     {
-        r_cache_ = detail::producer_floor(ctl_, w_, cap_, &r_corrupt_, &r_bad_);
+        r_cache_ =
+            detail::producer_floor(ctl_, w_, cap_, !seq_cst_, &r_corrupt_, &r_bad_);
         if (free_cached() == 0)
             maybe_reap();
     }

@@ -300,16 +300,22 @@ uint64_t min_tethered(const control* c,
                       uint64_t capacity,
                       bool* corrupt = nullptr,
                       uint64_t* bad = nullptr) noexcept;
-/// min_tethered for the producer (and a writer it lends the ring to), which
-/// then writes up to the result + capacity: announces the reload in
-/// control::refreshing and publishes the result as control::floor, so a
-/// tethered reader joining meanwhile starts where it will not be
-/// overwritten (readers.cc, join_tethered).
+/// min_tethered for the producer's thread, which then writes up to the
+/// result + capacity: announces the reload in control::refreshing and
+/// publishes the result as control::floor, so a tethered reader joining
+/// meanwhile starts where it will not be overwritten (readers.cc,
+/// join_tethered). `barrier`: the ring uses the membarrier handshake (the
+/// announcement then has no fence; the joining claimer's barrier orders it).
 uint64_t producer_floor(control* c,
                         uint64_t w,
                         uint64_t capacity,
+                        bool barrier,
                         bool* corrupt = nullptr,
                         uint64_t* bad = nullptr) noexcept;
+/// The same for a writer the producer lends the ring to, on another thread
+/// (control::lent_refreshing, control::lent_floor).
+uint64_t
+lent_floor(control* c, uint64_t w, uint64_t capacity, bool* corrupt = nullptr) noexcept;
 /// Free the slots of tethered readers whose holder has been dead longer than
 /// their grace. dead_since[max_readers]: the producer's record of when it
 /// first saw each one dead (0: alive). True if a slot was freed.

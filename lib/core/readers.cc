@@ -131,13 +131,17 @@ uint64_t join_tethered(control* c,
     run_claim_hook(0);
     r.read_idx.store(tentative, std::memory_order_relaxed);
     c->joining_mask.fetch_or(bit, std::memory_order_seq_cst);
-    // seq_cst (Dekker with producer_floor's increment of `refreshing` and
-    // its load of the mask): either that reload sees this bit, or this
-    // claim sees the reload in progress (or its published floor).
+    // seq_cst (Dekker with producer_floor's store of `refreshing` and its
+    // load of the mask): either that reload sees this bit, or this claim
+    // sees the reload in progress (or its published floor). On a membarrier
+    // ring the producer's side has no fence: this barrier orders it.
     c->tethered_mask.fetch_or(bit, std::memory_order_seq_cst);
+    if (c->flags & ring_flag_membarrier)
+        process_barrier();
     run_claim_hook(1);
     const int64_t deadline = now_ns() + 2'000'000'000;
-    while (c->refreshing.load(std::memory_order_seq_cst) != 0) {
+    while (c->refreshing.load(std::memory_order_seq_cst) != 0 ||
+           c->lent_refreshing.load(std::memory_order_seq_cst) != 0) {
         // A reload takes microseconds; one that never ends was left by a
         // producer that died inside it (its successor resets the count).
         const peer_id p = c->producer.load(std::memory_order_acquire);
@@ -145,7 +149,8 @@ uint64_t join_tethered(control* c,
             break;
         sched_yield();
     }
-    const uint64_t floor = c->floor.load(std::memory_order_seq_cst);
+    const uint64_t floor = std::max(c->floor.load(std::memory_order_seq_cst),
+                                    c->lent_floor.load(std::memory_order_seq_cst));
     const uint64_t w = c->write_idx.load(std::memory_order_acquire);
     if (w_seen)
         *w_seen = w;
@@ -425,7 +430,8 @@ uint64_t min_tethered(const control* c,
     // Loaded after the tethered mask: a joining bit is set before its
     // tethered bit, so a reader seen tethered and not joining is final.
     const uint32_t joining = c->joining_mask.load(std::memory_order_seq_cst);
-    const uint64_t floor = c->floor.load(std::memory_order_relaxed);
+    const uint64_t floor = std::max(c->floor.load(std::memory_order_relaxed),
+                                    c->lent_floor.load(std::memory_order_relaxed));
     uint64_t behind = 0; // the largest distance w - read_idx, modular
     bool impossible = false;
     for (; m; m &= m - 1) {
@@ -452,21 +458,52 @@ uint64_t min_tethered(const control* c,
     return w - behind;
 }
 
-uint64_t producer_floor(
-    control* c, uint64_t w, uint64_t capacity, bool* corrupt, uint64_t* bad) noexcept
+uint64_t producer_floor(control* c,
+                        uint64_t w,
+                        uint64_t capacity,
+                        bool barrier,
+                        bool* corrupt,
+                        uint64_t* bad) noexcept
 {
-    // seq_cst: announce the reload, then load the mask (Dekker with
-    // join_tethered's tethered bit, then its load of `refreshing`).
-    c->refreshing.fetch_add(1, std::memory_order_seq_cst);
+    // Announce the reload, then load the mask: a Dekker handshake with
+    // join_tethered (tethered bit, then `refreshing`), made as the park
+    // handshake is (ring.hpp): sequentially consistent, or, on a membarrier
+    // ring, a plain store kept before the loads by a compiler barrier, the
+    // claimer's process-wide barrier ordering it for the CPU. The producer's
+    // thread is the only writer of these two words: no read-modify-write.
+    if (barrier) {
+        c->refreshing.store(1, std::memory_order_relaxed);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+        c->refreshing.store(1, std::memory_order_seq_cst);
+    }
     bool impossible = false;
     const uint64_t m = min_tethered(c, w, capacity, &impossible, bad);
+    if (!impossible && m > c->floor.load(std::memory_order_relaxed))
+        c->floor.store(m, std::memory_order_release);
+    // Release: the floor before the end of the reload (a claimer that sees
+    // the end reads the floor after it).
+    c->refreshing.store(0, std::memory_order_release);
+    if (corrupt)
+        *corrupt = impossible;
+    return m;
+}
+
+uint64_t lent_floor(control* c, uint64_t w, uint64_t capacity, bool* corrupt) noexcept
+{
+    // Any number of them, beside the producer's thread: a count and a
+    // floor raised only, both with read-modify-writes (seq_cst: announce,
+    // then load the mask).
+    c->lent_refreshing.fetch_add(1, std::memory_order_seq_cst);
+    bool impossible = false;
+    const uint64_t m = min_tethered(c, w, capacity, &impossible, nullptr);
     if (!impossible) {
-        uint64_t cur = c->floor.load(std::memory_order_relaxed);
+        uint64_t cur = c->lent_floor.load(std::memory_order_relaxed);
         while (cur < m &&
-               !c->floor.compare_exchange_weak(
+               !c->lent_floor.compare_exchange_weak(
                    cur, m, std::memory_order_seq_cst, std::memory_order_relaxed)) { }
     }
-    c->refreshing.fetch_sub(1, std::memory_order_seq_cst);
+    c->lent_refreshing.fetch_sub(1, std::memory_order_seq_cst);
     if (corrupt)
         *corrupt = impossible;
     return m;

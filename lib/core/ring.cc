@@ -34,7 +34,7 @@ void ring<T>::put_tags(uint64_t n, const tag_in* tags, size_t ntags) noexcept
     (void)n;
     // Records are kept while a tethered reader may still read their sample,
     // or, with none, while the sample is still in the ring.
-    const uint64_t keep = detail::producer_floor(ctl_, w_, cap_);
+    const uint64_t keep = detail::producer_floor(ctl_, w_, cap_, !seq_cst_);
     auto put = [&](uint64_t index, std::string_view key, std::string_view value) {
         detail::append_tag(
             ctl_, tags_, tag_bytes_, tag_head_, tag_tail_, keep, index, key, value);
@@ -137,7 +137,7 @@ void ring<T>::maybe_reap() noexcept
         return;
     next_reap_ns_ = now + 100'000'000; // liveness is a /proc read: 10 times a second
     if (detail::reap_readers(ctl_, dead_since_))
-        r_cache_ = detail::producer_floor(ctl_, w_, cap_);
+        r_cache_ = detail::producer_floor(ctl_, w_, cap_, !seq_cst_);
 }
 
 // ---------------------------------------------------------------------------

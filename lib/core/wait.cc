@@ -371,7 +371,8 @@ status producer_park(control* c,
     uint64_t bad = 0;
     // Room, or an impossible reader index (then read_seen is that index).
     auto have = [&] {
-        read_seen = producer_floor(c, w, capacity, &corrupt, &bad);
+        read_seen =
+            producer_floor(c, w, capacity, false, &corrupt, &bad); // parked: fenced
         if (corrupt)
             read_seen = bad;
         return corrupt || read_seen >= need;
