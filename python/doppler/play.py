@@ -26,7 +26,8 @@ Pace: by default as fast as the ring's readers take it, losslessly
 at HZ samples a second. --loop plays the recording again and again (with its
 capture tags again at each start) until interrupted. One play is one stream:
 the ring's stream is closed at the end (readers get EOFError), also after
-Ctrl-C or SIGTERM.
+Ctrl-C or SIGTERM. A ring doppler-play created stays until its reader has
+read the whole stream (or Ctrl-C), so a consumer may attach after it.
 
 Exit status: 0 done, 1 an error (the message says what), 2 usage.
 """
@@ -70,12 +71,24 @@ def tags_of(meta):
 
 
 def open_ring(ring, cls, capacity=None, timeout=None):
-    """The named ring `ring` of class `cls` for writing: created (capacity
-    samples, default the rings' default) if missing, attached otherwise."""
+    """The named ring `ring` of class `cls` for writing, and whether it was
+    created here: created (capacity samples, default the rings' default) if
+    missing, attached otherwise."""
     try:
-        return cls(capacity or dbuf.DEFAULT_CAPACITY, name=ring)
+        return cls(capacity or dbuf.DEFAULT_CAPACITY, name=ring), True
     except FileExistsError:
-        return cls.attach(ring, timeout=timeout)
+        return cls.attach(ring, timeout=timeout), False
+
+
+def _drained(buf, stop, timeout):
+    """Wait until the ring's reader has read all of the closed stream (a
+    ring play created goes away with it: a consumer that attaches late must
+    still find the samples), or `stop`, or `timeout` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while buf.available and not stop.is_set():
+        if deadline is not None and time.monotonic() > deadline:
+            return
+        stop.wait(0.01)
 
 
 def play(path, ring, *, rate=None, loop=False, capacity=None, timeout=None, stop=None):
@@ -99,7 +112,7 @@ def play(path, ring, *, rate=None, loop=False, capacity=None, timeout=None, stop
     tags = tags_of(meta)
     n = len(data)
     tag_at = sorted(i for i in tags if i < n)
-    buf = open_ring(ring, CLASS_OF[datatype], capacity, timeout)
+    buf, created = open_ring(ring, CLASS_OF[datatype], capacity, timeout)
     written = 0
     try:
         chunk = max(1, min(CHUNK, buf.capacity // 4))
@@ -131,7 +144,13 @@ def play(path, ring, *, rate=None, loop=False, capacity=None, timeout=None, stop
         pass
     finally:
         buf.close()
-        buf.destroy()
+        try:
+            if created:
+                _drained(buf, stop, timeout)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            buf.destroy()
     return written
 
 

@@ -89,10 +89,12 @@ def attach(ring, *, reader, tethered, timeout=None, history=None):
     """The named ring `ring` as a reader called `reader`, whatever its type:
     (buffer, type). timeout: seconds to wait for the ring to appear."""
     extra = {} if history is None else {"history": history}
+    if reader is not None:  # the default reader (reader=None) is always tethered
+        extra["tethered"] = tethered
     first_error = None
     for t, cls in TYPES.items():
         try:
-            return cls.attach(ring, timeout=timeout, reader=reader, tethered=tethered, **extra), t
+            return cls.attach(ring, timeout=timeout, reader=reader, **extra), t
         except TypeError as e:  # a ring of another type: try the next class
             if "holds" not in str(e):
                 raise
@@ -128,7 +130,10 @@ class _File:
                 "annotations": sorted(self.annotations, key=lambda a: a["core:sample_start"])}
 
     def write_meta(self):
-        sigmf.write_meta(self.base, self.meta())
+        try:
+            sigmf.write_meta(self.base, self.meta())
+        except OSError as e:  # the old meta stays, whole
+            raise _WriteError(e.errno, f"{sigmf.meta_path(self.base)}: {e.strerror}") from e
         self.meta_time = time.monotonic()
 
     def capture(self, index, fields):
@@ -148,10 +153,15 @@ class _File:
             while done < len(mv):
                 done += os.write(self.fd, mv[done:])
         except OSError as e:
-            # Cut the file back to its last whole recorded sample: the
-            # data file stays a whole number of samples of the datatype.
+            # Keep the whole samples that were written and cut the file
+            # back to the last of them: the data file stays a whole number
+            # of samples of the datatype.
+            kept = done // self.itemsize
+            self.n += kept
             os.ftruncate(self.fd, self.n * self.itemsize)
-            raise _WriteError(e.errno, e.strerror) from e
+            err = _WriteError(e.errno, e.strerror)
+            err.kept = kept
+            raise err from e
         self.n += len(mv) // self.itemsize
 
     def trim(self):
@@ -190,7 +200,8 @@ class _Recorder:
             "core:datatype": datatype,
             "core:version": sigmf.SPEC_VERSION,
             "core:recorder": f"doppler-record {__version__}",
-            "core:description": (f"ring '{ring}' ({ring_type}) read as reader '{reader}', "
+            "core:description": (f"ring '{ring}' ({ring_type}) read as its default reader" if reader is None
+                                 else f"ring '{ring}' ({ring_type}) read as reader '{reader}', "
                                  f"{'tethered' if tethered else 'untethered'}"),
         }
         self.rate = None
@@ -358,7 +369,11 @@ class _Recorder:
                 ti += 1
             f = self.file
             pieces.append((f, f.n, m))
-            f.append(view[pos:pos + m])
+            try:
+                f.append(view[pos:pos + m])
+            except _WriteError as e:
+                self.summary.samples += e.kept
+                raise
             self.summary.samples += m
             pos += m
         return pieces
@@ -386,7 +401,8 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
     """Record the named ring `ring` into the SigMF recording `path`
     (path.sigmf-data and path.sigmf-meta); see the module's documentation.
 
-    reader, tethered: the reader the recorder reads as. Ends after `duration`
+    reader, tethered: the reader the recorder reads as (reader=None: the
+    ring's default reader, always tethered). Ends after `duration`
     seconds or `samples` samples or `streams` ends of producer runs, when
     `stop` (a threading.Event) is set, or on KeyboardInterrupt; otherwise
     records run after run. rate: core:sample_rate if no rx_rate tag says.
@@ -505,7 +521,8 @@ def _parser():
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--samples", type=int, metavar="N", help="stop after N samples")
     p.add_argument("--streams", type=int, metavar="K", help="stop at the end of the K-th producer run")
-    p.add_argument("--reader", default="record", help="reader name (default: record)")
+    p.add_argument("--reader", default="record",
+                   help="reader name (default: record); '' reads as the ring's default reader (its one consumer)")
     p.add_argument("--tethered", action="store_true",
                    help="lossless: the producer waits for the recorder (default: untethered, gaps annotated)")
     p.add_argument("--rate", type=float, metavar="HZ", help="core:sample_rate when no rx_rate tag says")
@@ -528,7 +545,7 @@ def main(argv=None):
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        s = record(args.ring, args.path, reader=args.reader, tethered=args.tethered, duration=args.duration,
+        s = record(args.ring, args.path, reader=args.reader or None, tethered=args.tethered, duration=args.duration,
                    samples=args.samples, streams=args.streams, rate=args.rate,
                    split_streams=args.split_streams, max_bytes=args.max_bytes, as_type=args.as_type,
                    scale=args.scale, timeout=args.timeout, pre=args.pre,
