@@ -37,6 +37,7 @@ import signal
 import sys
 import threading
 import time
+import types
 
 from . import __version__, sigmf
 from . import buffer as dbuf
@@ -221,6 +222,15 @@ def main(argv=None):
     print(f"doppler-play: {n} samples into ring '{args.ring}'")
     return 0
 
+
+class _CallableModule(types.ModuleType):
+    """This module's type: calling the module calls play() (doppler.play(...))."""
+
+    def __call__(self, *args, **kwargs):
+        return play(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     sys.exit(main())

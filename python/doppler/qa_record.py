@@ -348,6 +348,7 @@ def test_ctrl_c_ends_a_recording_cleanly_with_a_valid_meta(names, tmp_path):
             write_stream(prod, x, [])
             until(lambda: os.path.exists(sigmf.data_path(base)) and
                   os.path.getsize(sigmf.data_path(base)) == x.nbytes, "the samples recorded")
+            assert sigmf.validate(base) == []  # valid while it records: the meta is written first
             rec.send_signal(signal.SIGINT)
             out, err = rec.communicate(timeout=LONG)
         finally:
@@ -550,3 +551,96 @@ def test_play_refuses_an_invalid_recording_saying_why(names, tmp_path):
     r = cli("doppler-play", base, names())
     assert r.returncode == 1
     assert "not a whole number" in r.stderr
+
+
+# ---------------------------------------------------------------------------
+# The command line: progress, duration, the Python names
+# ---------------------------------------------------------------------------
+
+def test_a_progress_line_goes_to_a_terminal(names, tmp_path):
+    """On a terminal (a pseudo-terminal here), doppler-record shows a
+    progress line (samples, rate, gaps) that rewrites itself with \\r."""
+    import pty
+    name, base = names(), str(tmp_path / "rec")
+    x = samples(dbuf.F32Buffer, 3000)
+    with dbuf.F32Buffer(4096, name=name) as prod:
+        write_stream(prod, x, [])
+        prod.close()
+        master, slave = pty.openpty()
+        try:
+            r = subprocess.run([sys.executable, os.path.join(APPS, "doppler-record"), name, base, "--reader", "",
+                                "--streams", "1"], stderr=slave, stdout=subprocess.PIPE, text=True, timeout=LONG)
+            os.close(slave)
+            shown = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the terminal's other end is closed and read
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        finally:
+            os.close(master)
+    assert r.returncode == 0
+    assert b"\rdoppler-record: 3,000 samples" in shown and b"0 gaps" in shown, shown
+
+
+def test_duration_ends_a_recording_of_an_idle_ring_with_a_valid_empty_recording(names, tmp_path):
+    name, base = names(), str(tmp_path / "rec")
+    with dbuf.I16Buffer(1024, name=name):
+        r = cli("doppler-record", name, base, "--duration", 0.3, "--rate", 2e6)
+    assert r.returncode == 0, r.stderr
+    assert sigmf.validate(base) == []
+    assert os.path.getsize(sigmf.data_path(base)) == 0
+    assert meta_of(base)["global"]["core:datatype"] == "ci16_le"
+
+
+def test_doppler_record_and_play_are_callable_from_the_package(names, tmp_path):
+    import doppler
+    base = str(tmp_path / "rec")
+    x = samples(dbuf.F64Buffer, 1500)
+    with dbuf.F64Buffer(4096, name=names()) as prod:
+        write_stream(prod, x, [])
+        prod.close()
+        s = doppler.record(prod.name, base, reader=None, samples=1500)
+    assert s.samples == 1500
+    name = names()
+    with dbuf.F64Buffer(4096, name=name) as cons:
+        assert doppler.play(base, name) == 1500
+        np.testing.assert_array_equal(drain(cons), x)
+
+
+# ---------------------------------------------------------------------------
+# A GNU Radio flowgraph as the producer
+# ---------------------------------------------------------------------------
+
+def test_a_flowgraphs_stream_tags_become_the_recordings_captures(names, tmp_path):
+    """vector_source (with rx_rate, rx_freq, rx_time tags as a radio source
+    gives them) -> Buffer Sink -> doppler-record: the same samples, and the
+    captures say the frequency and the time."""
+    pmt = pytest.importorskip("pmt")
+    from gnuradio import blocks, gr
+    from gnuradio import doppler as gd
+    from doppler_testing import gr_tag
+
+    name, base = names(), str(tmp_path / "rec")
+    x = samples(dbuf.F32Buffer, 50000)
+    tags = [gr_tag(0, "rx_rate", pmt.from_double(RATE)), gr_tag(0, "rx_freq", pmt.from_double(100e6)),
+            gr_tag(0, "rx_time", pmt.make_tuple(pmt.from_uint64(T0[0]), pmt.from_double(T0[1]))),
+            gr_tag(30000, "rx_freq", pmt.from_double(433.92e6))]
+    with dbuf.F32Buffer(1 << 14, name=name):  # the ring the sink attaches to and the recorder reads
+        t, out = record_in_thread(name, base, reader=None, streams=1)
+        tb = gr.top_block()
+        tb.connect(blocks.vector_source_c(x.tolist(), False, 1, tags),
+                   gd.buffer_sink(type="f32", name=name, capacity=1 << 14, policy="block"))
+        tb.run()
+        s = joined(t, out)
+    assert s.samples == len(x)
+    assert sigmf.validate(base) == []
+    np.testing.assert_array_equal(stored(dbuf.F32Buffer, base), x)
+    meta = meta_of(base)
+    assert meta["global"]["core:sample_rate"] == RATE
+    assert meta["captures"] == [
+        {"core:sample_start": 0, "core:frequency": 100e6, "core:datetime": "2023-11-14T22:13:20.250000000Z"},
+        {"core:sample_start": 30000, "core:frequency": 433.92e6, "core:datetime": "2023-11-14T22:13:20.280000000Z"}]

@@ -50,6 +50,7 @@ import signal
 import sys
 import threading
 import time
+import types
 
 import numpy as np
 
@@ -569,6 +570,15 @@ def _disk_full(rec, e):
                        f"{f.base}.sigmf-data and .sigmf-meta hold a valid recording of the {f.n} samples "
                        f"written to it")
 
+
+class _CallableModule(types.ModuleType):
+    """This module's type: calling the module calls record() (doppler.record(...))."""
+
+    def __call__(self, *args, **kwargs):
+        return record(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     sys.exit(main())
