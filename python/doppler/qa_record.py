@@ -644,3 +644,30 @@ def test_a_flowgraphs_stream_tags_become_the_recordings_captures(names, tmp_path
     assert meta["captures"] == [
         {"core:sample_start": 0, "core:frequency": 100e6, "core:datetime": "2023-11-14T22:13:20.250000000Z"},
         {"core:sample_start": 30000, "core:frequency": 433.92e6, "core:datetime": "2023-11-14T22:13:20.280000000Z"}]
+
+
+def test_the_example_flowgraph_reads_a_played_recording_with_its_timing_tags(names, tmp_path):
+    """examples/recording_to_source.grc (compiled by grcc here) reads what
+    doppler-play writes through a Buffer Source, prints the capture tags as
+    PMTs (rx_time a tuple) and ends with the played stream."""
+    pytest.importorskip("gnuradio")
+    base = str(tmp_path / "rec")
+    record_tagged_stream(dbuf.F32Buffer, names(), base)
+    grc = os.path.join(APPS, "..", "examples", "recording_to_source.grc")
+    env = dict(os.environ, GRC_BLOCKS_PATH=os.path.join(APPS, "..", "grc"))
+    r = subprocess.run(["grcc", "-o", str(tmp_path), grc], capture_output=True, text=True, env=env, timeout=LONG)
+    assert r.returncode == 0, r.stderr
+    name = names()
+    fg = subprocess.Popen([sys.executable, str(tmp_path / "recording_to_source.py"), "--name", name],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        played = cli("doppler-play", base, name, "--timeout", LONG)
+        out, _ = fg.communicate(timeout=LONG)
+    finally:
+        if fg.poll() is None:
+            fg.kill()
+            fg.wait()
+    assert played.returncode == 0, played.stderr
+    assert fg.returncode == 0, out
+    assert "Key: rx_freq   Value: 1.01e+08" in out, out
+    assert "Offset: 12000  Source: buffer_source0     Key: rx_time   Value: {1700000010 0.5}" in out, out
