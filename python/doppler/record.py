@@ -176,6 +176,9 @@ class _File:
         """Flush the data to disk and write the final meta."""
         try:
             os.fsync(self.fd)
+        except OSError as e:
+            if e.errno != errno.EINVAL:  # EINVAL: not a file that can be synced (/dev/null, a FIFO)
+                raise _WriteError(e.errno, e.strerror) from e
         finally:
             os.close(self.fd)
         self.write_meta()
@@ -313,7 +316,7 @@ class _Recorder:
             if self.anchor is not None:  # the time goes on across the gap
                 i0, secs, frac = self.anchor
                 self.anchor = (i0 - int(value), secs, frac)
-            f.capture(index, self.timing(index))
+                f.capture(index, self.timing(index))
         elif key == "rx_freq":
             freq = float(value)
             if freq != self.freq:
@@ -463,6 +466,7 @@ def _loop(rec, buf, *, duration, samples, streams, chunk, progress, stop):
     started = time.monotonic()
     shown = started
     ended = 0
+    seen = set()  # the producer runs (ring stream numbers) with samples in the recording
     while not stop.is_set():
         now = time.monotonic()
         if duration is not None and now - started >= duration:
@@ -482,6 +486,7 @@ def _loop(rec, buf, *, duration, samples, streams, chunk, progress, stop):
         except KeyboardInterrupt:
             break
         if view is not None:
+            seen.add(buf.stream)  # before consume: the stream of the window's samples
             start = buf.read_index
             pieces = rec.record(view, buf.tags(), start)
             lost = buf.consume(len(view))
@@ -491,7 +496,6 @@ def _loop(rec, buf, *, duration, samples, streams, chunk, progress, stop):
         if end and not buf.available:
             rec.last_end = end
             ended += 1
-            rec.summary.streams = max(rec.summary.streams, ended)
             if streams is not None and ended >= streams:
                 break
         now = time.monotonic()
@@ -500,7 +504,7 @@ def _loop(rec, buf, *, duration, samples, streams, chunk, progress, stop):
         if progress is not None and now - shown >= 0.5:
             shown = now
             _show(progress, rec.summary, now - started)
-    rec.summary.streams = max(rec.summary.streams, buf.stream if rec.summary.samples else 0, ended)
+    rec.summary.streams = len(seen)
     if progress is not None:
         _show(progress, rec.summary, time.monotonic() - started)
         progress.write("\n")
