@@ -280,6 +280,56 @@ def test_an_untethered_recorder_that_is_lapped_annotates_the_skipped_samples(nam
     np.testing.assert_array_equal(data[~spoiled], x[where[~spoiled]])
 
 
+def test_a_tethered_recorder_holds_the_producer_back_and_loses_nothing(names, tmp_path):
+    """doppler-record --tethered, stopped (SIGSTOP) while the producer writes
+    ten times its ring: the producer waits for it, and the recording is the
+    stream sample for sample, without a gap."""
+    name, base = names(), str(tmp_path / "rec")
+    x = samples(dbuf.F32Buffer, 10240)
+    with dbuf.F32Buffer(1024, name=name) as prod:
+        rec = subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-record"), name, base,
+                                "--streams", "1", "--tethered"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        try:
+            until(lambda: "record" in readers_of(name), "doppler-record's reader declared")
+            cons = dbuf.F32Buffer.attach(name)
+            drainer = Drainer(cons)
+            drainer.start()
+            os.kill(rec.pid, signal.SIGSTOP)
+            producer = threading.Thread(target=lambda: (write_stream(prod, x, []), prod.close()), daemon=True)
+            producer.start()
+            producer.join(0.3)  # it waits for the stopped recorder (whether it got that far or not)
+            os.kill(rec.pid, signal.SIGCONT)
+            producer.join(LONG)
+            out, err = rec.communicate(timeout=LONG)
+        finally:
+            if rec.poll() is None:
+                os.kill(rec.pid, signal.SIGCONT)
+                rec.kill()
+                rec.wait()
+        drainer.join(LONG)
+        cons.destroy()
+    assert rec.returncode == 0, err
+    assert sigmf.validate(base) == []
+    assert meta_of(base)["annotations"] == []
+    np.testing.assert_array_equal(stored(dbuf.F32Buffer, base), x)
+    np.testing.assert_array_equal(drainer.result, x)
+
+
+def test_a_new_sample_rate_mid_recording_is_annotated(names, tmp_path):
+    name, base = names(), str(tmp_path / "rec")
+    x = samples(dbuf.F32Buffer, 2000)
+    with dbuf.F32Buffer(4096, name=name) as prod:
+        write_stream(prod, x, [(0, "rx_rate", 1e6), (1500, "rx_rate", 2e6)])
+        prod.close()
+        record.record(name, base, reader=None, streams=1)
+    meta = meta_of(base)
+    assert meta["global"]["core:sample_rate"] == 1e6
+    [a] = meta["annotations"]
+    assert (a["core:sample_start"], a["core:label"]) == (1500, "rx_rate")
+    assert "2000000.0 Hz" in a["core:comment"]
+
+
 def test_stream_seams_are_annotated_or_split_into_one_recording_per_run(names, tmp_path):
     name = names()
     a, b = samples(dbuf.F32Buffer, 1000), samples(dbuf.F32Buffer, 1500, start=5000)
