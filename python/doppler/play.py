@@ -15,9 +15,10 @@ the first sample of each capture, rx_rate (float, core:sample_rate),
 rx_freq (float, core:frequency) and rx_time ((whole seconds, fraction), as
 GNU Radio's rx_time, from core:datetime), each where the meta has it. Each
 annotation becomes a tag at its first sample, its core:label as the key
-(and "annotation" without one) and as the value doppler:count where
-doppler-record put it (so a recorded gap arrives as ("dropped", count) or
-("skipped", count), as the live ring said it), otherwise the core:comment,
+(and "annotation" without one) and as the value doppler:count or
+doppler:value where doppler-record put one (so a recorded gap arrives as
+("dropped", count) or ("skipped", count), as the live ring said it, and a
+new sample rate as ("rx_rate", rate)), otherwise the core:comment,
 otherwise the core:sample_count.
 
 Pace: by default as fast as the ring's readers take it, losslessly
@@ -49,11 +50,18 @@ TICK = 0.1  # seconds a blocking write waits at most: how soon a stop request is
 
 def tags_of(meta):
     """{sample index: [(key, value), ...]} of a recording's meta: the capture
-    tags (rx_rate, rx_freq, rx_time) and one tag per annotation."""
+    tags (rx_rate, rx_freq, rx_time) and one tag per annotation. An rx_rate
+    annotation (a new sample rate, doppler:value) changes the rx_rate of the
+    captures after it."""
     rate = meta["global"].get("core:sample_rate")
+    new_rates = sorted((a["core:sample_start"], float(a["doppler:value"])) for a in meta["annotations"]
+                       if a.get("core:label") == "rx_rate" and "doppler:value" in a)
     out = {}
     for c in meta["captures"]:
-        at = out.setdefault(c["core:sample_start"], [])
+        i = c["core:sample_start"]
+        while new_rates and new_rates[0][0] <= i:
+            rate = new_rates.pop(0)[1]
+        at = out.setdefault(i, [])
         if rate is not None:
             at.append(("rx_rate", float(rate)))
         if "core:frequency" in c:
@@ -63,6 +71,8 @@ def tags_of(meta):
     for a in meta["annotations"]:
         if "doppler:count" in a:
             value = a["doppler:count"]
+        elif "doppler:value" in a:
+            value = a["doppler:value"]
         elif "core:comment" in a:
             value = a["core:comment"]
         else:

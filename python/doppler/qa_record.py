@@ -326,8 +326,21 @@ def test_a_new_sample_rate_mid_recording_is_annotated(names, tmp_path):
     meta = meta_of(base)
     assert meta["global"]["core:sample_rate"] == 1e6
     [a] = meta["annotations"]
-    assert (a["core:sample_start"], a["core:label"]) == (1500, "rx_rate")
+    assert (a["core:sample_start"], a["core:label"], a["doppler:value"]) == (1500, "rx_rate", 2e6)
     assert "2000000.0 Hz" in a["core:comment"]
+    got, tags, _ = play_into(dbuf.F32Buffer, base, names())
+    assert [(i, v) for i, k, v in tags if k == "rx_rate"] == [(0, 1e6), (1500, 2e6)]
+
+
+def test_a_malformed_timing_tag_is_ignored_and_the_recording_goes_on(names, tmp_path):
+    name, base = names(), str(tmp_path / "rec")
+    x = samples(dbuf.F32Buffer, 2000)
+    with dbuf.F32Buffer(4096, name=name) as prod:
+        write_stream(prod, x, [(0, "rx_time", "noon"), (10, "rx_freq", "high"), (20, "rx_freq", 1e8)])
+        prod.close()
+        s = record.record(name, base, reader=None, streams=1)
+    assert s.samples == 2000 and sigmf.validate(base) == []
+    assert meta_of(base)["captures"] == [{"core:sample_start": 0}, {"core:sample_start": 20, "core:frequency": 1e8}]
 
 
 def test_stream_seams_are_annotated_or_split_into_one_recording_per_run(names, tmp_path):

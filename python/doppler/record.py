@@ -289,7 +289,16 @@ class _Recorder:
 
     def on_tag(self, index, key, value):
         """Act on a tag at file index `index` (before the samples from there
-        on are written)."""
+        on are written). A timing tag whose value is not what GNU Radio
+        gives (rx_freq, rx_rate a number; rx_time (secs, frac)) is ignored:
+        one bad tag must not end a recording."""
+        try:
+            self._on_tag(index, key, value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            if key in ("stream_start", "dropped", "skipped"):  # the ring's own: always well formed
+                raise
+
+    def _on_tag(self, index, key, value):
         f = self.file
         if key == "stream_start":
             if self.split_streams and f.n > 0:
@@ -330,7 +339,8 @@ class _Recorder:
                 self.file.annotations.append({
                     "core:sample_start": index, "core:sample_count": 0, "core:label": "rx_rate",
                     "core:comment": f"the sample rate is {rate} Hz from here on "
-                                    f"(core:sample_rate says {self.rate})"})
+                                    f"(core:sample_rate says {self.rate})",
+                    "doppler:value": rate})
         elif key == "rx_time":
             secs, frac = int(value[0]), float(value[1])
             expected = self.time_at(index)
