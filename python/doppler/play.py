@@ -33,7 +33,6 @@ read the whole stream (or Ctrl-C), so a consumer may attach after it.
 Exit status: 0 done, 1 an error (the message says what), 2 usage.
 """
 import argparse
-import re
 import signal
 import sys
 import threading
@@ -145,10 +144,11 @@ def play(path, ring, *, rate=None, loop=False, capacity=None, timeout=None, stop
                     delay = due - time.monotonic()
                     if delay > 0 and stop.wait(delay):
                         break
-                if not _write(buf, data[pos:pos + m], batch, timeout, stop):
+                done = _write(buf, data[pos:pos + m], batch, timeout, stop)
+                written += done
+                pos += done
+                if done < m:  # stopped
                     break
-                written += m
-                pos += m
             if not loop or n == 0:
                 break
     except KeyboardInterrupt:
@@ -167,30 +167,25 @@ def play(path, ring, *, rate=None, loop=False, capacity=None, timeout=None, stop
 
 def _write(buf, samples, tags, timeout, stop):
     """Write `samples` (with `tags`) losslessly, waiting at most TICK at a
-    time so that `stop` is seen; False if stopped before all was written.
-    A write that waited `timeout` seconds in all raises TimeoutError."""
-    waited = 0.0
+    time so that `stop` is seen; returns how many were written (all of them
+    unless stopped). A write that waited `timeout` seconds in all raises
+    TimeoutError."""
+    waited, done, n = 0.0, 0, len(samples)
     while True:
+        before = buf.written
         try:
-            return buf.write(samples, block=True, timeout=TICK, tags=tags or None) or True
-        except TimeoutError as e:
-            # Part of it may be in the ring: write only the rest next time.
-            left = _not_written(e, len(samples))
-            if left < len(samples):
-                tags = [(o - (len(samples) - left), k, v) for o, k, v in tags if o >= len(samples) - left]
-                samples = samples[len(samples) - left:]
-            waited += TICK
+            buf.write(samples[done:], block=True, timeout=TICK, tags=tags or None)
+            return n
+        except TimeoutError:
+            # What fitted is in the ring (with its tags): write only the rest next time.
+            moved = buf.written - before
+            tags = [(o - moved, k, v) for o, k, v in tags if o >= moved]
+            done += moved
+            waited = 0.0 if moved else waited + TICK
             if stop.is_set():
-                return False
+                return done
             if timeout is not None and waited >= timeout:
                 raise
-
-
-def _not_written(error, n):
-    """How many trailing samples a timed-out blocking write left unwritten:
-    its message says so ("the last N samples found no room"); n if it does not."""
-    m = re.search(r"the last (\d+) samples? found no room", str(error))
-    return int(m.group(1)) if m else n
 
 
 def _parser():
