@@ -489,6 +489,34 @@ def test_play_at_the_recorded_rate_takes_the_recordings_time(names, tmp_path):
     np.testing.assert_array_equal(got, x)
 
 
+def test_a_slow_reader_gets_every_played_sample_and_tag_exactly_once(names, tmp_path):
+    """A reader slower than doppler-play's blocking writes time out (they
+    wait a tenth of a second at a time, to see Ctrl-C): each write resumes
+    where the ring took it, without losing or repeating samples or tags."""
+    base = str(tmp_path / "rec")
+    x = samples(dbuf.F32Buffer, 3000)
+    marks = [(i, "rx_freq", 1e6 + i) for i in (0, 1, 255, 256, 700, 1023, 2047, 2999)]
+    with dbuf.F32Buffer(4096, name=names()) as prod:
+        write_stream(prod, x, marks)
+        prod.close()
+        record.record(prod.name, base, reader=None, streams=1)
+    name = names()
+    with dbuf.F32Buffer(1024, name=name) as cons:
+        t = threading.Thread(target=lambda: play.play(base, name), daemon=True)
+        t.start()
+        parts, tags = [], []
+        while sum(map(len, parts)) < len(x):
+            v = cons.wait(min(300, len(x) - sum(map(len, parts))), timeout=LONG)
+            parts.append(np.array(v))
+            tags += [(tg.index, tg.value) for tg in cons.tags() if tg.key == "rx_freq"]
+            cons.consume()
+            time.sleep(0.12)
+        t.join(LONG)
+        assert not t.is_alive()
+    np.testing.assert_array_equal(np.concatenate(parts), x)
+    assert tags == [(i, v) for i, _, v in marks]
+
+
 def test_play_loops_the_recording_in_one_stream_until_stopped(names, tmp_path):
     base = str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 3000)
