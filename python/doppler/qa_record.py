@@ -372,6 +372,40 @@ def test_stream_seams_are_annotated_or_split_into_one_recording_per_run(names, t
         assert meta_of(f)["annotations"] == []
 
 
+PRODUCER_THAT_HANGS = r"""
+import sys, time, numpy as np
+from doppler import buffer as b
+p = b.F32Buffer.attach(sys.argv[1])
+p.write((np.arange(1000) - 1j * np.arange(1000)).astype(np.complex64), block=True, timeout=60)
+print("written", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_producer_that_dies_leaves_a_seam_saying_so(names, tmp_path):
+    """A producer process is killed (SIGKILL) after 1000 samples; the next
+    producer writes 500 more. The recording holds both runs and the seam
+    between them says the first one's producer died."""
+    name, base = names(), str(tmp_path / "rec")
+    with dbuf.F32Buffer(4096, name=name):
+        t, out = record_in_thread(name, base, reader=None, streams=2)
+        child = subprocess.Popen([sys.executable, "-c", PRODUCER_THAT_HANGS, name], stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "written"
+        finally:
+            child.kill()
+            child.wait()
+        second = samples(dbuf.F32Buffer, 500, start=1000)
+        with dbuf.F32Buffer.attach(name) as prod:
+            write_stream(prod, second, [])
+        s = joined(t, out)
+    assert s.samples == 1500 and s.streams == 2
+    np.testing.assert_array_equal(stored(dbuf.F32Buffer, base), samples(dbuf.F32Buffer, 1500))
+    [seam] = meta_of(base)["annotations"]
+    assert (seam["core:sample_start"], seam["core:label"]) == (1000, "stream_seam")
+    assert "its producer died" in seam["core:comment"]
+
+
 def test_max_bytes_rotates_into_numbered_recordings_that_keep_the_time(names, tmp_path):
     name, base = names(), str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 2500)
