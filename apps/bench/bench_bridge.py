@@ -8,12 +8,15 @@ TCP connection on 127.0.0.1, three ways, interleaved over --repeats rounds:
   bridge        producer -> ring A -> doppler-bridge send -> TCP ->
                 doppler-bridge recv -> ring B -> consumer (wait/consume)
   bridge sc16   the same with --wire sc16 (4 bytes a sample on the wire)
+  bridge curve  bridge with --curve-keys on both ends (ZeroMQ's CURVE:
+                every message encrypted and authenticated); not in the
+                default --ways
   gr-zeromq     flowgraph null_source -> head -> zeromq.push_sink (pass_tags)
                 -> TCP -> flowgraph zeromq.pull_source (pass_tags) -> head ->
                 null_sink
 
 Every program runs in a process of its own. Figures per way (median of the
-rounds): samples/s from the go signal to the last sample consumed; CPU
+rounds, and the spread: lowest and highest rate of the rounds): samples/s from the go signal to the last sample consumed; CPU
 (user + sys of every thread, from /proc/PID/stat, sampled at the go signal
 and at the end) per sample, for the pair of processes that move the
 samples over the network (the two bridges; the two flowgraphs) and for all
@@ -30,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +43,17 @@ import time
 ITEM = 8  # bytes per complex64 sample
 TICK = os.sysconf("SC_CLK_TCK")
 HERE = os.path.abspath(__file__)
+
+
+def processor():
+    """The processor's name and the CPUs this process may use."""
+    name = "unknown processor"
+    with open("/proc/cpuinfo") as f:
+        for ln in f:
+            if ln.startswith("model name"):
+                name = ln.split(":", 1)[1].strip()
+                break
+    return f"{name}, {len(os.sched_getaffinity(0))} CPUs"
 
 
 def cpu(pid):
@@ -179,18 +194,35 @@ def measure(pids, start, finish):
     return t1 - t0, {k: c1[k] - c0[k] for k in pids}
 
 
-def run_bridge(args, wire, tmp):
+def curve_keys(args, tmp):
+    """Key directories of a sender and a receiver that trust each other
+    (doppler-bridge keygen), made once per run."""
+    ks, kr = os.path.join(tmp, "keys-send"), os.path.join(tmp, "keys-recv")
+    if not os.path.exists(ks):
+        for d in (ks, kr):
+            subprocess.run([args.bridge, "keygen", d], check=True, stdout=subprocess.DEVNULL)
+        shutil.copy(os.path.join(kr, "self.pub"), os.path.join(ks, "peers", "receiver.pub"))
+        shutil.copy(os.path.join(ks, "self.pub"), os.path.join(kr, "peers", "sender.pub"))
+    return ks, kr
+
+
+def run_bridge(args, wire, tmp, curve=False):
     tag = f"bench-br-{os.getpid()}-{time.monotonic_ns()}"
+    opt_s, opt_r = [], []
+    if curve:
+        ks, kr = curve_keys(args, tmp)
+        opt_s, opt_r = ["--curve-keys", ks], ["--curve-keys", kr]
     a, b = tag + "-a", tag + "-b"
     slog, rlog = os.path.join(tmp, "send.log"), os.path.join(tmp, "recv.log")
     prod = Child(role(args, "producer", "--ring", a))
     assert prod.line() == "ready"
     send = subprocess.Popen([args.bridge, "send", a, "tcp://127.0.0.1:*", "--wire", wire,
-                             "--max-items", str(args.max_items)],
+                             "--max-items", str(args.max_items), *opt_s],
                             stderr=open(slog, "w"))
     ep = wait_log(slog, r"on PUSH (\S+)").group(1)
     recv = subprocess.Popen([args.bridge, "recv", ep, b, "--wire", wire, "--position", "none",
-                             "--capacity", str(args.capacity)], stderr=open(rlog, "w"))
+                             "--capacity", str(args.capacity), *opt_r],
+                            stderr=open(rlog, "w"))
     wait_log(rlog, "connected to")
     cons = Child(role(args, "consumer", "--ring", b))
     assert cons.line() == "ready"
@@ -238,7 +270,8 @@ def main():
     ap.add_argument("--max-items", type=int, default=1 << 15, help="bridge message size")
     ap.add_argument("--bridge", default="build/apps/doppler-bridge")
     ap.add_argument("--ways", default="bridge,gr-zeromq,bridge sc16",
-                    help="which of bridge, gr-zeromq, bridge sc16 (comma-separated)")
+                    help="which of bridge, gr-zeromq, bridge sc16, bridge curve "
+                         "(comma-separated)")
     args = ap.parse_args()
     if args.role:
         return {"producer": role_producer, "consumer": role_consumer,
@@ -246,7 +279,8 @@ def main():
 
     every = {"bridge": lambda t: run_bridge(args, "native", t),
              "gr-zeromq": lambda t: run_gr(args, t),
-             "bridge sc16": lambda t: run_bridge(args, "sc16", t)}
+             "bridge sc16": lambda t: run_bridge(args, "sc16", t),
+             "bridge curve": lambda t: run_bridge(args, "native", t, curve=True)}
     ways = {w: every[w] for w in args.ways.split(",")}
     got = {w: [] for w in ways}
     with tempfile.TemporaryDirectory() as tmp:
@@ -262,18 +296,25 @@ def main():
     def med(w, key):
         return statistics.median(x[key] for x in got[w])
 
-    print(f"\n{args.samples:.3g} samples, {args.repeats} interleaved rounds, medians; "
-          "CPU in ns per sample (user + sys, all threads)")
-    print(f"{'way':12s} {'MS/s':>8s} {'B/sample':>9s} {'wire MB/s':>10s} {'pair ns/S':>10s} "
-          f"{'all ns/S':>9s}")
+    print(f"\n{args.samples:.3g} samples, {args.repeats} interleaved rounds, medians "
+          f"(MS/s also lowest-highest); CPU in ns per sample (user + sys, all threads); "
+          f"{processor()}")
+    print(f"{'way':12s} {'MS/s':>8s} {'spread':>13s} {'B/sample':>9s} {'wire MB/s':>10s} "
+          f"{'pair ns/S':>10s} {'all ns/S':>9s}")
     for w in ways:
         rate = args.samples / med(w, "seconds")
         # Bytes of messages per sample, as the sender counted them (headers
         # included); gr-zeromq's are its items plus one small header a message.
         wire = got[w][0]["wire"] or ITEM
-        print(f"{w:12s} {rate / 1e6:8.1f} {wire:9.3f} {rate * wire / 1e6:10.1f} "
+        rates = sorted(args.samples / x["seconds"] / 1e6 for x in got[w])
+        spread = f"{rates[0]:.1f}-{rates[-1]:.1f}"
+        print(f"{w:12s} {rate / 1e6:8.1f} {spread:>13s} {wire:9.3f} {rate * wire / 1e6:10.1f} "
               f"{med(w, 'pair') / args.samples * 1e9:10.2f} "
               f"{med(w, 'all') / args.samples * 1e9:9.2f}")
+    if "bridge" in ways and "bridge curve" in ways:
+        print(f"bridge curve / bridge: rate "
+              f"{med('bridge', 'seconds') / med('bridge curve', 'seconds'):.2f}x, "
+              f"pair CPU per sample {med('bridge curve', 'pair') / med('bridge', 'pair'):.2f}x")
     if "gr-zeromq" not in ways:
         return 0
     g = args.samples / med("gr-zeromq", "seconds")

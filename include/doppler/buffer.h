@@ -1,5 +1,5 @@
 /*
- * gr-doppler C ABI: lock-free SPSC double-mapped rings.
+ * gr-doppler C ABI: lock-free double-mapped rings (one producer, up to 16 readers).
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Three ring types with the same functions: T in {f32, f64, i16}.
@@ -32,9 +32,11 @@
  * Streams, tags and readers (layout version 3; docs/architecture.md has the
  * byte map and the tag value encoding):
  *
- *   dp_buffer_T_t *dp_buffer_T_attach_reader(name, reader, tethered, grace_ns);
+ *   dp_buffer_T_t *dp_buffer_T_attach_reader(name, reader, tethered, grace_ns, history);
  *       attach as a named reader ("" or "default": the default reader);
- *       EBUSY: a live handle reads under that name; EUSERS: 16 readers already
+ *       EBUSY: a live handle reads under that name; EUSERS: 16 readers already;
+ *       a new reader starts up to `history` samples before the write index
+ *       (within the current stream; dp_buffer_T_history says how many it got)
  *   bool     dp_buffer_T_write_tags(buf, src, n, tags, ntags);   tags[i].offset < n,
  *       non-decreasing; value bytes in the documented encoding (EINVAL otherwise)
  *   size_t   dp_buffer_T_tags(buf, out, max);   tags of the last wait's window:
@@ -155,8 +157,12 @@ const char* dp_last_error(void);
     uint64_t dp_buffer_##T##_dropped(const dp_buffer_##T##_t* buf);                      \
     uint64_t dp_buffer_##T##_missed_wakes(const dp_buffer_##T##_t* buf);                 \
     void dp_buffer_##T##_close(dp_buffer_##T##_t* buf);                                  \
-    dp_buffer_##T##_t* dp_buffer_##T##_attach_reader(                                    \
-        const char* name, const char* reader, bool tethered, int64_t grace_ns);          \
+    dp_buffer_##T##_t* dp_buffer_##T##_attach_reader(const char* name,                   \
+                                                     const char* reader,                 \
+                                                     bool tethered,                      \
+                                                     int64_t grace_ns,                   \
+                                                     uint64_t history);                  \
+    uint64_t dp_buffer_##T##_history(const dp_buffer_##T##_t* buf);                      \
     bool dp_buffer_##T##_write_tags(dp_buffer_##T##_t* buf,                              \
                                     const S* src,                                        \
                                     size_t n,                                            \

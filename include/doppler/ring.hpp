@@ -513,11 +513,18 @@ public:
     /// if a live handle reads under that name, error(EUSERS) if all 16 slots
     /// are taken, error(EINVAL) for a bad name or after the first wait. The
     /// messages are worded for `who` (audience::block: they name the block
-    /// parameter to change).
+    /// parameter to change). `history`: a new reader starts up to that many
+    /// samples before the current write index (history()).
     void claim_reader(const std::string& name,
                       bool tethered = true,
                       int64_t grace_ns = default_reader_grace_ns,
-                      audience who = audience::api);
+                      audience who = audience::api,
+                      uint64_t history = 0);
+    /// How many samples written before a new named reader's claim it starts
+    /// with (the claim's `history`, as far as the current stream and the
+    /// ring reach: an untethered reader from the oldest intact sample, a
+    /// tethered one never before what the producer may reuse). 0 otherwise.
+    uint64_t history() const noexcept { return history_; }
 
     /// Wait until n samples of this reader's stream are readable
     /// (timeout_ns < 0: forever) and return them as one contiguous range.
@@ -756,6 +763,7 @@ private:
     uint64_t tag_pos_ = 0; // tag area position of the reader's next record
     std::vector<uint64_t> tag_copy_; // the window's records, copied out (tags())
     uint64_t pending_skip_ = 0, skip_at_ = 0; // the "skipped" marker to deliver
+    uint64_t history_ = 0; // history() of the claim
     alignas(16) uint8_t skip_rec_[48] = {};
     bool r_corrupt_ = false; // a tethered reader index was impossible
     bool w_corrupt_ = false; // the write index was impossible to this reader

@@ -253,7 +253,11 @@ void unclaim(std::atomic<peer_id>& process,
 /// of an untethered reader whose process died) starting at the current
 /// write index. A tethered claim joins a running producer without losing a
 /// sample (join_tethered); a resumed reader that must move past samples
-/// reused while it was away untethered gets that count in *jumped. Returns the slot.
+/// reused while it was away untethered gets that count in *jumped. A new
+/// reader asking for `history` starts up to that many samples before the
+/// write index, within the current stream, never before the oldest intact
+/// sample (untethered) or the producer's floor (tethered); *got_history is
+/// how many it got. Returns the slot.
 /// Throws error(EBUSY) if a live handle holds the name, error(EUSERS) if all slots are
 /// taken, error(EINVAL) for a bad name. `ring` names the ring in messages, which are
 /// worded for `who` (a block's user is told which parameter to change).
@@ -266,7 +270,9 @@ uint32_t claim_reader(control* c,
                       bool* resumed,
                       peer_id* busy = nullptr,
                       audience who = audience::api,
-                      uint64_t* jumped = nullptr);
+                      uint64_t* jumped = nullptr,
+                      uint64_t history = 0,
+                      uint64_t* got_history = nullptr);
 /// Leave reader slot i: the default reader keeps its position for the
 /// next handle; a named reader's slot is freed.
 void release_reader(control* c, uint32_t i, uint64_t mine) noexcept;

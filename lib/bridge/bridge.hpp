@@ -37,6 +37,9 @@ struct link_options {
     wire_format wire = wire_format::native;
     int hwm = default_hwm;
     bool quiet = false;
+    /// A key directory (curve.hpp): encrypt, and let only the peers in.
+    /// "": no security at all (ZeroMQ's NULL mechanism).
+    std::string curve_keys;
 };
 
 struct send_options : link_options {

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "bridge.hpp"
+#include "curve.hpp"
 
 #include <cerrno>
 #include <cmath>
@@ -21,7 +22,8 @@ namespace {
 const char* const usage_main =
     "usage: doppler-bridge send RING ENDPOINT [options]   a ring -> ZeroMQ\n"
     "       doppler-bridge recv ENDPOINT RING [options]   ZeroMQ -> a ring\n"
-    "       doppler-bridge send --help | recv --help\n"
+    "       doppler-bridge keygen DIR                     a CURVE key pair in DIR\n"
+    "       doppler-bridge send --help | recv --help | keygen --help\n"
     "\n"
     "A ring on one host read on another, in the message format of GNU Radio's\n"
     "ZMQ blocks (pass_tags on): either end may be a stock GNU Radio ZMQ PUSH/PUB\n"
@@ -48,6 +50,10 @@ const char* const usage_send =
     "  --max-items N      samples per message at most (default 32768)\n"
     "  --hwm N            messages ZeroMQ queues per peer (default 4)\n"
     "  --wait SECONDS     how long to wait for RING to appear (default: forever)\n"
+    "  --curve-keys DIR   encrypt, and send only to the receiver whose public key\n"
+    "                     is DIR/peers/*.pub (one key), as DIR/self.key (made by\n"
+    "                     `doppler-bridge keygen DIR`); the receiver needs\n"
+    "                     --curve-keys too, with DIR/self.pub among its peers\n"
     "  --quiet            no status line, no events (warnings still show)\n";
 
 const char* const usage_recv =
@@ -71,7 +77,20 @@ const char* const usage_recv =
     "  --position PATH     where to keep the position for a receiver started after\n"
     "                      this one (default /dev/shm/doppler-bridge.RING.position;\n"
     "                      'none' keeps none)\n"
+    "  --curve-keys DIR    encrypt, and take only senders whose public key is in\n"
+    "                      DIR/peers/*.pub, as DIR/self.key (made by\n"
+    "                      `doppler-bridge keygen DIR`); the sender needs\n"
+    "                      --curve-keys too, with DIR/self.pub as its one peer\n"
     "  --quiet             no status line, no events (warnings still show)\n";
+
+const char* const usage_keygen =
+    "usage: doppler-bridge keygen DIR\n"
+    "\n"
+    "Makes a CURVE key pair for one end of a bridge (--curve-keys DIR):\n"
+    "DIR/self.key (the secret key, mode 0600) and DIR/self.pub (the public key),\n"
+    "and an empty DIR/peers/. Copy DIR/self.pub into the other end's peers/\n"
+    "directory (as NAME.pub) and the other end's self.pub into DIR/peers/.\n"
+    "Never replaces an existing key.\n";
 
 struct usage_error {
     std::string what;
@@ -185,6 +204,11 @@ bool parse(int argc,
         } else if (s == "--quiet") {
             a.no_value(s);
             o.quiet = true;
+        } else if (s == "--curve-keys") {
+            o.curve_keys = a.value(s, v);
+            if (o.curve_keys.empty())
+                throw usage_error { "--curve-keys takes a directory (made by "
+                                    "doppler-bridge keygen DIR)" };
         } else if (own(a, s, v)) {
         } else if (s.size() > 1 && s[0] == '-') {
             throw usage_error { "unknown option " + printable(s) + " for " + cmd };
@@ -285,6 +309,43 @@ int recv_main(int argc, char** argv)
     return run_recv(o);
 }
 
+int keygen_main(int argc, char** argv)
+{
+    std::vector<std::string> pos;
+    args a(argc, argv, 2);
+    while (!a.done()) {
+        std::string v;
+        const std::string s = a.next(&v);
+        if (s == "-h" || s == "--help") {
+            std::fputs(usage_keygen, stdout);
+            return 0;
+        } else if (s.size() > 1 && s[0] == '-') {
+            throw usage_error { "unknown option " + printable(s) + " for keygen" };
+        }
+        pos.push_back(s);
+    }
+    if (pos.size() != 1)
+        throw usage_error { "keygen takes DIR (" + std::to_string(pos.size()) +
+                            " given)" };
+    const std::string& dir = pos[0];
+    try {
+        const std::string pub = curve_keygen(dir);
+        std::printf("doppler-bridge keygen: %s/self.key (secret, mode 0600) and "
+                    "%s/self.pub written; public key %s\n"
+                    "Copy %s/self.pub into the other end's peers/ directory (as "
+                    "NAME.pub), and the other end's self.pub into %s/peers/.\n",
+                    dir.c_str(),
+                    dir.c_str(),
+                    pub.c_str(),
+                    dir.c_str(),
+                    dir.c_str());
+        return 0;
+    } catch (const error& e) {
+        std::fprintf(stderr, "doppler-bridge keygen: %s\n", e.what());
+        return 1;
+    }
+}
+
 } // namespace
 
 int cli_main(int argc, char** argv)
@@ -295,18 +356,21 @@ int cli_main(int argc, char** argv)
             return send_main(argc, argv);
         if (cmd == "recv")
             return recv_main(argc, argv);
+        if (cmd == "keygen")
+            return keygen_main(argc, argv);
         if (cmd == "-h" || cmd == "--help") {
             std::fputs(usage_main, stdout);
             return 0;
         }
-        throw usage_error { cmd.empty() ? "say send or recv"
+        throw usage_error { cmd.empty() ? "say send, recv or keygen"
                                         : "unknown command \"" + printable(cmd) +
-                                    "\": say send or recv" };
+                                    "\": say send, recv or keygen" };
     } catch (const usage_error& e) {
-        std::fprintf(stderr,
-                     "doppler-bridge: %s; see doppler-bridge %s--help\n",
-                     e.what.c_str(),
-                     cmd == "send" || cmd == "recv" ? (cmd + " ").c_str() : "");
+        std::fprintf(
+            stderr,
+            "doppler-bridge: %s; see doppler-bridge %s--help\n",
+            e.what.c_str(),
+            cmd == "send" || cmd == "recv" || cmd == "keygen" ? (cmd + " ").c_str() : "");
         return 2;
     } catch (const error& e) {
         // Bad names and values (check_name, parse_type, parse_wire).

@@ -75,12 +75,22 @@ void keep_message_memory() noexcept
 // Lines
 // ---------------------------------------------------------------------------
 
+logger::logger(const char* side, bool quiet, std::FILE* out, int64_t (*clock)() noexcept)
+    : side_(side), quiet_(quiet), out_(out), clock_(clock ? clock : now_ns)
+{
+}
+
+void logger::write(const char* text, const char* suffix)
+{
+    std::fprintf(out_, "doppler-bridge %s: %s%s\n", side_, text, suffix);
+    std::fflush(out_);
+}
+
 void logger::emit(const char* fmt, va_list ap, const char* suffix)
 {
-    char line[1024];
-    std::vsnprintf(line, sizeof line, fmt, ap);
-    std::fprintf(stderr, "doppler-bridge %s: %s%s\n", side_, line, suffix);
-    std::fflush(stderr);
+    char text[1024];
+    std::vsnprintf(text, sizeof text, fmt, ap);
+    write(text, suffix);
 }
 
 void logger::info(const char* fmt, ...)
@@ -101,40 +111,62 @@ void logger::warn(const char* fmt, ...)
     va_end(ap);
 }
 
-void logger::warn_limited(int key, const char* fmt, ...)
+namespace {
+void held_suffix(char (&suffix)[96], uint64_t held)
 {
-    constexpr int burst = 5;
-    slot& s = slots_[key & 7];
-    const int64_t now = now_ns();
-    if (now - s.window_ns >= 1'000'000'000) {
-        s.window_ns = now;
-        s.shown = 0;
-    }
-    if (s.shown >= burst) {
-        ++s.held;
-        return;
-    }
-    ++s.shown;
-    char suffix[96] = "";
-    if (s.held != 0) {
+    suffix[0] = '\0';
+    if (held != 0)
         std::snprintf(suffix,
                       sizeof suffix,
                       " (and %llu more like it not shown)",
-                      static_cast<unsigned long long>(s.held));
-        s.held = 0;
-    }
+                      static_cast<unsigned long long>(held));
+}
+} // namespace
+
+void logger::limited(line kind, level lv, const char* fmt, ...)
+{
+    if (lv == level::info && quiet_)
+        return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    slot& s = slots_[size_t(kind)];
+    char text[1024];
     va_list ap;
     va_start(ap, fmt);
-    emit(fmt, ap, suffix);
+    std::vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (!s.limit.admit(clock_())) {
+        s.held_line = text; // shown by flush() if no other follows
+        return;
+    }
+    char suffix[96];
+    held_suffix(suffix, s.limit.take_held());
+    s.held_line.clear();
+    write(text, suffix);
+}
+
+void logger::flush(bool all)
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int64_t now = clock_();
+    for (slot& s : slots_) {
+        if (s.held_line.empty() || !(all || s.limit.due(now)))
+            continue;
+        // The last line held back stands for itself: the count is of the
+        // others.
+        const uint64_t held = s.limit.take_held();
+        s.limit.shown(now);
+        char suffix[96];
+        held_suffix(suffix, held - 1);
+        write(s.held_line.c_str(), suffix);
+        s.held_line.clear();
+    }
 }
 
 void logger::status(const std::string& line)
 {
     if (quiet_)
         return;
-    std::fprintf(stderr, "doppler-bridge %s: %s\n", side_, line.c_str());
-    std::fflush(stderr);
+    write(line.c_str(), "");
 }
 
 std::string si_rate(double v, const char* unit)
@@ -214,7 +246,10 @@ connection_monitor::connection_monitor(void* ctx, void* socket) : watched_(socke
     if (zmq_socket_monitor(socket,
                            addr.c_str(),
                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED |
-                               ZMQ_EVENT_DISCONNECTED) != 0)
+                               ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
         throw error(zmq_errno(), "cannot monitor the ZeroMQ socket: " + zmq_why());
     pair_ = zmq_socket(ctx, ZMQ_PAIR);
     if (!pair_ || zmq_connect(pair_, addr.c_str()) != 0)
@@ -258,6 +293,18 @@ bool connection_monitor::next(event& out)
                                 zmq_msg_size(&m));
         zmq_msg_close(&m);
     }
+    out.code = ev;
+    out.value = value;
+    if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        out.what = event::ready;
+        ++ready_;
+        return true;
+    }
+    if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+        ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        out.what = event::failed;
+        return true;
+    }
     out.fd = value;
     if (ev == ZMQ_EVENT_CONNECTED || ev == ZMQ_EVENT_ACCEPTED) {
         out.what = event::up;
@@ -265,6 +312,12 @@ bool connection_monitor::next(event& out)
     } else if (ev == ZMQ_EVENT_DISCONNECTED) {
         out.what = event::down;
         up_.erase(value);
+        // Events carry no connection for a handshake: count them. A down
+        // after a ready is a connection that had carried messages.
+        if (ready_ > 0 && ready_ >= up_.size() + 1) {
+            out.was_ready = true;
+            --ready_;
+        }
     }
     return true;
 }

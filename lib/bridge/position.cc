@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace doppler {
@@ -21,20 +22,85 @@ namespace bridge {
 
 namespace {
 constexpr uint64_t magic = 0x534f504752425044ULL; // "DPBRGPOS" in memory order
-constexpr uint64_t version = 1;
+// 2: the record has a checksum. A file of version 1 (no checksum) is made
+// over as an empty one.
+constexpr uint64_t version = 2;
+
+/// "a directory", "a FIFO", ... for what is not a regular file.
+const char* kind_of(mode_t mode) noexcept
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return "a device";
+    return "not a regular file";
+}
+
+/// What every refusal tells the user to do.
+const char* const what_to_do =
+    "; remove it (as its owner, or root), or give another path with --position, or "
+    "--position none (a restarted receiver then cannot report samples lost in "
+    "flight)";
+
+/// The error of a page that cannot be reserved (posix_fallocate's `e`).
+error no_room(int e, const std::string& label)
+{
+    return error(e,
+                 "cannot reserve " + std::to_string(position_file::bytes) +
+                     " bytes for " + label + ": " + std::strerror(e) +
+                     (e == ENOSPC ? " (its file system is full: free space there, e.g. "
+                                    "`doppler-ring rm --stale` for /dev/shm, or give "
+                                    "another path with --position)"
+                                  : what_to_do));
+}
+
+struct fd_guard {
+    int fd;
+    ~fd_guard()
+    {
+        if (fd >= 0)
+            ::close(fd);
+    }
+};
 } // namespace
 
 // One page, written by one receiver at a time (the one holding the ring's
 // producer role). `seq` is odd while a record is being changed: a reader that
-// finds it odd, or changed across its read, ignores the record (the writer
-// died in the middle, or is writing now).
+// finds it odd ignores the record (its writer died in the middle); one that
+// finds it changed across its read ignores it too. `check` is a checksum of
+// seq and the fields: a record changed by anything but note() fails it.
 struct position_file::record {
     uint64_t magic;
     uint64_t version;
     std::atomic<uint64_t> seq;
     uint64_t dev, ino; // the ring's /dev/shm object
     uint64_t w, x, n; // local write index, sender offset, items
+    uint64_t check;
 };
+
+namespace {
+/// The checksum of a record: each word mixed in turn (splitmix64's
+/// finaliser), so that any change to any word changes it.
+uint64_t checksum(
+    uint64_t seq, uint64_t dev, uint64_t ino, uint64_t w, uint64_t x, uint64_t n) noexcept
+{
+    uint64_t h = magic;
+    for (uint64_t v : { seq, dev, ino, w, x, n }) {
+        h ^= v;
+        h += 0x9e3779b97f4a7c15ULL;
+        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+        h ^= h >> 31;
+    }
+    return h;
+}
+} // namespace
 
 std::string position_file::default_path(const std::string& ring)
 {
@@ -44,46 +110,111 @@ std::string position_file::default_path(const std::string& ring)
 position_file::position_file(const std::string& path, uint64_t dev, uint64_t ino)
     : path_(path), dev_(dev), ino_(ino)
 {
+    const std::string label = "the position file " + printable(path);
+    // Made here (O_EXCL: never a file someone else put under the name), or
+    // opened as it is (O_NOFOLLOW: never through a symbolic link; O_NONBLOCK:
+    // a FIFO does not block the open) and checked below.
+    bool made = false;
+    fd_guard fd { -1 };
+    for (int attempt = 0; fd.fd < 0; ++attempt) {
+        fd.fd = ::open(
+            path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd.fd >= 0) {
+            made = true;
+            break;
+        }
+        int e = errno;
+        if (e == EEXIST) {
+            fd.fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+            if (fd.fd >= 0)
+                break;
+            e = errno;
+            if (e == ENOENT && attempt < 3)
+                continue; // removed in between: make it
+        }
+        struct stat st;
+        if ((e == EEXIST || e == ELOOP || e == ENXIO || e == EISDIR) &&
+            ::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+            throw error(EBADMSG,
+                        label + " is " + kind_of(st.st_mode) +
+                            ", not a doppler-bridge position file" + what_to_do);
+        throw error(e, "cannot open " + label + ": " + std::strerror(e) + what_to_do);
+    }
     struct stat st;
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
+    if (::fstat(fd.fd, &st) != 0) {
         const int e = errno;
-        throw error(e,
-                    "cannot open the position file " + printable(path) + ": " +
-                        std::strerror(e) +
-                        "; give another path with --position, or --position none "
-                        "(a restarted receiver then cannot report samples lost in "
-                        "flight)");
+        throw error(e, "cannot stat " + label + ": " + std::strerror(e));
     }
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (st.st_size != 0 && st.st_size != 4096) ||
-        (st.st_size == 0 && ::ftruncate(fd, 4096) != 0)) {
-        ::close(fd);
-        throw error(EBADMSG,
-                    printable(path) +
-                        " is not a doppler-bridge position file (a regular file of "
-                        "4096 bytes); remove it, or give another path with --position");
+    file_dev_ = uint64_t(st.st_dev);
+    file_ino_ = uint64_t(st.st_ino);
+    if (made) {
+        // Whatever the umask: nobody else may read or change it.
+        ::fchmod(fd.fd, 0600);
+        // Reserve the page now: a file only ftruncate'd has no page behind
+        // it, and a store into it when the file system is full is a SIGBUS.
+        if (const int e = ::posix_fallocate(fd.fd, 0, off_t(bytes))) {
+            ::unlink(path.c_str());
+            throw no_room(e, label);
+        }
+    } else {
+        // Somebody's file: it must be what this user's receiver made.
+        if (!S_ISREG(st.st_mode))
+            throw error(EBADMSG,
+                        label + " is " + kind_of(st.st_mode) +
+                            ", not a doppler-bridge position file" + what_to_do);
+        if (uint64_t(st.st_uid) != uint64_t(::geteuid()))
+            throw error(EACCES,
+                        label + " belongs to uid " + std::to_string(st.st_uid) +
+                            ", not to you (uid " + std::to_string(::geteuid()) +
+                            "): another user could truncate it or forge the position "
+                            "in it" +
+                            what_to_do);
+        if ((st.st_mode & 077) != 0) {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+            throw error(EACCES,
+                        label + " has mode " + mode +
+                            ": others may read or change it (a position file is "
+                            "0600)" +
+                            what_to_do);
+        }
+        if (st.st_nlink != 1)
+            throw error(EACCES,
+                        label + " has " + std::to_string(st.st_nlink) +
+                            " names (hard links): another name could lead someone "
+                            "else to it" +
+                            what_to_do);
+        // 0 bytes: made by a receiver that died before it reserved the page.
+        if (st.st_size != 0 && uint64_t(st.st_size) != bytes)
+            throw error(EBADMSG,
+                        label + " is " + std::to_string(st.st_size) + " bytes, not " +
+                            std::to_string(bytes) +
+                            ": it is not a doppler-bridge position file" + what_to_do);
+        // Its header, read with pread (never through a mapping) before
+        // anything is mapped.
+        uint64_t head[2] = { 0, 0 };
+        if (st.st_size != 0 &&
+            (::pread(fd.fd, head, sizeof head, 0) != ssize_t(sizeof head) ||
+             (head[0] != 0 && head[0] != magic)))
+            throw error(EBADMSG,
+                        label + " is not a doppler-bridge position file" + what_to_do);
+        // A file that was only sized has pages that do not exist yet: get
+        // them now, while an error is still a message.
+        if (const int e = ::posix_fallocate(fd.fd, 0, off_t(bytes)))
+            throw no_room(e, label);
     }
-    void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    ::close(fd);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.fd, 0);
     if (p == MAP_FAILED) {
         const int e = errno;
-        throw error(e,
-                    "cannot map the position file " + printable(path) + ": " +
-                        std::strerror(e));
+        if (made)
+            ::unlink(path.c_str());
+        throw error(e, "cannot map " + label + ": " + std::strerror(e));
     }
     rec_ = static_cast<record*>(p);
     if (rec_->magic != magic || rec_->version != version) {
-        if (rec_->magic != 0 && rec_->magic != magic) {
-            ::munmap(p, 4096);
-            rec_ = nullptr;
-            throw error(EBADMSG,
-                        printable(path) +
-                            " is not a doppler-bridge position file; remove it, or "
-                            "give another path with --position");
-        }
+        // New, or written by another version: start empty.
         rec_->seq.store(0, std::memory_order_relaxed);
-        rec_->dev = rec_->ino = rec_->w = rec_->x = rec_->n = 0;
+        rec_->dev = rec_->ino = rec_->w = rec_->x = rec_->n = rec_->check = 0;
         rec_->version = version;
         rec_->magic = magic;
     }
@@ -92,23 +223,50 @@ position_file::position_file(const std::string& path, uint64_t dev, uint64_t ino
 position_file::~position_file()
 {
     if (rec_)
-        ::munmap(rec_, 4096);
+        ::munmap(rec_, bytes);
 }
 
-bool position_file::recall(uint64_t written, uint64_t* next) const noexcept
+const char* position_file::describe(recalled r) noexcept
+{
+    switch (r) {
+    case recalled::other_ring:
+        return "describes another ring (or this ring before it was made again)";
+    case recalled::torn:
+        return "holds a record its writer did not finish (it died while writing it)";
+    case recalled::bad_check:
+        return "holds a record that fails its checksum (changed by something other "
+               "than a receiver)";
+    case recalled::unexplained:
+        return "holds a record the ring's write index contradicts (the ring was "
+               "written by something else since)";
+    default:
+        return "";
+    }
+}
+
+position_file::recalled position_file::recall(uint64_t written,
+                                              uint64_t* next) const noexcept
 {
     const uint64_t s = rec_->seq.load(std::memory_order_acquire);
-    if (s == 0 || (s & 1) != 0)
-        return false;
+    if (s == 0)
+        return recalled::empty;
+    if ((s & 1) != 0)
+        return recalled::torn;
     const uint64_t dev = rec_->dev, ino = rec_->ino, w = rec_->w, x = rec_->x,
-                   n = rec_->n;
+                   n = rec_->n, check = rec_->check;
     std::atomic_thread_fence(std::memory_order_acquire);
     if (rec_->seq.load(std::memory_order_relaxed) != s)
-        return false;
-    if (ino_ == 0 || dev != dev_ || ino != ino_ || written < w || written - w > n)
-        return false;
+        return recalled::torn;
+    if (check != checksum(s, dev, ino, w, x, n))
+        return recalled::bad_check;
+    if (ino_ == 0 || dev != dev_ || ino != ino_)
+        return recalled::other_ring;
+    // The ring's write index is in [w, w + n] whatever point the writer
+    // stopped at (position.hpp).
+    if (written < w || written - w > n)
+        return recalled::unexplained;
     *next = x + (written - w);
-    return true;
+    return recalled::found;
 }
 
 void position_file::note(uint64_t w, uint64_t x, uint64_t n) noexcept
@@ -121,6 +279,7 @@ void position_file::note(uint64_t w, uint64_t x, uint64_t n) noexcept
     rec_->w = w;
     rec_->x = x;
     rec_->n = n;
+    rec_->check = checksum(s + 2, dev_, ino_, w, x, n);
     // Release: the fields before the even seq (and before the ring's samples,
     // whose write index store follows).
     rec_->seq.store(s + 2, std::memory_order_release);
@@ -128,7 +287,12 @@ void position_file::note(uint64_t w, uint64_t x, uint64_t n) noexcept
 
 void position_file::remove() noexcept
 {
-    ::unlink(path_.c_str());
+    // Only the file this receiver opened: a name that now leads elsewhere
+    // is left alone.
+    struct stat st;
+    if (::lstat(path_.c_str(), &st) == 0 && uint64_t(st.st_dev) == file_dev_ &&
+        uint64_t(st.st_ino) == file_ino_)
+        ::unlink(path_.c_str());
 }
 
 } // namespace bridge

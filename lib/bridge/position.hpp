@@ -17,9 +17,20 @@
  * The file is a small shared mapping (tmpfs by default, beside the ring):
  * its stores are plain memory stores, visible to the next process whatever
  * way this one ends, and costing nothing per message.
+ *
+ * /dev/shm is writable by every local user, so the file is trusted only as
+ * far as the ring files are: it is created with O_EXCL (never opened through
+ * a name someone else planted) and mode 0600, its page is reserved with
+ * posix_fallocate (a full /dev/shm is an error at start, never a SIGBUS), and
+ * an existing file is used only if it is a regular file of this user, with
+ * one link, no access for anyone else and the size of a position file;
+ * anything else is refused before it is mapped. A record also carries a
+ * checksum: one that was torn (its writer died while writing it) or altered
+ * is ignored, and said so.
  */
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -35,22 +46,37 @@ public:
 
     /// Open (creating) the file at path for the ring whose /dev/shm object
     /// is (dev, ino) (segment::dev(), segment::ino()). Throws doppler::error
-    /// saying what was wrong (a directory, no permission, not a position
-    /// file) and what to do.
+    /// saying what was wrong (not a regular file, another user's, open to
+    /// others, not a position file, no room) and what to do; a file refused
+    /// is never mapped.
     position_file(const std::string& path, uint64_t dev, uint64_t ino);
     ~position_file();
     position_file(const position_file&) = delete;
     position_file& operator=(const position_file&) = delete;
 
+    /// What recall() found.
+    enum class recalled {
+        found, ///< a record of this ring: *next is set
+        empty, ///< no record yet (a new file)
+        other_ring, ///< a record of another ring, or of this ring before it
+                    ///< was made again
+        torn, ///< a record its writer did not finish (it died while writing)
+        bad_check, ///< a record whose checksum does not match (altered)
+        unexplained, ///< a record the ring's write index contradicts
+    };
+    /// What the outcome means, for a log line ("" for found and empty).
+    static const char* describe(recalled r) noexcept;
+
     /// The sender offset the previous receiver expected next, given the
-    /// local ring's write index now; false if the file holds nothing for this
-    /// ring (new file, another ring, a ring made again, or a write index the
-    /// record cannot explain).
-    bool recall(uint64_t written, uint64_t* next) const noexcept;
+    /// local ring's write index now; set only when the outcome is found.
+    recalled recall(uint64_t written, uint64_t* next) const noexcept;
     /// Record that the n items of sender offset x go to local index w on.
     void note(uint64_t w, uint64_t x, uint64_t n) noexcept;
-    /// Remove the file (the ring it described is gone).
+    /// Remove the file (the ring it described is gone), if its name still
+    /// leads to the file opened.
     void remove() noexcept;
+    /// Bytes of a position file.
+    static constexpr size_t bytes = 4096;
     const std::string& path() const noexcept { return path_; }
 
 private:
@@ -58,6 +84,7 @@ private:
     std::string path_;
     record* rec_ = nullptr;
     uint64_t dev_ = 0, ino_ = 0; // the ring's /dev/shm object
+    uint64_t file_dev_ = 0, file_ino_ = 0; // the position file's
 };
 
 } // namespace bridge

@@ -14,10 +14,13 @@ import itertools
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 import doppler_testing
@@ -687,6 +690,362 @@ def test_pub_sub_drops_at_a_slow_subscriber_show_as_gaps_tagged_where_they_are(
 
 
 # ---------------------------------------------------------------------------
+# Repeated lines
+# ---------------------------------------------------------------------------
+
+def test_repeated_gap_lines_show_at_most_once_a_second_and_count_the_rest(
+        names, procs, tmp_path):
+    b = names()
+    ep = f"ipc://{tmp_path}/in.ipc"
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUSH)
+    sock.bind(ep)
+    r = recv(procs, tmp_path, ep, b)
+    item = np.zeros(1, dtype=np.complex64).tobytes()
+    started = time.monotonic()
+    try:
+        for i in range(300):  # one sample each, one missing before each but the first
+            sock.send(header(2 * i) + item)
+        r.wait_for(r"-> '" + b + r"': [^\n]*gaps 299 ", timeout=30)
+        assert r.stop() == 0
+    finally:
+        sock.close(0)
+        ctx.term()
+    elapsed = time.monotonic() - started
+    log = r.log()
+    shown = re.findall(r"gap: 1 samples missing[^\n]*", log)
+    held = sum(int(h) for h in re.findall(r"gap: [^\n]*\(and (\d+) more like it not shown\)",
+                                          log))
+    # Every gap is either shown or counted in a line that is...
+    assert len(shown) + held == 299
+    # ...and the lines come at most once a second (plus the one at the stop).
+    assert len(shown) <= elapsed + 2
+
+
+# ---------------------------------------------------------------------------
+# The position file: another user's /dev/shm
+# ---------------------------------------------------------------------------
+
+def run_briefly(*args, seconds=20):
+    """doppler-bridge ARGS, expected to exit by itself within `seconds`."""
+    p = subprocess.Popen([BRIDGE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        out, err = p.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise AssertionError(f"doppler-bridge {' '.join(args)} still ran after {seconds} s "
+                             f"(it should have refused to start):\n{err}")
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def test_a_position_file_another_user_made_is_refused_unmapped_saying_what_to_do(
+        names, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a file of another user")
+    b = names()
+    path = position_path(b)
+    with open(path, "wb"):
+        pass
+    os.chown(path, 65534, 65534)  # made first by "nobody", who could truncate it later
+    p = run_briefly("recv", f"ipc://{tmp_path}/x.ipc", b)
+    assert p.returncode == 1, p.stderr
+    assert f"the position file {path} belongs to uid 65534, not to you" in p.stderr
+    assert "give another path with --position" in p.stderr
+    st = os.stat(path)
+    assert (st.st_size, st.st_uid) == (0, 65534)  # neither sized nor taken over
+    # A file of this user that others may write is refused too.
+    os.chown(path, 0, 0)
+    os.chmod(path, 0o666)
+    p = run_briefly("recv", f"ipc://{tmp_path}/x.ipc", b)
+    assert p.returncode == 1 and "has mode 0666: others may read or change it" in p.stderr
+
+
+POSITION_RECORD = struct.Struct("<9Q")  # magic, version, seq, dev, ino, w, x, n, check
+
+
+def test_a_forged_or_torn_position_record_is_ignored_and_said(names, procs, tmp_path):
+    a, b = names(), names()
+    keep_a, keep_b = make_ring(a), make_ring(b)
+    ep = f"ipc://{tmp_path}/ab.ipc"
+    s = send(procs, tmp_path, a, ep)
+    r = recv(procs, tmp_path, ep, b)
+    assert produce(a, 0, 5000, every=0).wait(60) == 0
+    wait_written(b, 5000)
+    assert r.stop() == 0  # ring B stays (kept here), and so does its position
+    path = position_path(b)
+    with open(path, "rb") as f:
+        record = list(POSITION_RECORD.unpack(f.read(POSITION_RECORD.size)))
+    assert record[2] > 0 and record[2] % 2 == 0
+
+    def restart_with(words):
+        with open(path, "r+b") as f:
+            f.write(POSITION_RECORD.pack(*words))
+        r = recv(procs, tmp_path, ep, b)
+        r.wait_for("receiving from")  # said after the position was read
+        assert r.stop() == 0
+        return r.log()
+
+    forged = list(record)
+    forged[6] += 1000  # the sender offset moved on: a gap that never happened
+    log = restart_with(forged)
+    assert f"the position file {path} holds a record that fails its checksum" in log
+    assert "stopped before sender offset" not in log
+    torn = list(record)
+    torn[2] += 1  # its writer died between its two stores of the sequence
+    log = restart_with(torn)
+    assert f"the position file {path} holds a record its writer did not finish" in log
+    assert "stopped before sender offset" not in log
+    # The record as it was is believed.
+    log = restart_with(record)
+    assert "stopped before sender offset 5000" in log
+    assert "position file" not in log.replace(f"({path})", "")
+    assert s.stop() == 0
+    keep_a.destroy()
+    keep_b.destroy()
+
+
+def test_no_room_for_the_position_file_is_said_at_start_never_a_sigbus(names, tmp_path):
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare to mount a full tmpfs")
+    b = names()
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    # A private mount namespace with a one-page tmpfs, filled: the position
+    # file can be made and sized there, but no page can back it.
+    script = (f"mount -t tmpfs -o size=4k tmpfs {mnt} || exit 77; "
+              f"head -c 4096 /dev/zero > {mnt}/filler || exit 77; "
+              f'exec "$0" recv ipc://{tmp_path}/x.ipc {b} --position {mnt}/pos')
+    p = subprocess.Popen(["unshare", "-m", "sh", "-c", script, BRIDGE],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise AssertionError("recv started with no room for its position file")
+    if p.returncode == 77:
+        pytest.skip("cannot mount a tmpfs here")
+    assert p.returncode == 1, f"exit status {p.returncode} (-7 is SIGBUS): {err}"
+    assert f"cannot reserve 4096 bytes for the position file {mnt}/pos" in err
+    assert "its file system is full" in err
+
+
+# ---------------------------------------------------------------------------
+# CURVE
+# ---------------------------------------------------------------------------
+
+def keys(tmp_path, name):
+    """A key directory made by doppler-bridge keygen."""
+    d = tmp_path / name
+    p = run_bridge("keygen", str(d))
+    assert p.returncode == 0, p.stderr
+    return d
+
+
+def trust(d, other, as_name):
+    """Put `other`'s public key among d's peers."""
+    shutil.copy(other / "self.pub", d / "peers" / f"{as_name}.pub")
+
+
+def curve_pair(tmp_path):
+    """A sender's and a receiver's key directories, each trusting the other."""
+    ks, kr = keys(tmp_path, "sender"), keys(tmp_path, "receiver")
+    trust(ks, kr, "receiver")
+    trust(kr, ks, "sender")
+    return ks, kr
+
+
+class Tap:
+    """A TCP relay on 127.0.0.1 in front of port `target`, keeping a copy of
+    every byte it passes either way (what anyone on the path sees)."""
+
+    def __init__(self, target):
+        self.target = target
+        self.data = bytearray()
+        self.lock = threading.Lock()
+        self.conns = []
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.port = self.srv.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target))
+            self.conns += [c, u]
+            for x, y in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(x, y), daemon=True).start()
+
+    def _pump(self, x, y):
+        try:
+            while True:
+                b = x.recv(1 << 16)
+                if not b:
+                    break
+                with self.lock:
+                    self.data += b
+                y.sendall(b)
+        except OSError:
+            pass
+        finally:
+            for s in (x, y):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.srv.close()
+        for c in self.conns:
+            c.close()
+        with self.lock:
+            return bytes(self.data)
+
+
+@pytest.mark.parametrize("curve", [True, False], ids=["curve", "plain"])
+def test_a_flowgraph_s_samples_and_tags_cross_tcp_with_curve_and_nothing_readable_on_the_wire(
+        curve, names, procs, tmp_path):
+    a, b = names(), names()
+    keeper = make_ring(a)
+    opt_s, opt_r = [], []
+    if curve:
+        ks, kr = curve_pair(tmp_path)
+        opt_s, opt_r = ["--curve-keys", str(ks)], ["--curve-keys", str(kr)]
+    s = send(procs, tmp_path, a, "tcp://127.0.0.1:*", *opt_s)
+    tap = Tap(int(s.endpoint().rsplit(":", 1)[1]))
+    r = recv(procs, tmp_path, f"tcp://127.0.0.1:{tap.port}", b, *opt_r)
+    c = Consumer(procs, tmp_path, b, ends=2, step=1000)
+    n1, n2 = 30_000, 12_345
+    for first, n in ((0, n1), (n1, n2)):  # two runs of a flowgraph, a process each
+        run = subprocess.run([PY, "-c", FLOWGRAPH, a, str(first), str(n)], timeout=120,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+    c.finish()
+    assert s.stop() == 0 and r.stop() == 0
+    wire = tap.close()
+    keeper.destroy()
+    np.testing.assert_array_equal(c.values, np.arange(n1 + n2))
+    assert c.ends == [("EOFError", n1), ("EOFError", n1 + n2)]
+    want = []
+    for first, n in ((0, n1), (n1, n2)):
+        want += [(first, "stream_start", str(1 if first == 0 else 2)),
+                 (first, "rx_time", repr((first, 0.5))),
+                 (first + 777, "rx_freq", repr(2.4e9 + first)),
+                 (first + n - 1, "burst", "True")]
+    assert c.tags == want
+    # Everything went through the tap; samples and tag keys are readable
+    # there only without CURVE.
+    assert len(wire) > (n1 + n2) * 8
+    samples = (np.arange(20_000, 20_004) + 0j).astype(np.complex64).tobytes()
+    if curve:
+        assert samples not in wire and b"rx_time" not in wire
+        assert "sender 127.0.0.1 let in: its CURVE key is" in r.log()
+        assert "connected to" in r.log() and "(CURVE)" in r.log()
+    else:
+        assert samples in wire and b"rx_time" in wire
+
+
+def test_a_sender_with_the_wrong_key_gets_nothing_through_and_the_receiver_says_why(
+        names, procs, tmp_path):
+    from doppler.buffer import F32Buffer
+    a, b = names(), names()
+    keep_a, keep_b = make_ring(a), make_ring(b)
+    view = F32Buffer.attach(b)  # holds no role
+    ks, kr = curve_pair(tmp_path)
+    stranger = keys(tmp_path, "stranger")  # knows the receiver; the receiver does not know it
+    trust(stranger, kr, "receiver")
+    first = itertools.count(0, 10_000)
+
+    def attempt(send_opts, recv_line, send_line=None):
+        s = send(procs, tmp_path, a, "tcp://127.0.0.1:*", *send_opts)
+        r = recv(procs, tmp_path, s.endpoint(), b, "--curve-keys", str(kr))
+        assert produce(a, next(first), 10_000).wait(60) == 0  # for the sender to send
+        r.wait_for(recv_line)
+        if send_line:
+            s.wait_for(send_line)
+        r.wait_for(r"-> '" + b + r"': ")  # a status line after the refusal
+        assert view.written == 0
+        assert s.stop() == 0 and r.stop() == 0
+        assert "connected to" not in r.log()
+        return r.log()
+
+    pub = (stranger / "self.pub").read_text().strip()
+    log = attempt(["--curve-keys", str(stranger)],
+                  re.escape(f"refused a sender at 127.0.0.1: its CURVE public key {pub} "
+                            f"is not in {kr}/peers/"),
+                  re.escape("the receiver refused this sender's CURVE key"))
+    assert "copy that sender's self.pub there" in log
+    # A sender without keys, and one that takes another key for the receiver's.
+    attempt([], re.escape("a peer without --curve-keys tried to connect: refused"))
+    impostor = keys(tmp_path, "impostor")
+    trust(impostor, stranger, "receiver")
+    trust(kr, impostor, "impostor")  # the receiver knows it; it does not know the receiver
+    attempt(["--curve-keys", str(impostor)],
+            re.escape("a sender failed the CURVE handshake: the receiver's public key it "
+                      "holds (its peers/) is not this receiver's self.pub"))
+    view.destroy()
+    keep_a.destroy()
+    keep_b.destroy()
+
+
+def test_keygen_writes_a_secret_key_only_its_owner_reads_and_never_replaces_one(
+        names, tmp_path):
+    d = tmp_path / "k" / "end"
+    p = run_bridge("keygen", str(d))
+    assert p.returncode == 0, p.stderr
+    secret = (d / "self.key").read_text().strip()
+    public = (d / "self.pub").read_text().strip()
+    assert os.stat(d / "self.key").st_mode & 0o777 == 0o600
+    assert os.stat(d / "peers").st_mode & 0o777 == 0o700
+    assert zmq.curve_public(secret.encode()).decode() == public
+    assert public in p.stdout and "peers/" in p.stdout
+    p = run_bridge("keygen", str(d))
+    assert p.returncode == 1 and "exists: keygen never replaces a key" in p.stderr
+    assert (d / "self.key").read_text().strip() == secret
+    # Each end refuses keys it cannot trust, before it makes anything.
+    b = names()
+    recv_args = ["recv", f"ipc://{tmp_path}/x.ipc", b, "--curve-keys", str(d)]
+    p = run_bridge(*recv_args)
+    assert p.returncode == 1 and f"no peer keys in {d}/peers" in p.stderr
+    assert not os.path.exists(doppler_testing.shm_path(b))
+    os.chmod(d / "self.key", 0o644)
+    p = run_bridge(*recv_args)
+    assert p.returncode == 1 and "has mode 0644: others may read it; chmod 600 it" in p.stderr
+    os.chmod(d / "self.key", 0o600)
+    shutil.copy(d / "self.pub", d / "peers" / "one.pub")
+    shutil.copy(d / "self.pub", d / "peers" / "two.pub")
+    p = run_bridge("send", b, "tcp://127.0.0.1:*", "--curve-keys", str(d), "--wait", "0")
+    assert p.returncode == 1 and "holds 2 keys (one.pub, two.pub)" in p.stderr
+    (d / "peers" / "two.pub").write_text("not a key\n")
+    p = run_bridge(*recv_args)
+    assert p.returncode == 1 and f"{d}/peers/two.pub is not a CURVE key" in p.stderr
+
+
+def test_send_without_keys_warns_once_that_anyone_reaching_a_public_endpoint_reads_it(
+        names, procs, tmp_path):
+    a = names()
+    keeper = make_ring(a)
+    warning = "anyone who can reach it can connect and read the stream"
+    s = send(procs, tmp_path, a, "tcp://0.0.0.0:*")  # bound, nobody connects
+    s.wait_for(r"-> tcp://\S+: .*\n.*-> tcp://\S+: ")  # two status lines
+    assert s.stop() == 0
+    assert s.log().count(warning) == 1
+    assert "--curve-keys DIR" in s.log()
+    s = send(procs, tmp_path, a, "tcp://127.0.0.1:*")  # loopback: no warning
+    s.wait_for(r"-> tcp://\S+: ")
+    assert s.stop() == 0
+    assert warning not in s.log()
+    keeper.destroy()
+
+
+# ---------------------------------------------------------------------------
 # The command line
 # ---------------------------------------------------------------------------
 
@@ -696,7 +1055,7 @@ def run_bridge(*args):
 
 def test_the_command_line_says_what_was_wrong_and_what_to_do(names, tmp_path):
     p = run_bridge()
-    assert p.returncode == 2 and "say send or recv" in p.stderr
+    assert p.returncode == 2 and "say send, recv or keygen" in p.stderr
     p = run_bridge("send", "rx")
     assert p.returncode == 2 and "send takes RING and ENDPOINT (1 given)" in p.stderr
     p = run_bridge("send", "rx", "localhost:5555")

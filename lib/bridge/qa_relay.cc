@@ -13,11 +13,20 @@
 #include "qa_util.hpp"
 #include "relay.hpp"
 
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -345,29 +354,65 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(ib->stats().messages == 1u);
 }
 
+namespace doppler {
+namespace bridge {
+std::ostream& operator<<(std::ostream& o, position_file::recalled r)
+{
+    return o << "recalled(" << int(r) << ")";
+}
+} // namespace bridge
+} // namespace doppler
+
+namespace {
+/// A path for a position file no other test or run uses.
+std::string position_path(const char* what)
+{
+    return "/tmp/qa-relay-" + std::to_string(getpid()) + "-" + what + ".position";
+}
+
+/// The message of the error position_file(path) throws ("" if none).
+std::string refusal(const std::string& path)
+{
+    try {
+        position_file p(path, 1, 42);
+    } catch (const error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+off_t size_of(const std::string& path)
+{
+    struct stat st;
+    return ::lstat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+} // namespace
+
 BOOST_AUTO_TEST_CASE(the_position_file_outlives_its_writer_and_belongs_to_one_ring)
 {
-    const std::string path = "/tmp/qa-relay-" + std::to_string(getpid()) + ".position";
+    using r = position_file::recalled;
+    const std::string path = position_path("outlives");
     ::unlink(path.c_str());
     {
         position_file p(path, 1, 42);
         uint64_t next = 0;
-        BOOST_TEST(!p.recall(0, &next)); // new file: nothing
+        BOOST_TEST(p.recall(0, &next) == r::empty); // new file: nothing
         p.note(1000, 5'000'000, 300);
     }
     position_file p(path, 1, 42);
     uint64_t next = 0;
-    BOOST_TEST(p.recall(1000, &next)); // died before writing any of the 300
+    BOOST_TEST(p.recall(1000, &next) == r::found); // died before writing any of the 300
     BOOST_TEST(next == 5'000'000u);
-    BOOST_TEST(p.recall(1120, &next)); // in the middle
+    BOOST_TEST(p.recall(1120, &next) == r::found); // in the middle
     BOOST_TEST(next == 5'000'120u);
-    BOOST_TEST(p.recall(1300, &next)); // all written
+    BOOST_TEST(p.recall(1300, &next) == r::found); // all written
     BOOST_TEST(next == 5'000'300u);
-    BOOST_TEST(!p.recall(1301, &next)); // a write index the record cannot explain
-    BOOST_TEST(!p.recall(999, &next));
+    // A write index the record cannot explain, on either side.
+    BOOST_TEST(p.recall(1301, &next) == r::unexplained);
+    BOOST_TEST(p.recall(999, &next) == r::unexplained);
     {
         position_file other(path, 1, 43); // a ring made again: another inode
-        BOOST_TEST(!other.recall(1000, &next));
+        BOOST_TEST(other.recall(1000, &next) == r::other_ring);
     }
     p.remove();
     BOOST_TEST(::access(path.c_str(), F_OK) != 0);
@@ -378,4 +423,277 @@ BOOST_AUTO_TEST_CASE(the_position_file_outlives_its_writer_and_belongs_to_one_ri
     }
     BOOST_CHECK_THROW(position_file(path, 1, 42), error);
     ::unlink(path.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(a_new_position_file_is_private_and_its_page_reserved)
+{
+    const std::string path = position_path("new");
+    ::unlink(path.c_str());
+    const mode_t old = ::umask(0);
+    {
+        position_file p(path, 1, 42);
+        ::umask(old);
+        struct stat st;
+        BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
+        BOOST_TEST((st.st_mode & 07777) == 0600u);
+        BOOST_TEST(st.st_uid == ::geteuid());
+        BOOST_TEST(st.st_size == off_t(position_file::bytes));
+        // Reserved, not only sized: a store into it cannot fail later.
+        BOOST_TEST(st.st_blocks * 512 >= off_t(position_file::bytes));
+    }
+    ::unlink(path.c_str());
+}
+
+namespace {
+/// In a child process with a mount namespace of its own: a one-page tmpfs on
+/// `dir`, filled, and a position file at dir/pos (made there, or, with
+/// `existing`, an empty file of this user's already there). The child's exit
+/// status: 0 if the position file was refused for want of room, saying so;
+/// 77 if no tmpfs could be mounted; otherwise the wait status shows what
+/// happened (a SIGBUS: the page was never reserved).
+int position_file_on_a_full_tmpfs(const std::string& dir, bool existing)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        std::signal(SIGBUS, SIG_DFL); // not the test framework's handler
+        if (::unshare(CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=4k") != 0)
+            ::_exit(77);
+        const std::string pos = dir + "/pos";
+        if (existing) {
+            const int fd = ::open(pos.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+            if (fd < 0)
+                ::_exit(77);
+            ::close(fd);
+        }
+        const int fd = ::open((dir + "/filler").c_str(), O_WRONLY | O_CREAT, 0600);
+        const std::string page(4096, 'x');
+        if (fd < 0 || ::write(fd, page.data(), page.size()) != ssize_t(page.size()))
+            ::_exit(77);
+        ::close(fd);
+        try {
+            position_file p(pos, 1, 42);
+            p.note(1, 2, 3);
+        } catch (const error& e) {
+            const bool said = e.code().value() == ENOSPC &&
+                std::string(e.what()).find("its file system is full") !=
+                    std::string::npos;
+            ::_exit(said ? 0 : 3);
+        }
+        ::_exit(2); // it was used
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return status;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(no_room_for_a_position_file_is_an_error_at_start_never_a_sigbus)
+{
+    const std::string dir = position_path("full");
+    for (bool existing : { false, true }) {
+        BOOST_REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+        const int status = position_file_on_a_full_tmpfs(dir, existing);
+        ::rmdir(dir.c_str());
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+            BOOST_TEST_MESSAGE("cannot mount a tmpfs here (not root?): not tried");
+            return;
+        }
+        BOOST_TEST_INFO(std::string(existing ? "an empty file there" : "a new file"));
+        BOOST_TEST(!WIFSIGNALED(status)); // SIGBUS: a page that was never reserved
+        BOOST_TEST_INFO(std::string(existing ? "an empty file there" : "a new file"));
+        BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_position_file_that_is_not_this_users_own_is_refused_unmapped)
+{
+    const std::string good = position_path("good");
+    const std::string path = position_path("bad");
+    ::unlink(good.c_str());
+    ::unlink(path.c_str());
+    {
+        position_file p(good, 1, 42);
+        p.note(10, 20, 30);
+    }
+    auto make = [&](off_t size, mode_t mode) {
+        ::unlink(path.c_str());
+        const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+        BOOST_REQUIRE(fd >= 0);
+        BOOST_REQUIRE(::ftruncate(fd, size) == 0);
+        BOOST_REQUIRE(::fchmod(fd, mode) == 0);
+        ::close(fd);
+    };
+    auto says = [](const std::string& msg, const std::string& what) {
+        BOOST_TEST_INFO("message: " << msg);
+        BOOST_TEST(msg.find(what) != std::string::npos);
+        BOOST_TEST(msg.find("--position") != std::string::npos); // what to do
+    };
+
+    // Another user's file: refused, and left as it was (never sized or
+    // mapped).
+    if (::geteuid() == 0) {
+        make(0, 0600);
+        BOOST_REQUIRE(::chown(path.c_str(), 65534, 65534) == 0);
+        says(refusal(path), "belongs to uid 65534, not to you");
+        BOOST_TEST(size_of(path) == 0);
+        // Even one that looks right.
+        BOOST_REQUIRE(::chown(good.c_str(), 65534, 65534) == 0);
+        says(refusal(good), "belongs to uid 65534");
+        BOOST_REQUIRE(::chown(good.c_str(), 0, 0) == 0);
+    } else {
+        BOOST_TEST_MESSAGE("not root: another user's file is not tried");
+    }
+    // Open to others.
+    make(position_file::bytes, 0644);
+    says(refusal(path), "has mode 0644");
+    make(0, 0622);
+    says(refusal(path), "has mode 0622");
+    BOOST_TEST(size_of(path) == 0);
+    // A second name for the same file.
+    ::unlink(path.c_str());
+    BOOST_REQUIRE(::link(good.c_str(), path.c_str()) == 0);
+    says(refusal(path), "has 2 names");
+    // Empty, this user's and private: what a receiver that died before it
+    // reserved the page leaves. Taken, and made whole.
+    make(0, 0600);
+    BOOST_TEST(refusal(path) == "");
+    BOOST_TEST(size_of(path) == off_t(position_file::bytes));
+    // Not the size of a position file (and not made so).
+    make(100, 0600);
+    says(refusal(path), "is 100 bytes");
+    BOOST_TEST(size_of(path) == 100);
+    // The right size, not a position file.
+    {
+        make(0, 0600);
+        const int fd = ::open(path.c_str(), O_WRONLY);
+        const std::string junk(position_file::bytes, 'x');
+        BOOST_REQUIRE(::write(fd, junk.data(), junk.size()) == ssize_t(junk.size()));
+        ::close(fd);
+        says(refusal(path), "not a doppler-bridge position file");
+    }
+    // Not a regular file: a symbolic link (to a good file), a FIFO (without
+    // blocking), a directory.
+    ::unlink(path.c_str());
+    BOOST_REQUIRE(::symlink(good.c_str(), path.c_str()) == 0);
+    says(refusal(path), "a symbolic link");
+    ::unlink(path.c_str());
+    BOOST_REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+    says(refusal(path), "a FIFO");
+    ::unlink(path.c_str());
+    BOOST_REQUIRE(::mkdir(path.c_str(), 0700) == 0);
+    says(refusal(path), "a directory");
+    ::rmdir(path.c_str());
+    ::unlink(good.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(a_torn_or_altered_record_is_ignored_and_named)
+{
+    using r = position_file::recalled;
+    const std::string path = position_path("record");
+    ::unlink(path.c_str());
+    position_file p(path, 1, 42);
+    p.note(1000, 5'000'000, 300);
+    uint64_t next = 0;
+    BOOST_REQUIRE(p.recall(1000, &next) == r::found);
+    // The record's words: magic, version, seq, dev, ino, w, x, n, check.
+    const int fd = ::open(path.c_str(), O_RDWR);
+    BOOST_REQUIRE(fd >= 0);
+    auto word = [fd](int i) {
+        uint64_t v = 0;
+        BOOST_REQUIRE(::pread(fd, &v, 8, i * 8) == 8);
+        return v;
+    };
+    auto set = [fd](int i, uint64_t v) {
+        BOOST_REQUIRE(::pwrite(fd, &v, 8, i * 8) == 8);
+    };
+    // Each field changed alone (a forged position, a flipped bit).
+    for (int i = 2; i <= 8; ++i) {
+        const uint64_t was = word(i);
+        set(i, was + 2); // + 2 keeps seq even
+        next = 0;
+        BOOST_TEST_INFO("word " << i);
+        BOOST_TEST(p.recall(1000, &next) == r::bad_check);
+        BOOST_TEST(next == 0u);
+        set(i, was);
+    }
+    BOOST_TEST(p.recall(1000, &next) == r::found);
+    // The writer died between its two stores of seq.
+    set(2, word(2) + 1);
+    BOOST_TEST(p.recall(1000, &next) == r::torn);
+    ::close(fd);
+    BOOST_TEST(std::string(position_file::describe(r::torn)).find("did not finish") !=
+               std::string::npos);
+    BOOST_TEST(std::string(position_file::describe(r::bad_check)).find("checksum") !=
+               std::string::npos);
+    ::unlink(path.c_str());
+}
+
+namespace {
+int64_t fake_now = 0;
+int64_t fake_clock() noexcept
+{
+    return fake_now;
+}
+
+/// What a logger wrote into a temporary file so far.
+std::string contents(FILE* f)
+{
+    std::fflush(f);
+    std::string s(size_t(std::ftell(f)), '\0');
+    std::rewind(f);
+    s.resize(std::fread(&s[0], 1, s.size(), f));
+    std::fseek(f, 0, SEEK_END);
+    return s;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_repeated_line_is_shown_once_a_second_with_the_count_held_back)
+{
+    FILE* f = std::tmpfile();
+    BOOST_REQUIRE(f);
+    constexpr int64_t ms = 1'000'000;
+    fake_now = 5000 * ms;
+    logger log("recv", false, f, fake_clock);
+    const auto warn = logger::level::warn;
+    log.limited(line::gap, warn, "gap %d", 1); // shown
+    for (int i = 2; i <= 10; ++i) {
+        fake_now += 90 * ms;
+        log.limited(line::gap, warn, "gap %d", i); // held back
+    }
+    log.limited(line::stream_broken, warn, "broken %d", 1); // another kind: shown
+    BOOST_TEST(contents(f) ==
+               "doppler-bridge recv: gap 1\ndoppler-bridge recv: broken 1\n");
+    fake_now = 5999 * ms;
+    log.flush(); // the second is not over
+    BOOST_TEST(contents(f).find("gap 10") == std::string::npos);
+    fake_now = 6000 * ms;
+    log.flush(); // now the last one, with the count of the others
+    BOOST_TEST(contents(f).find("doppler-bridge recv: gap 10 (and 8 more like it not "
+                                "shown)\n") != std::string::npos);
+    log.flush(true); // nothing left to show
+    fake_now = 6500 * ms;
+    log.limited(line::gap, warn, "gap %d", 11); // within a second of gap 10
+    fake_now = 7100 * ms;
+    log.limited(line::gap, warn, "gap %d", 12);
+    const std::string all = contents(f);
+    BOOST_TEST(all.find("gap 11") == std::string::npos);
+    BOOST_TEST(all.find("doppler-bridge recv: gap 12 (and 1 more like it not shown)\n") !=
+               std::string::npos);
+    // Stopping shows what is held back, whatever the time.
+    fake_now += 10 * ms;
+    log.limited(line::gap, warn, "gap %d", 13);
+    log.flush(true);
+    BOOST_TEST(contents(f).find("doppler-bridge recv: gap 13\n") != std::string::npos);
+    size_t lines = 0;
+    for (char c : contents(f))
+        lines += c == '\n';
+    BOOST_TEST(lines == 5u); // gap 1, broken 1, gap 10, gap 12, gap 13
+    // Info lines of a quiet logger: neither shown nor counted.
+    logger quiet("send", true, f, fake_clock);
+    quiet.limited(line::connected, logger::level::info, "peer connected");
+    quiet.flush(true);
+    BOOST_TEST(contents(f).find("peer connected") == std::string::npos);
+    std::fclose(f);
 }

@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "bridge.hpp"
+#include "curve.hpp"
 #include "net.hpp"
 #include "position.hpp"
 #include "relay.hpp"
@@ -41,6 +42,10 @@ public:
 
     int run()
     {
+        // Keys first: a mistake in them makes nothing.
+        std::unique_ptr<curve_keys> keys;
+        if (!o_.curve_keys.empty())
+            keys = std::make_unique<curve_keys>(curve_keys::load(o_.curve_keys));
         std::shared_ptr<segment> seg = open_ring();
         const sample_type type = seg->type();
         wire_item_bytes(type, o_.wire); // refuses sc16 for f64 before anything starts
@@ -56,8 +61,16 @@ public:
         });
         seg.reset();
 
+        // CURVE: this end is the server (curve.hpp), and its authenticator
+        // must be bound before the socket connects. (The keys were read
+        // first of all.)
         zmq_context ctx;
+        std::unique_ptr<curve_authenticator> auth;
+        if (keys)
+            auth = std::make_unique<curve_authenticator>(ctx.get(), *keys, log_);
         zmq_sock sock(ctx.get(), o_.sub ? ZMQ_SUB : ZMQ_PULL);
+        if (keys)
+            curve_server(sock.get(), *keys);
         sock.set_int(ZMQ_RCVHWM, o_.hwm, "high-water mark (--hwm)");
         sock.set_int(ZMQ_LINGER, 0, "linger time");
         // Past --max-message a message is refused (logged, counted); far past
@@ -77,9 +90,11 @@ public:
                         "cannot connect to " + printable(o_.endpoint) + ": " + zmq_why() +
                             "; give the sender's endpoint, like tcp://HOST:5555 or "
                             "ipc:///tmp/rx.zmq");
-        log_.info("receiving from %s (%s) into ring '%s' (%s, --wire %s, capacity %llu)",
+        log_.info("receiving from %s (%s%s) into ring '%s' (%s, --wire %s, capacity "
+                  "%llu)",
                   o_.endpoint.c_str(),
                   o_.sub ? "SUB" : "PULL",
+                  keys ? ", CURVE: senders with a key in peers/ only" : "",
                   o_.ring.c_str(),
                   type_name(type),
                   wire_name(o_.wire),
@@ -95,8 +110,23 @@ public:
             connection_monitor::event ev;
             while (mon.next(ev)) {
                 if (ev.what == connection_monitor::event::up) {
-                    log_.info("connected to %s", ev.endpoint.c_str());
                     last_heard = now_ns();
+                } else if (ev.what == connection_monitor::event::ready) {
+                    log_.limited(line::connected,
+                                 logger::level::info,
+                                 "connected to %s%s",
+                                 ev.endpoint.c_str(),
+                                 keys ? " (CURVE)" : "");
+                    last_heard = now_ns();
+                } else if (ev.what == connection_monitor::event::failed) {
+                    const std::string why =
+                        handshake_failure(ev.code, ev.value, true, bool(keys));
+                    if (!why.empty())
+                        log_.limited(line::handshake_failed,
+                                     logger::level::warn,
+                                     "%s (%s)",
+                                     why.c_str(),
+                                     ev.endpoint.c_str());
                 } else if (ev.what == connection_monitor::event::down) {
                     // What the sender sent before it went is still queued here.
                     while (receive(sock.get()))
@@ -104,8 +134,11 @@ public:
                     in_->end_stream(stream_end::broken,
                                     "the sender went away (its connection closed)");
                     in_->forget_peer();
-                    log_.info("disconnected from %s; ZeroMQ reconnects",
-                              ev.endpoint.c_str());
+                    if (ev.was_ready) // (a failed handshake is said apart)
+                        log_.limited(line::disconnected,
+                                     logger::level::info,
+                                     "disconnected from %s; ZeroMQ reconnects",
+                                     ev.endpoint.c_str());
                 }
             }
             for (int i = 0; i < 64 && !stop_requested(); ++i) {
@@ -129,6 +162,7 @@ public:
             tick();
         }
         in_->finish();
+        log_.flush(true);
         const inbound::counters& st = in_->stats();
         log_.info("stopped: %llu samples in %llu messages, %llu gaps (%llu samples), "
                   "%llu refused",
@@ -197,6 +231,7 @@ private:
         const int64_t now = now_ns();
         if (now - last_status_ < 1'000'000'000)
             return;
+        log_.flush();
         const double dt = double(now - last_status_) / 1e9;
         const inbound::counters& st = in_->stats();
         if (!log_.quiet()) {

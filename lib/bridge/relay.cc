@@ -29,6 +29,21 @@ const char* end_name(stream_end why)
     return why == stream_end::broken ? "broken" : "closed";
 }
 
+/// The kind of line (rate-limited apart) of a header refused for `s`.
+line header_line(wire::header_status s)
+{
+    switch (s) {
+    case wire::header_status::no_header:
+        return line::no_header;
+    case wire::header_status::truncated:
+        return line::truncated;
+    case wire::header_status::bad_version:
+        return line::bad_version;
+    default:
+        return line::malformed;
+    }
+}
+
 // ---------------------------------------------------------------------------
 // outbound
 // ---------------------------------------------------------------------------
@@ -256,13 +271,21 @@ public:
         , interrupted_(std::move(interrupted))
     {
         out_ = new_producer();
-        if (pos_ && pos_->recall(out_->written(), &expected_)) {
-            have_expected_ = true;
-            expected_from_file_ = true;
-            log_.info("the previous receiver of this ring stopped before sender offset "
-                      "%llu (%s)",
-                      ull(expected_),
-                      pos_->path().c_str());
+        if (pos_) {
+            const position_file::recalled r = pos_->recall(out_->written(), &expected_);
+            if (r == position_file::recalled::found) {
+                have_expected_ = true;
+                expected_from_file_ = true;
+                log_.info("the previous receiver of this ring stopped before sender "
+                          "offset %llu (%s)",
+                          ull(expected_),
+                          pos_->path().c_str());
+            } else if (r != position_file::recalled::empty) {
+                log_.warn("the position file %s %s: ignored (samples lost in flight "
+                          "when the previous receiver stopped cannot be reported)",
+                          pos_->path().c_str(),
+                          position_file::describe(r));
+            }
         }
     }
 
@@ -272,50 +295,53 @@ public:
     {
         if (n > max_message_) {
             ++st_.refused;
-            log_.warn_limited(0,
-                              "message of %zu bytes refused: larger than --max-message "
-                              "(%llu bytes); skipped (%llu refused so far)",
-                              n,
-                              ull(max_message_),
-                              ull(st_.refused));
+            log_.limited(line::too_large,
+                         logger::level::warn,
+                         "message of %zu bytes refused: larger than --max-message "
+                         "(%llu bytes); skipped (%llu refused so far)",
+                         n,
+                         ull(max_message_),
+                         ull(st_.refused));
             return false;
         }
         const wire::decode_result r = wire::decode_header(p, n, dec_);
         if (r.status != wire::header_status::ok) {
             ++st_.refused;
             if (r.status == wire::header_status::no_header)
-                log_.warn_limited(
-                    1,
-                    "message of %zu bytes refused: it does not start with "
-                    "a gr-zeromq tag header (magic 0x5FF0): the sender must "
-                    "send tags (pass_tags=True in GNU Radio); skipped (%llu "
-                    "refused so far)",
-                    n,
-                    ull(st_.refused));
+                log_.limited(line::no_header,
+                             logger::level::warn,
+                             "message of %zu bytes refused: it does not start with "
+                             "a gr-zeromq tag header (magic 0x5FF0): the sender must "
+                             "send tags (pass_tags=True in GNU Radio); skipped (%llu "
+                             "refused so far)",
+                             n,
+                             ull(st_.refused));
             else
-                log_.warn_limited(1,
-                                  "message of %zu bytes refused: %s: %s; skipped (%llu "
-                                  "refused so far)",
-                                  n,
-                                  wire::to_string(r.status),
-                                  dec_.message.c_str(),
-                                  ull(st_.refused));
+                log_.limited(header_line(r.status),
+                             logger::level::warn,
+                             "message of %zu bytes refused: %s: %s; skipped (%llu "
+                             "refused so far)",
+                             n,
+                             wire::to_string(r.status),
+                             dec_.message.c_str(),
+                             ull(st_.refused));
             return false;
         }
         const size_t bytes = n - r.used;
         if (bytes % isz_ != 0) {
             ++st_.refused;
-            log_.warn_limited(2,
-                              "message of %zu bytes refused: its %zu bytes of items are "
-                              "not a whole number of %zu-byte items (ring type %s, "
-                              "--wire %s): does the sender's item size match? skipped "
-                              "(%llu refused so far)",
-                              n,
-                              bytes,
-                              isz_,
-                              type_name(sample_traits<T>::type),
-                              wire_name(w_),
-                              ull(st_.refused));
+            log_.limited(line::not_whole_items,
+                         logger::level::warn,
+                         "message of %zu bytes refused: its %zu bytes of items are "
+                         "not a whole number of %zu-byte items (ring type %s, "
+                         "--wire %s): does the sender's item size match? skipped "
+                         "(%llu refused so far)",
+                         n,
+                         bytes,
+                         isz_,
+                         type_name(sample_traits<T>::type),
+                         wire_name(w_),
+                         ull(st_.refused));
             return false;
         }
         const uint64_t nitems = bytes / isz_;
@@ -329,12 +355,13 @@ public:
         }
         if (dec_.skipped != 0) {
             st_.tags_skipped += dec_.skipped;
-            log_.warn_limited(3,
-                              "%llu tag(s) of the message at sender offset %llu not "
-                              "carried: %s",
-                              ull(dec_.skipped),
-                              ull(first),
-                              dec_.message.c_str());
+            log_.limited(line::tags_not_carried,
+                         logger::level::warn,
+                         "%llu tag(s) of the message at sender offset %llu not "
+                         "carried: %s",
+                         ull(dec_.skipped),
+                         ull(first),
+                         dec_.message.c_str());
         }
         check_offset(first, nitems);
 
@@ -391,13 +418,19 @@ public:
         claim(*out_);
         ++st_.streams_ended;
         if (why == stream_end::broken)
-            log_.warn("local stream %llu ended as broken at index %llu: %s",
-                      ull(s),
-                      ull(at),
-                      reason);
+            log_.limited(line::stream_broken,
+                         logger::level::warn,
+                         "local stream %llu ended as broken at index %llu: %s",
+                         ull(s),
+                         ull(at),
+                         reason);
         else
-            log_.info(
-                "local stream %llu closed at index %llu: %s", ull(s), ull(at), reason);
+            log_.limited(line::stream_closed,
+                         logger::level::info,
+                         "local stream %llu closed at index %llu: %s",
+                         ull(s),
+                         ull(at),
+                         reason);
     }
 
     bool streaming() const noexcept override
@@ -469,22 +502,27 @@ private:
             ++st_.gaps;
             st_.gap_items += gap;
             pending_gap_ += gap;
-            log_.warn("gap: %llu samples missing before sender offset %llu (expected "
-                      "%llu): %s; the next sample written carries (\"gap\", %llu)",
-                      ull(gap),
-                      ull(first),
-                      ull(expected_),
-                      expected_from_file_
-                          ? "lost in flight when the previous receiver stopped"
-                          : "dropped on the way (PUB/SUB), skipped by an untethered "
-                            "sender, or lost when the sender stopped",
-                      ull(pending_gap_));
+            log_.limited(line::gap,
+                         logger::level::warn,
+                         "gap: %llu samples missing before sender offset %llu (expected "
+                         "%llu): %s; the next sample written carries (\"gap\", %llu)",
+                         ull(gap),
+                         ull(first),
+                         ull(expected_),
+                         expected_from_file_
+                             ? "lost in flight when the previous receiver stopped"
+                             : "dropped on the way (PUB/SUB), skipped by an untethered "
+                               "sender, or lost when the sender stopped",
+                         ull(pending_gap_));
         } else if (have_expected_ && first < expected_) {
             ++st_.restarts;
-            log_.warn("the sender's offset went back from %llu to %llu: a sender that "
-                      "started again, or another one (its count starts over); not a gap",
-                      ull(expected_),
-                      ull(first));
+            log_.limited(
+                line::offset_back,
+                logger::level::warn,
+                "the sender's offset went back from %llu to %llu: a sender that "
+                "started again, or another one (its count starts over); not a gap",
+                ull(expected_),
+                ull(first));
         }
         expected_ = first + nitems;
         have_expected_ = true;
@@ -509,8 +547,10 @@ private:
                 if (s == status::end_of_stream) {
                     // Another handle asked for the end of the stream being
                     // written (doppler-ring, a consumer's close()).
-                    log_.warn("the local stream was closed by another handle; writing "
-                              "on in the next stream");
+                    log_.limited(line::closed_by_other,
+                                 logger::level::warn,
+                                 "the local stream was closed by another handle; writing "
+                                 "on in the next stream");
                     ++st_.streams_ended;
                     out_ = new_producer();
                 } else if (s == status::busy) {

@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "bridge.hpp"
+#include "curve.hpp"
 #include "net.hpp"
 #include "relay.hpp"
 
@@ -88,6 +89,12 @@ public:
 
     int run()
     {
+        // Keys first: a mistake in them is said before any wait.
+        std::unique_ptr<curve_keys> keys;
+        if (!o_.curve_keys.empty()) {
+            keys = std::make_unique<curve_keys>(curve_keys::load(o_.curve_keys));
+            curve_receiver_key(*keys);
+        }
         std::shared_ptr<segment> seg;
         try {
             seg = segment::attach(o_.ring, sample_type(0));
@@ -118,8 +125,12 @@ public:
         const sample_type type = seg->type();
         seg.reset();
 
+        // CURVE: this end is a client of the one receiver in peers/
+        // (curve.hpp), whichever side binds.
         zmq_context ctx;
         zmq_sock sock(ctx.get(), o_.pub ? ZMQ_PUB : ZMQ_PUSH);
+        if (keys)
+            curve_client(sock.get(), *keys);
         sock.set_int(ZMQ_SNDHWM, o_.hwm, "high-water mark (--hwm)");
         sock.set_int(ZMQ_LINGER, 1000, "linger time");
         if (zmq_bind(sock.get(), o_.endpoint.c_str()) != 0)
@@ -141,6 +152,17 @@ public:
                   o_.tethered ? "tethered" : "untethered",
                   o_.pub ? "PUB" : "PUSH",
                   bound_.c_str());
+        if (keys)
+            log_.info(
+                "CURVE: encrypted, only to the receiver whose key is %s/peers/%s.pub",
+                keys->dir.c_str(),
+                keys->peers[0].name.c_str());
+        else if (!loopback_only(o_.endpoint))
+            log_.warn("%s is reachable from other hosts and nothing is encrypted or "
+                      "authenticated: anyone who can reach it can connect and read the "
+                      "stream (with PUSH, taking a share of the samples from the "
+                      "receiver); give both ends --curve-keys DIR (docs/bridge.md)",
+                      bound_.c_str());
 
         zmq_out out;
         int64_t last_sent = now_ns();
@@ -150,15 +172,32 @@ public:
         while (!stop_requested()) {
             connection_monitor::event ev;
             while (mon.next(ev)) {
-                if (ev.what == connection_monitor::event::up) {
-                    log_.info("peer connected (%zu connected)", mon.connections());
+                if (ev.what == connection_monitor::event::ready) {
+                    log_.limited(line::connected,
+                                 logger::level::info,
+                                 "peer connected (%zu connected)%s",
+                                 mon.connections(),
+                                 keys ? " (CURVE)" : "");
                     hello = true;
+                } else if (ev.what == connection_monitor::event::failed) {
+                    const std::string why =
+                        handshake_failure(ev.code, ev.value, false, bool(keys));
+                    if (!why.empty())
+                        log_.limited(line::handshake_failed,
+                                     logger::level::warn,
+                                     "%s (%s)",
+                                     why.c_str(),
+                                     ev.endpoint.c_str());
                 } else if (ev.what == connection_monitor::event::down) {
-                    log_.info("peer disconnected (%zu connected)%s",
-                              mon.connections(),
-                              o_.pub ? ""
-                                     : "; messages ZeroMQ had queued for it are lost (a "
-                                       "receiver started again reports the gap)");
+                    if (ev.was_ready) // (a failed handshake is said apart)
+                        log_.limited(
+                            line::disconnected,
+                            logger::level::info,
+                            "peer disconnected (%zu connected)%s",
+                            mon.connections(),
+                            o_.pub ? ""
+                                   : "; messages ZeroMQ had queued for it are lost (a "
+                                     "receiver started again reports the gap)");
                 }
             }
             peers_ = mon.connections();
@@ -180,10 +219,14 @@ public:
             pending_ = ob_->next(out, slice_ns);
             if (pending_.what != outbound::kind::idle) {
                 if (pending_.what == outbound::kind::end)
-                    log_.info("the ring's stream ended (%s) at index %llu: sending the "
-                              "end marker",
-                              pending_.why == stream_end::broken ? "broken" : "closed",
-                              ull(pending_.first));
+                    log_.limited(
+                        pending_.why == stream_end::broken ? line::stream_broken
+                                                           : line::stream_closed,
+                        logger::level::info,
+                        "the ring's stream ended (%s) at index %llu: sending the "
+                        "end marker",
+                        pending_.why == stream_end::broken ? "broken" : "closed",
+                        ull(pending_.first));
                 if (out.send(sock.get(), 0))
                     sent(pending_, last_sent);
             }
@@ -194,6 +237,7 @@ public:
                       "no peer took",
                       ull(pending_.items),
                       ull(pending_.first));
+        log_.flush(true);
         log_.info("stopped: %llu samples in %llu messages (%llu bytes) sent, %llu "
                   "skipped",
                   ull(items_),
@@ -217,6 +261,7 @@ private:
         const int64_t now = now_ns();
         if (now < next_status_)
             return;
+        log_.flush();
         const double dt = double(now - last_status_) / 1e9;
         if (!log_.quiet()) {
             const uint64_t cap = ob_->capacity();

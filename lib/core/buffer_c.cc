@@ -93,14 +93,15 @@ template <class B, class T>
 B* attach_reader(const char* name,
                  const char* reader,
                  bool tethered,
-                 int64_t grace_ns) noexcept
+                 int64_t grace_ns,
+                 uint64_t history) noexcept
 {
     if (!name || !reader)
         return fail_with<B>(EINVAL, !name ? "ring name is NULL" : "reader name is NULL");
     return guarded<B>([&] {
         std::unique_ptr<ring<T>> r(
             new ring<T>(segment::attach(name, sample_traits<T>::type)));
-        r->claim_reader(reader, tethered, grace_ns);
+        r->claim_reader(reader, tethered, grace_ns, audience::api, history);
         return handle_of<B>(r.release());
     });
 }
@@ -215,10 +216,12 @@ extern "C" size_t dp_value_check(const uint8_t* p, size_t n)
     uint64_t dp_buffer_##T##_dropped(const dp_buffer_##T##_t* b) { return of<X>(b)->dropped(); }            \
     uint64_t dp_buffer_##T##_missed_wakes(const dp_buffer_##T##_t* b) { return of<X>(b)->missed_wakes(); }  \
     void dp_buffer_##T##_close(dp_buffer_##T##_t* b) { of<X>(b)->close(); }                                \
-    dp_buffer_##T##_t* dp_buffer_##T##_attach_reader(const char* nm, const char* rd, bool te, int64_t g)    \
+    dp_buffer_##T##_t* dp_buffer_##T##_attach_reader(const char* nm, const char* rd, bool te, int64_t g,    \
+                                                     uint64_t h)                                             \
     {                                                                                                        \
-        return attach_reader<dp_buffer_##T##_t, X>(nm, rd, te, g);                                           \
+        return attach_reader<dp_buffer_##T##_t, X>(nm, rd, te, g, h);                                        \
     }                                                                                                        \
+    uint64_t dp_buffer_##T##_history(const dp_buffer_##T##_t* b) { return of<X>(b)->history(); }            \
     bool dp_buffer_##T##_write_tags(dp_buffer_##T##_t* b, const S* s, size_t n, const dp_tag_t* t, size_t k) \
     {                                                                                                        \
         return write_tags(of<X>(b), s, n, t, k);                                                             \

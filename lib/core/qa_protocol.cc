@@ -777,3 +777,90 @@ BOOST_AUTO_TEST_CASE(a_released_tethered_reader_no_longer_holds_the_producer_bac
     BOOST_TEST(p.write(a.data(), cap));
     BOOST_TEST(p.dropped() == 0u);
 }
+
+// ---------------------------------------------------------------------------
+// History for late readers: a claim that starts in the past (I1, I2, I8).
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(
+    a_late_untethered_reader_with_history_starts_in_its_stream_and_the_ring)
+{
+    ring<f32> p0(512);
+    const uint64_t cap = p0.capacity();
+    auto seg = p0.seg();
+    ring<f32> def(seg);
+    BOOST_REQUIRE(def.claim_consumer());
+    {
+        ring<f32> p(seg);
+        stream_through(p, def, 0, 100); // stream 1
+        p.close();
+    }
+    ring<f32> p(seg);
+    std::string v0;
+    encode::uint64(v0, 7);
+    const tag_in t { 5, "k", v0 };
+    auto a = seq<f32>(100, 50);
+    BOOST_REQUIRE(p.write(a.data(), 50, &t, 1)); // stream 2 starts at 100, a tag at 105
+    BOOST_REQUIRE(def.wait(50, generous_ns).why == status::end_of_stream ||
+                  def.available() != 0);
+    // Within the stream: from its first sample, not from stream 1.
+    ring<f32> late(seg);
+    late.claim_reader("late", false, 0, audience::api, 1000);
+    BOOST_TEST(late.history() == 50u);
+    BOOST_TEST(late.consumer_index() == 100u);
+    auto v = late.wait(50, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 50, 100) == 50u);
+    BOOST_TEST(late.stream() == 2u);
+    bool tagged = false;
+    tag_cursor c = late.tags();
+    tag_view tv;
+    while (c.next(tv))
+        tagged =
+            tagged || (tv.key == "k" && tv.index == 105 && tv.value.as_uint64() == 7);
+    BOOST_TEST(tagged); // tags come with the history
+    // Within the ring: a long stream gives at most the intact samples.
+    stream_through(p, def, 150, 3 * cap);
+    ring<f32> later(seg);
+    later.claim_reader("later", false, 0, audience::api, 10 * cap);
+    const uint64_t w = 150 + 3 * cap;
+    BOOST_TEST(later.history() <= cap);
+    BOOST_TEST(later.consumer_index() == w - later.history());
+    auto u = later.wait(later.history(), 0);
+    BOOST_REQUIRE(u);
+    BOOST_TEST(first_mismatch(u.data, later.history(), w - later.history()) ==
+               later.history());
+    // A few samples: exactly those.
+    ring<f32> few(seg);
+    few.claim_reader("few", false, 0, audience::api, 10);
+    BOOST_TEST(few.history() == 10u);
+    BOOST_TEST(few.consumer_index() == w - 10);
+}
+
+BOOST_AUTO_TEST_CASE(a_late_tethered_reader_with_history_owns_every_sample_it_is_handed)
+{
+    ring<f32> p(512);
+    const uint64_t cap = p.capacity();
+    ring<f32> def(p.seg());
+    BOOST_REQUIRE(def.claim_consumer());
+    stream_through(p, def, 0, 2 * cap + 77);
+    const uint64_t w = 2 * cap + 77;
+    ring<f32> rec(p.seg());
+    rec.claim_reader("rec", true, -1, audience::api, cap);
+    BOOST_TEST(rec.consumer_index() == w - rec.history());
+    BOOST_TEST(rec.history() <= cap);
+    // The producer now waits for it: what it was given stays intact while
+    // the producer writes as much as the ring lets it.
+    const uint64_t room = cap - rec.history();
+    auto a = seq<f32>(w, room);
+    if (room != 0) {
+        BOOST_TEST(p.write_blocking(a.data(), room, generous_ns) == status::ok);
+        BOOST_REQUIRE(def.wait(room, 0));
+        BOOST_REQUIRE(def.consume(room));
+    }
+    BOOST_TEST(!p.write(a.data(), 1)); // full: rec holds it
+    auto v = rec.wait(cap, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, cap, w - rec.history()) == cap);
+    BOOST_TEST(!p.read_index_corrupt());
+}

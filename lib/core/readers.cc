@@ -91,6 +91,20 @@ std::string which(const std::string& ring)
     return ring.empty() ? std::string("this ring") : "ring '" + ring + "'";
 }
 
+/// Where a new reader that asks for `history` samples before the write
+/// index w may start, as far as the current stream reaches (the producer's
+/// floor or the oldest intact sample bound it further: join_tethered,
+/// claim_reader).
+uint64_t history_start(const control* c, uint64_t w, uint64_t history) noexcept
+{
+    uint64_t start = w - std::min(history, w);
+    stream_info si;
+    const uint64_t cur = c->stream.load(std::memory_order_acquire);
+    if (read_seam(c, cur, si) && si.first <= w)
+        start = std::max(start, si.first);
+    return start;
+}
+
 /// Make reader slot i (claimed, in_use, untethered so far) a tethered
 /// reader that the producer counts, racing a running producer (protocol.md,
 /// "Claim"). The producer bases its room on its floor (producer_floor): a
@@ -101,8 +115,14 @@ std::string which(const std::string& ring)
 /// reloads published, and to `resume` (a resumed reader) or the current
 /// write index (a new one); (4) clear the joining bit. A reload that sees the
 /// bit before (3) takes the reader as at least its previous floor (a value
-/// the reader is moved past), never as corrupt.
-uint64_t join_tethered(control* c, uint32_t i, std::optional<uint64_t> resume) noexcept
+/// the reader is moved past), never as corrupt. A new reader asking for
+/// `history` starts that far before the write index, but never before the
+/// floor (samples there may be reused) nor its stream's first sample.
+uint64_t join_tethered(control* c,
+                       uint32_t i,
+                       std::optional<uint64_t> resume,
+                       uint64_t history = 0,
+                       uint64_t* w_seen = nullptr) noexcept
 {
     reader_slot& r = c->readers[i];
     const uint32_t bit = 1u << i;
@@ -127,7 +147,10 @@ uint64_t join_tethered(control* c, uint32_t i, std::optional<uint64_t> resume) n
     }
     const uint64_t floor = c->floor.load(std::memory_order_seq_cst);
     const uint64_t w = c->write_idx.load(std::memory_order_acquire);
-    uint64_t start = resume ? std::max(*resume, floor) : std::max(w, floor);
+    if (w_seen)
+        *w_seen = w;
+    uint64_t start =
+        resume ? std::max(*resume, floor) : std::max(history_start(c, w, history), floor);
     if (start > w)
         start = w; // a floor ahead of the write index is not ours to trust
     if (resume && start > *resume) {
@@ -157,10 +180,14 @@ uint32_t claim_reader(control* c,
                       bool* resumed,
                       peer_id* busy,
                       audience who,
-                      uint64_t* jumped)
+                      uint64_t* jumped,
+                      uint64_t history,
+                      uint64_t* got_history)
 {
     if (jumped)
         *jumped = 0;
+    if (got_history)
+        *got_history = 0;
     const bool block = who == audience::block;
     if (!name.empty())
         check_reader_name(name, block ? "Reader (reader=)" : "reader name");
@@ -252,8 +279,16 @@ uint32_t claim_reader(control* c,
     if (free_slot >= 0) {
         const uint32_t i = uint32_t(free_slot);
         reader_slot& r = c->readers[i];
-        const uint64_t w = c->write_idx.load(std::memory_order_acquire);
-        r.read_idx.store(w, std::memory_order_relaxed);
+        // An untethered reader may start anywhere intact: history as far as
+        // the stream and the oldest intact sample reach.
+        uint64_t w = c->write_idx.load(std::memory_order_acquire);
+        uint64_t start = history_start(c, w, history);
+        const uint64_t h = std::max(w, c->horizon.load(std::memory_order_acquire));
+        if (h - start > c->capacity)
+            start = h - c->capacity;
+        if (start - w < (uint64_t(1) << 63) && start != w)
+            start = w; // a horizon no producer could have set
+        r.read_idx.store(start, std::memory_order_relaxed);
         r.wake_at.store(0, std::memory_order_relaxed);
         r.skipped.store(0, std::memory_order_relaxed);
         r.parked.store(0, std::memory_order_relaxed);
@@ -266,8 +301,10 @@ uint32_t claim_reader(control* c,
         c->tethered_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
         c->joining_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
         c->reader_mask.fetch_or(1u << i, std::memory_order_acq_rel);
-        if (tethered)
-            (void)join_tethered(c, i, std::nullopt);
+        const uint64_t at =
+            tethered ? join_tethered(c, i, std::nullopt, history, &w) : start;
+        if (got_history) // samples written before the claim that it reads
+            *got_history = w - at < (uint64_t(1) << 63) ? w - at : 0;
         *resumed = false;
         return i;
     }

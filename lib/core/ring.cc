@@ -148,7 +148,8 @@ template <class T>
 void ring<T>::claim_reader(const std::string& name,
                            bool tethered,
                            int64_t grace_ns,
-                           audience who)
+                           audience who,
+                           uint64_t history)
 {
     if (consuming_) {
         if (name == reader_name_ || (name == "default" && reader_name_.empty()))
@@ -170,7 +171,9 @@ void ring<T>::claim_reader(const std::string& name,
                                                &resumed,
                                                &holder_,
                                                who,
-                                               &jumped);
+                                               &jumped,
+                                               is_default ? 0 : history,
+                                               &history_);
     reader_name_ = is_default ? std::string() : name;
     want_tethered_ = is_default ? true : tethered;
     want_grace_ = is_default ? -1 : grace_ns;

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""gr-doppler: lock-free SPSC ring buffers with zero-copy NumPy views.
+"""gr-doppler: lock-free ring buffers (one producer, up to 16 readers) with zero-copy NumPy views.
 
 ``doppler.buffer`` holds the ring classes (``F32Buffer``, ``F64Buffer``,
 ``I16Buffer``); ``doppler.ring_tool`` is the ``doppler-ring`` tool;

@@ -46,7 +46,9 @@ R guarded(R fail, F body)
 template <class T>
 struct docs {
     using P = py_type<T>;
-    const std::string cls = std::string("Lock-free SPSC ring buffer of ") + P::dtype +
+    const std::string cls =
+        std::string("Lock-free ring buffer (one producer, up to 16 readers) of ") +
+        P::dtype +
         " samples, double-mapped so every read window is contiguous (zero-copy).\n\n"
         "One thread (or process) writes, one waits/consumes.\n\n"
         "Args:\n"
@@ -102,7 +104,7 @@ struct docs {
         "after destroy(); after consume() the producer may overwrite it.";
     const std::string attach =
         std::string("attach($type, name, timeout=None, allow_foreign=False, reader=None, "
-                    "tethered=True, grace=None, wait='park')\n--\n\n") +
+                    "tethered=True, grace=None, wait='park', history=0)\n--\n\n") +
         "Attach to the named ring /dev/shm/doppler.<name> made by another process (or "
         "this one).\n\n"
         "Capacity comes from the ring's header; its sample type must match this class\n"
@@ -124,6 +126,10 @@ struct docs {
         "producer: when lapped, the reader continues at the oldest intact sample and\n"
         "counts what it missed in `skipped`; consume() returns how many samples of the\n"
         "released window were overwritten while held.\n\n"
+        "history (a new named reader): start up to that many samples before the\n"
+        "current write index, as far as the current stream reaches and, untethered,\n"
+        "the oldest intact sample, tethered, never before samples the producer may\n"
+        "reuse; `history` then says how many it got (tags included).\n\n"
         "wait: 'park' (default) or 'poll', as for the constructor.";
     const std::string consume = std::string("consume($self, n=None)\n--\n\n") +
         "Release n samples (default: what is left of the last wait()'s count).\n\n"
@@ -198,11 +204,12 @@ struct cls {
     }
 
     /// attach(name, timeout=None, allow_foreign=False, reader=None,
-    /// tethered=True, grace=None, wait='park'), a classmethod.
+    /// tethered=True, grace=None, wait='park', history=0), a classmethod.
     static PyObject* attach(PyObject* type, PyObject* args, PyObject* kwargs)
     {
-        static const char* kw[] = { "name",     "timeout", "allow_foreign", "reader",
-                                    "tethered", "grace",   "wait",          nullptr };
+        static const char* kw[] = { "name",   "timeout",  "allow_foreign",
+                                    "reader", "tethered", "grace",
+                                    "wait",   "history",  nullptr };
         PyObject* name = nullptr;
         PyObject* timeout = nullptr;
         PyObject* foreign = nullptr;
@@ -210,9 +217,10 @@ struct cls {
         PyObject* tethered_arg = nullptr;
         PyObject* grace = Py_None;
         PyObject* wait = nullptr;
+        unsigned long long history = 0;
         if (!PyArg_ParseTupleAndKeywords(args,
                                          kwargs,
-                                         "O|OO$OOOO",
+                                         "O|OO$OOOOK",
                                          const_cast<char**>(kw),
                                          &name,
                                          &timeout,
@@ -220,7 +228,8 @@ struct cls {
                                          &reader,
                                          &tethered_arg,
                                          &grace,
-                                         &wait))
+                                         &wait,
+                                         &history))
             return nullptr;
         std::string ring_name, reader_name;
         int64_t timeout_ns;
@@ -249,12 +258,12 @@ struct cls {
         const int tethered = tethered_arg ? PyObject_IsTrue(tethered_arg) : 1;
         if (allow_foreign < 0 || tethered < 0)
             return nullptr;
-        if (reader == Py_None && (tethered == 0 || grace != Py_None)) {
+        if (reader == Py_None && (tethered == 0 || grace != Py_None || history != 0)) {
             PyErr_SetString(
                 PyExc_ValueError,
-                "tethered= and grace= choose how a named reader behaves; pass "
-                "reader='NAME' with them (the default reader is tethered and "
-                "waited for forever)");
+                "tethered=, grace= and history= choose how a named reader behaves; "
+                "pass reader='NAME' with them (the default reader is tethered, "
+                "waited for forever, and keeps its own position)");
             return nullptr;
         }
         auto* tp = reinterpret_cast<PyTypeObject*>(type);
@@ -276,7 +285,8 @@ struct cls {
                 r = ring<T>::attach(
                     ring_name, timeout_ns, allow_foreign != 0, interrupted);
                 if (reader != Py_None)
-                    r->claim_reader(reader_name, tethered != 0, grace_ns);
+                    r->claim_reader(
+                        reader_name, tethered != 0, grace_ns, audience::api, history);
                 r->set_wait_strategy(how);
             } catch (...) {
                 Py_BLOCK_THREADS;
@@ -404,6 +414,11 @@ struct cls {
     {
         return prop(
             s, [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.tags_dropped()); });
+    }
+    static PyObject* history(PyObject* s, void*)
+    {
+        return prop(s,
+                    [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.history()); });
     }
     static PyObject* tethered(PyObject* s, void*)
     {
@@ -602,6 +617,12 @@ struct cls {
               nullptr,
               "Whether this handle's reader holds the producer back.",
               nullptr },
+            { "history",
+              &history,
+              nullptr,
+              "How many samples written before this (new, named) reader was claimed it "
+              "starts with: attach(history=N), as far as the stream and the ring reach.",
+              nullptr },
             { "wait_strategy",
               &get_wait_strategy,
               &set_wait_strategy,
@@ -647,7 +668,8 @@ PYBIND11_MODULE(buffer, m)
 {
     if (_import_array() < 0 || !(zero = PyLong_FromLong(0)))
         throw py::error_already_set();
-    m.doc() = "Lock-free SPSC ring buffers (F32Buffer, F64Buffer, I16Buffer) with "
+    m.doc() = "Lock-free ring buffers (F32Buffer, F64Buffer, I16Buffer; one producer, up "
+              "to 16 readers) with "
               "zero-copy NumPy views,\n"
               "in-process or shared between processes by name.";
     // The capacity a ring gets when nobody says (the core's default), for

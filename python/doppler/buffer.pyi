@@ -67,6 +67,7 @@ class _Buffer:
         tethered: bool = True,
         grace: Optional[float] = None,
         wait: WaitStrategy = "park",
+        history: int = 0,
     ) -> _B:
         """Attach to a named ring. timeout=None: FileNotFoundError at once if missing;
         otherwise wait up to timeout seconds for it. TypeError: ring of another type.
@@ -79,7 +80,10 @@ class _Buffer:
         OSError(EUSERS) if 16 readers are declared. tethered=False: never holds the
         producer back; lapped, it continues at the oldest intact sample (`skipped`).
         grace: seconds the producer waits for a successor of a dead tethered reader
-        (None: 1 s; math.inf: forever).
+        (None: 1 s; math.inf: forever). history=N (a new named reader): start up to
+        N samples before the write index, within the current stream; untethered as
+        far as the oldest intact sample, tethered never before samples the producer
+        may reuse. `history` says how many it got.
 
         wait: how this handle waits (WaitStrategy), as for the constructor."""
     def __doppler_ring__(self) -> object:
@@ -119,6 +123,9 @@ class _Buffer:
     @property
     def tethered(self) -> bool:
         """Whether this handle's reader holds the producer back."""
+    @property
+    def history(self) -> int:
+        """Samples written before this named reader's claim that it starts with."""
     @property
     def wait_strategy(self) -> WaitStrategy:
         """How this handle waits in wait() and write(block=True): 'park' or 'poll'
@@ -162,7 +169,7 @@ class _Buffer:
     def __repr__(self) -> str: ...
 
 class F32Buffer(_Buffer):
-    """Lock-free SPSC ring of complex64 samples (min capacity 512)."""
+    """Lock-free ring (one producer, up to 16 readers) of complex64 samples (min capacity 512)."""
     def write(
         self,
         arr: NDArray[np.complex64],
@@ -194,7 +201,7 @@ class F32Buffer(_Buffer):
         KeyboardInterrupt on Ctrl-C; ValueError if n <= 0 or n > capacity."""
 
 class F64Buffer(_Buffer):
-    """Lock-free SPSC ring of complex128 samples (min capacity 256)."""
+    """Lock-free ring (one producer, up to 16 readers) of complex128 samples (min capacity 256)."""
     def write(
         self,
         arr: NDArray[np.complex128],
@@ -207,7 +214,7 @@ class F64Buffer(_Buffer):
         """As F32Buffer.wait; view of shape (n,) complex128."""
 
 class I16Buffer(_Buffer):
-    """Lock-free SPSC ring of interleaved int16 I/Q pairs (min capacity 1024)."""
+    """Lock-free ring (one producer, up to 16 readers) of interleaved int16 I/Q pairs (min capacity 1024)."""
     def write(
         self,
         arr: NDArray[np.int16],

@@ -316,7 +316,8 @@ def test_docstrings_and_signatures():
         assert cls.__doc__
         for member in ("write", "wait", "consume", "close", "destroy", "attach", "capacity", "dropped",
                        "missed_wakes", "available", "name", "written", "read_index", "closed", "stream",
-                       "skipped", "tags_dropped", "tethered", "tags", "wait_async", "write_async", "views"):
+                       "skipped", "tags_dropped", "tethered", "history", "tags", "wait_async", "write_async",
+                       "views"):
             assert getattr(cls, member).__doc__, f"{cls.__name__}.{member} has no docstring"
         assert list(inspect.signature(cls.write).parameters) == ["self", "arr", "block", "timeout", "tags"]
         assert list(inspect.signature(cls.wait).parameters) == ["self", "n", "timeout"]

@@ -253,8 +253,8 @@ static int seed_readers(const char* outdir)
     b = dp_buffer_f32_create_named(name, 1);
     if (!b)
         return 1;
-    rec = dp_buffer_f32_attach_reader(name, "rec", true, 1000000000);
-    gui = dp_buffer_f32_attach_reader(name, "gui", false, 0);
+    rec = dp_buffer_f32_attach_reader(name, "rec", true, 1000000000, 0);
+    gui = dp_buffer_f32_attach_reader(name, "gui", false, 0, 0);
     if (!rec || !gui) {
         fprintf(stderr, "%s\n", dp_last_error());
         return 1;

@@ -3,8 +3,9 @@
  * reader, tethered) consumes them; reader 1 joins as a tethered reader while
  * the producer streams (join_tethered), may die at any step of its claim,
  * and, once joined, checks that every sample it is handed is intact.
- * The claim is either a new reader or a resumed one (an untethered reader
- * that stopped at 0 and is claimed again tethered).
+ * The claim is a new reader (at the write index, or asking for history: up
+ * to CAP samples before it) or a resumed one (an untethered reader that
+ * stopped at 0 and is claimed again tethered).
  * Invariants 1, 5, 8.
  * @broken BROKEN: the position is chosen before the producer can see the
  *   reader and never raised (a stale write index, a resume point left behind).
@@ -76,8 +77,10 @@ active proctype claimer()
 {
     byte tentative, f, wnow, start, r;
     bool resumed;
+    byte history = 0;
     if
     :: tentative = write_idx; resumed = false  /* join_tethered: a new reader */
+    :: tentative = write_idx; resumed = false; history = CAP  /* ... asking for history */
     :: tentative = 0; resumed = true           /* join_tethered: resume point */
     fi;
     if :: goto died :: skip fi;
@@ -94,7 +97,9 @@ active proctype claimer()
     wnow = write_idx;
     if
     :: resumed -> start = (tentative > f -> tentative : f)
-    :: else -> start = (wnow > f -> wnow : f)
+    :: else ->                                 /* history_start, then the floor */
+        start = (wnow > history -> wnow - history : 0);
+        start = (start > f -> start : f)
     fi;
     if :: start > wnow -> start = wnow :: else fi;
 #ifdef BROKEN

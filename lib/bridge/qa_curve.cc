@@ -1,0 +1,186 @@
+/* The bridge's CURVE keys and authenticator (Boost.Test), in one process over
+ * loopback TCP: keygen writes a pair only its owner reads; the receiver (the
+ * CURVE server, connecting) lets in a sender (the CURVE client, bound) whose
+ * key it holds and refuses, and logs, one whose key it does not; a refused
+ * sender gets nothing through. Runs under the sanitizer builds too (the
+ * authenticator is a thread of its own).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#define BOOST_TEST_MODULE doppler_curve
+#include <boost/test/unit_test.hpp>
+
+#include "curve.hpp"
+#include "net.hpp"
+
+#include <doppler/types.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+using namespace doppler;
+using namespace doppler::bridge;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A directory no other test or run uses, removed with what is in it.
+struct scratch {
+    fs::path dir = fs::temp_directory_path() /
+        ("qa-curve-" + std::to_string(::getpid()) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+    ~scratch() { fs::remove_all(dir); }
+};
+
+std::string read_line(const fs::path& p)
+{
+    std::ifstream f(p);
+    std::string s;
+    std::getline(f, s);
+    return s;
+}
+
+/// What a logger wrote into a temporary file.
+std::string contents(FILE* f)
+{
+    std::fflush(f);
+    std::string s(size_t(std::ftell(f)), '\0');
+    std::rewind(f);
+    s.resize(std::fread(&s[0], 1, s.size(), f));
+    std::fseek(f, 0, SEEK_END);
+    return s;
+}
+
+void set(void* sock, int option, int value)
+{
+    BOOST_REQUIRE(zmq_setsockopt(sock, option, &value, sizeof value) == 0);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(
+    keygen_writes_a_secret_key_only_its_owner_reads_and_never_replaces_it)
+{
+    if (!curve_available()) {
+        BOOST_TEST_MESSAGE("this libzmq has no CURVE: not tried");
+        return;
+    }
+    scratch s;
+    const std::string dir = (s.dir / "a" / "keys").string();
+    const std::string pub = curve_keygen(dir);
+    struct stat st;
+    BOOST_REQUIRE(::stat((dir + "/self.key").c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 0777) == 0600u);
+    BOOST_REQUIRE(::stat((dir + "/peers").c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 0777) == 0700u);
+    BOOST_TEST(read_line(dir + "/self.pub") == pub);
+    const std::string secret = read_line(dir + "/self.key");
+    char derived[41];
+    BOOST_REQUIRE(zmq_curve_public(derived, secret.c_str()) == 0);
+    BOOST_TEST(std::string(derived) == pub);
+    BOOST_CHECK_THROW(curve_keygen(dir), error);
+    BOOST_TEST(read_line(dir + "/self.key") == secret); // untouched
+}
+
+BOOST_AUTO_TEST_CASE(the_receiver_lets_in_a_sender_it_holds_and_refuses_and_logs_another)
+{
+    if (!curve_available()) {
+        BOOST_TEST_MESSAGE("this libzmq has no CURVE: not tried");
+        return;
+    }
+    scratch s;
+    const fs::path ks = s.dir / "send", kr = s.dir / "recv", kx = s.dir / "stranger";
+    curve_keygen(ks.string());
+    curve_keygen(kr.string());
+    const std::string stranger = curve_keygen(kx.string());
+    fs::copy_file(ks / "self.pub", kr / "peers" / "sender.pub");
+    fs::copy_file(kr / "self.pub", ks / "peers" / "receiver.pub");
+    fs::copy_file(kr / "self.pub", kx / "peers" / "receiver.pub");
+    const curve_keys receiver = curve_keys::load(kr.string());
+    BOOST_REQUIRE(receiver.peers.size() == 1u);
+    BOOST_TEST(receiver.peers[0].name == "sender");
+
+    FILE* log_file = std::tmpfile();
+    BOOST_REQUIRE(log_file);
+    logger log("recv", false, log_file);
+    uint64_t refused = 0;
+    {
+        zmq_context rctx;
+        curve_authenticator auth(rctx.get(), receiver, log);
+        zmq_sock pull(rctx.get(), ZMQ_PULL);
+        curve_server(pull.get(), receiver);
+        set(pull.get(), ZMQ_LINGER, 0);
+        set(pull.get(), ZMQ_RCVTIMEO, 5000); // deadlines: a failure never hangs
+        set(pull.get(), ZMQ_RECONNECT_IVL, 50);
+
+        // As in the bridge: the sender binds, the receiver connects.
+        auto attempt = [&](const fs::path& keys, bool let_in) {
+            zmq_context sctx;
+            zmq_sock push(sctx.get(), ZMQ_PUSH);
+            curve_client(push.get(), curve_keys::load(keys.string()));
+            set(push.get(), ZMQ_LINGER, 0);
+            set(push.get(), ZMQ_SNDTIMEO, let_in ? 5000 : 1000);
+            BOOST_REQUIRE(zmq_bind(push.get(), "tcp://127.0.0.1:*") == 0);
+            const std::string ep = push.last_endpoint();
+            BOOST_REQUIRE(zmq_connect(pull.get(), ep.c_str()) == 0);
+            const int sent = zmq_send(push.get(), "hello", 5, 0);
+            char buf[16];
+            int got = -1;
+            if (let_in) {
+                BOOST_TEST(sent == 5);
+                got = zmq_recv(pull.get(), buf, sizeof buf, 0);
+                BOOST_TEST(got == 5);
+                BOOST_TEST(std::string(buf, 5) == "hello");
+            } else {
+                // No connection ever carries a message: the send finds no
+                // peer, and nothing arrives.
+                BOOST_TEST(sent == -1);
+                got = zmq_recv(pull.get(), buf, sizeof buf, ZMQ_DONTWAIT);
+                BOOST_TEST(got == -1);
+            }
+            zmq_disconnect(pull.get(), ep.c_str());
+        };
+        attempt(ks, true);
+        BOOST_TEST(auth.refused() == 0u);
+        attempt(kx, false);
+        for (int i = 0; i < 100 && auth.refused() == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        refused = auth.refused();
+    } // the authenticator's thread is joined here
+    log.flush(true);
+    BOOST_TEST(refused >= 1u);
+    const std::string said = contents(log_file);
+    BOOST_TEST_INFO("log: " << said);
+    BOOST_TEST(said.find("let in: its CURVE key is " + kr.string() +
+                         "/peers/sender.pub") != std::string::npos);
+    BOOST_TEST_INFO("log: " << said);
+    BOOST_TEST(said.find("refused a sender at 127.0.0.1: its CURVE public key " +
+                         stranger + " is not in " + kr.string() + "/peers/") !=
+               std::string::npos);
+    std::fclose(log_file);
+}
+
+BOOST_AUTO_TEST_CASE(only_loopback_and_local_endpoints_count_as_unreachable_from_outside)
+{
+    for (const char* e : { "ipc:///tmp/rx.zmq",
+                           "inproc://x",
+                           "tcp://127.0.0.1:5555",
+                           "tcp://127.0.0.1:*",
+                           "tcp://localhost:5555",
+                           "tcp://[::1]:5555" })
+        BOOST_TEST(loopback_only(e), e);
+    for (const char* e : { "tcp://*:5555",
+                           "tcp://0.0.0.0:5555",
+                           "tcp://192.168.1.2:5555",
+                           "tcp://eth0:5555",
+                           "tcp://[::]:5555",
+                           "ws://127.0.0.1:80" })
+        BOOST_TEST(!loopback_only(e), e);
+}
