@@ -498,14 +498,44 @@ def test_a_full_disk_stops_with_a_clear_error_and_leaves_a_valid_recording(names
     assert 0 < got["n"] < 20000 and got["same"]
 
 
-def test_pre_is_refused_while_the_rings_keep_no_history(names, tmp_path):
-    if record.history_supported():
-        pytest.skip("the rings keep history: --pre is wired")
+def test_pre_starts_the_recording_before_the_recorder_attached(names, tmp_path):
+    """3000 samples are written (and read by the ring's consumer) before the
+    recorder attaches with --pre 0.002 s at 1 MHz: the recording starts with
+    the last 2000 of them, the tags among them included, and goes on with
+    what is written afterwards."""
+    name, base = names(), str(tmp_path / "rec")
+    x = samples(dbuf.F32Buffer, 4000)
+    with dbuf.F32Buffer(1 << 14, name=name) as prod:
+        cons = dbuf.F32Buffer.attach(name)
+        drainer = Drainer(cons)
+        drainer.start()
+        write_stream(prod, x[:3000], [(0, "rx_freq", 1e8), (1500, "rx_freq", 2e8)])
+        until(lambda: prod.available == 0, "the consumer read the first 3000 samples")
+        t, out = record_in_thread(name, base, reader="record", pre=0.002, rate=1e6, streams=1)
+        until(lambda: "record" in readers_of(name), "the recorder's reader declared")
+        write_stream(prod, x[3000:], [])
+        prod.close()
+        s = joined(t, out)
+        drainer.join(LONG)
+        cons.destroy()
+    assert s.pre == 2000
+    assert sigmf.validate(base) == []
+    np.testing.assert_array_equal(stored(dbuf.F32Buffer, base), x[1000:])
+    meta = meta_of(base)
+    assert meta["captures"] == [{"core:sample_start": 0}, {"core:sample_start": 500, "core:frequency": 2e8}]
+    assert "starts 2000 samples" in meta["global"]["core:description"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--pre", 1], "--pre S needs --rate HZ"),
+    (["--pre", 1, "--rate", 1e6, "--reader", ""], "--pre needs a named reader"),
+])
+def test_pre_without_what_it_needs_is_a_usage_error(args, words, names, tmp_path):
     name = names()
     with dbuf.F32Buffer(1024, name=name):
-        r = cli("doppler-record", name, tmp_path / "rec", "--pre", 1, "--rate", 1e6)
+        r = cli("doppler-record", name, tmp_path / "rec", *args)
     assert r.returncode == 2
-    assert "--pre is not supported yet" in r.stderr
+    assert words in r.stderr
 
 
 def test_play_at_the_recorded_rate_takes_the_recordings_time(names, tmp_path):

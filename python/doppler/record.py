@@ -4,6 +4,7 @@
     doppler-record RING PATH [--duration S | --samples N] [--streams K]
                    [--reader NAME] [--tethered] [--rate HZ] [--split-streams]
                    [--max-bytes B] [--as cf32 [--scale X]] [--timeout S]
+                   [--pre S --rate HZ]
 
 reads the named ring RING as a reader of its own ("record" unless --reader
 says otherwise) and writes PATH.sigmf-data (the samples, in the ring's own
@@ -29,6 +30,11 @@ What goes into the meta:
   "rx_rate" (the sample rate changed; core:sample_rate is the first).
   Gaps are zero-length annotations at the first sample after the gap, with
   the number of lost samples in doppler:count and core:comment.
+
+--pre S starts the recording S seconds (S * --rate samples) before the
+recorder attached: the ring hands a new named reader its history, within
+the producer's current run and as far back as it still holds the samples
+(Summary.pre, and core:description, say how many it got).
 
 The reader is untethered by default: a recorder never holds the radio back,
 and what it could not keep up with is annotated. --tethered makes it
@@ -76,14 +82,16 @@ class Summary:
     """What record() did: `files` (the base paths written, in order),
     `samples` (how many were recorded), `gaps` (annotated gaps: dropped,
     skipped, overwritten, seams), `lost` (samples the gaps lost or spoiled),
-    `streams` (producer runs seen, whole or in part), `type` of the ring."""
+    `streams` (producer runs seen, whole or in part), `type` of the ring,
+    `pre` (samples from before the recorder attached, with pre=)."""
 
     def __init__(self):
         self.files, self.samples, self.gaps, self.lost, self.streams, self.type = [], 0, 0, 0, 0, None
+        self.pre = 0
 
     def __repr__(self):
         return (f"Summary(files={self.files!r}, samples={self.samples}, gaps={self.gaps}, "
-                f"lost={self.lost}, streams={self.streams}, type={self.type!r})")
+                f"lost={self.lost}, streams={self.streams}, type={self.type!r}, pre={self.pre})")
 
 
 def attach(ring, *, reader, tethered, timeout=None, history=None):
@@ -424,8 +432,10 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
     max_bytes: rotate the data file at that size (path-0001, ...). as_type
     "cf32_le": convert i16 (times `scale`) or f64 samples to complex64.
     timeout: seconds to wait for the ring to appear. pre: seconds of samples
-    from before the recorder attached (needs the rings' history; refused
-    with ValueError where they do not keep it). chunk: samples per read.
+    from before the recorder attached (pre * rate samples of the ring's
+    history, within the producer's current run and as far back as the ring
+    still holds them; needs `rate` and a named reader). chunk: samples per
+    read.
     progress: a file to print a progress line to (a terminal), or None.
     Returns a Summary. RecordError on a full disk (what was recorded stays a
     valid recording)."""
@@ -437,10 +447,15 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
     history = None
     if pre:
         if not history_supported():
-            raise ValueError("--pre is not supported yet: these rings keep no history for a reader that "
-                             "attaches late (attach(..., history=N)); start doppler-record before the producer")
+            raise ValueError("--pre is not supported by this build: its rings keep no history for a reader "
+                             "that attaches late (attach(..., history=N)); start doppler-record before the producer")
+        if reader is None:
+            raise ValueError("--pre needs a named reader (--reader NAME): the default reader has no history")
         if rate is None:
-            raise ValueError("--pre needs --rate (seconds of history are rate * seconds samples)")
+            raise ValueError("--pre S needs --rate HZ: the recorder asks the ring for S * HZ samples "
+                             "written before it attached")
+        if pre < 0:
+            raise ValueError(f"--pre {pre}: give seconds >= 0")
         history = int(round(pre * rate))
     stop = stop or threading.Event()
     buf, ring_type = attach(ring, reader=reader, tethered=tethered, timeout=timeout, history=history)
@@ -450,6 +465,12 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
                         split_streams=split_streams, max_bytes=max_bytes, as_type=as_type, scale=scale)
         if split_streams:
             rec.stream_count = 1
+        if history:
+            # What the ring gave: at most the samples of the current stream it still holds.
+            rec.summary.pre = buf.history
+            rec.global_fields["core:description"] += (
+                f"; starts {buf.history} samples ({buf.history / rate:g} s) before the recorder attached "
+                f"(--pre {pre:g} asked for {history})")
         rec.open_file()
         try:
             _loop(rec, buf, duration=duration, samples=samples, streams=streams,
@@ -547,7 +568,9 @@ def _parser():
     p.add_argument("--as", dest="as_type", choices=["cf32"], help="store complex64 (i16: times --scale)")
     p.add_argument("--scale", type=float, default=1.0 / 32768, help="i16 to cf32 factor (default 1/32768)")
     p.add_argument("--timeout", type=float, metavar="S", help="wait up to S seconds for the ring to appear")
-    p.add_argument("--pre", type=float, metavar="S", help="also S seconds from before attaching (needs ring history)")
+    p.add_argument("--pre", type=float, metavar="S",
+                   help="start S seconds before attaching (with --rate; as far back as the ring holds, "
+                        "within the producer's current run)")
     p.add_argument("--version", action="version", version=f"doppler-record {__version__}")
     return p
 
