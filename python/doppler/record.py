@@ -64,7 +64,6 @@ from . import __version__, sigmf
 from . import buffer as dbuf
 
 TYPES = {"f32": dbuf.F32Buffer, "f64": dbuf.F64Buffer, "i16": dbuf.I16Buffer}
-TYPE_OF = {cls: t for t, cls in TYPES.items()}
 
 META_EVERY = 2.0  # seconds between two rewrites of a growing recording's meta
 TICK = 0.1  # seconds a wait lasts at most: how soon a stop request is seen
@@ -196,9 +195,9 @@ class _Recorder:
     """The state of one record() call across its files: the current
     frequency and time anchor, the gaps, the rotation counters."""
 
-    def __init__(self, path, buf, ring_type, *, ring, reader, tethered, rate, split_streams,
+    def __init__(self, path, ring_type, *, ring, reader, tethered, rate, split_streams,
                  max_bytes, as_type, scale):
-        self.path, self.buf, self.ring_type = path, buf, ring_type
+        self.path, self.ring_type = path, ring_type
         self.split_streams, self.max_bytes = split_streams, max_bytes
         self.scale = scale
         datatype = sigmf.DATATYPES[ring_type]
@@ -230,6 +229,7 @@ class _Recorder:
         self.summary.type = ring_type
         self.pending_close = []  # files rotated out during the current window
         self.last_end = None  # how the previous stream ended: "closed" or "died"
+        self.seen = set()  # the producer runs (ring stream numbers) with samples in the recording
 
     # --- the sample rate and the time ---
 
@@ -461,7 +461,7 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
     buf, ring_type = attach(ring, reader=reader, tethered=tethered, timeout=timeout, history=history)
     rec = None
     try:
-        rec = _Recorder(path, buf, ring_type, ring=ring, reader=reader, tethered=tethered, rate=rate,
+        rec = _Recorder(path, ring_type, ring=ring, reader=reader, tethered=tethered, rate=rate,
                         split_streams=split_streams, max_bytes=max_bytes, as_type=as_type, scale=scale)
         if split_streams:
             rec.stream_count = 1
@@ -478,18 +478,23 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
         except _WriteError as e:
             # The meta must not name samples the data file no longer holds.
             rec.file.trim()
-            try:
-                rec.finish_pending()
-                rec.file.close()
-            except OSError:  # no room for the new meta either: the last one stays, and is valid
-                pass
+            for f in [rec.file] + rec.pending_close:
+                try:
+                    f.close()
+                except OSError:  # no room for the new meta either: the last one stays, and is valid
+                    pass
+            rec.pending_close = []
             rec.summary_file, rec.file = rec.file, None
             raise _disk_full(rec, e) from None
     finally:
-        if rec is not None and rec.file is not None:
-            rec.finish_pending()
-            rec.file.close()
-        buf.destroy()
+        try:
+            if rec is not None:
+                rec.summary.streams = len(rec.seen)
+                if rec.file is not None:
+                    rec.finish_pending()
+                    rec.file.close()
+        finally:
+            buf.destroy()
     return rec.summary
 
 
@@ -497,7 +502,6 @@ def _loop(rec, buf, *, duration, samples, streams, chunk, progress, stop):
     started = time.monotonic()
     shown = started
     ended = 0
-    seen = set()  # the producer runs (ring stream numbers) with samples in the recording
     while not stop.is_set():
         now = time.monotonic()
         if duration is not None and now - started >= duration:
@@ -517,7 +521,7 @@ def _loop(rec, buf, *, duration, samples, streams, chunk, progress, stop):
         except KeyboardInterrupt:
             break
         if view is not None:
-            seen.add(buf.stream)  # before consume: the stream of the window's samples
+            rec.seen.add(buf.stream)  # before consume: the stream of the window's samples
             start = buf.read_index
             pieces = rec.record(view, buf.tags(), start)
             lost = buf.consume(len(view))
@@ -535,7 +539,6 @@ def _loop(rec, buf, *, duration, samples, streams, chunk, progress, stop):
         if progress is not None and now - shown >= 0.5:
             shown = now
             _show(progress, rec.summary, now - started)
-    rec.summary.streams = len(seen)
     if progress is not None:
         _show(progress, rec.summary, time.monotonic() - started)
         progress.write("\n")
