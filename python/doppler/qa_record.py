@@ -608,6 +608,34 @@ def test_play_loops_the_recording_in_one_stream_until_stopped(names, tmp_path):
     assert freq_at[:3] == [0, 3000, 6000]
 
 
+def test_ctrl_c_ends_doppler_play_and_closes_its_stream(names, tmp_path):
+    """doppler-play waiting for room in a full ring is interrupted (SIGINT):
+    it exits 0 and the reader gets what was written, then the end of the
+    stream."""
+    base = str(tmp_path / "rec")
+    x = samples(dbuf.F32Buffer, 5000)
+    with dbuf.F32Buffer(8192, name=names()) as prod:
+        write_stream(prod, x, [])
+        prod.close()
+        record.record(prod.name, base, reader=None, streams=1)
+    name = names()
+    with dbuf.F32Buffer(1024, name=name) as cons:
+        p = subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-play"), base, name],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            until(lambda: cons.available == 1024, "doppler-play filled the ring")
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=LONG)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        got = drain(cons)
+    assert p.returncode == 0, err
+    assert "1024 samples" in out
+    np.testing.assert_array_equal(got, x[:1024])
+
+
 def test_doppler_play_creates_the_ring_or_attaches_as_its_producer(names, tmp_path):
     base = str(tmp_path / "rec")
     x = samples(dbuf.I16Buffer, 2000)
