@@ -67,6 +67,9 @@ set(expected
   ${py}/doppler/__init__.py
   ${py}/doppler/_version.py
   ${py}/doppler/ring_tool.py
+  ${py}/doppler/record.py
+  ${py}/doppler/play.py
+  ${py}/doppler/sigmf.py
   ${py}/gnuradio/doppler/__init__.py
   usr/share/gnuradio/grc/blocks/doppler_buffer_sink.block.yml
   usr/share/gnuradio/grc/blocks/doppler_buffer_source.block.yml
@@ -74,7 +77,9 @@ set(expected
   usr/bin/doppler-ring
   usr/bin/doppler-bridge
   usr/bin/doppler-demo
-  usr/bin/doppler-soak)
+  usr/bin/doppler-soak
+  usr/bin/doppler-record
+  usr/bin/doppler-play)
 # The extension modules carry the interpreter's suffix (buffer.cpython-311-...so).
 file(GLOB_RECURSE ext RELATIVE "${work}/root" "${work}/root/${py}/*.so")
 foreach(module doppler/buffer doppler/_ring_tool gnuradio/doppler/doppler_python)

@@ -2,7 +2,10 @@
 """gr-doppler: lock-free ring buffers (one producer, up to 16 readers) with zero-copy NumPy views.
 
 ``doppler.buffer`` holds the ring classes (``F32Buffer``, ``F64Buffer``,
-``I16Buffer``); ``doppler.ring_tool`` is the ``doppler-ring`` tool. The GNU
+``I16Buffer``); ``doppler.ring_tool`` is the ``doppler-ring`` tool;
+``doppler.record(ring, path)`` and ``doppler.play(path, ring)`` record a ring
+into a SigMF recording and play one into a ring (``doppler-record``,
+``doppler-play``; ``doppler.sigmf`` reads and validates recordings). The GNU
 Radio blocks live in ``gnuradio.doppler``.
 """
 
@@ -10,3 +13,13 @@ Radio blocks live in ``gnuradio.doppler``.
 from ._version import __version__
 
 __all__ = ["__version__"]
+
+
+def __getattr__(name):
+    """doppler.record, doppler.play and doppler.sigmf, imported on first use
+    (so that `import doppler` stays cheap). record and play are modules
+    that can be called: doppler.record(...) is doppler.record.record(...)."""
+    if name in ("record", "play", "sigmf"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'doppler' has no attribute {name!r}")
