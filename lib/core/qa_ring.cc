@@ -417,22 +417,28 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(
         a[i] = sample_of<T>(i);
     std::string v;
     encode::int64(v, 1);
-    // One at the start, one in the middle of a later piece, the last sample.
+    // The first piece is exactly the (empty) ring: tags on both sides of its
+    // end, one in the middle of a later piece, the last sample.
     const tag_in tags[] = { { 0, "first", v },
+                            { cap - 1, "end1", v },
+                            { cap, "start2", v },
                             { 5 * cap + 3, "middle", v },
                             { total - 1, "last", v } };
     std::vector<std::pair<uint64_t, std::string>> seen;
     uint64_t intact = 0;
     std::thread reader([&] { intact = read_all(r, total, seen); });
     uint64_t done = 0;
-    const status s = r.write_blocking(a.data(), total, generous_ns, &done, tags, 3);
+    const status s = r.write_blocking(a.data(), total, generous_ns, &done, tags, 5);
     reader.join();
     BOOST_TEST(s == status::ok);
     BOOST_TEST(done == total);
     BOOST_TEST(intact == total, "first wrong sample at " << intact);
-    const std::vector<std::pair<uint64_t, std::string>> want = {
-        { 0, "first" }, { 5 * cap + 3, "middle" }, { total - 1, "last" }
-    };
+    const std::vector<std::pair<uint64_t, std::string>> want = { { 0, "first" },
+                                                                 { cap - 1, "end1" },
+                                                                 { cap, "start2" },
+                                                                 { 5 * cap + 3,
+                                                                   "middle" },
+                                                                 { total - 1, "last" } };
     BOOST_TEST((seen == want));
 }
 

@@ -840,7 +840,9 @@ def test_a_blocking_write_longer_than_the_capacity_streams_through_while_a_reade
     # sample. The non-blocking write keeps its all-or-nothing limit.
     total = 10 * 1000 * 1000
     data = np.arange(total, dtype=np.float32).astype(np.complex64)
-    tags = [(0, "first", 0), (3_333_333, "middle", 1), (total - 1, "last", 2)]
+    # The first piece is exactly the (empty) ring: tags on both sides of its end.
+    tags = [(0, "first", 0), ((1 << 20) - 1, "end1", 1), (1 << 20, "start2", 2), (3_333_333, "middle", 3),
+            (total - 1, "last", 4)]
     prod = F32Buffer(1 << 20, name=ring_name)
     cons = F32Buffer.attach(ring_name)
     got = {"n": 0, "bad": None, "tags": []}
