@@ -76,7 +76,7 @@ def attach(name, proc, timeout):
     while True:
         try:
             return F32Buffer.attach(name, timeout=0.5)
-        except FileNotFoundError:  # not there yet
+        except TimeoutError:  # not there yet (it waited half a second)
             if proc.poll() is not None or time.monotonic() > deadline:
                 return None
 

@@ -38,7 +38,7 @@ def main():
 
     try:
         buf = F32Buffer.attach(args.name, timeout=args.timeout)
-    except FileNotFoundError:
+    except TimeoutError:  # it waited --timeout seconds
         sys.exit(f"no ring named {args.name!r} appeared within {args.timeout} s: is the flowgraph running with --name {args.name}?")
 
     received, chunks = 0, 0

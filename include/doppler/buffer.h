@@ -47,13 +47,13 @@
  *
  * Blocking writes and wait strategies:
  *
- *   size_t   dp_buffer_T_write_blocking(buf, src, n, timeout_ns);   lossless:
+ *   size_t   dp_buffer_T_write_blocking(buf, src, n, timeout_ns);   lossless,
+ *       any n (more than the capacity streams through as readers read):
  *       copies what fits as room appears, until all n are written (returns n)
  *       or it gives up: returns how many were written and sets errno to
  *       ETIMEDOUT, EPIPE (this handle closed its stream), ECONNRESET (the
  *       slowest tethered reader died and none took its place in time),
- *       EINVAL (n > capacity), EBUSY or EBADMSG as write. Negative timeout:
- *       forever.
+ *       EBUSY or EBADMSG as write. Negative timeout: forever.
  *   bool     dp_buffer_T_set_wait_strategy(buf, DP_WAIT_PARK or DP_WAIT_POLL);
  *   int      dp_buffer_T_get_wait_strategy(buf);
  *       how this handle waits in wait() and write_blocking(): DP_WAIT_PARK

@@ -383,9 +383,10 @@ public:
             return true;
         return write_slow(src, n, tags, ntags);
     }
-    /// Lossless write of n samples (n <= capacity): copies what fits as room
-    /// appears, so a reader waiting for any count up to capacity is never
-    /// starved by a producer holding out for room for the whole block.
+    /// Lossless write of n samples, any n (more than the capacity streams
+    /// through while readers read): copies what fits as room appears, so a
+    /// reader waiting for any count up to capacity is never starved by a
+    /// producer holding out for room for the whole block.
     /// Waits up to timeout_ns in all (< 0: forever). `done` (if given) gets
     /// how many were written and published, all n on status::ok.
     /// status::broken if the slowest tethered reader died and no handle
@@ -400,12 +401,14 @@ public:
                                         size_t ntags = 0) noexcept
     {
         const int64_t deadline = timeout_ns < 0 ? -1 : detail::now_ns() + timeout_ns;
-        status s = n > cap_ || !tags_fit(n, tags, ntags) ? status::invalid : status::ok;
+        status s = !tags_fit(n, tags, ntags) ? status::invalid : status::ok;
         uint64_t copied = 0;
         size_t t = 0;
         bool waited = false; // the last wait_space() said ok: room must follow
         while (s == status::ok && copied < n) {
-            const uint64_t k = std::min(n - copied, space(n - copied));
+            // Ask for no more than a ring's worth: space() reloads the
+            // readers' indices only when short of what is asked.
+            const uint64_t k = std::min(n - copied, space(std::min(n - copied, cap_)));
             if (k == 0) {
                 // Room was promised and none is there (the indices moved under
                 // us): the deadline still ends the loop, whatever they say.

@@ -81,7 +81,8 @@ public:
     [[nodiscard]] static std::shared_ptr<segment>
     create_named(sample_type t, const std::string& name, uint64_t capacity);
     /// Attach an existing named ring. timeout_ns < 0: a missing ring is ENOENT at
-    /// once; otherwise wait up to timeout_ns for it to appear.
+    /// once; otherwise wait up to timeout_ns for it to appear (ETIMEDOUT if
+    /// it does not).
     /// expect == 0 accepts any type (a ring of another type is EPROTOTYPE, with
     /// the message for `who`); allow_foreign accepts another uid's ring.
     /// `interrupted`, if given, is called between attempts (about every 5 ms)

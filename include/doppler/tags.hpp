@@ -20,7 +20,7 @@
  *   9 list      u32 count, count values
  *  10 dict      u32 count, count times (u32 key length, UTF-8 key, value)
  *
- * Containers nest at most max_value_depth deep. A decoder checks every
+ * Containers nest at most max_container_depth (31) deep. A decoder checks every
  * length against what is left of the record before it reads (validate()).
  */
 #pragma once
@@ -48,8 +48,14 @@ enum class value_type : uint8_t {
     list = 9,
     dict = 10,
 };
-/// Deepest nesting of tuples, lists and dicts (the outermost value is depth 1).
+/// Deepest value (the outermost value is depth 1). A container's elements
+/// are one deeper than the container, so a container at this depth could
+/// hold nothing valid and is refused: see max_container_depth.
 constexpr int max_value_depth = 32;
+/// Most tuples, lists and dicts nested inside one another: 31 (a container
+/// at depth max_value_depth is refused, even an empty one). This is the
+/// limit the documentation states.
+constexpr int max_container_depth = max_value_depth - 1;
 /// Longest tag key in bytes.
 constexpr size_t max_key_bytes = 255;
 

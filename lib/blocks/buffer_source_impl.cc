@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <gnuradio/block_detail.h>
+#include <gnuradio/buffer.h>
 #include <gnuradio/io_signature.h>
 #include <stdexcept>
 #include <volk/volk.h>
@@ -254,13 +256,29 @@ void buffer_source_impl::emit_tags(::doppler::ring<T>& r)
     }
 }
 
+bool buffer_source_impl::downstream_done() const
+{
+    // The readers of the output buffer mark it done when they finish.
+    const gr::buffer_sptr out = detail()->output(0);
+    gr::thread::scoped_lock guard(*out->mutex());
+    return out->done();
+}
+
 int buffer_source_impl::work(int noutput_items,
                              gr_vector_const_void_star&,
                              gr_vector_void_star& output_items)
 {
     void* out = output_items[0];
-    return std::visit(
+    const int n = std::visit(
         [&](const auto& r) { return pull(*r, out, uint64_t(noutput_items)); }, d_ring);
+    // Without output (pull waited at most one work_slice_ns for a sample),
+    // see whether anything still reads this block. The scheduler ends a
+    // source whose downstream is done only once its output buffer is full,
+    // and a source with nothing to read never fills it: without this, a
+    // flowgraph whose Head has its items would run until samples come.
+    if (n == 0 && downstream_done())
+        return WORK_DONE;
+    return n;
 }
 
 bool buffer_source_impl::check_topology(int, int)

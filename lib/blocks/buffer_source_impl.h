@@ -42,6 +42,9 @@ private:
     // producer died): WORK_DONE or 0 (wait for the next stream).
     template <class T>
     int stream_ended(::doppler::ring<T>& r, ::doppler::status why);
+    /// True once every block reading this block's output is done (a Head
+    /// that has its items, a sink that finished).
+    bool downstream_done() const;
     // The tags of the window of the last wait, as stream tags on the n items
     // just produced from it (before it is consumed: the cursor's views live
     // until then).

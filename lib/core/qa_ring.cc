@@ -319,7 +319,6 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bad_wait_and_consume_arguments, T, all_types)
     BOOST_TEST(r.wait(0, 0).why == status::invalid);
     BOOST_TEST(r.wait(r.capacity() + 1, -1).why ==
                status::invalid); // would never return otherwise
-    BOOST_TEST(r.write_blocking(nullptr, r.capacity() + 1, -1) == status::invalid);
     errno = 0;
     BOOST_TEST(!r.consume(1));
     BOOST_TEST(errno == EINVAL);
@@ -347,6 +346,126 @@ BOOST_AUTO_TEST_CASE(consume_by_a_non_consumer_cannot_move_the_read_index)
     ring<f32> other(producer_side.seg());
     BOOST_TEST(!other.consume(0));
     BOOST_TEST(producer_side.read_index() == 100u);
+}
+
+BOOST_AUTO_TEST_CASE(an_index_pair_that_moved_since_it_was_checked_is_described_as_such)
+{
+    // Impossible pairs say what is impossible about them.
+    BOOST_TEST(detail::describe_indices(true, 3, 10, 1024)
+                   .find("read index (10) is ahead of its write index (3)") !=
+               std::string::npos);
+    BOOST_TEST(
+        detail::describe_indices(true, 5000, 10, 1024)
+            .find("4990 samples ahead of its read index (10), more than the capacity "
+                  "(1024)") != std::string::npos);
+    // A pair that is possible now was impossible when it was loaded: an
+    // index moved in between (two threads writing through one handle). Not
+    // "0 samples ahead ... more than the capacity".
+    for (const uint64_t r : { uint64_t(100), uint64_t(90) }) {
+        const std::string why = detail::describe_indices(true, 100, r, 1024);
+        BOOST_TEST(why.find("more than the capacity") == std::string::npos, why);
+        BOOST_TEST(why.find("samples ahead") == std::string::npos, why);
+        BOOST_TEST(why.find("has moved since") != std::string::npos, why);
+        BOOST_TEST(why.find("two threads wrote through one handle") != std::string::npos,
+                   why);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// a blocking write of any length
+// ---------------------------------------------------------------------------
+
+/// Reads `total` samples of r in pieces of at most a quarter of the capacity
+/// (each piece's tags kept, except the ring's own stream_start); the index of
+/// the first sample that is not sample_of(its index), or total.
+template <class T>
+uint64_t
+read_all(ring<T>& r, uint64_t total, std::vector<std::pair<uint64_t, std::string>>& tags)
+{
+    uint64_t k = 0;
+    while (k < total) {
+        const uint64_t n = std::min<uint64_t>(r.capacity() / 4, total - k);
+        auto v = r.wait(n, generous_ns);
+        if (!v)
+            return k;
+        tag_cursor c = r.tags();
+        tag_view t;
+        while (c.next(t))
+            if (t.key != tag_stream_start)
+                tags.emplace_back(t.index, std::string(t.key));
+        const size_t m = first_mismatch(v.data, n, k);
+        if (m != n)
+            return k + m;
+        if (!r.consume(n))
+            return k;
+        k += n;
+    }
+    return k;
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(
+    a_blocking_write_longer_than_the_capacity_streams_through_with_its_tags, T, all_types)
+{
+    ring<T> r(1);
+    const uint64_t cap = r.capacity(), total = 10 * cap + 7;
+    std::vector<T> a(total);
+    for (uint64_t i = 0; i < total; ++i)
+        a[i] = sample_of<T>(i);
+    std::string v;
+    encode::int64(v, 1);
+    // The first piece is exactly the (empty) ring: tags on both sides of its
+    // end, one in the middle of a later piece, the last sample.
+    const tag_in tags[] = { { 0, "first", v },
+                            { cap - 1, "end1", v },
+                            { cap, "start2", v },
+                            { 5 * cap + 3, "middle", v },
+                            { total - 1, "last", v } };
+    std::vector<std::pair<uint64_t, std::string>> seen;
+    uint64_t intact = 0;
+    std::thread reader([&] { intact = read_all(r, total, seen); });
+    uint64_t done = 0;
+    const status s = r.write_blocking(a.data(), total, generous_ns, &done, tags, 5);
+    reader.join();
+    BOOST_TEST(s == status::ok);
+    BOOST_TEST(done == total);
+    BOOST_TEST(intact == total, "first wrong sample at " << intact);
+    const std::vector<std::pair<uint64_t, std::string>> want = { { 0, "first" },
+                                                                 { cap - 1, "end1" },
+                                                                 { cap, "start2" },
+                                                                 { 5 * cap + 3,
+                                                                   "middle" },
+                                                                 { total - 1, "last" } };
+    BOOST_TEST((seen == want));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(
+    the_c_blocking_write_longer_than_the_capacity_streams_through, T, all_types)
+{
+    using C = c_api<T>;
+    auto b = c_create<T>(1);
+    BOOST_REQUIRE(b);
+    const uint64_t cap = C::capacity(b.get()), total = 10 * cap + 7;
+    std::vector<T> a(total);
+    for (uint64_t i = 0; i < total; ++i)
+        a[i] = sample_of<T>(i);
+    uint64_t intact = 0; // read through the C ABI too, a quarter ring at a time
+    std::thread reader([&] {
+        while (intact < total) {
+            const uint64_t n = std::min<uint64_t>(cap / 4, total - intact);
+            const auto* p = as_cxx<T>(C::wait(b.get(), n, generous_ns));
+            if (!p || first_mismatch(p, n, intact) != n || !C::consume(b.get(), n))
+                return;
+            intact += n;
+        }
+    });
+    const size_t wrote = C::write_blocking(b.get(), as_c(a.data()), total, generous_ns);
+    reader.join();
+    BOOST_TEST(wrote == total);
+    BOOST_TEST(intact == total, "first wrong sample at " << intact);
+    // The non-blocking write keeps its all-or-nothing limit.
+    errno = 0;
+    BOOST_TEST(!C::write(b.get(), as_c(a.data()), cap + 1));
+    BOOST_TEST(errno == EINVAL);
 }
 
 // ---------------------------------------------------------------------------

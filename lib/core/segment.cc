@@ -588,9 +588,11 @@ std::shared_ptr<segment> segment::attach(const std::string& name,
                                 "); start its producer first, or attach with a timeout "
                                 "to wait for it");
             if (waited >= timeout_ns) {
+                // A wait that ran out is a timeout (Python: TimeoutError), as
+                // for wait(); without a timeout a missing ring is ENOENT.
                 char secs[32];
                 std::snprintf(secs, sizeof secs, "%g", double(timeout_ns) / 1e9);
-                throw error(ENOENT,
+                throw error(ETIMEDOUT,
                             "no ring named '" + name + "' (" + shm_path(name) +
                                 ") appeared within " + secs +
                                 " s; start its producer, or wait longer");

@@ -452,14 +452,26 @@ status producer_park(control* c,
 std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64_t cap)
 {
     const uint64_t w = producer ? own : other, r = producer ? other : own;
-    const std::string why = r > w ? "its read index (" + std::to_string(r) +
-            ") is ahead of its write index (" + std::to_string(w) + ")"
-                                  : "its write index (" + std::to_string(w) + ") is " +
-            std::to_string(w - r) + " samples ahead of its read index (" +
-            std::to_string(r) + "), more than the capacity (" + std::to_string(cap) + ")";
-    return why +
-        "; something other than its producer and readers wrote into its "
-        "header: stop using this ring and create a new one";
+    const std::string scribbled = "; something other than its producer and readers "
+                                  "wrote into its header: stop using this ring and "
+                                  "create a new one";
+    if (r > w)
+        return "its read index (" + std::to_string(r) +
+            ") is ahead of its write index (" + std::to_string(w) + ")" + scribbled;
+    if (w - r > cap)
+        return "its write index (" + std::to_string(w) + ") is " + std::to_string(w - r) +
+            " samples ahead of its read index (" + std::to_string(r) +
+            "), more than the capacity (" + std::to_string(cap) + ")" + scribbled;
+    // The pair is described as it stands now: it was impossible when it was
+    // loaded, and one index has moved since. That is a race on the indices,
+    // not a distance within the capacity.
+    return "its read index (" + std::to_string(r) +
+        ") was impossible for its write index when it was checked, and an index has "
+        "moved since (write index now " +
+        std::to_string(w) +
+        "): two threads wrote through one handle at once, or something other than "
+        "its producer and readers writes into its header; stop using this ring and "
+        "create a new one";
 }
 
 void wake(std::atomic<uint32_t>& word) noexcept

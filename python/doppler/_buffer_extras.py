@@ -10,21 +10,34 @@ timeout=0)``, ``write(arr, block=True, timeout=0)``): a window that is
 already there costs one call, no thread hop. Only if it must really wait does
 it hand the blocking call to the buffer's own worker thread (one per buffer
 and side, reader or producer, made on first use; the GIL is released while it
-waits), and the loop awaits that. The worker waits in slices of ``_SLICE`` seconds and, between slices,
-looks at a flag the awaiting coroutine sets when it is cancelled, so a
-cancelled await stops waiting within one slice. Waiting never claims
-samples (only ``consume()`` releases them), so a cancelled ``wait_async``
-leaves nothing half-done: the next wait returns the same samples. A
-cancelled ``write_async`` keeps what it had already copied, like a blocking
-``write`` interrupted by Ctrl-C. All waits of one buffer go through its
-reader worker, in order (and all writes through its producer worker), so a
-wait left over from a cancelled await finishes before the next starts. Rings do not share workers: many rings can be awaited in
-one loop at once.
+waits), and the loop awaits that. Rings do not share workers: many rings can
+be awaited in one loop at once.
+
+Cancellation. The worker works in slices of at most ``_SLICE`` seconds and,
+before each (so before every write it makes), looks at a flag the awaiting
+coroutine sets when it is cancelled. The cancelled await itself completes
+only once the worker has stopped (within one slice): after it, nothing works
+on the buffer on the cancelled call's behalf, so the program may call
+``write`` or ``wait`` on it at once without two threads using one handle.
+Waiting never claims samples (only ``consume()`` releases them), so a
+cancelled ``wait_async`` leaves nothing half-done: the next wait returns the
+same samples. A cancelled ``write_async`` keeps what it had already copied
+(``written`` says how far it got), like a blocking ``write`` interrupted by
+Ctrl-C.
+
+Fork. A child process has only the thread that called ``fork()``: the
+workers of its parent's buffers do not exist in it. Every worker belongs to
+the process that made it (``os.register_at_fork`` counts forks in the child),
+so a child's first asyncio call on an inherited buffer makes fresh workers
+and behaves as in any process (an inherited handle holds no role in the
+child: a role the parent holds is refused with OSError(EBUSY), as a
+plain ``wait`` or ``write`` would be).
 """
 
 import asyncio
 import collections
 import concurrent.futures
+import os
 import threading
 import time
 
@@ -38,6 +51,19 @@ tuple, list or dict). Immutable; compares equal to the plain tuple."""
 
 # Longest time the worker waits before looking at the cancel flag.
 _SLICE = 0.05
+
+# Forks into this process so far (0 in the process that imported the module,
+# counted up in every child): workers made under another count belong to an
+# ancestor and have no thread here.
+_forks = 0
+
+
+def _count_fork():
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
 
 
 class _Worker:
@@ -56,8 +82,9 @@ class _Worker:
         return self.last is None or self.last.done()
 
     def submit(self, fn, *args):
+        """Queue fn(*args); the concurrent.futures.Future of the job."""
         self.last = self.pool.submit(fn, *args)
-        return asyncio.wrap_future(self.last)
+        return self.last
 
 
 class _AsyncState:
@@ -66,6 +93,7 @@ class _AsyncState:
     in-process buffer may be read and written from two tasks at once."""
 
     def __init__(self):
+        self.forks = _forks  # the process it belongs to (see _current)
         self.reader = _Worker("wait")
         self.producer = _Worker("write")
         # An end of stream (EOFError, BrokenPipeError) that a cancelled
@@ -74,12 +102,50 @@ class _AsyncState:
         self.pending_end = None
 
 
-def _state(buf):
+def _current(buf):
+    """The buffer's asyncio state if it was made in this process, else None.
+    A child after fork() drops its parent's: those worker threads do not exist
+    here, and a call queued to them would wait forever."""
     st = buf._aio
+    if st is not None and st.forks != _forks:
+        buf._aio = st = None
+    return st
+
+
+def _state(buf):
+    st = _current(buf)
     if st is None:
         st = _AsyncState()
         buf._aio = st
     return st
+
+
+async def _run(worker, cancelled, fn, *args):
+    """Run fn(*args) on `worker` and await its result. If the awaiting task
+    is cancelled, set `cancelled` (the worker stops at its next check) and
+    complete the cancellation only once the job has ended."""
+    done = asyncio.wrap_future(worker.submit(fn, *args))
+    try:
+        return await asyncio.shield(done)
+    except asyncio.CancelledError:
+        cancelled.set()
+        await _ended(done)
+        raise
+
+
+async def _ended(done):
+    """Wait until the worker's job (`done`, its asyncio future) has ended,
+    whatever it returns or raises and however often this task is cancelled
+    meanwhile (the job ends within one slice of the cancel flag being set)."""
+    while not done.done():
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            continue  # cancelled again: still wait for the worker to stop
+        except Exception:
+            break
+    if not done.cancelled():
+        done.exception()  # retrieved: the caller is told of the cancellation only
 
 
 def _deadline(timeout):
@@ -99,6 +165,8 @@ def _blocking_wait(buf, n, deadline, cancelled, st):
     """Worker: wait(n) in slices until it returns, the deadline passes, or
     the awaiting coroutine was cancelled."""
     while True:
+        if cancelled.is_set():
+            return None
         try:
             return buf.wait(n, timeout=_left(deadline))
         except TimeoutError:
@@ -119,7 +187,7 @@ async def wait_async(self, n, timeout=None):
 Await n samples without blocking the event loop; the same view, errors and
 stream ends as wait(n, timeout). A cancelled await claims nothing: the next
 wait (async or not) returns the same samples. Call consume() when done."""
-    st = self._aio
+    st = _current(self)
     if st is not None and st.pending_end is not None:
         e, st.pending_end = st.pending_end, None
         raise e
@@ -132,20 +200,18 @@ wait (async or not) returns the same samples. Call consume() when done."""
                 raise
     st = _state(self)
     cancelled = threading.Event()
-    fut = st.reader.submit(_blocking_wait, self, n, deadline, cancelled, st)
-    try:
-        return await fut
-    except asyncio.CancelledError:
-        cancelled.set()
-        raise
+    return await _run(st.reader, cancelled, _blocking_wait, self, n, deadline, cancelled, st)
 
 
 def _blocking_write(buf, arr, tags, start, deadline, cancelled):
-    """Worker: the rest of a lossless write, in slices; how far it got is
-    read from `written` (this handle is the only producer)."""
+    """Worker: the rest of a lossless write, in slices, each begun only if
+    the await was not cancelled; how far it got is read from `written` (this
+    handle is the only producer)."""
     if start is None:
         start = buf.written
     while True:
+        if cancelled.is_set():
+            return False
         done = buf.written - start
         if done >= len(arr):
             return True
@@ -155,8 +221,6 @@ def _blocking_write(buf, arr, tags, start, deadline, cancelled):
         except (TimeoutError, BrokenPipeError):
             # BrokenPipeError: the reader died; as with write(block=True),
             # a successor may still attach before the deadline.
-            if cancelled.is_set():
-                return False
             if deadline is not None and time.monotonic() >= deadline:
                 raise
 
@@ -165,11 +229,12 @@ async def write_async(self, arr, timeout=None, tags=None):
     """write_async($self, arr, timeout=None, tags=None)
 --
 
-Lossless write (write(arr, block=True, timeout, tags)) without blocking the
-event loop. A cancelled await stops within 50 ms; the samples copied before
-that stay in the ring (written says how many)."""
+Lossless write (write(arr, block=True, timeout, tags)) of any length without
+blocking the event loop. A cancelled await completes once the write has
+stopped (within 50 ms): nothing is copied after it; the samples copied before
+stay in the ring (written says how many)."""
     deadline = _deadline(timeout)
-    st = self._aio
+    st = _current(self)
     if st is None or st.producer.idle():
         start = self.written
         try:
@@ -180,13 +245,8 @@ that stay in the ring (written says how many)."""
     else:
         start = None  # read by the worker, after the job before this one
     cancelled = threading.Event()
-    fut = _state(self).producer.submit(_blocking_write, self, arr, tags, start, deadline,
-                                       cancelled)
-    try:
-        return await fut
-    except asyncio.CancelledError:
-        cancelled.set()
-        raise
+    return await _run(_state(self).producer, cancelled, _blocking_write, self, arr, tags, start,
+                      deadline, cancelled)
 
 
 async def views(self, n, timeout=None):

@@ -78,11 +78,12 @@ struct docs {
         "seconds, None = forever) and returns True; TimeoutError on timeout,\n"
         "BrokenPipeError if the consumer process died and none re-attached in time.\n"
         "The blocking write copies what fits as room appears, so a consumer waiting\n"
-        "for any count up to the capacity gets it; on TimeoutError the message says\n"
-        "how many samples (at the end of arr) were not written.\n"
+        "for any count up to the capacity gets it, and arr may be longer than the\n"
+        "capacity (it streams through as readers read); on TimeoutError the message\n"
+        "says how many samples (at the end of arr) were not written.\n"
         "An empty array returns True. Non-contiguous input is copied once (contiguous\n"
-        "input never is). Wrong dtype: TypeError; wrong shape or more samples than the\n"
-        "capacity: ValueError.\n\n"
+        "input never is). Wrong dtype: TypeError; wrong shape, or more samples than\n"
+        "the capacity with block=False: ValueError.\n\n"
         "tags: a list of (offset, key, value), offset relative to arr[0] (0 <= offset\n"
         "< len(arr)), key a str, value None, bool, int, float, complex, str, bytes, or\n"
         "tuples, lists and dicts (str keys) of these; readers get them from tags().\n"
@@ -110,7 +111,8 @@ struct docs {
         "Capacity comes from the ring's header; its sample type must match this class\n"
         "(TypeError naming both types otherwise). timeout=None: a missing ring is\n"
         "FileNotFoundError at once; otherwise wait up to timeout seconds for it to "
-        "appear\n(Ctrl-C interrupts the wait). A ring owned by another user is "
+        "appear\n(TimeoutError if it does not; Ctrl-C interrupts the wait). A ring "
+        "owned by\nanother user is "
         "PermissionError\nunless allow_foreign=True; a corrupt or foreign object, or "
         "one that is not a\nfile, is OSError (EBADMSG) with the reason. A name that is "
         "not a str is\nTypeError; one that is not a valid ring name (or cannot be "
@@ -474,9 +476,26 @@ struct cls {
             return PyList_New(0);
         return tags_list(*o->ring_, tag_class);
     }
+    /// `closed` is about this handle's own stream: the producer's, or for a
+    /// reader the stream of its next sample (a reader still draining stream
+    /// 1 after stream 2 started sees stream 1's end, not stream 2's).
+    static bool own_stream_closed(ring<T>& r)
+    {
+        if (r.is_producer())
+            return r.closed();
+        const control* c = r.seg()->ctl();
+        const uint64_t s = r.stream();
+        detail::stream_info si;
+        if (detail::read_seam(c, s, si) && si.end != stream_open)
+            return si.why == stream_end::closed; // it ended: closed, or broken
+        // Still open, or not started yet: closed only if it is the current
+        // stream and its close was asked for (by another handle's close()).
+        return s == c->stream.load(std::memory_order_acquire) &&
+            c->closed.load(std::memory_order_acquire) != 0;
+    }
     static PyObject* closed(PyObject* s, void*)
     {
-        return prop(s, [](ring<T>& r) { return PyBool_FromLong(r.closed()); });
+        return prop(s, [](ring<T>& r) { return PyBool_FromLong(own_stream_closed(r)); });
     }
     static PyObject* name(PyObject* s, void*)
     {
@@ -593,7 +612,9 @@ struct cls {
             { "closed",
               &closed,
               nullptr,
-              "True once the current stream was closed (by its producer's close()).",
+              "True once this handle's stream was closed (by its producer's close()): "
+              "the producer's own stream, or for a reader the stream of its next "
+              "sample (it may still be draining it while the next stream runs).",
               nullptr },
             { "stream",
               &stream,

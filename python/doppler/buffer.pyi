@@ -33,7 +33,8 @@ DEFAULT_CAPACITY: int
 """Capacity (samples) of a ring whose creator does not say: 1 << 20."""
 
 # A tag value: None, bool, int (64-bit), float, complex, str, bytes, or
-# tuples, lists and dicts (str keys) of these, at most 32 deep.
+# tuples, lists and dicts (str keys) of these, at most 31 containers deep
+# (32 nested lists are refused, even empty ones).
 TagValue = Any
 
 class Tag(NamedTuple):
@@ -70,7 +71,8 @@ class _Buffer:
         history: int = 0,
     ) -> _B:
         """Attach to a named ring. timeout=None: FileNotFoundError at once if missing;
-        otherwise wait up to timeout seconds for it. TypeError: ring of another type.
+        otherwise wait up to timeout seconds for it, then TimeoutError (the wait ran
+        out; not a FileNotFoundError). TypeError: ring of another type.
         PermissionError: another user's ring (unless allow_foreign). OSError (EBADMSG):
         corrupt ring, or an object that is not a file (a directory, a FIFO).
 
@@ -109,7 +111,9 @@ class _Buffer:
         """Absolute index of the first sample of the consumer's current/next view."""
     @property
     def closed(self) -> bool:
-        """The current stream was closed."""
+        """This handle's stream was closed: the producer's own stream, or for a
+        reader the stream of its next sample (True while it drains a closed
+        stream 1, even after stream 2 started; False once it reads an open one)."""
     @property
     def stream(self) -> int:
         """Number of the stream (producer run, from 1) of this reader's next sample;
@@ -143,12 +147,16 @@ class _Buffer:
         ValueError if n <= 0 or more than is readable."""
     async def wait_async(self, n: int, timeout: Optional[float] = None) -> Any:
         """wait(n, timeout) without blocking the event loop (same view and errors).
-        A cancelled await claims nothing: the next wait returns the same samples."""
+        A cancelled await claims nothing: the next wait returns the same samples. It
+        completes once the buffer's worker thread has stopped waiting (within 50 ms).
+        In a child after fork(), the first call makes workers of the child's own."""
     async def write_async(
         self, arr: Any, timeout: Optional[float] = None, tags: Optional[Iterable[Tuple[int, str, TagValue]]] = None
     ) -> bool:
-        """write(arr, block=True, timeout, tags) without blocking the event loop. A
-        cancelled await stops within 50 ms; what was copied stays (see `written`)."""
+        """write(arr, block=True, timeout, tags) without blocking the event loop; any
+        length. A cancelled await completes once the worker has stopped writing
+        (within 50 ms; the worker checks before every write): nothing is copied
+        after it, what was copied before stays (see `written`)."""
     def views(self, n: int, timeout: Optional[float] = None) -> AsyncIterator[Any]:
         """async for view in buf.views(n): successive windows of n samples, each
         consumed after the loop body; at the end of the stream the rest (fewer
@@ -180,15 +188,17 @@ class F32Buffer(_Buffer):
         """Write all of arr (1-D complex64) or nothing.
 
         block=False: returns False (and counts dropped) if it does not fit.
-        block=True: lossless; copies what fits as room appears (so a consumer waiting for
-        any count up to capacity is served), returns True once all is written;
+        block=True: lossless, any length; copies what fits as room appears (so a consumer
+        waiting for any count up to capacity is served, and an array longer than the
+        capacity streams through while readers read), returns True once all is written;
         TimeoutError (its message says how many trailing samples were not written),
         BrokenPipeError (consumer died and none re-attached within the timeout).
         KeyboardInterrupt (Ctrl-C) may come after part of arr was written: `written`
         tells how far it got.
         Non-contiguous input is copied once. Empty input returns True.
-        TypeError: wrong dtype or not an ndarray. ValueError: wrong shape, more than capacity,
-        or this handle closed its stream (even for an empty array).
+        TypeError: wrong dtype or not an ndarray. ValueError: wrong shape, more than capacity
+        with block=False (all or nothing: it could never fit), or this handle closed its
+        stream (even for an empty array).
         tags: (offset, key, value) with 0 <= offset < len(arr), carried to readers at
         index written + offset; a bad tag is TypeError/ValueError and nothing is written.
         """

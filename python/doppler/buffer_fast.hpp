@@ -215,18 +215,21 @@ struct fast {
             set_closed(r);
             return nullptr;
         }
-        if (n > r.capacity()) {
-            PyErr_Format(PyExc_ValueError,
-                         "%s.write() of %" PRIu64
-                         " samples: more than the capacity (%" PRIu64 ")",
-                         py_type<T>::cls,
-                         n,
-                         r.capacity());
-            return nullptr;
-        }
         const T* src = static_cast<const T*>(PyArray_DATA(arr));
 
         if (!block) {
+            // All or nothing: a block larger than the ring can never fit.
+            // (A blocking write streams any length through in pieces.)
+            if (n > r.capacity()) {
+                PyErr_Format(PyExc_ValueError,
+                             "%s.write() of %" PRIu64
+                             " samples: more than the capacity (%" PRIu64
+                             "); write(block=True) streams a longer array through",
+                             py_type<T>::cls,
+                             n,
+                             r.capacity());
+                return nullptr;
+            }
             // Without tags, the ring's own tag-free write (no tag checks at all).
             if (ntags == 0 ? r.write(src, n) : r.write(src, n, tags, ntags))
                 Py_RETURN_TRUE;
@@ -244,7 +247,7 @@ struct fast {
             }
             Py_RETURN_FALSE; // full: write() counted it in dropped
         }
-        if (r.space(n) >= n &&
+        if (n <= r.capacity() && r.space(n) >= n &&
             (ntags == 0 ? r.write(src, n) : r.write(src, n, tags, ntags)))
             Py_RETURN_TRUE; // room now: no GIL release
         // destroy() from another thread must not free the ring mid-wait.

@@ -7,7 +7,7 @@
  *
  * Python to the encoding: None, bool, int (int64, or uint64 above 2^63 - 1),
  * float, complex, str, bytes (and bytearray), tuple, list, dict with str
- * keys, nested at most max_value_depth deep. Anything else is a TypeError,
+ * keys, nested at most max_container_depth (31) deep. Anything else is a TypeError,
  * an int outside both ranges or a too deep value a ValueError, each naming
  * the tag. The encoding back to Python gives the same types (bytes for
  * bytes), so GNU Radio's rx_time (uint64 seconds, double fraction) arrives as
@@ -38,11 +38,14 @@ struct encoded_tags {
 [[gnu::cold]] inline bool
 encode_value(PyObject* v, std::string& out, int depth, const std::string& what)
 {
-    if (depth > max_value_depth) {
+    // Only containers make a value deeper: at most max_container_depth of
+    // them inside one another (the core's limit; an empty one counts too).
+    if (depth > max_container_depth &&
+        (PyTuple_Check(v) || PyList_Check(v) || PyDict_Check(v))) {
         PyErr_Format(PyExc_ValueError,
                      "%s: the value nests tuples, lists and dicts more than %d deep",
                      what.c_str(),
-                     max_value_depth);
+                     max_container_depth);
         return false;
     }
     if (v == Py_None) {
@@ -332,7 +335,7 @@ template <class T>
     if (c.corrupt()) {
         Py_DECREF(list);
         set_error(EBADMSG,
-                  ("ring " + ring_label(r.seg()->name()) +
+                  (ring_label(r.seg()->name()) + // "ring 'rx'" or "in-process ring"
                    ": a tag record in this window is not well formed (corrupt tag "
                    "area); the samples are still readable")
                       .c_str());

@@ -443,10 +443,8 @@ def test_bad_counts_are_value_errors(cls):
     for n in (0, -1, cap + 1, 2**70):
         with pytest.raises(ValueError):
             buf.wait(n)
-    with pytest.raises(ValueError, match="capacity"):
+    with pytest.raises(ValueError, match="capacity"):  # all or nothing: can never fit
         buf.write(samples(cls, cap + 1))
-    with pytest.raises(ValueError, match="capacity"):
-        buf.write(samples(cls, cap + 1), block=True)
     with pytest.raises(TypeError):
         buf.wait(1.5)
     buf.write(samples(cls, 10))
@@ -719,13 +717,14 @@ def test_existing_name_is_file_exists_error(ring_name):
             F32Buffer(4096, name=ring_name)
 
 
-def test_attach_missing_is_file_not_found():
+def test_attach_missing_is_file_not_found_and_a_wait_for_it_that_runs_out_is_timeout_error():
     with pytest.raises(FileNotFoundError, match="timeout"):  # the hint
         F32Buffer.attach(doppler_testing.ring_name())
     # With a timeout it waits for the ring (test_attach_waits_for_a_ring_created_later),
-    # then says for how long it looked.
-    with pytest.raises(FileNotFoundError, match="within"):
+    # then says for how long it looked: a timeout that ran out, as for wait().
+    with pytest.raises(TimeoutError, match="within") as e:
         F32Buffer.attach(doppler_testing.ring_name(), timeout=0.1)
+    assert not isinstance(e.value, FileNotFoundError)
 
 
 def test_attach_waits_for_a_ring_created_later(ring_name):
@@ -806,3 +805,43 @@ def test_lossless_write_through_a_named_ring(ring_name):
     assert pos == total and producer.dropped == 0
     producer.destroy()
     consumer.destroy()
+
+
+def test_a_blocking_write_longer_than_the_capacity_streams_through_while_a_reader_reads(ring_name):
+    # 10 Msamples into a 1 Mi ring: the write copies what fits as the reader
+    # makes room; every sample arrives once, in order, and each tag at its
+    # sample. The non-blocking write keeps its all-or-nothing limit.
+    total = 10 * 1000 * 1000
+    data = np.arange(total, dtype=np.float32).astype(np.complex64)
+    # The first piece is exactly the (empty) ring: tags on both sides of its end.
+    tags = [(0, "first", 0), ((1 << 20) - 1, "end1", 1), (1 << 20, "start2", 2), (3_333_333, "middle", 3),
+            (total - 1, "last", 4)]
+    prod = F32Buffer(1 << 20, name=ring_name)
+    cons = F32Buffer.attach(ring_name)
+    got = {"n": 0, "bad": None, "tags": []}
+
+    def read():
+        while got["n"] < total:
+            n = min(1 << 18, total - got["n"])
+            v = cons.wait(n, timeout=LONG)
+            got["tags"] += [(t.index, t.key, t.value) for t in cons.tags() if t.key != "stream_start"]
+            if got["bad"] is None and not np.array_equal(v.real, np.arange(got["n"], got["n"] + n, dtype=np.float32)):
+                got["bad"] = got["n"]
+            cons.consume()
+            got["n"] += n
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert prod.write(data, block=True, timeout=LONG, tags=tags)
+        assert prod.written == total
+    finally:
+        reader.join(LONG)
+    assert not reader.is_alive()
+    assert got["n"] == total and got["bad"] is None, got["bad"]
+    assert got["tags"] == tags
+    with pytest.raises(ValueError, match="capacity"):
+        prod.write(data[: prod.capacity + 1])
+    assert prod.dropped == 0
+    cons.destroy()
+    prod.destroy()

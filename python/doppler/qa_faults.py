@@ -531,6 +531,29 @@ def test_consume_on_an_impossible_write_index_is_an_error(names):
     buf.destroy()
 
 
+def test_a_corrupt_tag_record_is_an_error_naming_the_ring_once(names):
+    # The ring's own first record, ("stream_start", 1) at index 0, gets a
+    # value type byte no decoder knows (tag area at 4096; the key "stream_start"
+    # is 12 bytes from +16, so the value's type byte is at +28).
+    name = names()
+    buf = F32Buffer(512, name=name)
+    assert buf.write(np.zeros(10, dtype=np.complex64))
+    fd = os.open(shm_path(name), os.O_RDWR)
+    try:
+        assert os.pread(fd, 12, 4096 + 16) == b"stream_start"
+        os.pwrite(fd, bytes([99]), 4096 + 28)
+    finally:
+        os.close(fd)
+    buf.wait(10)
+    with pytest.raises(OSError) as e:
+        buf.tags()
+    assert e.value.errno == 74, e.value  # EBADMSG
+    assert e.value.strerror.startswith(f"ring '{name}': a tag record"), e.value.strerror
+    assert "ring ring" not in str(e.value)
+    assert buf.consume() == 0  # the samples are still readable
+    buf.destroy()
+
+
 # ---------------------------------------------------------------------------
 # Roles belong to handles; fork() and normal exit
 # ---------------------------------------------------------------------------

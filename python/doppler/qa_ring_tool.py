@@ -508,3 +508,59 @@ def test_version_prints_the_package_version_and_exits_0():
         assert rc == 0, err
         assert out.strip() == f"doppler-ring {doppler.__version__}", out
     assert doppler.__version__.count(".") == 2 and "@" not in doppler.__version__
+
+
+def _rename_reader(ring, old, new):
+    """Overwrite reader `old`'s name in the ring's header with the bytes `new`
+    (at most 32, NUL padded), as another user's program could."""
+    assert len(new) <= 32
+    with open(shm_path(ring), "r+b") as f:
+        header = f.read(4096)
+        at = header.index(old.encode() + b"\0")
+        f.seek(at)
+        f.write(new.ljust(32, b"\0"))
+
+
+def test_a_reader_name_that_is_not_utf8_or_holds_escapes_is_printed_escaped_and_harms_no_other_ring(names):
+    bad, good = names(), names()
+    with F32Buffer(4096, name=bad), F32Buffer(4096, name=good), \
+            F32Buffer.attach(bad, reader="odd"), F32Buffer.attach(good, reader="fine"):
+        _rename_reader(bad, "odd", b"r\xff\xfe\x1b[2J\x1b[31m")
+        rc, out, err = tool("list")
+        assert rc == 0, err
+        assert no_terminal_control(out + err), repr(out + err)
+        rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+        assert bad in rows and good in rows, out  # both listed
+        assert "corrupt" not in rows[good], out
+
+        rc, out, err = tool("info", bad)
+        assert rc == 0, err
+        assert no_terminal_control(out + err), repr(out + err)
+        assert "r\\xff\\xfe\\x1b[2J\\x1b[31m" in out, out  # the reader, escaped
+        assert "fine" not in out
+
+        rc, out, err = tool("info", "--json", bad)
+        assert rc == 0, err
+        readers = {os.fsencode(r["name"]) for r in json.loads(out)["readers"]}
+        assert b"r\xff\xfe\x1b[2J\x1b[31m" in readers, readers  # the exact bytes
+
+        rc, out, err = stale()
+        assert rc == 0, err
+        assert no_terminal_control(out + err), repr(out + err)
+        assert os.path.exists(shm_path(bad)) and os.path.exists(shm_path(good))  # in use
+
+
+def test_a_ring_the_tool_cannot_show_is_listed_with_its_problem_and_the_others_as_usual(names, monkeypatch, capsys):
+    from doppler import ring_tool
+    good = names()
+    with F32Buffer(4096, name=good):
+        real = ring_tool._ring_tool.list()
+        odd = dict(real[0], name=f"qa-{os.getpid()}-odd", readers=None)  # a field of an unexpected form
+        monkeypatch.setattr(ring_tool._ring_tool, "list", lambda: real + [odd])
+        assert ring_tool.main(["list"]) == 0
+        out = capsys.readouterr().out
+        rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+        assert "corrupt" not in rows[good], out
+        assert "cannot be shown" in rows[odd["name"]], out
+        assert ring_tool.main(["rm", "--stale", f"qa-{os.getpid()}-odd"]) == 0
+        assert "cannot be shown" in capsys.readouterr().err

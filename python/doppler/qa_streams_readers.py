@@ -428,3 +428,59 @@ def test_a_lapped_untethered_reader_gets_a_skipped_marker_and_consume_reports_ov
     assert gui.skipped == 2048 + 512
     gui.destroy()
     buf.destroy()
+
+
+def test_closed_is_about_the_readers_own_stream_while_the_next_stream_runs(names):
+    name = names()
+    reader = F32Buffer(4096, name=name)
+    assert not reader.closed  # nothing written yet
+    first = F32Buffer.attach(name)
+    assert first.write(np.arange(10, dtype=np.complex64))
+    first.close()
+    assert reader.closed and first.closed
+    first.destroy()
+    second = F32Buffer.attach(name)
+    assert second.write(np.arange(100, 105, dtype=np.complex64))  # stream 2 starts
+    assert not second.closed  # the producer's own stream is open
+    # The reader is still on stream 1: closed, 10 samples left of it.
+    assert reader.stream == 1 and reader.available == 10
+    assert reader.closed
+    reader.wait(10)
+    reader.consume()
+    with pytest.raises(EOFError):
+        reader.wait(1, timeout=LONG)
+    v = reader.wait(5, timeout=LONG)  # on to stream 2, which is open
+    assert reader.stream == 2 and v.real[0] == 100
+    assert not reader.closed
+    reader.consume()
+    second.close()
+    assert reader.closed
+    second.destroy()
+    reader.destroy()
+
+
+def test_tag_values_nest_31_containers_deep_and_32_are_refused():
+    buf = F32Buffer(4096)
+
+    def nested(depth, kind=list):
+        v = None
+        for _ in range(depth):
+            v = kind([v]) if kind is not dict else {"k": v}
+        return v
+
+    for kind in (list, tuple, dict):
+        assert buf.write(np.zeros(1, np.complex64), tags=[(0, "deep", nested(31, kind))])
+        buf.wait(1)
+        assert [t.value for t in buf.tags() if t.key == "deep"] == [nested(31, kind)]
+        buf.consume()
+        for too_deep in (nested(32, kind), [nested(31, kind)], nested(33, kind)):
+            with pytest.raises(ValueError, match="more than 31 deep"):
+                buf.write(np.zeros(1, np.complex64), tags=[(0, "deep", too_deep)])
+    # An empty container is a container too: 32 lists, the innermost empty.
+    empty_32 = []
+    for _ in range(31):
+        empty_32 = [empty_32]
+    with pytest.raises(ValueError, match="more than 31 deep"):
+        buf.write(np.zeros(1, np.complex64), tags=[(0, "deep", empty_32)])
+    assert buf.dropped == 0
+    buf.destroy()

@@ -77,7 +77,7 @@ py::dict info_dict(const doppler::ring_info& r)
         for (const auto& rd : r.readers) {
             py::dict x;
             x["slot"] = rd.slot;
-            x["name"] = rd.name; // "" for the default reader
+            x["name"] = fs_str(rd.name); // "" for the default reader; any bytes
             x["holder"] = peer_dict(rd.holder);
             x["tethered"] = rd.tethered;
             x["grace"] = rd.grace_ns < 0 ? py::object(py::none())
@@ -89,8 +89,9 @@ py::dict info_dict(const doppler::ring_info& r)
             readers.append(x);
         }
         d["readers"] = readers;
+        // Names a reader, whose name (in the shared header) may be any bytes.
         d["held_back"] = r.held_back.empty() ? py::object(py::none())
-                                             : py::object(py::str(r.held_back));
+                                             : py::object(fs_str(r.held_back));
     }
     return d;
 }
@@ -110,8 +111,21 @@ PYBIND11_MODULE(_ring_tool, m)
         "list",
         [] {
             py::list out;
-            for (const auto& r : doppler::list_rings())
-                out.append(info_dict(r));
+            for (const auto& r : doppler::list_rings()) {
+                // One object that cannot be shown must not hide the others:
+                // it is listed with what went wrong as its problem.
+                try {
+                    out.append(info_dict(r));
+                } catch (const py::error_already_set& e) {
+                    doppler::ring_info bad;
+                    bad.name = r.name;
+                    bad.uid = r.uid;
+                    bad.mode = r.mode;
+                    bad.bytes = r.bytes;
+                    bad.problem = std::string("cannot be shown: ") + e.what();
+                    out.append(info_dict(bad));
+                }
+            }
             return out;
         },
         "Every /dev/shm/doppler.* object as a dict; corrupt ones have 'problem' set.");

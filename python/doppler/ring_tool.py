@@ -19,9 +19,12 @@ refuses a ring in use unless --force. A corrupt or foreign object is listed
 as corrupt and removed only by an explicit `rm NAME`.
 
 Anything another user may have put under the prefix is shown, never
-trusted: names that are not UTF-8 or contain control characters are printed
-escaped (\\xNN for every byte outside printable ASCII, and for spaces in a
-name), so a name can never move the cursor or forge a row of the table.
+trusted: every name the tool prints (a ring's, a reader's, one inside a
+message) that is not UTF-8 or contains control characters is printed escaped
+(\\xNN for every byte outside printable ASCII, and for spaces in a name), so a
+name can never move the cursor or forge a row of the table. One object that
+cannot be read or shown is listed with what is wrong with it; the others are
+listed as usual.
 
 Exit codes: 0 done, 1 not found or refused, 2 usage error (bad arguments or
 an invalid ring name).
@@ -100,7 +103,7 @@ def _state(ring, users):
     if ring["problem"]:
         return "corrupt", []
     alive = [(ring[role]["pid"], role) for role in ("creator", "producer", "consumer") if ring[role]["alive"]]
-    alive += [(r["holder"]["pid"], f"reader {r['name']}") for r in ring["readers"]
+    alive += [(r["holder"]["pid"], f"reader {_name(r['name'])}") for r in ring["readers"]
               if r["name"] and r["holder"]["alive"]]
     live = [f"{pid} ({role})" for pid, role in alive]
     live += [f"{pid} (attached)" for pid in sorted(_attached(ring, users) - {pid for pid, _ in alive})]
@@ -126,9 +129,29 @@ def _with_state(ring, users):
     return dict(ring, state=state, in_use_by=live)
 
 
+def _unreadable(ring, e):
+    """A ring whose dict could not be looked at (a field of a form the tool
+    does not expect): shown as a problem of its own, so that the other rings
+    are still listed."""
+    return dict(name=ring.get("name", "?"), path=ring.get("path", "?"), uid=ring.get("uid", 0),
+                mode=ring.get("mode", 0), bytes=ring.get("bytes", 0),
+                problem=f"cannot be shown: {type(e).__name__}: {e}", state="corrupt", in_use_by=[])
+
+
+def _rings(users):
+    """Every ring with its state; one that cannot be looked at is a problem of
+    its own, never an error for the whole listing."""
+    out = []
+    for ring in _ring_tool.list():
+        try:
+            out.append(_with_state(ring, users))
+        except Exception as e:  # any failure stays with its ring
+            out.append(_unreadable(ring, e))
+    return out
+
+
 def _cmd_list(args):
-    users = _mapping_pids()
-    rings = [_with_state(r, users) for r in _ring_tool.list()]
+    rings = _rings(_mapping_pids())
     if args.json:
         print(json.dumps(rings, indent=2))
         return EXIT_OK
@@ -181,7 +204,7 @@ def _cmd_info(args):
     if ring["readers"]:
         rows = [("NAME", "PID", "TETHERED", "POSITION", "LAG", "SKIPPED", "STREAM")]
         for r in ring["readers"]:
-            rows.append((r["name"] or "(default)", _peer(r["holder"]), "yes" if r["tethered"] else "no",
+            rows.append((_name(r["name"]) or "(default)", _peer(r["holder"]), "yes" if r["tethered"] else "no",
                          str(r["position"]), str(r["lag"]), str(r["skipped"]), str(r["stream"])))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
@@ -202,11 +225,11 @@ def _remove(name):
 
 def _cmd_rm(args):
     if args.stale:
-        users, removed = _mapping_pids(), 0
-        for ring in _ring_tool.list():
+        removed = 0
+        for ring in _rings(_mapping_pids()):
             if args.name and not fnmatch.fnmatchcase(ring["name"], args.name):
                 continue
-            state, _ = _state(ring, users)
+            state = ring["state"]
             if state == "stale" and _ring_tool.remove(ring["name"]):  # False: gone meanwhile
                 print(f"removed {_name(ring['name'])}")
                 removed += 1

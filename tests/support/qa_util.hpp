@@ -98,6 +98,7 @@ struct c_api;
         static constexpr auto attach = dp_buffer_##T##_attach;                           \
         static constexpr auto destroy = dp_buffer_##T##_destroy;                         \
         static constexpr auto write = dp_buffer_##T##_write;                             \
+        static constexpr auto write_blocking = dp_buffer_##T##_write_blocking;           \
         static constexpr auto wait = dp_buffer_##T##_wait;                               \
         static constexpr auto consume = dp_buffer_##T##_consume;                         \
         static constexpr auto available = dp_buffer_##T##_available;                     \

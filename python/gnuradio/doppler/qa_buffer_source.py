@@ -4,9 +4,11 @@
 
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -510,6 +512,169 @@ class qa_buffer_source(gr_unittest.TestCase):
             doppler.buffer_source("f64", ring_name("bad"), sc16=True)
         with self.assertRaisesRegex(TypeError, "i16"):
             doppler.buffer_source("f32", buffer=doppler.buffer.I16Buffer(1024))
+
+    # -- a flowgraph ends when everything downstream is done ---------------
+    # No sample arrives after the first ones: the source waits on an empty
+    # ring, and must still let the flowgraph end once Head has its items.
+
+    def test_a_head_after_the_source_ends_the_flowgraph_once_it_has_its_items(self):
+        buf = doppler.buffer.F32Buffer(4096)
+        x = complex_input(1000)
+        self.assertTrue(buf.write(x))  # not closed: more could come, none does
+        sink = blocks.vector_sink_c()
+        tb = gr.top_block()
+        tb.connect(doppler.buffer_source("f32", buffer=buf), blocks.head(gr.sizeof_gr_complex, 500), sink)
+        tb.start()
+        self.assertTrue(ends_within(tb, ENDS_WITHIN), "tb.wait() still waits after Head had its items")
+        np.testing.assert_array_equal(np.array(sink.data()), x[:500])
+
+    def test_a_file_sink_behind_head_gets_its_items_and_the_flowgraph_ends(self):
+        name = ring_name("file")
+        path = os.path.join(tempfile.mkdtemp(prefix="qa-source-"), "out.cf32")
+        try:
+            tb = gr.top_block()
+            src = doppler.buffer_source("f32", name)
+            tb.connect(src, blocks.head(gr.sizeof_gr_complex, 700), blocks.file_sink(gr.sizeof_gr_complex, path))
+            producer = doppler.buffer.F32Buffer.attach(name)
+            x = complex_input(1000)
+            self.assertTrue(producer.write(x))
+            tb.start()
+            self.assertTrue(ends_within(tb, ENDS_WITHIN), "tb.wait() still waits after Head had its items")
+            np.testing.assert_array_equal(np.fromfile(path, dtype=np.complex64), x[:700])
+            producer.destroy()
+        finally:
+            shutil.rmtree(os.path.dirname(path))
+
+    def run_grc_flowgraph(self, head_items, interrupt):
+        """Compile a Buffer Source -> Head -> File Sink .grc with grcc, run it
+        with /usr/bin/python3 while this test writes 1000 samples into its
+        ring, and return (exit code or None if it did not end, samples in the
+        file, samples written)."""
+        tmp = tempfile.mkdtemp(prefix="qa-source-grc-")
+        name = ring_name("grc")
+        out = os.path.join(tmp, "out.cf32")
+        try:
+            grc = os.path.join(tmp, "source_head.grc")
+            with open(grc, "w") as f:
+                f.write(GRC_SOURCE_HEAD.format(name=name, items=head_items, out=out))
+            env = dict(os.environ, GRC_BLOCKS_PATH=GRC_DIR,
+                       GR_CONF_GRC_GLOBAL_BLOCKS_PATH="/usr/share/gnuradio/grc/blocks",
+                       GR_CONF_GRC_LOCAL_BLOCKS_PATH="")
+            r = subprocess.run(["grcc", "-o", tmp, grc], capture_output=True, text=True, timeout=LONG, env=env)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            script = os.path.join(tmp, "source_head.py")
+            self.assertTrue(os.path.exists(script), r.stdout + r.stderr)
+            producer = doppler.buffer.F32Buffer(4096, name=name)  # the flowgraph attaches
+            x = complex_input(1000)
+            self.assertTrue(producer.write(x))
+            child = subprocess.Popen(["/usr/bin/python3", script], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            try:
+                if interrupt:
+                    # Once the flowgraph has read what there is, Ctrl-C.
+                    until(lambda: producer.read_index == 1000 or child.poll() is not None,
+                          "the flowgraph reading the ring")
+                    child.send_signal(signal.SIGINT)
+                code = child.wait(ENDS_WITHIN)
+            except subprocess.TimeoutExpired:
+                code = None
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
+                log = child.stdout.read()
+                child.stdout.close()
+                producer.destroy()
+            got = np.fromfile(out, dtype=np.complex64) if os.path.exists(out) else np.zeros(0, np.complex64)
+            return code, got, x, log
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_a_grc_generated_flowgraph_with_head_runs_to_completion(self):
+        code, got, x, log = self.run_grc_flowgraph(500, interrupt=False)
+        self.assertEqual(code, 0, "the generated script did not end by itself:\n" + log)
+        np.testing.assert_array_equal(got, x[:500])
+
+    def test_ctrl_c_ends_a_grc_generated_flowgraph_waiting_on_an_empty_ring(self):
+        code, got, x, log = self.run_grc_flowgraph(10**9, interrupt=True)
+        self.assertEqual(code, 0, "the generated script did not end on Ctrl-C:\n" + log)
+        np.testing.assert_array_equal(got, x[:len(got)])
+
+
+# How long a flowgraph may take to end once it should: far more than the
+# 100 ms its source needs, so a loaded machine never fails it; only a hang does.
+ENDS_WITHIN = 20
+
+GRC_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "grc"))
+
+# Buffer Source -> Head -> File Sink, headless, "Run to Completion".
+GRC_SOURCE_HEAD = """options:
+  parameters:
+    generate_options: no_gui
+    id: source_head
+    output_language: python
+    run_options: run
+  states:
+    coordinate: [8, 8]
+    rotation: 0
+    state: enabled
+blocks:
+- name: src
+  id: doppler_buffer_source
+  parameters:
+    capacity: '4096'
+    end_on_stream_end: 'False'
+    name: '"{name}"'
+    reader: '""'
+    sc16: 'False'
+    scale: 1.0/32768
+    tethered: 'True'
+    type: f32
+  states:
+    coordinate: [200, 100]
+    rotation: 0
+    state: enabled
+- name: head
+  id: blocks_head
+  parameters:
+    num_items: '{items}'
+    type: complex
+    vlen: '1'
+  states:
+    coordinate: [400, 100]
+    rotation: 0
+    state: enabled
+- name: sink
+  id: blocks_file_sink
+  parameters:
+    append: 'False'
+    file: '"{out}"'
+    type: complex
+    unbuffered: 'False'
+    vlen: '1'
+  states:
+    coordinate: [600, 100]
+    rotation: 0
+    state: enabled
+connections:
+- [src, '0', head, '0']
+- [head, '0', sink, '0']
+metadata:
+  file_format: 1
+"""
+
+
+def ends_within(tb, seconds):
+    """tb.wait() (tb started) in a thread: True once it returned within
+    `seconds`, else False (then the flowgraph is stopped)."""
+    t = threading.Thread(target=tb.wait, daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        tb.stop()
+        t.join(LONG)
+        return False
+    return True
 
 
 if __name__ == "__main__":
