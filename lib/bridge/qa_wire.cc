@@ -573,6 +573,29 @@ BOOST_AUTO_TEST_CASE(every_truncation_of_a_valid_header_is_refused)
     BOOST_TEST(decode(m.substr(0, used), d).status == w::header_status::ok);
 }
 
+BOOST_AUTO_TEST_CASE(a_message_cut_inside_its_last_number_is_refused_at_every_length)
+{
+    // Each fixed-size PMT last in the message (the srcid of its only tag),
+    // so nothing after it can catch a length check that is too short: every
+    // cut inside its payload must be refused as truncated, never decoded.
+    for (const char* hex : { "053ff8000000000000c000000000000000", // complex
+                             "03000000ff", // int32
+                             "043ff0000000000000", // float64
+                             "0b00000000000000ff" }) { // uint64
+        const std::string last = unhex(hex);
+        const std::string m =
+            message(100, { raw_tag { 100, sym("k"), unhex("06"), last } });
+        w::decoded d;
+        BOOST_REQUIRE(decode(m, d).status == w::header_status::ok);
+        for (size_t cut = 1; cut < last.size(); ++cut) {
+            const auto r = decode(m.substr(0, m.size() - cut), d);
+            BOOST_TEST(r.status == w::header_status::truncated,
+                       hex << " cut " << cut << " bytes short: " << d.message);
+            BOOST_TEST(d.size() == 0u);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_tag_count_larger_than_the_message_can_hold_is_refused)
 {
     w::decoded d;
