@@ -49,12 +49,18 @@ buffer_source::sptr buffer_source::make(const std::string& type,
                                         float scale,
                                         const std::string& reader,
                                         bool tethered,
-                                        bool end_on_stream_end)
+                                        bool end_on_stream_end,
+                                        uint64_t history)
 {
     // Validate every argument before a /dev/shm object is touched.
     const auto t = detail::parse_type(type, sc16);
     detail::check_scale(scale);
     const std::string r = reader_of(reader, tethered);
+    if (r.empty() && history != 0)
+        throw std::invalid_argument(
+            "History (history=) needs a Reader (reader=) name: the default reader "
+            "keeps its own position from run to run; give the block a Reader name "
+            "to start in the past");
     return gnuradio::make_block_sptr<buffer_source_impl>(
         detail::open_named(t, name, capacity),
         name,
@@ -63,7 +69,8 @@ buffer_source::sptr buffer_source::make(const std::string& type,
         scale,
         r,
         tethered,
-        end_on_stream_end);
+        end_on_stream_end,
+        history);
 }
 
 buffer_source::sptr buffer_source::make(const std::string& type,
@@ -86,7 +93,8 @@ buffer_source_impl::buffer_source_impl(ring_ref ring,
                                        float scale,
                                        const std::string& reader,
                                        bool tethered,
-                                       bool end_on_stream_end)
+                                       bool end_on_stream_end,
+                                       uint64_t history)
     : gr::sync_block("buffer_source",
                      gr::io_signature::make(0, 0, 0),
                      gr::io_signature::make(1, 1, detail::item_size(sc16)))
@@ -98,6 +106,7 @@ buffer_source_impl::buffer_source_impl(ring_ref ring,
     , d_divisor(1.0f / scale)
     , d_reader(reader)
     , d_tethered(tethered)
+    , d_history(history)
     , d_end_on_stream_end(end_on_stream_end)
 {
     // The ring's tags are this block's output tags; none come in.
@@ -121,7 +130,8 @@ void buffer_source_impl::claim_reader()
             r->claim_reader(d_reader,
                             d_tethered,
                             ::doppler::default_reader_grace_ns,
-                            ::doppler::audience::block);
+                            ::doppler::audience::block,
+                            d_history);
         },
         d_ring);
 }

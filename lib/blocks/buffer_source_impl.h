@@ -25,7 +25,8 @@ public:
                        float scale,
                        const std::string& reader,
                        bool tethered,
-                       bool end_on_stream_end);
+                       bool end_on_stream_end,
+                       uint64_t history = 0);
 
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,
@@ -65,6 +66,7 @@ private:
     const float d_divisor; // VOLK divides int16 by this: 1 / scale
     const std::string d_reader; // "" for the default reader
     const bool d_tethered;
+    const uint64_t d_history; // a named reader's claim starts this far back
     const bool d_end_on_stream_end;
     // With end_on_stream_end: the stream whose end this block turned into
     // WORK_DONE (0: none). A new handle on the same reader, in the next run,

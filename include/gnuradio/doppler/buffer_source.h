@@ -88,6 +88,11 @@ public:
      *        does (false); the default reader is always tethered.
      * \param end_on_stream_end end the flowgraph's stream (WORK_DONE) at the
      *        end of a ring stream instead of waiting for the next one.
+     * \param history a named reader starts up to this many samples before
+     *        the newest one (tags included), as far as the ring's current
+     *        stream reaches (untethered: as far as the oldest intact sample;
+     *        tethered: never before samples the producer may reuse); 0: at
+     *        the newest sample. Each run's claim starts there again.
      * \throws ::doppler::error EINVAL on a bad type or reader name,
      *         std::invalid_argument on a bad sc16 or scale (finite and
      *         non-zero, its reciprocal too) or tethered false without a
@@ -102,7 +107,8 @@ public:
                      float scale = 1.0f / 32768,
                      const std::string& reader = "",
                      bool tethered = true,
-                     bool end_on_stream_end = false);
+                     bool end_on_stream_end = false,
+                     uint64_t history = 0);
 
     /*!
      * \brief Source from a ring this process already holds (same process).

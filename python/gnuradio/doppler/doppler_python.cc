@@ -191,7 +191,7 @@ PYBIND11_MODULE(doppler_python, m)
         "Emits the samples another thread or process writes into a doppler ring.\n\n"
         "buffer_source(type, name=None, capacity=1<<20, sc16=False, scale=1/32768, "
         "buffer=None,\n"
-        "              reader='', tethered=True, end_on_stream_end=False)\n\n"
+        "              reader='', tethered=True, end_on_stream_end=False, history=0)\n\n"
         "type: 'f32' (complex64 ring, complex out), 'f64' (complex128 ring, narrowed to\n"
         "  complex) or 'i16' (int16 I/Q pairs: with sc16 raw shorts of vector length 2\n"
         "  out, else complex out, x = int16 * scale).\n"
@@ -206,6 +206,9 @@ PYBIND11_MODULE(doppler_python, m)
         "end_on_stream_end: at the end of a ring stream (its producer closed it or\n"
         "  died), end the flowgraph (True) instead of waiting for the next stream\n"
         "  (False, the default: the flowgraph keeps running across producer runs).\n"
+        "history: with a reader name, start up to that many samples before the newest\n"
+        "  one, as far as the ring's current stream (and, untethered, its intact\n"
+        "  samples) reach; 0: at the newest sample.\n"
         "The ring's tags come out as stream tags on the same samples, with the ring's\n"
         "markers stream_start, dropped and skipped (and overwritten, untethered).")
         .def(py::init([](const std::string& type,
@@ -216,13 +219,15 @@ PYBIND11_MODULE(doppler_python, m)
                          py::object buffer,
                          const std::string& reader,
                          bool tethered,
-                         bool end_on_stream_end) {
+                         bool end_on_stream_end,
+                         uint64_t history) {
                  const uint64_t cap = capacity_of(capacity);
                  where_t where = where_of(name, buffer);
                  if (std::holds_alternative<ring_ref>(where) &&
-                     (!reader.empty() || !tethered))
+                     (!reader.empty() || !tethered || history != 0))
                      throw py::type_error(
-                         "reader= and tethered= choose the reader of a ring given by "
+                         "reader=, tethered= and history= choose the reader of a ring "
+                         "given by "
                          "name=; a buffer object reads as the reader it was attached "
                          "with (F32Buffer.attach(name, reader=...))");
                  return make_block(std::move(where), [&](auto&& w) {
@@ -234,7 +239,8 @@ PYBIND11_MODULE(doppler_python, m)
                                                     scale,
                                                     reader,
                                                     tethered,
-                                                    end_on_stream_end);
+                                                    end_on_stream_end,
+                                                    history);
                      else
                          return buffer_source::make(
                              type, std::move(w), sc16, scale, end_on_stream_end);
@@ -248,7 +254,8 @@ PYBIND11_MODULE(doppler_python, m)
              py::arg("buffer") = py::none(),
              py::arg("reader") = "",
              py::arg("tethered") = true,
-             py::arg("end_on_stream_end") = false)
+             py::arg("end_on_stream_end") = false,
+             py::arg("history") = uint64_t(0))
         .def("skipped",
              &buffer_source::skipped,
              "Samples this block's reader missed: lapped, or overwritten while copied\n"

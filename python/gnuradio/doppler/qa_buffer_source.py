@@ -491,7 +491,7 @@ class qa_buffer_source(gr_unittest.TestCase):
             doppler.buffer_source("f32", name, tethered=False)
         # Nothing was created for the refused blocks.
         self.assertFalse(shm_exists(name))
-        with self.assertRaisesRegex(TypeError, "reader= and tethered="):
+        with self.assertRaisesRegex(TypeError, "reader=, tethered= and history="):
             doppler.buffer_source("f32", buffer=doppler.buffer.F32Buffer(512), reader="gui")
 
     def test_two_sources_on_one_name_in_one_script_are_refused(self):
@@ -527,6 +527,27 @@ class qa_buffer_source(gr_unittest.TestCase):
         tb.start()
         self.assertTrue(ends_within(tb, ENDS_WITHIN), "tb.wait() still waits after Head had its items")
         np.testing.assert_array_equal(np.array(sink.data()), x[:500])
+
+    def test_a_named_reader_with_history_starts_in_the_past_of_the_current_stream(self):
+        name = ring_name("history")
+        producer = doppler.buffer.F32Buffer(4096, name=name)
+        try:
+            x = complex_input(1000)
+            self.assertTrue(producer.write(x[:600]))
+            # 600 samples written before the block's reader exists: it asks
+            # for 400 of them, then reads on into what comes after.
+            src = doppler.buffer_source("f32", name, reader="late", history=400, tethered=False)
+            self.assertTrue(producer.write(x[600:]))
+            sink = blocks.vector_sink_c()
+            tb = gr.top_block()
+            tb.connect(src, blocks.head(gr.sizeof_gr_complex, 700), sink)
+            tb.start()
+            self.assertTrue(ends_within(tb, ENDS_WITHIN), "tb.wait() still waits after Head had its items")
+            np.testing.assert_array_equal(np.array(sink.data()), x[200:900])
+            with self.assertRaisesRegex(ValueError, "History .* needs a Reader"):
+                doppler.buffer_source("f32", name, history=10)
+        finally:
+            producer.destroy()
 
     def test_a_file_sink_behind_head_gets_its_items_and_the_flowgraph_ends(self):
         name = ring_name("file")
