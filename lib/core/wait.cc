@@ -370,9 +370,14 @@ status producer_park(control* c,
     bool corrupt = false;
     uint64_t bad = 0;
     // Room, or an impossible reader index (then read_seen is that index).
+    // A read-only look while there is none (the spin runs it often); the
+    // room it finds is then taken through producer_floor, the reload whose
+    // result the producer may write up to (fenced: this side is parking).
     auto have = [&] {
-        read_seen =
-            producer_floor(c, w, capacity, false, &corrupt, &bad); // parked: fenced
+        read_seen = min_tethered(c, w, capacity, &corrupt, &bad);
+        if (!corrupt && read_seen < need)
+            return false;
+        read_seen = producer_floor(c, w, capacity, false, &corrupt, &bad);
         if (corrupt)
             read_seen = bad;
         return corrupt || read_seen >= need;
