@@ -116,6 +116,7 @@ blocks:
   parameters:
     capacity: {capacity}
     end_on_stream_end: {end_on_stream_end}
+    history: {history}
     name: {name}
     reader: {reader}
     sc16: 'False'
@@ -146,7 +147,7 @@ metadata:
 """
 
 GOOD = dict(name="rx", policy="block", capacity="4096", source_scale="1/32768", sink_scale="32767",
-            reader="", tethered="True", end_on_stream_end="False")
+            reader="", tethered="True", end_on_stream_end="False", history="0")
 
 
 def grcc(tmp_path, **changes):
@@ -174,17 +175,18 @@ def test_grc_accepts_good_parameters_and_a_buffer_source_needs_no_throttle(tmp_p
 
 
 def test_grc_passes_the_reader_and_stream_parameters_to_the_buffer_source(tmp_path):
-    """Reader, Tethered and At Stream End reach the generated make() call,
-    with the defaults (the default reader, tethered, wait for the next
-    stream) and with a named untethered reader that ends with the stream."""
+    """Reader, Tethered, At Stream End and History reach the generated make()
+    call, with the defaults (the default reader, tethered, wait for the next
+    stream, no history) and with a named untethered reader that ends with the
+    stream and starts 4800 samples back."""
     rc, out = grcc(tmp_path)
     assert rc == 0, out
     code = (tmp_path / "small.py").read_text()
-    assert "reader='', tethered=True, end_on_stream_end=False)" in code, code
-    rc, out = grcc(tmp_path, reader="gui", tethered="False", end_on_stream_end="True")
+    assert "reader='', tethered=True, end_on_stream_end=False, history=0)" in code, code
+    rc, out = grcc(tmp_path, reader="gui", tethered="False", end_on_stream_end="True", history="4800")
     assert rc == 0, out
     code = (tmp_path / "small.py").read_text()
-    assert "reader='gui', tethered=False, end_on_stream_end=True)" in code, code
+    assert "reader='gui', tethered=False, end_on_stream_end=True, history=4800)" in code, code
 
 
 @pytest.mark.parametrize("change, message", [
@@ -201,10 +203,12 @@ def test_grc_passes_the_reader_and_stream_parameters_to_the_buffer_source(tmp_pa
     (dict(reader="'.hidden'"), "Reader"),
     (dict(reader="'" + "r" * 33 + "'"), "Reader"),
     (dict(tethered="False"), "Tethered"),
+    (dict(history="100"), "History"),
+    (dict(reader="'gui'", history="-1"), "History"),
 ])
 def test_grc_refuses_bad_parameters_naming_the_parameter(tmp_path, change, message):
-    """A bad Ring Name, Overflow, Capacity, Scale or Reader, or Tethered
-    No without a Reader, turns the block red in GRC (grcc refuses to
+    """A bad Ring Name, Overflow, Capacity, Scale or Reader, Tethered No or
+    a History without a Reader, or a negative History, turns the block red in GRC (grcc refuses to
     compile) with an assertion that names the parameter and what it must
     be; nothing is generated."""
     rc, out = grcc(tmp_path, **change)
