@@ -372,13 +372,16 @@ tag_copy copy_tag_records(const control* c,
     for (int attempt = 0; attempt < 4; ++attempt) {
         // The tail first: a running producer moves both, and a tail loaded
         // after the head could already be past it. A span over the area's
-        // size is a producer that moved on between the two loads, unless it
-        // stays so.
+        // size is a producer that moved on between the two loads (this
+        // reader was descheduled there): look again. Only a span the tail
+        // did not move across is impossible.
         const uint64_t tail = c->tag_tail.load(std::memory_order_acquire);
         const uint64_t head = c->tag_head.load(std::memory_order_acquire);
         if (tail > head || head - tail > bytes) {
-            if (attempt == 3)
+            if (c->tag_tail.load(std::memory_order_acquire) == tail) {
                 got.corrupt = true;
+                return got;
+            }
             continue;
         }
         if (pos < tail || pos > head)
