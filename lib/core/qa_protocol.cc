@@ -59,6 +59,26 @@ uint64_t counter_of(const f32& s)
     return uint64_t(s.real()) | (uint64_t(s.imag()) << 24);
 }
 
+/// A child process claims reader `reader` of ring `name` and is killed
+/// with SIGKILL while it holds it: the slot is left to a dead holder.
+void reader_killed_holding(const std::string& name,
+                           const std::string& reader,
+                           bool tethered,
+                           int64_t grace_ns = default_reader_grace_ns)
+{
+    channel ch;
+    pid_t child = spawn([&] {
+        auto* r = ring<f32>::attach(name).release(); // dies holding it
+        r->claim_reader(reader, tethered, grace_ns);
+        ch.tell_parent();
+        ch.from_parent();
+        return 3;
+    });
+    BOOST_REQUIRE(ch.from_child());
+    BOOST_REQUIRE(kill(child, SIGKILL) == 0);
+    BOOST_TEST(reap(child) == 128 + SIGKILL);
+}
+
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -520,17 +540,7 @@ BOOST_AUTO_TEST_CASE(
     const uint64_t cap = p->capacity();
     auto def = ring<f32>::attach(name);
     BOOST_REQUIRE(def->claim_consumer());
-    channel ch;
-    pid_t child = spawn([&] {
-        auto* r = ring<f32>::attach(name).release();
-        r->claim_reader("x", false);
-        ch.tell_parent();
-        ch.from_parent();
-        return 3;
-    });
-    BOOST_REQUIRE(ch.from_child());
-    BOOST_REQUIRE(kill(child, SIGKILL) == 0);
-    BOOST_TEST(reap(child) == 128 + SIGKILL);
+    reader_killed_holding(name, "x", false);
     stream_through(*p, *def, 0, 3 * cap);
     auto again = ring<f32>::attach(name);
     again->claim_reader("x", true, -1);
@@ -592,17 +602,7 @@ BOOST_AUTO_TEST_CASE(a_dead_tethered_reader_whose_grace_is_forever_is_never_free
     auto p = ring<f32>::create_named(name, 1);
     const uint64_t cap = p->capacity();
     BOOST_REQUIRE(p->claim_consumer());
-    channel ch;
-    pid_t child = spawn([&] {
-        auto* r = ring<f32>::attach(name).release();
-        r->claim_reader("keep", true, -1);
-        ch.tell_parent();
-        ch.from_parent();
-        return 3;
-    });
-    BOOST_REQUIRE(ch.from_child());
-    BOOST_REQUIRE(kill(child, SIGKILL) == 0);
-    BOOST_TEST(reap(child) == 128 + SIGKILL);
+    reader_killed_holding(name, "keep", true, -1);
     auto a = seq<f32>(0, cap);
     BOOST_REQUIRE(p->write(a.data(), cap));
     BOOST_REQUIRE(p->wait(cap, 0));
@@ -636,17 +636,7 @@ BOOST_AUTO_TEST_CASE(a_joining_reader_holds_the_producer_at_its_floor_until_it_h
     const uint64_t cap = p->capacity();
     auto def = ring<f32>::attach(name);
     BOOST_REQUIRE(def->claim_consumer());
-    channel ch;
-    pid_t child = spawn([&] {
-        auto* r = ring<f32>::attach(name).release();
-        r->claim_reader("x", false);
-        ch.tell_parent();
-        ch.from_parent();
-        return 3;
-    });
-    BOOST_REQUIRE(ch.from_child());
-    BOOST_REQUIRE(kill(child, SIGKILL) == 0);
-    BOOST_TEST(reap(child) == 128 + SIGKILL);
+    reader_killed_holding(name, "x", false);
     stream_through(*p, *def, 0, 3 * cap);
     uint64_t w = 3 * cap;
     bool refused_as_corrupt = false;
@@ -684,17 +674,7 @@ BOOST_AUTO_TEST_CASE(a_reader_resumed_more_streams_behind_than_the_table_is_neve
     // Its stream is located at the claim (locate), with the record gone.
     const std::string name = unique_name("resume-far");
     auto creator = ring<f32>::create_named(name, 4096);
-    channel ch;
-    pid_t child = spawn([&] {
-        auto* r = ring<f32>::attach(name).release();
-        r->claim_reader("far", true, -1);
-        ch.tell_parent();
-        ch.from_parent();
-        return 3;
-    });
-    BOOST_REQUIRE(ch.from_child());
-    BOOST_REQUIRE(kill(child, SIGKILL) == 0);
-    BOOST_TEST(reap(child) == 128 + SIGKILL);
+    reader_killed_holding(name, "far", true, -1);
     const uint64_t streams = seam_slots + 5, per = 3;
     for (uint64_t s = 0; s < streams; ++s) {
         auto p = ring<f32>::attach(name);
