@@ -60,7 +60,7 @@ child fork_reader(const std::string& name,
         auto r = ring<f32>::attach(name);
         if (!reader.empty())
             r->claim_reader(reader, tethered);
-        else if (!r->claim_consumer())
+        else if (!r->claim_reader())
             _exit(1);
         if (::write(p[1], "r", 1) != 1)
             _exit(2);

@@ -70,7 +70,7 @@ pid_t fork_consumer(const std::string& name, pipe_msg& ready, pipe_msg& result, 
     if (pid == 0) {
         bench_pin(1);
         auto r = ring<T>::attach(name);
-        if (!r->claim_consumer())
+        if (!r->claim_reader())
             std::_Exit(1);
         ready.send('r');
         Msg m = body(*r);
@@ -181,7 +181,7 @@ latency_processes(int samples, doppler::handshake hs, doppler::wait_strategy how
     const pid_t child = fork_or_exit();
     if (child == 0) {
         auto c = pinned_consumer(name, how);
-        if (!c->claim_consumer())
+        if (!c->claim_reader())
             std::_Exit(1);
         ready.send('r');
         const double cpu0 = cpu_seconds();

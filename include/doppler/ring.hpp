@@ -235,7 +235,7 @@ public:
     {
         const uint64_t w = ctl_->write_idx.load(std::memory_order_acquire);
         uint64_t r, end;
-        if (consuming_) {
+        if (reading_) {
             r = r_;
             end = end_;
             if (end == stream_open &&
@@ -256,10 +256,13 @@ public:
     {
         return ctl_->write_idx.load(std::memory_order_acquire);
     }
-    /// This handle's reader position (the default reader's if it reads nothing).
+    /// Absolute index of this reader's next sample: the first sample the
+    /// next wait() returns (for a handle that reads nothing, the position
+    /// the default reader published).
     uint64_t read_index() const noexcept
     {
-        return ctl_->readers[slot_].read_idx.load(std::memory_order_acquire);
+        return reading_ ? r_
+                        : ctl_->readers[slot_].read_idx.load(std::memory_order_acquire);
     }
     /// This handle closed its stream, or (for any other handle) the current
     /// stream was closed.
@@ -307,8 +310,8 @@ public:
     std::string corruption() const
     {
         return label() + " is corrupt: " +
-            (consuming_ && w_corrupt_ ? detail::describe_indices(false, r_, w_bad_, cap_)
-                                      : detail::describe_indices(true, w_, r_bad_, cap_));
+            (reading_ && w_corrupt_ ? detail::describe_indices(false, r_, w_bad_, cap_)
+                                    : detail::describe_indices(true, w_, r_bad_, cap_));
     }
     /// Count n refused samples (drop policy); returns the new total. The
     /// next sample written carries a ("dropped", count) tag.
@@ -555,15 +558,19 @@ public:
             return { static_cast<const T*>(p), status::ok };
         return poll_slow(n);
     }
-    /// Samples readable right now from this reader's point of view.
-    uint64_t readable() noexcept
+    /// available(), as this handle's reader acting now: claims the reader
+    /// (0 if it cannot), moves an untethered reader that was lapped to the
+    /// oldest intact sample and a reader past the end of a stream already
+    /// reported (as poll() does), and returns how many samples poll() and
+    /// wait() can return at once. available() only looks.
+    uint64_t poll_available() noexcept
     {
-        if (!consuming_ && !claim_consumer())
+        if (!reading_ && !claim_reader())
             return 0;
         refresh(1);
         return limit_ - r_;
     }
-    /// Release n samples (n <= what the last wait/readable saw). Returns false
+    /// Release n samples (n <= what the last wait/poll_available saw). Returns false
     /// (errno EINVAL) if n is more than is readable, (errno EBADMSG) if the
     /// write index is impossible.
     [[nodiscard]] bool consume(uint64_t n) noexcept { return consume_checked(n) >= 0; }
@@ -579,12 +586,10 @@ public:
             return 0;
         return consume_slow(n);
     }
-    /// Absolute index of the first sample the next wait() returns.
-    uint64_t consumer_index() const noexcept { return consuming_ ? r_ : read_index(); }
     /// Stream number of this reader's next sample (0: no stream yet).
     uint64_t stream() const noexcept
     {
-        return consuming_ ? s_ : detail::locate(ctl_, read_index()).stream;
+        return reading_ ? s_ : detail::locate(ctl_, read_index()).stream;
     }
     /// Samples this reader lost to overruns (untethered readers only).
     uint64_t skipped() const noexcept
@@ -628,12 +633,13 @@ public:
         r_cache_ = detail::producer_floor(ctl_, w_, cap_, !seq_cst_);
         return true;
     }
-    /// Claim this handle's reader (the default one unless claim_reader chose
-    /// another). False: another live handle holds it (holder_pid()), or
-    /// (errno EUSERS) no slot is free.
-    [[nodiscard]] bool claim_consumer() noexcept
+    /// Claim this handle's reader now (otherwise done on first wait): the
+    /// default one unless claim_reader(name, ...) chose another. False:
+    /// another live handle holds it (holder_pid()), or (errno EUSERS) no
+    /// slot is free.
+    [[nodiscard]] bool claim_reader() noexcept
     {
-        if (consuming_)
+        if (reading_)
             return true;
         try {
             claim_reader(reader_name_, want_tethered_, want_grace_);

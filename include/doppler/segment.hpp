@@ -518,7 +518,7 @@ public:
 
     const std::shared_ptr<segment>& seg() const noexcept { return seg_; }
     bool is_producer() const noexcept { return producing_; }
-    bool is_consumer() const noexcept { return consuming_; }
+    bool is_reader() const noexcept { return reading_; }
     /// pid of the process that held the role a failed claim wanted.
     int holder_pid() const noexcept { return peer_pid(holder_); }
     /// True if that holder is another handle of this same process.
@@ -558,7 +558,7 @@ protected:
     std::string claim_error_; // why the last reader claim was refused
     peer_id holder_ = 0;
     bool producing_ = false;
-    bool consuming_ = false;
+    bool reading_ = false;
     bool barrier_ = false; // the ring's handshake is membarrier: parks issue it
     uint32_t write_spin_ = 64, read_spin_ = 64; // spin budgets (wait.cc: adapt)
 

@@ -108,7 +108,7 @@ void claim(const ring_ref& ring, bool producer)
     std::visit(
         [&](const auto& r) {
             using ::doppler::audience;
-            if (!(producer ? r->claim_producer() : r->claim_consumer()))
+            if (!(producer ? r->claim_producer() : r->claim_reader()))
                 throw ::doppler::error(EBUSY, r->busy_message(producer, audience::block));
             // A stream a previous producer closed is no obstacle: this handle
             // starts the next one. A handle that closed its own stream (a

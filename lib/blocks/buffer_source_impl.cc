@@ -162,8 +162,8 @@ void buffer_source_impl::load(void* out, const ::doppler::i16* src, uint64_t n) 
 template <class T>
 int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
 {
-    uint64_t readable = r.readable();
-    if (readable == 0) {
+    uint64_t available = r.poll_available();
+    if (available == 0) {
         // Empty: wait one slice for a sample, then return so the scheduler
         // can notice a stop (0 items: it calls again at once).
         const auto v = r.wait(1, detail::work_slice_ns);
@@ -190,9 +190,9 @@ int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
                             ::doppler::status_name(v.why));
             return WORK_DONE;
         }
-        readable = r.readable();
+        available = r.poll_available();
     }
-    n = std::min(n, readable);
+    n = std::min(n, available);
     // wait(n) on samples already known readable is the fast path: no park,
     // just the pointer to one contiguous window of n samples.
     load(out, r.wait(n).data, n);
@@ -249,7 +249,7 @@ void buffer_source_impl::emit_tags(::doppler::ring<T>& r)
     // indices: nothing is allocated.
     ::doppler::tag_cursor c = r.tags();
     ::doppler::tag_view t;
-    const uint64_t first = r.consumer_index(); // ring index of the window's first item
+    const uint64_t first = r.read_index(); // ring index of the window's first item
     const uint64_t out = nitems_written(0); // its output offset
     while (c.next(t))
         add_item_tag(0,

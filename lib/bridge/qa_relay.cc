@@ -66,11 +66,11 @@ struct seen {
 void drain(ring<f32>& r, seen& out)
 {
     for (int guard = 0; guard < 1000; ++guard) {
-        const uint64_t n = r.readable();
+        const uint64_t n = r.poll_available();
         if (n == 0) {
             auto v = r.wait(1, 0);
             if (v.why == status::end_of_stream || v.why == status::broken) {
-                out.ends.emplace_back(v.why, r.consumer_index());
+                out.ends.emplace_back(v.why, r.read_index());
                 continue;
             }
             return;
@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(a_lapped_untethered_sender_leaves_a_gap_the_receiver_tags)
     // the bridge's, is lapped by the writes after its first message.
     auto write = [&](uint64_t k, uint64_t n) {
         BOOST_REQUIRE(f.prod->write(x.data() + k, n));
-        const uint64_t m = f.a->readable();
+        const uint64_t m = f.a->poll_available();
         BOOST_REQUIRE(f.a->wait(m, 0));
         BOOST_REQUIRE(f.a->consume(m));
     };
@@ -347,9 +347,9 @@ BOOST_AUTO_TEST_CASE(
     for (size_t cut = 0; cut < 19 + 8; ++cut)
         if (cut != 19) // (19 bytes: the header alone, a heartbeat)
             BOOST_TEST(!feed(*ib, good.substr(0, cut)));
-    BOOST_TEST(reader.readable() == 0u);
+    BOOST_TEST(reader.poll_available() == 0u);
     BOOST_TEST(feed(*ib, good));
-    BOOST_TEST(reader.readable() == 4u);
+    BOOST_TEST(reader.poll_available() == 4u);
     BOOST_TEST(ib->stats().refused == 4u + 26u);
     BOOST_TEST(ib->stats().messages == 1u);
 }

@@ -89,11 +89,11 @@ public:
                                 status_name(v.why));
             }
         }
-        uint64_t k = std::min(r_.readable(), max_);
+        uint64_t k = std::min(r_.poll_available(), max_);
         v = r_.poll(k);
         if (!v)
             return res; // cannot happen: k samples were readable
-        uint64_t first = r_.consumer_index();
+        uint64_t first = r_.read_index();
         collect_tags();
         encode(first, 0);
         uint8_t* p = out.allocate(hdr_.size() + k * isz_);
@@ -131,14 +131,14 @@ public:
     {
         // While nothing followed the end of a stream, heartbeats repeat its
         // end marker: a PUB socket may have dropped the first one.
-        if (ended_ && r_.consumer_index() == ended_at_) {
+        if (ended_ && r_.read_index() == ended_at_) {
             result res = end_message(out, ended_why_);
             res.what = kind::heartbeat;
             return res;
         }
         result res;
         res.what = kind::heartbeat;
-        res.first = r_.consumer_index();
+        res.first = r_.read_index();
         hdr_.clear();
         wire::encode_header(hdr_, res.first, nullptr, 0);
         std::memcpy(out.allocate(hdr_.size()), hdr_.data(), hdr_.size());
@@ -148,7 +148,7 @@ public:
 
     const counters& stats() const noexcept override { return st_; }
     const char* first_tag_skip() const noexcept override { return first_skip_; }
-    uint64_t backlog() noexcept override { return r_.readable(); }
+    uint64_t backlog() noexcept override { return r_.poll_available(); }
     uint64_t capacity() const noexcept override { return r_.capacity(); }
     uint64_t skipped() const noexcept override { return r_.skipped(); }
     size_t item_bytes() const noexcept override { return isz_; }
@@ -159,7 +159,7 @@ private:
         result res;
         res.what = kind::end;
         res.why = why;
-        res.first = r_.consumer_index();
+        res.first = r_.read_index();
         ended_ = true;
         ended_at_ = res.first;
         ended_why_ = why;

@@ -232,7 +232,7 @@ extern "C" size_t dp_value_check(const uint8_t* p, size_t n)
     uint64_t dp_buffer_##T##_skipped(const dp_buffer_##T##_t* b) { return of<X>(b)->skipped(); }            \
     uint64_t dp_buffer_##T##_tags_dropped(const dp_buffer_##T##_t* b) { return of<X>(b)->tags_dropped(); }  \
     uint64_t dp_buffer_##T##_written(const dp_buffer_##T##_t* b) { return of<X>(b)->written(); }            \
-    uint64_t dp_buffer_##T##_read_index(const dp_buffer_##T##_t* b) { return of<X>(b)->consumer_index(); }
+    uint64_t dp_buffer_##T##_read_index(const dp_buffer_##T##_t* b) { return of<X>(b)->read_index(); }
 
 // What came with the inline calls (buffer.h: DP_BUFFER_DECLARE_MORE, and the
 // out-of-line write_blocking).

@@ -48,7 +48,7 @@ struct registry_access {
     static void forget_roles(handle* h) noexcept
     {
         h->producing_ = false;
-        h->consuming_ = false;
+        h->reading_ = false;
         // And the inline paths that would bypass the roles' checks.
         h->put_ok_ = false;
         h->get_ok_ = false;

@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(a_lapped_untethered_reader_moves_to_the_oldest_intact_sampl
     ring<f32> p(2048);
     const uint64_t cap = p.capacity();
     ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_consumer());
+    BOOST_REQUIRE(def.claim_reader());
     ring<f32> u(p.seg());
     u.claim_reader("u", false);
 
@@ -105,13 +105,13 @@ BOOST_AUTO_TEST_CASE(a_lapped_untethered_reader_moves_to_the_oldest_intact_sampl
     const uint64_t written = cap / 2 + 2 * cap;
     auto w = u.wait(10, 0);
     BOOST_REQUIRE(w);
-    BOOST_TEST(u.consumer_index() == written - cap);
+    BOOST_TEST(u.read_index() == written - cap);
     BOOST_TEST(counter_of(w.data[0]) == written - cap);
     BOOST_TEST(u.skipped() == written - cap - 10);
     BOOST_TEST(skipped_tag(u) == written - cap - 10);
     BOOST_TEST(u.consume_checked(10) == 0); // intact: nothing overwritten while held
     // Read intact: 10 before the laps, 10 now; everything else was skipped.
-    BOOST_TEST(u.consumer_index() == 20 + u.skipped());
+    BOOST_TEST(u.read_index() == 20 + u.skipped());
 }
 
 BOOST_AUTO_TEST_CASE(an_untethered_reader_counts_every_sample_once_as_read_or_skipped)
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(an_untethered_reader_counts_every_sample_once_as_read_or_sk
     ring<f32> p(512);
     const uint64_t cap = p.capacity();
     ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_consumer());
+    BOOST_REQUIRE(def.claim_reader());
     ring<f32> u(p.seg());
     u.claim_reader("u", false);
     rng g { 12345 };
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(an_untethered_reader_counts_every_sample_once_as_read_or_sk
         auto v = u.wait(want, 0);
         if (!v)
             continue;
-        const uint64_t at = u.consumer_index();
+        const uint64_t at = u.read_index();
         BOOST_REQUIRE(first_mismatch(v.data, want, at) == want); // never stale
         // Sometimes the producer overwrites the held window before consume:
         // consume reports exactly the samples that changed.
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(an_untethered_reader_counts_every_sample_once_as_read_or_sk
         intact += want - uint64_t(o);
     }
     // What is still readable counts as neither.
-    const uint64_t left = written - u.consumer_index();
+    const uint64_t left = written - u.read_index();
     BOOST_TEST(intact + u.skipped() + left == written);
     BOOST_TEST(reported_over <= u.skipped());
 }
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(the_end_of_a_stream_is_reported_once_even_after_draining_th
 {
     ring<f32> p(2048);
     ring<f32> r(p.seg());
-    BOOST_REQUIRE(r.claim_consumer());
+    BOOST_REQUIRE(r.claim_reader());
     auto a = seq<f32>(0, 100);
     BOOST_REQUIRE(p.write(a.data(), 100));
     p.close(); // the producer handle lives on, closed
@@ -192,7 +192,7 @@ BOOST_AUTO_TEST_CASE(a_broken_stream_is_reported_once_before_the_next_producer_s
 {
     ring<f32> p(2048);
     ring<f32> r(p.seg());
-    BOOST_REQUIRE(r.claim_consumer());
+    BOOST_REQUIRE(r.claim_reader());
     auto a = seq<f32>(0, 100);
     BOOST_REQUIRE(p.write(a.data(), 100));
     p.close(stream_end::broken);
@@ -206,7 +206,7 @@ BOOST_AUTO_TEST_CASE(the_last_samples_of_a_stream_that_exactly_fit_a_wait_are_se
 {
     ring<f32> p(512);
     ring<f32> r(p.seg());
-    BOOST_REQUIRE(r.claim_consumer());
+    BOOST_REQUIRE(r.claim_reader());
     auto a = seq<f32>(0, 300);
     BOOST_REQUIRE(p.write(a.data(), 300));
     p.close();
@@ -224,7 +224,7 @@ BOOST_AUTO_TEST_CASE(a_busy_polling_reader_sees_the_end_of_its_stream)
         ring<f32> p(512);
         ring<f32> r(p.seg());
         r.set_wait_strategy(wait_strategy::poll);
-        if (!r.claim_consumer())
+        if (!r.claim_reader())
             return 2;
         auto a = seq<f32>(0, 10);
         if (!p.write(a.data(), 10))
@@ -244,7 +244,7 @@ BOOST_AUTO_TEST_CASE(a_reader_resumed_at_the_end_of_a_closed_stream_is_told_once
 {
     const std::string name = unique_name("resume-end");
     auto p = ring<f32>::create_named(name, 1);
-    BOOST_REQUIRE(p->claim_consumer());
+    BOOST_REQUIRE(p->claim_reader());
     channel ch;
     pid_t child = spawn([&] {
         auto* r = ring<f32>::attach(name).release(); // dies holding it
@@ -266,7 +266,7 @@ BOOST_AUTO_TEST_CASE(a_reader_resumed_at_the_end_of_a_closed_stream_is_told_once
     p->close();
     auto next = ring<f32>::attach(name);
     next->claim_reader("rec", true, -1);
-    BOOST_TEST(next->consumer_index() == 50u);
+    BOOST_TEST(next->read_index() == 50u);
     BOOST_TEST(next->wait(1, 0).why == status::end_of_stream);
     BOOST_TEST(next->wait(1, 0).why == status::timeout);
 }
@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(
         p.close();
     }
     ring<f32> def(seg); // the default reader keeps up
-    BOOST_REQUIRE(def.claim_consumer());
+    BOOST_REQUIRE(def.claim_reader());
     // Read everything in views of 3 from streams of 4: every view lies inside
     // one stream (the counters of stream s are 1000 * s + k) and the reader
     // knows which; what could not be told apart is skipped.
@@ -326,7 +326,7 @@ BOOST_AUTO_TEST_CASE(an_untethered_reader_lapped_past_its_streams_end_reports_ea
     const uint64_t cap = p0.capacity();
     auto seg = p0.seg();
     ring<f32> def(seg);
-    BOOST_REQUIRE(def.claim_consumer());
+    BOOST_REQUIRE(def.claim_reader());
     ring<f32> u(seg);
     u.claim_reader("u", false);
     // Stream 1: 100 samples; streams 2 and 3: more than a ring each.
@@ -346,7 +346,7 @@ BOOST_AUTO_TEST_CASE(an_untethered_reader_lapped_past_its_streams_end_reports_ea
     auto v = u.wait(50, 0);
     BOOST_REQUIRE(v);
     BOOST_TEST(u.stream() == 3u);
-    BOOST_TEST(u.consumer_index() == written - cap);
+    BOOST_TEST(u.read_index() == written - cap);
     BOOST_TEST(counter_of(v.data[0]) == written - cap);
     BOOST_TEST(u.skipped() == written - cap);
 }
@@ -361,7 +361,7 @@ BOOST_AUTO_TEST_CASE(
     const int rc = bounded_child(60, [] {
         ring<f32> p(512);
         ring<f32> def(p.seg());
-        if (!def.claim_consumer())
+        if (!def.claim_reader())
             return 2;
         ring<f32> u(p.seg());
         u.claim_reader("u", false);
@@ -429,7 +429,7 @@ BOOST_AUTO_TEST_CASE(tethered_readers_claimed_while_the_producer_streams_lose_no
 {
     ring<f32> p(512);
     ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_consumer());
+    BOOST_REQUIRE(def.claim_reader());
     std::atomic<bool> stop { false }, producer_done { false };
     std::atomic<int> producer_status { 0 };
     std::thread producer([&] {
@@ -447,7 +447,7 @@ BOOST_AUTO_TEST_CASE(tethered_readers_claimed_while_the_producer_streams_lose_no
     });
     std::thread consumer([&] {
         while (!producer_done.load(std::memory_order_relaxed)) {
-            const uint64_t n = def.readable();
+            const uint64_t n = def.poll_available();
             if (n != 0)
                 (void)def.consume(n);
             else
@@ -466,7 +466,7 @@ BOOST_AUTO_TEST_CASE(tethered_readers_claimed_while_the_producer_streams_lose_no
                 ++failures;
                 break;
             }
-            if (first_mismatch(v.data, 37, rec.consumer_index()) != 37) {
+            if (first_mismatch(v.data, 37, rec.read_index()) != 37) {
                 BOOST_TEST_MESSAGE("round " << i
                                             << ": samples not what was written there");
                 ++failures;
@@ -504,7 +504,7 @@ BOOST_AUTO_TEST_CASE(
     ring<f32> p(512);
     const uint64_t cap = p.capacity();
     ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_consumer());
+    BOOST_REQUIRE(def.claim_reader());
     stream_through(p, def, 0, 100);
     in_claim = [&](int step) {
         if (step == 0)
@@ -516,9 +516,9 @@ BOOST_AUTO_TEST_CASE(
     detail::set_claim_hook(nullptr);
     in_claim = nullptr;
     const uint64_t written = 100 + 2 * cap;
-    BOOST_TEST(written - rec.consumer_index() <= cap);
-    BOOST_TEST(rec.consumer_index() <= written);
-    const uint64_t more = cap - (written - rec.consumer_index());
+    BOOST_TEST(written - rec.read_index() <= cap);
+    BOOST_TEST(rec.read_index() <= written);
+    const uint64_t more = cap - (written - rec.read_index());
     if (more != 0) { // room left by the new reader: the producer takes it
         auto a = seq<f32>(written, more);
         BOOST_TEST(p.write_blocking(a.data(), more, generous_ns) == status::ok);
@@ -528,7 +528,7 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(!p.read_index_corrupt());
     auto v = rec.wait(cap, 0);
     BOOST_REQUIRE(v);
-    BOOST_TEST(first_mismatch(v.data, cap, rec.consumer_index()) == cap);
+    BOOST_TEST(first_mismatch(v.data, cap, rec.read_index()) == cap);
     BOOST_TEST(!rec.write_index_corrupt());
 }
 
@@ -539,16 +539,16 @@ BOOST_AUTO_TEST_CASE(
     auto p = ring<f32>::create_named(name, 1);
     const uint64_t cap = p->capacity();
     auto def = ring<f32>::attach(name);
-    BOOST_REQUIRE(def->claim_consumer());
+    BOOST_REQUIRE(def->claim_reader());
     reader_killed_holding(name, "x", false);
     stream_through(*p, *def, 0, 3 * cap);
     auto again = ring<f32>::attach(name);
     again->claim_reader("x", true, -1);
-    BOOST_TEST(3 * cap - again->consumer_index() <= cap);
+    BOOST_TEST(3 * cap - again->read_index() <= cap);
     auto v = again->wait(1, 0);
     BOOST_REQUIRE(v);
-    BOOST_TEST(counter_of(v.data[0]) == again->consumer_index());
-    BOOST_TEST(again->skipped() == again->consumer_index());
+    BOOST_TEST(counter_of(v.data[0]) == again->read_index());
+    BOOST_TEST(again->skipped() == again->read_index());
     // The producer goes on without calling anything corrupt.
     BOOST_REQUIRE(again->consume(again->available()));
     stream_through(*p, *def, 3 * cap, cap / 2);
@@ -601,7 +601,7 @@ BOOST_AUTO_TEST_CASE(a_dead_tethered_reader_whose_grace_is_forever_is_never_free
     const std::string name = unique_name("forever");
     auto p = ring<f32>::create_named(name, 1);
     const uint64_t cap = p->capacity();
-    BOOST_REQUIRE(p->claim_consumer());
+    BOOST_REQUIRE(p->claim_reader());
     reader_killed_holding(name, "keep", true, -1);
     auto a = seq<f32>(0, cap);
     BOOST_REQUIRE(p->write(a.data(), cap));
@@ -615,7 +615,7 @@ BOOST_AUTO_TEST_CASE(a_dead_tethered_reader_whose_grace_is_forever_is_never_free
     BOOST_TEST(listed);
     auto heir = ring<f32>::attach(name);
     heir->claim_reader("keep", true, -1);
-    BOOST_TEST(heir->consumer_index() == 0u); // every sample still there for it
+    BOOST_TEST(heir->read_index() == 0u); // every sample still there for it
     auto v = heir->wait(cap, 0);
     BOOST_REQUIRE(v);
     BOOST_TEST(first_mismatch(v.data, cap, 0) == cap);
@@ -635,7 +635,7 @@ BOOST_AUTO_TEST_CASE(a_joining_reader_holds_the_producer_at_its_floor_until_it_h
     auto p = ring<f32>::create_named(name, 1);
     const uint64_t cap = p->capacity();
     auto def = ring<f32>::attach(name);
-    BOOST_REQUIRE(def->claim_consumer());
+    BOOST_REQUIRE(def->claim_reader());
     reader_killed_holding(name, "x", false);
     stream_through(*p, *def, 0, 3 * cap);
     uint64_t w = 3 * cap;
@@ -661,7 +661,7 @@ BOOST_AUTO_TEST_CASE(a_joining_reader_holds_the_producer_at_its_floor_until_it_h
     in_claim = nullptr;
     BOOST_TEST(!refused_as_corrupt);
     BOOST_TEST(!p->read_index_corrupt());
-    const uint64_t at = again->consumer_index();
+    const uint64_t at = again->read_index();
     BOOST_REQUIRE(w - at <= cap);
     BOOST_REQUIRE(w > at);
     auto v = again->wait(w - at, 0);
@@ -684,8 +684,7 @@ BOOST_AUTO_TEST_CASE(a_reader_resumed_more_streams_behind_than_the_table_is_neve
     }
     auto far = ring<f32>::attach(name);
     far->claim_reader("far", true, -1);
-    BOOST_TEST(far->consumer_index() ==
-               far->skipped()); // resumed at 0, the lost ones passed
+    BOOST_TEST(far->read_index() == far->skipped()); // resumed at 0, the lost ones passed
     // Views of 2 from streams of 3: a view glued across a seam would hold
     // samples of two streams, and the reader's stream number would be wrong.
     uint64_t got = 0;
@@ -717,7 +716,7 @@ BOOST_AUTO_TEST_CASE(
     ring<f32> p(512);
     const uint64_t cap = p.capacity();
     ring<f32> r(p.seg());
-    BOOST_REQUIRE(r.claim_consumer());
+    BOOST_REQUIRE(r.claim_reader());
     auto a = seq<f32>(0, cap);
     BOOST_REQUIRE(p.write(a.data(), cap)); // full
     p.close();
@@ -744,7 +743,7 @@ BOOST_AUTO_TEST_CASE(a_released_tethered_reader_no_longer_holds_the_producer_bac
     ring<f32> p(512);
     const uint64_t cap = p.capacity();
     ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_consumer());
+    BOOST_REQUIRE(def.claim_reader());
     {
         ring<f32> t(p.seg());
         t.claim_reader("t", true, -1); // reads nothing, then goes
@@ -769,7 +768,7 @@ BOOST_AUTO_TEST_CASE(
     const uint64_t cap = p0.capacity();
     auto seg = p0.seg();
     ring<f32> def(seg);
-    BOOST_REQUIRE(def.claim_consumer());
+    BOOST_REQUIRE(def.claim_reader());
     {
         ring<f32> p(seg);
         stream_through(p, def, 0, 100); // stream 1
@@ -787,7 +786,7 @@ BOOST_AUTO_TEST_CASE(
     ring<f32> late(seg);
     late.claim_reader("late", false, 0, audience::api, 1000);
     BOOST_TEST(late.history() == 50u);
-    BOOST_TEST(late.consumer_index() == 100u);
+    BOOST_TEST(late.read_index() == 100u);
     auto v = late.wait(50, 0);
     BOOST_REQUIRE(v);
     BOOST_TEST(first_mismatch(v.data, 50, 100) == 50u);
@@ -805,7 +804,7 @@ BOOST_AUTO_TEST_CASE(
     later.claim_reader("later", false, 0, audience::api, 10 * cap);
     const uint64_t w = 150 + 3 * cap;
     BOOST_TEST(later.history() <= cap);
-    BOOST_TEST(later.consumer_index() == w - later.history());
+    BOOST_TEST(later.read_index() == w - later.history());
     auto u = later.wait(later.history(), 0);
     BOOST_REQUIRE(u);
     BOOST_TEST(first_mismatch(u.data, later.history(), w - later.history()) ==
@@ -814,7 +813,7 @@ BOOST_AUTO_TEST_CASE(
     ring<f32> few(seg);
     few.claim_reader("few", false, 0, audience::api, 10);
     BOOST_TEST(few.history() == 10u);
-    BOOST_TEST(few.consumer_index() == w - 10);
+    BOOST_TEST(few.read_index() == w - 10);
 }
 
 BOOST_AUTO_TEST_CASE(a_late_tethered_reader_with_history_owns_every_sample_it_is_handed)
@@ -822,12 +821,12 @@ BOOST_AUTO_TEST_CASE(a_late_tethered_reader_with_history_owns_every_sample_it_is
     ring<f32> p(512);
     const uint64_t cap = p.capacity();
     ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_consumer());
+    BOOST_REQUIRE(def.claim_reader());
     stream_through(p, def, 0, 2 * cap + 77);
     const uint64_t w = 2 * cap + 77;
     ring<f32> rec(p.seg());
     rec.claim_reader("rec", true, -1, audience::api, cap);
-    BOOST_TEST(rec.consumer_index() == w - rec.history());
+    BOOST_TEST(rec.read_index() == w - rec.history());
     BOOST_TEST(rec.history() <= cap);
     // The producer now waits for it: what it was given stays intact while
     // the producer writes as much as the ring lets it.

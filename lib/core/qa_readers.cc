@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(sixteen_readers_attach_and_a_seventeenth_gets_a_clear_error
     auto creator = ring<f32>::create_named(name, 1);
     std::vector<std::unique_ptr<ring<f32>>> readers;
     readers.push_back(ring<f32>::attach(name));
-    BOOST_REQUIRE(readers.back()->claim_consumer()); // the default reader: slot 0
+    BOOST_REQUIRE(readers.back()->claim_reader()); // the default reader: slot 0
     for (int i = 1; i < 16; ++i) {
         readers.push_back(ring<f32>::attach(name));
         readers.back()->claim_reader("r" + std::to_string(i), i % 2 == 0);
@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(reader_claims_worded_for_a_block_name_the_parameter_to_chan
         readers.back()->claim_reader("r" + std::to_string(i), false);
     }
     readers.push_back(ring<f32>::attach(name));
-    BOOST_REQUIRE(readers.back()->claim_consumer()); // the default reader
+    BOOST_REQUIRE(readers.back()->claim_reader()); // the default reader
     BOOST_TEST(error_of([&] { again->claim_reader("late", false, 0, audience::block); },
                         &what) == EUSERS);
     BOOST_TEST(what.find("give this block another Ring Name (name=)") !=
@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(a_named_reader_starts_at_the_write_index)
     BOOST_REQUIRE(r.write(a.data(), 100));
     ring<f32> late(r.seg());
     late.claim_reader("late", true);
-    BOOST_TEST(late.consumer_index() == 100u);
+    BOOST_TEST(late.read_index() == 100u);
     BOOST_TEST(late.available() == 0u);
     auto b = seq<f32>(100, 10);
     BOOST_REQUIRE(r.write(b.data(), 10));
@@ -178,7 +178,7 @@ BOOST_AUTO_TEST_CASE(a_lapped_untethered_reader_continues_at_the_oldest_intact_s
     produce(cap / 2); // gui has lost [0, cap/2)
     auto v = gui.wait(100, 0);
     BOOST_REQUIRE(v);
-    BOOST_TEST(gui.consumer_index() == cap / 2);
+    BOOST_TEST(gui.read_index() == cap / 2);
     BOOST_TEST(first_mismatch(v.data, 100, cap / 2) == 100u);
     BOOST_TEST(gui.skipped() == cap / 2);
     BOOST_TEST(skipped_tag(gui) == cap / 2); // at the first sample of its view
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(a_lapped_untethered_reader_continues_at_the_oldest_intact_s
     // The next view starts intact; no "skipped" tag for what consume reported.
     v = gui.wait(10, 0);
     BOOST_REQUIRE(v);
-    BOOST_TEST(gui.consumer_index() == cap / 2 + 100);
+    BOOST_TEST(gui.read_index() == cap / 2 + 100);
     BOOST_TEST(first_mismatch(v.data, 10, cap / 2 + 100) == 10u);
     BOOST_TEST(skipped_tag(gui) == 0u);
     BOOST_TEST(gui.consume_checked(10) == 0);
@@ -208,7 +208,7 @@ BOOST_AUTO_TEST_CASE(
     rec->claim_reader("rec", true);
     auto gui = ring<f32>::attach(name);
     gui->claim_reader("gui", false);
-    BOOST_REQUIRE(ring0->claim_consumer()); // the default reader, tethered
+    BOOST_REQUIRE(ring0->claim_reader()); // the default reader, tethered
 
     // The producer is another process: the untethered reader's reads race
     // its writes on purpose, which a thread sanitizer would rightly report.
@@ -259,7 +259,7 @@ BOOST_AUTO_TEST_CASE(
             if (v.why != status::end_of_stream || n == 0 || !(v = gui->wait(n, 0)))
                 break;
         }
-        const uint64_t first = gui->consumer_index();
+        const uint64_t first = gui->read_index();
         if (++windows % 3 == 0)
             std::this_thread::sleep_for(std::chrono::microseconds(300)); // get lapped
         const size_t mismatch = first_mismatch(v.data, n, first);
@@ -328,7 +328,7 @@ BOOST_AUTO_TEST_CASE(a_killed_tethered_reader_releases_the_producer_after_its_gr
     const std::string name = unique_name("grace");
     auto producer = ring<f32>::create_named(name, 1);
     const uint64_t cap = producer->capacity();
-    BOOST_REQUIRE(producer->claim_consumer()); // the default reader keeps up
+    BOOST_REQUIRE(producer->claim_reader()); // the default reader keeps up
     channel ch;
     pid_t child = spawn([&] {
         auto* r = ring<f32>::attach(name).release(); // dies holding it
@@ -359,7 +359,7 @@ BOOST_AUTO_TEST_CASE(a_successor_within_the_grace_loses_nothing)
     const std::string name = unique_name("succ");
     auto producer = ring<i16>::create_named(name, 1);
     const uint64_t cap = producer->capacity();
-    BOOST_REQUIRE(producer->claim_consumer());
+    BOOST_REQUIRE(producer->claim_reader());
     channel ch;
     pid_t first = spawn([&] {
         auto* r = ring<i16>::attach(name).release();
@@ -387,7 +387,7 @@ BOOST_AUTO_TEST_CASE(a_successor_within_the_grace_loses_nothing)
                status::ok);
     auto next = ring<i16>::attach(name);
     next->claim_reader("rec", true);
-    BOOST_TEST(next->consumer_index() == 100u); // resumes where the dead one stopped
+    BOOST_TEST(next->read_index() == 100u); // resumes where the dead one stopped
     auto v = next->wait(cap, generous_ns);
     BOOST_REQUIRE(v);
     BOOST_TEST(first_mismatch(v.data, cap, 100) == cap);
@@ -491,7 +491,7 @@ BOOST_AUTO_TEST_CASE(readers_and_streams_agree_with_a_model)
     const auto seg = first->seg();
     std::vector<std::unique_ptr<ring<f32>>> readers;
     readers.push_back(std::make_unique<ring<f32>>(seg)); // default
-    BOOST_REQUIRE(readers.back()->claim_consumer());
+    BOOST_REQUIRE(readers.back()->claim_reader());
     readers.push_back(std::make_unique<ring<f32>>(seg));
     readers.back()->claim_reader("a", true);
     readers.push_back(std::make_unique<ring<f32>>(seg));
@@ -521,7 +521,7 @@ BOOST_AUTO_TEST_CASE(readers_and_streams_agree_with_a_model)
                                   "op " << op << " reader " << i << " wait(" << n
                                         << ") at " << before << ": " << v.why
                                         << ", model " << want);
-            BOOST_REQUIRE(readers[i]->consumer_index() == mr[i].r);
+            BOOST_REQUIRE(readers[i]->read_index() == mr[i].r);
             BOOST_REQUIRE(readers[i]->stream() == mr[i].s);
             if (v) {
                 BOOST_REQUIRE(first_mismatch(v.data, n, mr[i].r) == n);

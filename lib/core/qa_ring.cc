@@ -345,7 +345,7 @@ BOOST_AUTO_TEST_CASE(consume_by_a_non_consumer_cannot_move_the_read_index)
     // even consume(0) must not store its (zero) read position.
     ring<f32> other(producer_side.seg());
     BOOST_TEST(!other.consume(0));
-    BOOST_TEST(producer_side.read_index() == 100u);
+    BOOST_TEST(published_read_index(producer_side) == 100u);
 }
 
 BOOST_AUTO_TEST_CASE(an_index_pair_that_moved_since_it_was_checked_is_described_as_such)
@@ -518,7 +518,7 @@ BOOST_AUTO_TEST_CASE(hundred_million_samples_in_order)
         uint64_t n = want;
         if (!v) {
             last = v.why;
-            n = r.readable(); // end of stream: take what remains, if any
+            n = r.poll_available(); // end of stream: take what remains, if any
             if (last != status::end_of_stream || n == 0)
                 break;
             v = r.wait(n, 0);
@@ -556,7 +556,7 @@ BOOST_AUTO_TEST_CASE(blocking_write_with_a_slow_consumer_loses_nothing)
     uint64_t k = 0, bad = 0;
     for (bool end = false; !end;) {
         auto v = r.wait(64, generous_ns);
-        const uint64_t n = v ? 64 : r.readable();
+        const uint64_t n = v ? 64 : r.poll_available();
         end = !v; // the end is reported once: what remains is the last
         if (!v && (v.why != status::end_of_stream || n == 0 || !(v = r.wait(n, 0))))
             break;
@@ -619,7 +619,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(scribbled_indices_never_leave_the_mapping, T, all_
     {
         ring<T> consumer(r.seg());
         BOOST_TEST(consumer.available() == cap);
-        BOOST_TEST(consumer.readable() == 0u);
+        BOOST_TEST(consumer.poll_available() == 0u);
         BOOST_TEST(consumer.wait(cap, 0).why == status::corrupt);
     } // gives the consumer role up
 
@@ -643,9 +643,9 @@ BOOST_AUTO_TEST_CASE(consume_more_than_the_last_wait_saw_is_refused)
     errno = 0;
     BOOST_TEST(!r.consume(11)); // 10 are readable
     BOOST_TEST(errno == EINVAL);
-    BOOST_TEST(r.read_index() == 0u);
+    BOOST_TEST(published_read_index(r) == 0u);
     BOOST_TEST(r.consume(10));
-    BOOST_TEST(r.read_index() == 10u);
+    BOOST_TEST(published_read_index(r) == 10u);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(writes_after_close_are_refused_and_not_drops, T, all_types)
@@ -773,11 +773,11 @@ BOOST_AUTO_TEST_CASE(poll_readable_and_consume_refuse_an_impossible_write_index)
     BOOST_REQUIRE(r.consume(10));
     r.seg()->ctl()->write_idx.store(3); // behind the read position (10)
     BOOST_TEST(r.poll(1).why == status::corrupt);
-    BOOST_TEST(r.readable() == 0u);
+    BOOST_TEST(r.poll_available() == 0u);
     errno = 0;
     BOOST_TEST(!r.consume(1));
     BOOST_TEST(errno == EBADMSG);
-    BOOST_TEST(r.read_index() == 10u); // nothing moved
+    BOOST_TEST(published_read_index(r) == 10u); // nothing moved
     BOOST_TEST(r.corruption().find("read index (10) is ahead of its write index (3)") !=
                std::string::npos);
 }
@@ -878,9 +878,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_second_consumer_handle_in_this_process_is_refuse
     ring<T> second(first->seg());
     BOOST_TEST(second.wait(1, 0).why == status::busy);
     BOOST_TEST(second.holder_is_this_process());
-    BOOST_TEST(second.readable() == 0u);
+    BOOST_TEST(second.poll_available() == 0u);
     BOOST_TEST(!second.consume(1));
-    BOOST_TEST(first->read_index() == 5u);
+    BOOST_TEST(published_read_index(*first) == 5u);
     // Once the first handle is gone, the role is free: the second resumes
     // at the first unconsumed sample.
     first.reset();
@@ -902,8 +902,8 @@ BOOST_AUTO_TEST_CASE(two_handles_on_one_named_ring_in_one_process_hold_one_role_
     BOOST_TEST(errno == EBUSY);
     BOOST_TEST(!creator->claim_producer());
     BOOST_TEST(creator->holder_is_this_process());
-    BOOST_TEST(p2->claim_consumer()); // the other role is free
-    BOOST_TEST(!creator->claim_consumer());
+    BOOST_TEST(p2->claim_reader()); // the other role is free
+    BOOST_TEST(!creator->claim_reader());
 
     // The C ABI: two handles by name, the second cannot produce.
     auto* c1 = dp_buffer_f32_attach(name.c_str());

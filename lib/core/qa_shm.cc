@@ -199,9 +199,9 @@ BOOST_AUTO_TEST_CASE(a_released_reader_reads_nothing_another_handle_now_reads)
     BOOST_TEST(first_mismatch(v.data, 1, 2) == 1u);
     BOOST_TEST(first->poll(1).why == status::busy);
     BOOST_TEST(!first->consume(1));
-    BOOST_TEST(second->consumer_index() == 2u);
+    BOOST_TEST(second->read_index() == 2u);
     BOOST_TEST(second->consume(1));
-    BOOST_TEST(second->read_index() == 3u);
+    BOOST_TEST(published_read_index(*second) == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(bad_names_are_einval_before_any_file_is_touched)
@@ -441,7 +441,7 @@ BOOST_AUTO_TEST_CASE(second_consumer_is_refused_with_the_holders_pid)
     pid_t child = spawn([&] {
         auto* c = ring<f32>::attach(name)
                       .release(); // never released: the child dies holding it
-        if (!c->claim_consumer())
+        if (!c->claim_reader())
             return 2;
         ch.tell_parent();
         return ch.from_parent() ? 0 : 3; // hold the role until told
@@ -449,10 +449,10 @@ BOOST_AUTO_TEST_CASE(second_consumer_is_refused_with_the_holders_pid)
     BOOST_REQUIRE(ch.from_child());
 
     auto second = ring<f32>::attach(name);
-    BOOST_TEST(!second->claim_consumer());
+    BOOST_TEST(!second->claim_reader());
     BOOST_TEST(second->holder_pid() == int(child));
     BOOST_TEST(second->wait(1, 0).why == status::busy);
-    BOOST_TEST(!r->claim_consumer());
+    BOOST_TEST(!r->claim_reader());
     BOOST_TEST(r->claim_producer()); // the other role is free
 
     auto* c = dp_buffer_f32_attach(name.c_str());
@@ -464,7 +464,7 @@ BOOST_AUTO_TEST_CASE(second_consumer_is_refused_with_the_holders_pid)
     ch.tell_child();
     BOOST_TEST(reap(child) == 0);
     // The holder died without releasing: the role is up for grabs.
-    BOOST_TEST(second->claim_consumer());
+    BOOST_TEST(second->claim_reader());
     dp_buffer_f32_destroy(c);
 }
 
@@ -497,7 +497,7 @@ BOOST_AUTO_TEST_CASE(producer_exits_without_closing_consumer_drains_then_broken)
 {
     const std::string name = unique_name("dead");
     auto r = ring<f32>::create_named(name, 1);
-    BOOST_REQUIRE(r->claim_consumer());
+    BOOST_REQUIRE(r->claim_reader());
     pid_t child = spawn([&] {
         auto* p = ring<f32>::attach(name).release();
         auto a = seq<f32>(0, 100);
@@ -555,7 +555,7 @@ namespace {
 /// it closes the ring to release the waiter, and the status says so).
 status wait_without_timeout_while_producer_killed(ring<f32>& r, const std::string& name)
 {
-    BOOST_REQUIRE(r.claim_consumer());
+    BOOST_REQUIRE(r.claim_reader());
     channel ch;
     pid_t child = spawn([&] {
         auto* p = ring<f32>::attach(name).release();
@@ -609,7 +609,7 @@ BOOST_AUTO_TEST_CASE(busy_polling_sides_learn_that_their_peer_died)
     BOOST_REQUIRE(w->write(a.data(), w->capacity()));
     pid_t reader = spawn([&] {
         auto* c = ring<f64>::attach(name2).release();
-        return c->claim_consumer() ? 0 : 2; // and die holding the role
+        return c->claim_reader() ? 0 : 2; // and die holding the role
     });
     BOOST_TEST(reap(reader) == 0);
     BOOST_TEST(w->write_blocking(a.data() + w->capacity(), 1, 300'000'000) ==
@@ -643,7 +643,7 @@ BOOST_AUTO_TEST_CASE(
 
     // A new consumer picks up at the first unread sample: nothing lost.
     auto next = ring<f64>::attach(name);
-    BOOST_TEST(next->consumer_index() == 100u);
+    BOOST_TEST(next->read_index() == 100u);
     auto v = next->wait(cap, generous_ns);
     BOOST_REQUIRE(v);
     BOOST_TEST(first_mismatch(v.data, cap, 100) == cap);
@@ -723,13 +723,13 @@ BOOST_AUTO_TEST_CASE(a_reused_pid_with_another_start_time_is_not_the_original_pr
 
     c->readers[0].holder.store(child_id, std::memory_order_release);
     auto second = ring<f32>::attach(name);
-    BOOST_TEST(!second->claim_consumer()); // held by the live child
+    BOOST_TEST(!second->claim_reader()); // held by the live child
     BOOST_TEST(second->holder_pid() == int(child));
     BOOST_TEST(inspect(name).consumer.alive);
 
     c->readers[0].holder.store(child_id + (peer_id(1) << 22), std::memory_order_release);
     BOOST_TEST(!inspect(name).consumer.alive);
-    BOOST_TEST(second->claim_consumer()); // the "holder" is not the child
+    BOOST_TEST(second->claim_reader()); // the "holder" is not the child
     BOOST_TEST(c->readers[0].holder.load() == detail::self_id());
 
     ch.tell_child();
@@ -943,7 +943,7 @@ BOOST_AUTO_TEST_CASE(a_forked_child_cannot_write_or_close_through_the_parents_ha
     const std::string name = unique_name("fork");
     std::unique_ptr<ring<f32>> r = ring<f32>::create_named(name, 1);
     auto consumer = ring<f32>::attach(name);
-    BOOST_REQUIRE(consumer->claim_consumer());
+    BOOST_REQUIRE(consumer->claim_reader());
     auto a = seq<f32>(0, 20);
     BOOST_REQUIRE(r->write(a.data(), 10));
     const pid_t parent = getpid();
@@ -992,7 +992,7 @@ BOOST_AUTO_TEST_CASE(a_forked_child_may_take_a_role_the_parent_does_not_hold)
     const std::string name = unique_name("fork");
     auto r = ring<f64>::create_named(name, 1);
     auto consumer = ring<f64>::attach(name);
-    BOOST_REQUIRE(consumer->claim_consumer());
+    BOOST_REQUIRE(consumer->claim_reader());
     pid_t child = spawn([&]() -> int {
         auto a = seq<f64>(0, 10);
         if (!r->write(a.data(), 10))

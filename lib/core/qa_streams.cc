@@ -40,7 +40,7 @@ BOOST_AUTO_TEST_CASE(
 {
     const std::string name = unique_name("runs");
     auto reader = ring<f32>::create_named(name, 1 << 14);
-    BOOST_REQUIRE(reader->claim_consumer());
+    BOOST_REQUIRE(reader->claim_reader());
     const uint64_t run_len[3] = { 10'000, 777, 54'321 };
     uint64_t first = 0;
     for (int run = 0; run < 3; ++run) {
@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(
 {
     const std::string name = unique_name("killed");
     auto reader = ring<i16>::create_named(name, 1);
-    BOOST_REQUIRE(reader->claim_consumer());
+    BOOST_REQUIRE(reader->claim_reader());
     channel ch;
     pid_t child = spawn([&] {
         auto* p = ring<i16>::attach(name).release(); // leaked: it dies holding the role

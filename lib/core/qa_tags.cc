@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(dropped_markers_sit_at_the_gaps_and_add_up_to_the_dropped_c
             refused_since += n;
         }
         if (g.next() % 3 == 0) { // read some now and then; the ring fills up
-            const uint64_t m = r.readable();
+            const uint64_t m = r.poll_available();
             if (m && r.wait(m, 0)) {
                 for (const auto& t : tags_of(r))
                     if (t.key == tag_dropped) {
@@ -199,7 +199,7 @@ BOOST_AUTO_TEST_CASE(dropped_markers_sit_at_the_gaps_and_add_up_to_the_dropped_c
             }
         }
     }
-    const uint64_t m = r.readable();
+    const uint64_t m = r.poll_available();
     if (m && r.wait(m, 0))
         for (const auto& t : tags_of(r))
             if (t.key == tag_dropped)

@@ -151,7 +151,7 @@ void ring<T>::claim_reader(const std::string& name,
                            audience who,
                            uint64_t history)
 {
-    if (consuming_) {
+    if (reading_) {
         if (name == reader_name_ || (name == "default" && reader_name_.empty()))
             return;
         throw error(EINVAL,
@@ -181,7 +181,7 @@ void ring<T>::claim_reader(const std::string& name,
     tethered_ = (ctl_->readers[slot].flags.load(std::memory_order_acquire) &
                  reader_tethered) != 0;
     read_idx_ = reinterpret_cast<uint64_t*>(&ctl_->readers[slot].read_idx);
-    consuming_ = true;
+    reading_ = true;
     r_ = ctl_->readers[slot].read_idx.load(std::memory_order_acquire);
     // A resumed reader moved past samples reused while it was away is told
     // at its first window, like a lapped one.
@@ -378,7 +378,7 @@ typename ring<T>::view ring<T>::poll_slow(uint64_t n) noexcept
 {
     if (n == 0 || n > cap_)
         return { nullptr, status::invalid };
-    if (!consuming_ && !claim_consumer())
+    if (!reading_ && !claim_reader())
         return { nullptr, status::busy };
     if (limit_ - r_ < n || !tethered_) {
         refresh(n);
@@ -392,8 +392,8 @@ typename ring<T>::view ring<T>::poll_slow(uint64_t n) noexcept
 template <class T>
 int64_t ring<T>::consume_slow(uint64_t n) noexcept
 {
-    if (!consuming_) { // r_ is not a read position yet: storing it would rewind
-                       // read_idx
+    if (!reading_) { // r_ is not a read position yet: storing it would rewind
+                     // read_idx
         errno = EINVAL;
         return -1;
     }
@@ -487,7 +487,7 @@ template <class T>
 tag_cursor ring<T>::tags() noexcept
 {
     tag_cursor c;
-    if (!consuming_ || window_ == 0)
+    if (!reading_ || window_ == 0)
         return c;
     // The records of the window are copied out of the shared area and
     // decoded from the copy, never in place: the producer reclaims records
@@ -534,10 +534,10 @@ void ring<T>::release_held() noexcept
         producing_ = false;
         put_ok_ = false;
     }
-    if (consuming_) {
+    if (reading_) {
         get_ok_ = false;
         detail::release_reader(ctl_, slot_, id_);
-        consuming_ = false;
+        reading_ = false;
     }
     if (!released_) {
         released_ = true;

@@ -398,9 +398,8 @@ struct cls {
     }
     static PyObject* read_index(PyObject* s, void*)
     {
-        return prop(s, [](ring<T>& r) {
-            return PyLong_FromUnsignedLongLong(r.consumer_index());
-        });
+        return prop(
+            s, [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.read_index()); });
     }
     static PyObject* stream(PyObject* s, void*)
     {

@@ -319,7 +319,7 @@ struct fast {
         const T* data = o->ring_->poll(n).data; // already there: no GIL release
         if (!data) {
             std::shared_ptr<ring<T>> hold = o->ring_; // see write()
-            if (!hold->claim_consumer()) {
+            if (!hold->claim_reader()) {
                 set_busy(*hold, false);
                 return nullptr;
             }
@@ -379,8 +379,8 @@ struct fast {
         }
         ring<T>& r = *o->ring_;
         int64_t over = r.consume_checked(n);
-        if (over < 0 && !r.is_consumer()) { // consume before any wait: claim the role
-            if (!r.claim_consumer()) {
+        if (over < 0 && !r.is_reader()) { // consume before any wait: claim the role
+            if (!r.claim_reader()) {
                 set_busy(r, false);
                 return nullptr;
             }

@@ -56,9 +56,9 @@ def say(*a):
     print(*a, flush=True)
 def hold():
     sys.stdin.readline()  # until the parent says so (or dies)
-def claim_consumer(buf):
+def claim_reader(buf):
     try:
-        buf.wait(1, timeout=0.01)  # the first wait claims the consumer role
+        buf.wait(1, timeout=0.01)  # the first wait claims the reader role
     except TimeoutError:
         pass
 """
@@ -436,7 +436,7 @@ def test_lossless_producer_broken_pipe_when_consumer_dies(names, children):
     try:
         cons = children(f"""
             buf = F32Buffer.attach({name!r})
-            claim_consumer(buf)
+            claim_reader(buf)
             say("claimed")
             hold()
         """)
@@ -460,7 +460,7 @@ def test_second_consumer_and_producer_refused_with_holder_pid(names, children):
     try:
         other = children(f"""
             buf = F32Buffer.attach({name!r})
-            claim_consumer(buf)
+            claim_reader(buf)
             assert buf.write(make("f32", 0, 10))
             say("claimed")
             hold()

@@ -151,6 +151,16 @@ std::vector<T> seq(uint64_t first, size_t n)
     return v;
 }
 
+/// The position r's reader published in the shared header (what producers
+/// and other processes see), as opposed to r.read_index(), which a handle
+/// that reads answers from its own state.
+template <class T>
+uint64_t published_read_index(const ring<T>& r)
+{
+    return r.seg()->ctl()->readers[r.reader_slot_index()].read_idx.load(
+        std::memory_order_acquire);
+}
+
 /// Bounds every wait in the tests: a bug fails, never hangs.
 constexpr int64_t generous_ns = 10'000'000'000;
 

@@ -57,7 +57,7 @@ void read_all(ring<T>& r)
 {
     volatile uint64_t sink = 0;
     for (int round = 0; round < 3; ++round) {
-        uint64_t n = r.readable();
+        uint64_t n = r.poll_available();
         if (n == 0) {
             (void)r.wait(1, 0); // stream ends, broken producers, next streams
             continue;
