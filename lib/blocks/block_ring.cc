@@ -15,11 +15,11 @@ namespace gr {
 namespace doppler {
 namespace detail {
 
-using ::doppler::sample_type;
+using dp::sample_type;
 
 sample_type parse_type(const std::string& type, bool sc16)
 {
-    const sample_type t = ::doppler::parse_type(type, "Type (type=)");
+    const sample_type t = dp::parse_type(type, "Type (type=)");
     if (sc16 && t != sample_type::i16)
         throw std::invalid_argument("I16 input sc16 (raw short I/Q pairs) needs Type "
                                     "(type=) \"i16\", got \"" +
@@ -46,25 +46,25 @@ void check_scale(float scale)
 
 ring_ref open_named(sample_type t, const std::string& name, uint64_t capacity)
 {
-    using ::doppler::audience;
-    ::doppler::check_capacity(int64_t(std::min<uint64_t>(capacity, INT64_MAX)));
+    using dp::audience;
+    dp::check_capacity(int64_t(std::min<uint64_t>(capacity, INT64_MAX)));
     switch (t) {
     case sample_type::f32:
-        return std::shared_ptr<::doppler::ring<::doppler::f32>>(
-            ::doppler::ring<::doppler::f32>::open(name, capacity, audience::block));
+        return std::shared_ptr<dp::ring<dp::f32>>(
+            dp::ring<dp::f32>::open(name, capacity, audience::block));
     case sample_type::f64:
-        return std::shared_ptr<::doppler::ring<::doppler::f64>>(
-            ::doppler::ring<::doppler::f64>::open(name, capacity, audience::block));
+        return std::shared_ptr<dp::ring<dp::f64>>(
+            dp::ring<dp::f64>::open(name, capacity, audience::block));
     case sample_type::i16:
         break;
     }
-    return std::shared_ptr<::doppler::ring<::doppler::i16>>(
-        ::doppler::ring<::doppler::i16>::open(name, capacity, audience::block));
+    return std::shared_ptr<dp::ring<dp::i16>>(
+        dp::ring<dp::i16>::open(name, capacity, audience::block));
 }
 
 bool stall_watch::waited() noexcept
 {
-    const int64_t now = ::doppler::detail::now_ns();
+    const int64_t now = dp::detail::now_ns();
     if (d_since == 0)
         d_since = now;
     if (d_told || now - d_since < d_after)
@@ -98,24 +98,23 @@ void check_type(sample_type t, const ring_ref& ring)
     const sample_type have =
         std::visit([](const auto& r) { return r->seg()->type(); }, ring);
     if (have != t)
-        throw ::doppler::error(EPROTOTYPE,
-                               ::doppler::wrong_type_message(
-                                   label(ring), have, t, ::doppler::audience::block));
+        throw dp::error(
+            EPROTOTYPE,
+            dp::wrong_type_message(label(ring), have, t, dp::audience::block));
 }
 
 void claim(const ring_ref& ring, bool producer)
 {
     std::visit(
         [&](const auto& r) {
-            using ::doppler::audience;
+            using dp::audience;
             if (!(producer ? r->claim_producer() : r->claim_reader()))
-                throw ::doppler::error(EBUSY, r->busy_message(producer, audience::block));
+                throw dp::error(EBUSY, r->busy_message(producer, audience::block));
             // A stream a previous producer closed is no obstacle: this handle
             // starts the next one. A handle that closed its own stream (a
             // buffer object handed over after close()) is done for good.
             if (producer && r->closed())
-                throw ::doppler::error(
-                    EINVAL, ::doppler::closed_message(label(ring), audience::block));
+                throw dp::error(EINVAL, dp::closed_message(label(ring), audience::block));
         },
         ring);
 }

@@ -7,6 +7,8 @@
 #ifndef INCLUDED_DOPPLER_BLOCK_RING_H
 #define INCLUDED_DOPPLER_BLOCK_RING_H
 
+#include "dp.h"
+
 #include <cstdint>
 #include <gnuradio/doppler/ring_ref.h>
 #include <string>
@@ -21,7 +23,7 @@ constexpr int64_t work_slice_ns = 100 * 1000 * 1000;
 
 /// "f32" / "f64" / "i16" -> sample type; std::invalid_argument otherwise.
 /// Also rejects sc16 with a type other than "i16".
-::doppler::sample_type parse_type(const std::string& type, bool sc16);
+dp::sample_type parse_type(const std::string& type, bool sc16);
 
 /// Throws std::invalid_argument unless scale is finite and non-zero.
 void check_scale(float scale);
@@ -34,16 +36,16 @@ inline int item_size(bool sc16)
 
 /// Attach the named ring if it exists (its type checked), else create it with
 /// `capacity` samples. Either side of a ring may start first.
-ring_ref open_named(::doppler::sample_type t, const std::string& name, uint64_t capacity);
+ring_ref open_named(dp::sample_type t, const std::string& name, uint64_t capacity);
 
 /// True if the ring is closed (end of stream).
 bool closed(const ring_ref& ring);
 
-/// Throws ::doppler::error(EPROTOTYPE) unless the ring holds samples of type t.
-void check_type(::doppler::sample_type t, const ring_ref& ring);
+/// Throws dp::error(EPROTOTYPE) unless the ring holds samples of type t.
+void check_type(dp::sample_type t, const ring_ref& ring);
 
 /// Claim the producer (or consumer) role now, so a second one is refused at
-/// construction: ::doppler::error(EBUSY) naming the pid that holds it. A
+/// construction: dp::error(EBUSY) naming the pid that holds it. A
 /// producer handle that closed its own stream is refused (EINVAL): its end of
 /// stream is final; a stream closed by an earlier producer is not (this
 /// handle starts the next one).

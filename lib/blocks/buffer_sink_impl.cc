@@ -24,7 +24,7 @@ namespace gr {
 namespace doppler {
 
 using namespace std::chrono_literals;
-using ::doppler::status;
+using dp::status;
 
 namespace {
 
@@ -38,8 +38,7 @@ bool ring_tags_key_ok(const pmt::pmt_t& key)
 /// True for "block" (lossless), false for "drop".
 bool parse_policy(const std::string& policy)
 {
-    return ::doppler::parse_policy(policy, "Overflow (policy=)") ==
-        ::doppler::policy::block;
+    return dp::parse_policy(policy, "Overflow (policy=)") == dp::policy::block;
 }
 
 } // namespace
@@ -103,19 +102,19 @@ buffer_sink_impl::buffer_sink_impl(ring_ref ring,
     detail::claim(d_ring, true);
 }
 
-void buffer_sink_impl::store(::doppler::f32* dst, const void* in, uint64_t n) const
+void buffer_sink_impl::store(dp::f32* dst, const void* in, uint64_t n) const
 {
     std::memcpy(static_cast<void*>(dst), in, n * sizeof(*dst));
 }
 
-void buffer_sink_impl::store(::doppler::f64* dst, const void* in, uint64_t n) const
+void buffer_sink_impl::store(dp::f64* dst, const void* in, uint64_t n) const
 {
     // Interleaved I/Q floats widened one by one: 2n values.
     volk_32f_convert_64f(
         reinterpret_cast<double*>(dst), static_cast<const float*>(in), unsigned(2 * n));
 }
 
-void buffer_sink_impl::store(::doppler::i16* dst, const void* in, uint64_t n) const
+void buffer_sink_impl::store(dp::i16* dst, const void* in, uint64_t n) const
 {
     if (d_sc16)
         std::memcpy(static_cast<void*>(dst), in, n * sizeof(*dst));
@@ -127,7 +126,7 @@ void buffer_sink_impl::store(::doppler::i16* dst, const void* in, uint64_t n) co
 }
 
 template <class T>
-int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
+int buffer_sink_impl::push(dp::ring<T>& r, const void* in, uint64_t n)
 {
     n = std::min(n, r.capacity()); // a chunk never exceeds the ring
     uint64_t free = r.space(n);
@@ -172,7 +171,7 @@ int buffer_sink_impl::push(::doppler::ring<T>& r, const void* in, uint64_t n)
 }
 
 template <class T>
-int buffer_sink_impl::push_in_place(::doppler::ring<T>& r, const void* in, uint64_t n)
+int buffer_sink_impl::push_in_place(dp::ring<T>& r, const void* in, uint64_t n)
 {
     (void)r.space(0); // ends the stream here if another handle asked to close it
     if (r.closed()) {
@@ -197,7 +196,7 @@ int buffer_sink_impl::push_in_place(::doppler::ring<T>& r, const void* in, uint6
 }
 
 template <class T>
-void buffer_sink_impl::publish(::doppler::ring<T>& r, const void* in, uint64_t n)
+void buffer_sink_impl::publish(dp::ring<T>& r, const void* in, uint64_t n)
 {
     // Tags index samples, not bytes: offset k of the chunk is ring sample
     // written() + k whatever the conversion (f64, i16) makes of it. A ring
@@ -308,9 +307,9 @@ std::string buffer_sink_impl::copy_reason(const gr::buffer_sptr& old) const
     return DOPPLER_ZERO_COPY_WHY; // set by cmake/zero_copy.cmake
 #else
     const auto t = std::visit([](const auto& r) { return r->seg()->type(); }, d_ring);
-    if (t == ::doppler::sample_type::f64)
+    if (t == dp::sample_type::f64)
         return "type f64 widens each sample";
-    if (t == ::doppler::sample_type::i16 && !d_sc16)
+    if (t == dp::sample_type::i16 && !d_sc16)
         return "type i16 without sc16 scales each sample";
     if (!d_block)
         return "policy drop refuses a chunk only once it exists, and in place the "

@@ -46,17 +46,17 @@ public:
 
 private:
     template <class T>
-    int push(::doppler::ring<T>& r, const void* in, uint64_t n);
+    int push(dp::ring<T>& r, const void* in, uint64_t n);
     // Zero-copy path: the n items at `in` are already in the ring at its
     // write index (the upstream block wrote them there); publish them.
     template <class T>
-    int push_in_place(::doppler::ring<T>& r, const void* in, uint64_t n);
+    int push_in_place(dp::ring<T>& r, const void* in, uint64_t n);
     // The one step that puts samples and their tags into the ring, on both
     // paths: the n items at `in` (the next n of the input, from nitems_read)
     // and the stream tags on them; copy path, store() then commit(), zero-copy
     // path commit() alone.
     template <class T>
-    void publish(::doppler::ring<T>& r, const void* in, uint64_t n);
+    void publish(dp::ring<T>& r, const void* in, uint64_t n);
     // The n items from nitems_read were refused (drop policy): count their
     // tags, which cannot be published without their samples.
     void refuse_tags(uint64_t n);
@@ -68,9 +68,9 @@ private:
     // it can); `old` is the buffer GNU Radio gave that block.
     std::string copy_reason(const gr::buffer_sptr& old) const;
     // Input items -> ring samples: one memcpy or one VOLK call each.
-    void store(::doppler::f32* dst, const void* in, uint64_t n) const;
-    void store(::doppler::f64* dst, const void* in, uint64_t n) const;
-    void store(::doppler::i16* dst, const void* in, uint64_t n) const;
+    void store(dp::f32* dst, const void* in, uint64_t n) const;
+    void store(dp::f64* dst, const void* in, uint64_t n) const;
+    void store(dp::i16* dst, const void* in, uint64_t n) const;
     void note_drop(uint64_t n, uint64_t dropped_total, uint64_t written_total);
 
     ring_ref d_ring; // a new handle on the named ring for each run (next stream)

@@ -20,7 +20,7 @@
 namespace gr {
 namespace doppler {
 
-using ::doppler::status;
+using dp::status;
 
 namespace {
 
@@ -31,7 +31,7 @@ std::string reader_of(const std::string& reader, bool tethered)
 {
     const bool is_default = reader.empty() || reader == "default";
     if (!is_default)
-        ::doppler::check_reader_name(reader, "Reader (reader=)");
+        dp::check_reader_name(reader, "Reader (reader=)");
     if (is_default && !tethered)
         throw std::invalid_argument(
             "Tethered (tethered=) False needs a Reader (reader=) name: the default "
@@ -129,26 +129,26 @@ void buffer_source_impl::claim_reader()
         [this](const auto& r) {
             r->claim_reader(d_reader,
                             d_tethered,
-                            ::doppler::default_reader_grace_ns,
-                            ::doppler::audience::block,
+                            dp::default_reader_grace_ns,
+                            dp::audience::block,
                             d_history);
         },
         d_ring);
 }
 
-void buffer_source_impl::load(void* out, const ::doppler::f32* src, uint64_t n) const
+void buffer_source_impl::load(void* out, const dp::f32* src, uint64_t n) const
 {
     std::memcpy(out, static_cast<const void*>(src), n * sizeof(*src));
 }
 
-void buffer_source_impl::load(void* out, const ::doppler::f64* src, uint64_t n) const
+void buffer_source_impl::load(void* out, const dp::f64* src, uint64_t n) const
 {
     // Interleaved I/Q doubles narrowed one by one: 2n values.
     volk_64f_convert_32f(
         static_cast<float*>(out), reinterpret_cast<const double*>(src), unsigned(2 * n));
 }
 
-void buffer_source_impl::load(void* out, const ::doppler::i16* src, uint64_t n) const
+void buffer_source_impl::load(void* out, const dp::i16* src, uint64_t n) const
 {
     if (d_sc16)
         std::memcpy(out, static_cast<const void*>(src), n * sizeof(*src));
@@ -160,7 +160,7 @@ void buffer_source_impl::load(void* out, const ::doppler::i16* src, uint64_t n) 
 }
 
 template <class T>
-int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
+int buffer_source_impl::pull(dp::ring<T>& r, void* out, uint64_t n)
 {
     uint64_t available = r.poll_available();
     if (available == 0) {
@@ -187,7 +187,7 @@ int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
         default: // busy / invalid: cannot happen once the reader is ours
             d_logger->error("{}: wait failed ({}); ending the stream",
                             detail::label(d_ring),
-                            ::doppler::status_name(v.why));
+                            dp::status_name(v.why));
             return WORK_DONE;
         }
         available = r.poll_available();
@@ -211,7 +211,7 @@ int buffer_source_impl::pull(::doppler::ring<T>& r, void* out, uint64_t n)
 }
 
 template <class T>
-int buffer_source_impl::stream_ended(::doppler::ring<T>& r, status why)
+int buffer_source_impl::stream_ended(dp::ring<T>& r, status why)
 {
     const uint64_t s = r.stream();
     if (d_ended_stream != 0 && s == d_ended_stream) {
@@ -243,12 +243,12 @@ int buffer_source_impl::stream_ended(::doppler::ring<T>& r, status why)
 }
 
 template <class T>
-void buffer_source_impl::emit_tags(::doppler::ring<T>& r)
+void buffer_source_impl::emit_tags(dp::ring<T>& r)
 {
     // With no tags in the window this is two loads of the ring's tag
     // indices: nothing is allocated.
-    ::doppler::tag_cursor c = r.tags();
-    ::doppler::tag_view t;
+    dp::tag_cursor c = r.tags();
+    dp::tag_view t;
     const uint64_t first = r.read_index(); // ring index of the window's first item
     const uint64_t out = nitems_written(0); // its output offset
     while (c.next(t))

@@ -38,11 +38,11 @@ public:
 
 private:
     template <class T>
-    int pull(::doppler::ring<T>& r, void* out, uint64_t n);
+    int pull(dp::ring<T>& r, void* out, uint64_t n);
     // A wait found the end of the reader's stream (closed, or broken: its
     // producer died): WORK_DONE or 0 (wait for the next stream).
     template <class T>
-    int stream_ended(::doppler::ring<T>& r, ::doppler::status why);
+    int stream_ended(dp::ring<T>& r, dp::status why);
     /// True once every block reading this block's output is done (a Head
     /// that has its items, a sink that finished).
     bool downstream_done() const;
@@ -50,13 +50,13 @@ private:
     // just produced from it (before it is consumed: the cursor's views live
     // until then).
     template <class T>
-    void emit_tags(::doppler::ring<T>& r);
+    void emit_tags(dp::ring<T>& r);
     // Take this run's reader: the default one, or the named one.
     void claim_reader();
     // Ring samples -> output items: one memcpy or one VOLK call each.
-    void load(void* out, const ::doppler::f32* src, uint64_t n) const;
-    void load(void* out, const ::doppler::f64* src, uint64_t n) const;
-    void load(void* out, const ::doppler::i16* src, uint64_t n) const;
+    void load(void* out, const dp::f32* src, uint64_t n) const;
+    void load(void* out, const dp::f64* src, uint64_t n) const;
+    void load(void* out, const dp::i16* src, uint64_t n) const;
 
     ring_ref d_ring; // reopened by name for a new run once its stream ended
     const std::string d_name; // "" for a handed-over ring

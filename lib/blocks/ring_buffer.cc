@@ -19,7 +19,7 @@ namespace gr {
 namespace doppler {
 namespace detail {
 
-using ::doppler::status;
+using dp::status;
 
 std::shared_ptr<ring_buffer> ring_buffer::make(const ring_ref& ring,
                                                const gr::buffer_sptr& old,
@@ -154,7 +154,7 @@ bool ring_buffer::output_blocked_callback(int output_multiple, bool force)
              "; ending");
         return false;
     default:
-        fail(label(d_ring) + ": waiting for room failed (" + ::doppler::status_name(s) +
+        fail(label(d_ring) + ": waiting for room failed (" + dp::status_name(s) +
              "); ending");
         return false;
     }
@@ -192,9 +192,9 @@ void ring_buffer::detach(int timeout_ms) noexcept
         if (!d_attached.load(std::memory_order_relaxed))
             return;
         d_attached.store(false, std::memory_order_release);
-        const ::doppler::sample_type t =
+        const dp::sample_type t =
             std::visit([](const auto& r) { return r->seg()->type(); }, d_ring);
-        d_private = ::doppler::segment::create(t, d_cap);
+        d_private = dp::segment::create(t, d_cap);
         d_base = static_cast<char*>(d_private->data());
     } catch (...) {
         // No private memory: space_available() stays 0, nothing is written.

@@ -196,7 +196,7 @@ private:
         stall_report_ns
     }; // says once per stall what holds the ring back
     // Private memory after detach() (a double-mapped segment of d_cap items).
-    std::shared_ptr<::doppler::segment> d_private;
+    std::shared_ptr<dp::segment> d_private;
     gr::logger_ptr d_log;
 };
 #endif // DOPPLER_ZERO_COPY

@@ -12,9 +12,9 @@ namespace gr {
 namespace doppler {
 namespace detail {
 
-namespace encode = ::doppler::encode;
-using ::doppler::value_type;
-using ::doppler::value_view;
+namespace encode = dp::encode;
+using dp::value_type;
+using dp::value_view;
 
 namespace {
 
@@ -81,7 +81,7 @@ bool ring_tags::encode_key(const pmt::pmt_t& key, std::string& out)
     if (!pmt::is_symbol(key))
         return false;
     const std::string k = pmt::symbol_to_string(key);
-    if (k.empty() || k.size() > ::doppler::max_key_bytes)
+    if (k.empty() || k.size() > dp::max_key_bytes)
         return false;
     out += k;
     return true;
@@ -89,7 +89,7 @@ bool ring_tags::encode_key(const pmt::pmt_t& key, std::string& out)
 
 bool encode_pmt(const pmt::pmt_t& v, std::string& out, int depth)
 {
-    if (depth > ::doppler::max_value_depth)
+    if (depth > dp::max_value_depth)
         return false;
     // PMT_NIL is also the empty dict (is_dict): test it first.
     if (pmt::is_null(v)) {
@@ -124,7 +124,7 @@ bool encode_pmt(const pmt::pmt_t& v, std::string& out, int depth)
     if (pmt::is_uniform_vector(v))
         return encode_uniform(v, out);
     // Containers: a container at the deepest level could hold nothing valid.
-    if (depth >= ::doppler::max_value_depth)
+    if (depth >= dp::max_value_depth)
         return false;
     if (pmt::is_tuple(v) || pmt::is_vector(v)) {
         const bool tuple = pmt::is_tuple(v);

@@ -27,9 +27,9 @@
  *
  * A blob is a u8vector in PMT: bytes. Anything else (a pair or a list that
  * is not a dict, a dict with a key that is not a symbol, an `any`, values
- * nested more than ::doppler::max_value_depth deep) has no encoding: the tag
+ * nested more than dp::max_value_depth deep) has no encoding: the tag
  * is skipped. So is a tag whose key is not a symbol of 1 to
- * ::doppler::max_key_bytes bytes.
+ * dp::max_key_bytes bytes.
  *
  * Ring to PMT (Buffer Source): the reverse of each row, with a list becoming
  * a PMT vector (a uniform vector sent through a ring comes back as a vector
@@ -37,6 +37,8 @@
  */
 #ifndef INCLUDED_DOPPLER_TAG_PMT_H
 #define INCLUDED_DOPPLER_TAG_PMT_H
+
+#include "dp.h"
 
 #include <doppler/tags.hpp>
 #include <gnuradio/tags.h>
@@ -57,7 +59,7 @@ namespace detail {
 bool encode_pmt(const pmt::pmt_t& v, std::string& out, int depth = 1);
 
 /// The PMT of a ring value (one a reader's tag cursor handed out: validated).
-pmt::pmt_t decode_pmt(const ::doppler::value_view& v);
+pmt::pmt_t decode_pmt(const dp::value_view& v);
 
 /// The GNU Radio tags of one chunk of samples in the form ring<T>::commit()
 /// takes. Its buffers are kept from one chunk to the next (clear() keeps
@@ -99,7 +101,7 @@ public:
         sort_by_offset();
     }
 
-    const ::doppler::tag_in* data() const noexcept { return d_out.data(); }
+    const dp::tag_in* data() const noexcept { return d_out.data(); }
     size_t size() const noexcept { return d_out.size(); }
 
     /// The key's bytes if it is a symbol of 1 to max_key_bytes bytes.
@@ -116,7 +118,7 @@ private:
 
     std::string d_bytes; // keys and encoded values, back to back
     std::vector<span> d_spans;
-    std::vector<::doppler::tag_in> d_out;
+    std::vector<dp::tag_in> d_out;
 };
 
 } // namespace detail
