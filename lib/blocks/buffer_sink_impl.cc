@@ -4,7 +4,8 @@
  * VOLK conversion per work() call, written straight into the ring's free
  * space (contiguous thanks to the mirror mapping). Zero-copy path: the
  * upstream block's output buffer is the ring itself (ring_buffer.h, where
- * the design is), and work() only publishes.
+ * the design is): the upstream block's thread publishes, work() only
+ * consumes.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "buffer_sink_impl.h"
@@ -170,29 +171,32 @@ int buffer_sink_impl::push(dp::ring<T>& r, const void* in, uint64_t n)
     return int(n);
 }
 
-template <class T>
-int buffer_sink_impl::push_in_place(dp::ring<T>& r, const void* in, uint64_t n)
+bool buffer_sink_impl::publish_in_place(uint64_t first,
+                                        uint64_t n,
+                                        const std::vector<gr::tag_t>& tags,
+                                        std::string& why)
 {
-    (void)r.space(0); // ends the stream here if another handle asked to close it
-    if (r.closed()) {
-        d_logger->error("{} was closed while the flowgraph wrote into it; ending",
-                        detail::label(d_ring));
-        return WORK_DONE;
-    }
-    // The upstream block wrote these items into the ring's free space, from
-    // the write index on (its buffer's item k is ring index base + k), held
-    // back by the tethered readers. A pointer anywhere else would mean GNU
-    // Radio moved the buffer under us: publishing it would be wrong data.
-    const auto* at =
-        static_cast<const T*>(r.seg()->data()) + (r.written() & (r.capacity() - 1));
-    if (in != static_cast<const void*>(at)) {
-        d_logger->error("{}: the input is not at the ring's write index (GNU Radio "
-                        "moved the upstream buffer); ending",
-                        detail::label(d_ring));
-        return WORK_DONE;
-    }
-    publish(r, in, n);
-    return int(n);
+    // The upstream block's thread (ring_buffer::post_work): the n items are
+    // in the ring at its write index, announced to untethered readers.
+    return std::visit(
+        [&](const auto& r) {
+            (void)r->space(0); // ends the stream here if another handle asked to close it
+            if (r->closed()) {
+                why = detail::label(d_ring) +
+                    " was closed while the flowgraph wrote into it; ending";
+                return false;
+            }
+            if (tags.empty()) {
+                r->commit(n);
+                return true;
+            }
+            d_ring_tags.pack(tags, first, [this](const gr::tag_t& t) {
+                lose_tag(t, tag_loss::unencodable);
+            });
+            r->commit(n, d_ring_tags.data(), d_ring_tags.size());
+            return true;
+        },
+        d_ring);
 }
 
 template <class T>
@@ -202,23 +206,16 @@ void buffer_sink_impl::publish(dp::ring<T>& r, const void* in, uint64_t n)
     // written() + k whatever the conversion (f64, i16) makes of it. A ring
     // reader sees a tag no earlier than the samples it points into: commit()
     // publishes the records first.
-    // On the zero-copy path the upstream block already wrote the n items at
-    // the write index (and announced them to untethered readers): no store,
-    // and no write_ptr(), whose announcement would move the horizon back.
-    const bool in_place = d_zero_copy.load(std::memory_order_relaxed);
     const uint64_t first = nitems_read(0);
     get_tags_in_range(d_gr_tags, 0, first, first + n);
+    store(r.write_ptr(n), in, n);
     if (d_gr_tags.empty()) {
-        if (!in_place)
-            store(r.write_ptr(n), in, n);
         r.commit(n);
         return;
     }
     d_ring_tags.pack(d_gr_tags, first, [this](const gr::tag_t& t) {
         lose_tag(t, tag_loss::unencodable);
     });
-    if (!in_place)
-        store(r.write_ptr(n), in, n);
     r.commit(n, d_ring_tags.data(), d_ring_tags.size());
 }
 
@@ -290,10 +287,11 @@ int buffer_sink_impl::work(int noutput_items,
                            gr_vector_void_star&)
 {
     const void* in = input_items[0];
+    // Zero-copy path: the upstream block's thread published these items
+    // already (ring_buffer::post_work); consuming them keeps GNU Radio's
+    // accounting of the buffer.
     if (d_zero_copy.load(std::memory_order_relaxed))
-        return std::visit(
-            [&](const auto& r) { return push_in_place(*r, in, uint64_t(noutput_items)); },
-            d_ring);
+        return noutput_items;
     return std::visit(
         [&](const auto& r) { return push(*r, in, uint64_t(noutput_items)); }, d_ring);
 }
@@ -373,7 +371,7 @@ bool buffer_sink_impl::start()
                        ring);
         return true;
     }
-    auto buf = detail::ring_buffer::make(d_ring, old, up, d_logger);
+    auto buf = detail::ring_buffer::make(d_ring, old, up, *this, d_logger);
     gr::buffer_reader_sptr mine = gr::buffer_add_reader(
         buf, history() - 1, shared_from_base<gr::block>(), reader->sample_delay());
     up_detail->set_output(port, buf);
@@ -382,8 +380,8 @@ bool buffer_sink_impl::start()
     d_replaced_reader = reader;
     d_ring_buffer = buf;
     d_zero_copy.store(true, std::memory_order_relaxed);
-    d_logger->info("{}: zero-copy path: {} writes straight into the ring, the sink "
-                   "only publishes",
+    d_logger->info("{}: zero-copy path: {} writes straight into the ring and "
+                   "publishes",
                    ring,
                    up->alias());
 #endif

@@ -18,7 +18,7 @@
 namespace gr {
 namespace doppler {
 
-class buffer_sink_impl : public buffer_sink
+class buffer_sink_impl : public buffer_sink, private detail::in_place_publisher
 {
 public:
     /// `name` empty: a ring handed over by its owner; else the ring's name,
@@ -47,14 +47,14 @@ public:
 private:
     template <class T>
     int push(dp::ring<T>& r, const void* in, uint64_t n);
-    // Zero-copy path: the n items at `in` are already in the ring at its
-    // write index (the upstream block wrote them there); publish them.
-    template <class T>
-    int push_in_place(dp::ring<T>& r, const void* in, uint64_t n);
-    // The one step that puts samples and their tags into the ring, on both
-    // paths: the n items at `in` (the next n of the input, from nitems_read)
-    // and the stream tags on them; copy path, store() then commit(), zero-copy
-    // path commit() alone.
+    // Zero-copy path, in the upstream block's thread (ring_buffer.h).
+    bool publish_in_place(uint64_t first,
+                          uint64_t n,
+                          const std::vector<gr::tag_t>& tags,
+                          std::string& why) override;
+    // Copy path: the n items at `in` (the next n of the input, from
+    // nitems_read) and the stream tags on them into the ring: store(), then
+    // commit().
     template <class T>
     void publish(dp::ring<T>& r, const void* in, uint64_t n);
     // The n items from nitems_read were refused (drop policy): count their

@@ -24,15 +24,17 @@ using dp::status;
 std::shared_ptr<ring_buffer> ring_buffer::make(const ring_ref& ring,
                                                const gr::buffer_sptr& old,
                                                gr::block_sptr upstream,
+                                               in_place_publisher& publisher,
                                                gr::logger_ptr log)
 {
     return std::shared_ptr<ring_buffer>(
-        new ring_buffer(ring, old, std::move(upstream), std::move(log)));
+        new ring_buffer(ring, old, std::move(upstream), publisher, std::move(log)));
 }
 
 ring_buffer::ring_buffer(const ring_ref& ring,
                          const gr::buffer_sptr& old,
                          gr::block_sptr upstream,
+                         in_place_publisher& publisher,
                          gr::logger_ptr log)
     : gr::buffer(gr::buffer_mapping_type::double_mapped,
                  int(std::visit([](const auto& r) { return r->capacity(); }, ring)),
@@ -45,6 +47,7 @@ ring_buffer::ring_buffer(const ring_ref& ring,
     , d_ring_base(std::visit([](const auto& r) { return r->written(); }, ring))
     , d_floor(d_ring_base)
     , d_horizon(d_ring_base)
+    , d_publisher(publisher)
     , d_log(std::move(log))
 {
     std::visit(
@@ -104,6 +107,37 @@ int ring_buffer::space_available()
     return space;
 }
 
+void ring_buffer::post_work(int nitems)
+{
+    // The upstream block's thread, right after its work() wrote `nitems`
+    // items from d_abs_write_offset on and before the write pointer moves.
+    if (nitems <= 0 || d_failed || !d_attached.load(std::memory_order_relaxed))
+        return;
+    const uint64_t first = d_abs_write_offset, n = uint64_t(nitems);
+    // The items are at the ring's write index (GNU Radio's item k is ring
+    // index base + k): anything else would publish the wrong samples.
+    if (std::visit([](const auto& r) { return r->written(); }, d_ring) !=
+        d_ring_base + first) {
+        fail(label(d_ring) +
+                 ": the upstream block's items are not at the ring's "
+                 "write index (GNU Radio moved its buffer); ending",
+             false);
+        return;
+    }
+    d_tags.clear();
+    {
+        // The tag map is shared with the sink's reader (GNU Radio locks it).
+        gr::thread::scoped_lock lock(d_mutex);
+        for (auto t = d_item_tags.lower_bound(first);
+             t != d_item_tags.end() && t->first < first + n;
+             ++t)
+            d_tags.push_back(t->second);
+    }
+    std::string why;
+    if (!d_publisher.publish_in_place(first, n, d_tags, why))
+        fail(why, false);
+}
+
 bool ring_buffer::output_blkd_cb_ready(int)
 {
     return d_attached.load(std::memory_order_acquire);
@@ -160,17 +194,24 @@ bool ring_buffer::output_blocked_callback(int output_multiple, bool force)
     }
 }
 
-void ring_buffer::fail(const std::string& why) noexcept
+void ring_buffer::fail(const std::string& why, bool locked) noexcept
 {
     d_failed = true;
     try {
         d_log->error("{}", why);
     } catch (...) {
     }
-    // The mutex is held (custom_lock): set the flag directly. The sink then
-    // finds its input done with nothing left and finishes; the upstream
-    // block finds its output done and finishes too.
-    d_done = true;
+    // The sink then finds its input done with nothing left and finishes; the
+    // upstream block finds its output done and finishes too.
+    if (locked) {
+        d_done = true; // the mutex is held (custom_lock)
+    } else {
+        try {
+            set_done(true);
+        } catch (...) { // the mutex could not be taken: set the flag anyway
+            d_done = true;
+        }
+    }
     if (!d_readers.empty())
         if (const gr::block_sptr sink = d_readers[0]->link())
             if (sink->detail())

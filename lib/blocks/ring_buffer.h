@@ -13,9 +13,8 @@
  *   d_bufsize its capacity, and GNU Radio's item j is ring slot j. The
  *   buffer's write index starts at the slot of the ring's write index, so the
  *   upstream block's n-th item of the run lands on ring index base + n, the
- *   sample the sink publishes n-th. The sink's input pointer then points into
- *   the ring at its write index, and the sink's work() only publishes:
- *   commit(n) with the tags of the window, no copy.
+ *   sample published n-th: commit(n) with the tags of the window, no copy
+ *   ("Publishing" below).
  *
  * Who installs it, and when. The Buffer Sink, in its start(). GNU Radio
  *   calls start() in the sink's own thread once every buffer and reader of
@@ -86,6 +85,20 @@
  *   else (a copy). The copy path keeps offered = written + dropped and the
  *   ("dropped", n) marker at the gap.
  *
+ * Publishing. The upstream block's own thread publishes: GNU Radio calls
+ *   post_work(n) there right after the block's work() produced n items and
+ *   its tags were added (block_detail::produce_each, before the write
+ *   pointer moves), and post_work() hands the n items and the tags on them
+ *   to the sink's publisher (commit: the ring's write index, and a wake for
+ *   a reader parked for them). A reader so gets its samples as soon as they
+ *   are written, without waiting for the sink's thread to be scheduled; the
+ *   sink's own work() only consumes its input, which keeps GNU Radio's
+ *   accounting of the buffer. Every producer-side use of the ring handle
+ *   (room, the horizon, waiting, publishing) is thus in the upstream
+ *   block's thread; the sink's thread takes the handle back only in stop(),
+ *   after detach(). A ring that another handle closed is seen there too
+ *   (the run ends as for a ring closed while waiting).
+ *
  * Stop. The sink's stop() waits (at most a second) until no work() uses the
  *   buffer, then detaches it: from then on it is a private double-mapped
  *   buffer of the same size, so an upstream block still running (the sink
@@ -94,9 +107,10 @@
  *   the producer role. Only then does the sink end its stream. The buffer
  *   holds the ring handle, so the mapping outlives any late access.
  *
- * Hot path. space_available() on the upstream side and the sink's work() on
- *   the other: no allocation, no lock beyond the buffer mutex GNU Radio
- *   already holds, one load of a cached floor per call.
+ * Hot path. space_available() and post_work() in the upstream block's
+ *   thread, the sink's work() in its own: no allocation (the tag vector
+ *   keeps its capacity), no lock beyond the buffer mutex GNU Radio takes
+ *   around every call anyway, one load of a cached floor per call.
  */
 #ifndef INCLUDED_DOPPLER_RING_BUFFER_H
 #define INCLUDED_DOPPLER_RING_BUFFER_H
@@ -111,6 +125,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 // DOPPLER_ZERO_COPY (lib/blocks/CMakeLists.txt, decided by
 // cmake/zero_copy.cmake): 1 where GNU Radio's gr::buffer has the protected
@@ -123,6 +138,24 @@
 namespace gr {
 namespace doppler {
 namespace detail {
+
+/// What publishes the items the upstream block wrote into the ring (the
+/// Buffer Sink): called in the upstream block's thread, from post_work().
+class in_place_publisher
+{
+public:
+    /// Publish the n items from GNU Radio's item `first` on, written at the
+    /// ring's write index, with `tags` (those on these items, in offset
+    /// order). False if the ring refuses (closed, or the items are not at its
+    /// write index): the run then ends, `why` says why.
+    virtual bool publish_in_place(uint64_t first,
+                                  uint64_t n,
+                                  const std::vector<gr::tag_t>& tags,
+                                  std::string& why) = 0;
+
+protected:
+    ~in_place_publisher() = default;
+};
 
 #if !DOPPLER_ZERO_COPY
 class ring_buffer;
@@ -137,11 +170,12 @@ public:
     static std::shared_ptr<ring_buffer> make(const ring_ref& ring,
                                              const gr::buffer_sptr& old,
                                              gr::block_sptr upstream,
+                                             in_place_publisher& publisher,
                                              gr::logger_ptr log);
     ~ring_buffer() override;
 
     int space_available() override;
-    void post_work(int) override { }
+    void post_work(int nitems) override;
     bool output_blkd_cb_ready(int output_multiple) override;
     bool output_blocked_callback(int output_multiple, bool force) override;
 
@@ -172,6 +206,7 @@ private:
     ring_buffer(const ring_ref& ring,
                 const gr::buffer_sptr& old,
                 gr::block_sptr upstream,
+                in_place_publisher& publisher,
                 gr::logger_ptr log);
     // Room in the ring for the upstream block at ring index w, by the floor f.
     uint64_t room(uint64_t f, uint64_t w) const noexcept
@@ -179,9 +214,10 @@ private:
         const uint64_t used = w - f;
         return used > d_cap ? 0 : d_cap - used;
     }
-    // The ring failed (closed, corrupt) while the upstream block waited:
-    // log it, mark this buffer done and wake the sink, which then finishes.
-    void fail(const std::string& why) noexcept;
+    // The ring failed (closed, corrupt) under the upstream block: log it,
+    // mark this buffer done and wake the sink, which then finishes.
+    // `locked`: the caller holds the buffer mutex (the callback does).
+    void fail(const std::string& why, bool locked = true) noexcept;
 
     ring_ref d_ring; // keeps the mapping alive as long as this buffer
     const uint64_t d_cap;
@@ -192,6 +228,8 @@ private:
     uint64_t d_floor; // tethered floor last loaded
     uint64_t d_horizon; // announced to untethered readers so far
     bool d_failed = false;
+    in_place_publisher& d_publisher; // the sink, which outlives its runs
+    std::vector<gr::tag_t> d_tags; // the tags of the items being published
     stall_watch d_stall {
         stall_report_ns
     }; // says once per stall what holds the ring back

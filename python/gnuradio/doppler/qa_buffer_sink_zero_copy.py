@@ -25,10 +25,12 @@ class ramp_c(gr.sync_block):
     the end of the stream (n=None: for ever). Records the lowest and highest
     address of the output buffers GNU Radio hands it."""
 
-    def __init__(self, n=None, tag_every=0):
+    def __init__(self, n=None, tag_every=0, tag_edges=False):
         gr.sync_block.__init__(self, name="ramp_c", in_sig=None, out_sig=[np.complex64])
         self.n, self.k = n, 0
         self.tag_every = tag_every  # a ("k", k) tag on every such sample k
+        self.tag_edges = tag_edges  # ... and on the first and last of each work()
+        self.tagged = []  # the samples tagged, in order
         self.lowest, self.highest = None, None
 
     def work(self, input_items, output_items):
@@ -45,10 +47,15 @@ class ramp_c(gr.sync_block):
         k = np.arange(self.k, self.k + len(out), dtype=np.float32)
         out.real = k
         out.imag = -k
+        marks = set()
         if self.tag_every:
             first = -(-self.k // self.tag_every) * self.tag_every
-            for t in range(first, self.k + len(out), self.tag_every):
-                self.add_item_tag(0, t, pmt.intern("k"), pmt.from_long(t))
+            marks.update(range(first, self.k + len(out), self.tag_every))
+        if self.tag_edges and len(out):
+            marks.update((self.k, self.k + len(out) - 1))
+        for t in sorted(marks):
+            self.add_item_tag(0, t, pmt.intern("k"), pmt.from_long(t))
+        self.tagged.extend(sorted(marks))
         self.k += len(out)
         return len(out)
 
@@ -212,12 +219,11 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
     def test_on_the_copy_path_the_upstream_block_writes_elsewhere(self):
         self.assertFalse(self.check_writes_into_the_ring(zero_copy=False))
 
-    def check_tags(self, zero_copy):
+    def check_tags(self, zero_copy, src=None):
         """ramp_c tagging every 1000th sample k with ("k", k) -> sink -> a
         reader thread collecting the tags of each window."""
         buf = doppler.buffer.F32Buffer(8192)
-        n = 50_000
-        src = ramp_c(n, tag_every=1000)
+        src = src or ramp_c(50_000, tag_every=1000)
         snk = doppler.buffer_sink("f32", buffer=buf, policy="block", zero_copy=zero_copy)
         tb = gr.top_block()
         tb.connect(src, snk)
@@ -244,6 +250,13 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
         want = [(k, "k", k) for k in range(0, 50_000, 1000)]
         self.assertEqual(self.check_tags(zero_copy=True), want)
         self.assertEqual(self.check_tags(zero_copy=False), want)
+
+    def test_tags_on_the_first_and_last_item_of_each_chunk_arrive_once_on_their_sample(self):
+        # A tag on the first item past a chunk belongs to the next chunk only.
+        src = ramp_c(50_000, tag_edges=True)
+        seen = self.check_tags(zero_copy=True, src=src)
+        self.assertEqual(seen, [(k, "k", k) for k in src.tagged])
+        self.assertGreater(len(seen), 4)
 
     def test_sample_k_arrives_as_k_in_another_process_for_ten_million_samples(self):
         """Block policy, a 64 Ki-sample ring and a reader in another process
