@@ -124,15 +124,14 @@ void ring_buffer::post_work(int nitems)
              false);
         return;
     }
+    // No lock: only this thread changes the tag map (add_item_tag in the
+    // upstream block's work(), prune_tags in space_available()), and the
+    // sink's thread does not read it on this path.
     d_tags.clear();
-    {
-        // The tag map is shared with the sink's reader (GNU Radio locks it).
-        gr::thread::scoped_lock lock(d_mutex);
-        for (auto t = d_item_tags.lower_bound(first);
-             t != d_item_tags.end() && t->first < first + n;
-             ++t)
-            d_tags.push_back(t->second);
-    }
+    for (auto t = d_item_tags.lower_bound(first);
+         t != d_item_tags.end() && t->first < first + n;
+         ++t)
+        d_tags.push_back(t->second);
     std::string why;
     if (!d_publisher.publish_in_place(first, n, d_tags, why))
         fail(why, false);

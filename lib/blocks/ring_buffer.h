@@ -109,8 +109,8 @@
  *
  * Hot path. space_available() and post_work() in the upstream block's
  *   thread, the sink's work() in its own: no allocation (the tag vector
- *   keeps its capacity), no lock beyond the buffer mutex GNU Radio takes
- *   around every call anyway, one load of a cached floor per call.
+ *   keeps its capacity), no lock beyond the buffer mutex GNU Radio holds
+ *   around space_available(), one load of a cached floor per call.
  */
 #ifndef INCLUDED_DOPPLER_RING_BUFFER_H
 #define INCLUDED_DOPPLER_RING_BUFFER_H
