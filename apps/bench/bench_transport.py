@@ -6,7 +6,8 @@
       ... --mode rate [--rates 10e6,50e6,100e6] [--seconds 5]      fixed radio rates
       ... --direction source [--mode max|rate]                    producer process -> flowgraph
 
-Sink direction: null_source -> head(N) -> transport -> a consumer process.
+Sink direction: null_source -> transport -> a consumer process, which stops
+once it has N samples (--samples); the flowgraph is then stopped.
   flowgraph alone    null_sink in place of the transport, no consumer: the
                      reference, what the flowgraph itself costs
   doppler zero-copy  buffer_sink(policy="block"): head writes into the ring
@@ -19,31 +20,35 @@ arrives (one push_sink work() call; the output gives their sizes).
 
 Source direction: a producer process writes the same precomputed --block
 array again and again (no generation cost); the flowgraph is source ->
-head(N) -> null_sink with doppler.buffer_source, zeromq.pull_source (pyzmq
+null_sink, stopped once null_sink has N, with doppler.buffer_source,
+zeromq.pull_source (pyzmq
 PUSH, send(copy=False)) or zeromq.sub_source (pyzmq XPUB: a PUB that also
 reports the subscription, so the producer starts only once the subscriber
 is there). PUB drops what does not fit its queue (high-water mark, 1000
 messages) when the subscriber falls behind: the flowgraph is stopped --grace
 s after the producer's last send and the rest counts as lost. Reference:
-null_source -> head -> null_sink.
+null_source -> null_sink, stopped once it has N.
 
 Taking GNU Radio's own hand-offs out: each block runs in a thread of its own
-and every hand-off costs a wake-up and buffer bookkeeping per work() call;
-with default buffers that cost caps the rate and hides the transport. Here
-the source (and throttle) and head get set_min_output_buffer(--buffer,
+and every hand-off costs a wake-up and buffer bookkeeping per work() call.
+A head block is such a hand-off, and the worst one: head and its source wake
+each other for every few thousand samples whatever the buffer sizes (on a
+2-core VM: about 1600 futex calls per 10^6 samples, and a ceiling near 300
+Msps for every transport). So no head: the receiving side counts N and the
+run is stopped there; what streams is the source straight into the
+transport. The source (and throttle) get set_min_output_buffer(--buffer,
 default the ring capacity, 1 Mi samples) in every way, so a call moves up to
 hundreds of thousands of samples; that flowgraph part is the same in every
-way and measured alone in the reference row, so what a transport adds is
-the difference. (The zero-copy sink makes the ring head's output buffer, so
-the ring must hold all of it: --buffer <= --capacity.) Every role is a
-process started before the clock (ready handshake, ZeroMQ peers connected),
-so imports and start-up never count.
+way and measured alone in the reference row. (The zero-copy sink makes the
+ring the source's output buffer, so the ring must hold all of it: --buffer
+<= --capacity.) Every role is a process started before the clock (ready
+handshake, ZeroMQ peers connected), so imports and start-up never count.
 
 --mode max: figures per way (and view) over --repeat runs, interleaved (run
 i of every way and view back to back, so load elsewhere hits all alike):
-  Msps        samples received / (tb.start() to the last sample consumed;
-              source direction: first write to the flowgraph's end, or to
-              the probe's last arrival (below) if it had to be stopped):
+  Msps        samples received / (tb.start() to the N-th sample consumed;
+              source direction: first write to the probe's sight of the N-th
+              (below), or of its last arrival if it had to be stopped):
               median and spread (min..max). The processes share
               CLOCK_MONOTONIC.
   CPU fg, CPU cons / CPU prod   CPU seconds (user + sys, every thread:
@@ -72,7 +77,8 @@ flowgraph has the throttle. Per rate and way:
               producer's first write. Source direction: a probe thread in the
               flowgraph process reads null_sink's count every 5 ms (in every
               way, both modes), so lateness there is over-estimated by up to
-              5 ms.
+              5 ms; the same probe stops a run once null_sink has N samples
+              (reference rows and source direction).
   max late    the latest view of any run (ms).
   lost        N - received, summed over the runs.
 Roles run as child processes of this script (--role); a run that misses its
@@ -154,11 +160,13 @@ class Commands:
 
 
 class Probe(threading.Thread):
-    """When samples reached a block: its count, looked at every PROBE_PERIOD."""
+    """When samples reached a block: its count, looked at every PROBE_PERIOD;
+    once it reaches `target`, the flowgraph is stopped (the run's end)."""
 
-    def __init__(self, block):
+    def __init__(self, block, target, tb):
         super().__init__(daemon=True)
-        self.block, self.halted, self.times, self.ends = block, threading.Event(), [], []
+        self.block, self.target, self.tb = block, target, tb
+        self.halted, self.times, self.ends = threading.Event(), [], []
         self.start()
 
     def run(self):
@@ -170,6 +178,9 @@ class Probe(threading.Thread):
                 self.times.append(time.monotonic())
                 self.ends.append(n)
                 last = n
+            if n >= self.target:
+                self.tb.stop()
+                return
 
 
 def role_flowgraph(args, cmd):
@@ -188,7 +199,6 @@ def role_flowgraph(args, cmd):
         throttle = blocks.throttle(ITEM, args.rate, True)
         throttle.set_max_noutput_items(8192)  # radio-sized packets on schedule, not bursts of --buffer
         chain.append(throttle)
-    chain.append(blocks.head(ITEM, args.samples))
     for block in chain:
         block.set_min_output_buffer(args.buffer)
     if args.direction == "sink" and way in ("zc", "copy"):
@@ -209,7 +219,9 @@ def role_flowgraph(args, cmd):
     c0, t0 = cpu_seconds(), time.monotonic()
     tb.start()
     say(f"started {t0!r}")
-    probe = Probe(end) if args.direction == "source" else None
+    # The receiving side stops the run at N: null_sink through the probe, a
+    # consumer process through the driver's "stop".
+    probe = Probe(end, args.samples, tb) if args.direction == "source" or way == "alone" else None
     tb.wait()
     t_end = time.monotonic()
     if probe:
@@ -221,7 +233,8 @@ def role_flowgraph(args, cmd):
     if args.direction == "sink" and way in ("zc", "copy"):
         out["zero_copy"] = end.zero_copy()
     if probe:
-        out["t_last"] = probe.times[-1] if probe.times else t_end
+        out["t_last"] = out["t_end"] = probe.times[-1] if probe.times else t_end
+        out["received"] = probe.ends[-1] if probe.ends else 0  # what the probe saw then
     if probe and args.mode == "rate":
         out.update(lateness(probe.ends, probe.times, float(cmd.wait("t0")), args.rate, args.late_ms / 1e3))
     cmd.report(**out)
@@ -284,7 +297,8 @@ def role_consumer(args, cmd):
         say("ready")
         c0, size, last = cpu_seconds(), args.view, False
         with buf:
-            while not last:
+            while not last and n < args.samples:
+                size = min(size, args.samples - n)
                 try:
                     view = buf.wait(size)
                 except EOFError:  # the flowgraph ended its stream: its rest (fewer than size), then done
@@ -300,7 +314,7 @@ def role_consumer(args, cmd):
                 if rec:
                     ends.append(n)
     t_end, cpu = time.monotonic(), cpu_seconds() - c0
-    if not rec and n != args.samples:
+    if not rec and n < args.samples:
         sys.exit(f"consumer: received {n:,} samples, not {args.samples:,}")
     out = {"t_end": t_end, "cpu": cpu, "received": n, "sum": acc, "msgs": msgs, "biggest": biggest}
     if rec:
@@ -439,12 +453,13 @@ def run_once(args, way, view, rate, n):
             if peer:
                 peer.send(f"t0 {t0!r}")
                 p = peer.result(deadline)
+                fg.send("stop")
             fg.send("end")
             f = fg.result(deadline)
             got, t_end = (p or f)["received"], (p or f)["t_end"]
             if f.get("zero_copy", way == "zc") != (way == "zc"):
                 raise Failed(f"the sink ran the {'zero-copy' if f['zero_copy'] else 'copy'} path")
-            if args.mode == "max" and got != n:
+            if args.mode == "max" and got < n:
                 raise Failed(f"received {got:,} of {n:,} samples")
         else:
             p, start = None, t0
@@ -483,7 +498,7 @@ def run_once(args, way, view, rate, n):
     lat = p if (args.direction == "sink" and p) else f
     scale = 1e9 / n if args.mode == "max" else rate / n  # per 10^9 samples, or per second of signal
     return {"msps": got / (t_end - t0) / 1e6, "cpu_fg": f["cpu"] * scale, "cpu_peer": p["cpu"] * scale if p else 0.0,
-            "lost": n - got, "late": lat.get("late"), "max_late": lat.get("max_late"),
+            "lost": max(0, n - got), "late": lat.get("late"), "max_late": lat.get("max_late"),
             "msgs": (p or {}).get("msgs", 0), "biggest": (p or {}).get("biggest", 0), "received": got}
 
 
