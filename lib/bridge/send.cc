@@ -109,11 +109,12 @@ public:
                                 "(without --wait, send waits for it)");
             log_.info("waiting for ring '%s' to appear", o_.ring.c_str());
             try {
+                const auto stop = [] { return stop_requested(); };
                 seg = segment::attach(o_.ring,
                                       sample_type(0),
                                       o_.wait_ns < 0 ? INT64_MAX : o_.wait_ns,
                                       false,
-                                      [] { return stop_requested(); });
+                                      stop);
             } catch (const error& e2) {
                 if (e2.code().value() == EINTR)
                     return 0;
