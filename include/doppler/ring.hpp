@@ -190,15 +190,14 @@ public:
             new ring(segment::open_named(sample_traits<T>::type, name, capacity, who)));
     }
     /// Attach to a named ring created elsewhere (checks type, size, owner).
-    /// See segment::attach for the timeout and `interrupted`.
-    [[nodiscard]] static std::unique_ptr<ring>
-    attach(const std::string& name,
-           int64_t timeout_ns = -1,
-           bool allow_foreign = false,
-           const std::function<bool()>& interrupted = {})
+    /// See segment::attach for the timeout and `stop`.
+    [[nodiscard]] static std::unique_ptr<ring> attach(const std::string& name,
+                                                      int64_t timeout_ns = -1,
+                                                      bool allow_foreign = false,
+                                                      interrupt stop = {})
     {
         return std::unique_ptr<ring>(new ring(segment::attach(
-            name, sample_traits<T>::type, timeout_ns, allow_foreign, interrupted)));
+            name, sample_traits<T>::type, timeout_ns, allow_foreign, stop)));
     }
     explicit ring(std::shared_ptr<segment> seg)
         : handle(std::move(seg))
@@ -394,14 +393,17 @@ public:
     /// how many were written and published, all n on status::ok.
     /// status::broken if the slowest tethered reader died and no handle
     /// took its place in time; status::corrupt if a reader index is
-    /// impossible (corruption() says how). Tags go with the chunk that holds
-    /// their sample.
+    /// impossible (corruption() says how); status::end_of_stream if this
+    /// handle's stream was closed (a close another handle asked for ends a
+    /// wait for room at once); status::interrupted if `stop` said so while
+    /// it waited for room. Tags go with the chunk that holds their sample.
     [[nodiscard]] status write_blocking(const T* src,
                                         uint64_t n,
                                         int64_t timeout_ns = -1,
                                         uint64_t* done = nullptr,
                                         const tag_in* tags = nullptr,
-                                        size_t ntags = 0) noexcept
+                                        size_t ntags = 0,
+                                        interrupt stop = {}) noexcept
     {
         const int64_t deadline = timeout_ns < 0 ? -1 : detail::now_ns() + timeout_ns;
         status s = !tags_fit(n, tags, ntags) ? status::invalid : status::ok;
@@ -419,10 +421,10 @@ public:
                     s = status::timeout;
                     break;
                 }
-                s = wait_space(1,
-                               deadline < 0
-                                   ? -1
-                                   : std::max<int64_t>(0, deadline - detail::now_ns()));
+                s = wait_space(
+                    1,
+                    deadline < 0 ? -1 : std::max<int64_t>(0, deadline - detail::now_ns()),
+                    stop);
                 waited = true;
                 continue;
             }
@@ -455,9 +457,13 @@ public:
         return s;
     }
     /// Wait until at least n samples of space are free (n <= capacity).
-    /// status::end_of_stream if this handle closed its stream: that is final;
-    /// status::corrupt if a reader index is impossible.
-    [[nodiscard]] status wait_space(uint64_t n, int64_t timeout_ns = -1) noexcept
+    /// status::end_of_stream if this handle closed its stream, or another
+    /// handle asked for its end meanwhile: that is final; status::corrupt if
+    /// a reader index is impossible; status::interrupted if `stop` said so
+    /// (asked before the first park and at least every interrupt_check_ns
+    /// while parked).
+    [[nodiscard]] status
+    wait_space(uint64_t n, int64_t timeout_ns = -1, interrupt stop = {}) noexcept
     {
         if (n > cap_)
             return status::invalid;
@@ -479,11 +485,14 @@ public:
                                                timeout_ns,
                                                r_cache_,
                                                dead_since_,
-                                               waiting(true));
+                                               started_,
+                                               waiting(true, stop));
         if (s == status::corrupt) {
             r_corrupt_ = true;
             r_bad_ = r_cache_;
         }
+        if (s == status::end_of_stream)
+            (void)is_closed_for_writes(); // ends the stream, as a write would
         return s;
     }
     /// End this handle's stream: readers drain what remains, then get
@@ -540,12 +549,15 @@ public:
     /// serves what is left if n fits in it, else moves on to the next stream,
     /// dropping what was left (so `on end of stream: continue` loops work, and
     /// so does draining with wait(available()) then one more end of stream).
-    [[nodiscard]] view wait(uint64_t n, int64_t timeout_ns = -1) noexcept
+    /// `stop` (if given) is asked before the first park and at least every
+    /// interrupt_check_ns while parked: status::interrupted when it says so.
+    [[nodiscard]] view
+    wait(uint64_t n, int64_t timeout_ns = -1, interrupt stop = {}) noexcept
     {
         const view v = poll(n);
         if (v.why != status::timeout)
             return v;
-        return wait_slow(n, timeout_ns);
+        return wait_slow(n, timeout_ns, stop);
     }
     /// wait() without waiting (no spin, no park): the n samples if they are
     /// readable now; status::timeout if not yet (even at the end of a stream:
@@ -739,7 +751,7 @@ private:
     view poll_slow(uint64_t n) noexcept;
     int64_t consume_slow(uint64_t n) noexcept;
     void refresh(uint64_t n) noexcept;
-    view wait_slow(uint64_t n, int64_t timeout_ns) noexcept;
+    view wait_slow(uint64_t n, int64_t timeout_ns, interrupt stop) noexcept;
     void next_stream() noexcept;
     void learn_stream() noexcept;
     void skip_lapped(uint64_t w) noexcept;

@@ -85,17 +85,16 @@ public:
     /// it does not).
     /// expect == 0 accepts any type (a ring of another type is EPROTOTYPE, with
     /// the message for `who`); allow_foreign accepts another uid's ring.
-    /// `interrupted`, if given, is called between attempts (about every 5 ms)
-    /// while the ring is missing or still being set up; when it returns true
-    /// the wait ends with error(EINTR). Bindings use it to stay interruptible
-    /// (Ctrl-C) without a wait loop of their own.
-    [[nodiscard]] static std::shared_ptr<segment>
-    attach(const std::string& name,
-           sample_type expect,
-           int64_t timeout_ns = -1,
-           bool allow_foreign = false,
-           const std::function<bool()>& interrupted = {},
-           audience who = audience::api);
+    /// `stop`, if given, is asked between attempts (about every 5 ms) while
+    /// the ring is missing or still being set up; when it says stop the wait
+    /// ends with error(EINTR). Adapters pass theirs (Ctrl-C, a stop flag)
+    /// instead of waiting in a loop of their own.
+    [[nodiscard]] static std::shared_ptr<segment> attach(const std::string& name,
+                                                         sample_type expect,
+                                                         int64_t timeout_ns = -1,
+                                                         bool allow_foreign = false,
+                                                         interrupt stop = {},
+                                                         audience who = audience::api);
     /// Attach if it exists, else create (handles a peer creating it between the
     /// two). A ring of another type is EPROTOTYPE with the message for `who`.
     [[nodiscard]] static std::shared_ptr<segment>
@@ -396,11 +395,16 @@ struct wait_opts {
     /// The side's spin budget before a park (pauses), which the park adapts
     /// (wait.cc); nullptr: a fixed short spin.
     uint32_t* spin = nullptr;
+    /// The caller's interrupt: asked before the first park (or, polling,
+    /// every interrupt_check_ns) and after every park slice, which it
+    /// shortens to interrupt_check_ns; says stop: status::interrupted.
+    interrupt stop;
 };
 
 /// Slow path of a reader's wait(): spin, then park until write_idx >= need,
 /// the end of stream `s` (closed, or a newer stream started), a dead
-/// producer of the open current stream (status::broken), or the timeout.
+/// producer of the open current stream (status::broken), the timeout, or
+/// how.stop (status::interrupted).
 /// `own` is the reader's position: a write index behind it (or, for a
 /// tethered reader, more than `cap` ahead of it) is status::corrupt at once.
 status reader_park(control* c,
@@ -413,7 +417,9 @@ status reader_park(control* c,
                    int64_t timeout_ns,
                    wait_opts how = {}) noexcept;
 /// Slow path of a blocking write: park until the slowest tethered reader
-/// reaches `need` (read_seen: the minimum last seen). Frees the slots of
+/// reaches `need` (read_seen: the minimum last seen), the timeout, how.stop
+/// (status::interrupted), or, with `watch_close`, a close requested by
+/// another handle (status::end_of_stream). Frees the slots of
 /// tethered readers dead longer than their grace meanwhile. A tethered
 /// reader index ahead of `w`, or more than `capacity` behind it, is
 /// status::corrupt at once (read_seen is then that index).
@@ -424,6 +430,7 @@ status producer_park(control* c,
                      int64_t timeout_ns,
                      uint64_t& read_seen,
                      int64_t* dead_since,
+                     bool watch_close,
                      wait_opts how = {}) noexcept;
 /// What is wrong with the shared index a handle at `own` sees (`other`), for
 /// an error message: "read index 9000 is ahead of the write index 4096" and
@@ -544,12 +551,14 @@ protected:
     /// What release() does, called with the registry's lock held.
     virtual void release_held() noexcept = 0;
 
-    /// How the park functions wait for this handle, as producer or reader.
-    wait_opts waiting(bool producer) noexcept
+    /// How the park functions wait for this handle, as producer or reader,
+    /// and the caller's interrupt.
+    wait_opts waiting(bool producer, interrupt stop = {}) noexcept
     {
         return { barrier_,
                  get_wait_strategy() == wait_strategy::poll,
-                 producer ? &write_spin_ : &read_spin_ };
+                 producer ? &write_spin_ : &read_spin_,
+                 stop };
     }
 
     std::shared_ptr<segment> seg_;

@@ -8,9 +8,11 @@
 #include <complex>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <type_traits>
 
 namespace doppler {
 
@@ -98,9 +100,65 @@ enum class status : int {
     busy, ///< the role is held by another live handle (EBUSY)
     corrupt, ///< a shared index is impossible from this side (EBADMSG): the read
              ///< index is ahead of the write index, or the fill is beyond capacity
+    interrupted, ///< the caller's interrupt said stop before it was done (EINTR)
 };
 const char* status_name(status s) noexcept;
 int status_errno(status s) noexcept;
+
+/// How often a wait that sleeps asks its interrupt, at the least: once
+/// before it first sleeps, then after every sleep of at most this long.
+constexpr int64_t interrupt_check_ns = 40'000'000;
+
+/// The caller's "stop waiting?", for a wait that may sleep long
+/// (ring<T>::wait, wait_space, write_blocking; segment::attach): asked
+/// before the wait first sleeps and at least every interrupt_check_ns while
+/// it does; true ends the wait with status::interrupted (attach:
+/// error(EINTR)). A wait that finds what it wants without sleeping never
+/// asks, so the hot path does not pay for it. Empty (the default): never
+/// asked, and a sleep lasts a whole park slice.
+///
+/// A function and its context: nothing is allocated and nothing locked to
+/// make or pass one. It runs in the waiting thread, must not throw, and
+/// refers to the callable it was made from, which must outlive it; hence
+/// it is made from a named callable only (a temporary would be gone before
+/// the wait asks it):
+///
+///     auto stop = [&] { return stop_flag.load(std::memory_order_relaxed); };
+///     auto v = r.wait(n, timeout_ns, stop);
+class interrupt
+{
+public:
+    interrupt() noexcept = default;
+    interrupt(bool (*fn)(void*) noexcept, void* context) noexcept : fn_(fn), ctx_(context)
+    {
+    }
+    /// Asks f() (any callable returning something convertible to bool).
+    template <class F,
+              class = std::enable_if_t<!std::is_same_v<std::remove_cv_t<F>, interrupt>>>
+    interrupt(F& f) noexcept
+        : fn_(&call<F>)
+        , ctx_(const_cast<void*>(static_cast<const void*>(std::addressof(f))))
+    {
+    }
+    template <class F,
+              class = std::enable_if_t<!std::is_lvalue_reference_v<F> &&
+                                       !std::is_same_v<std::decay_t<F>, interrupt>>>
+    interrupt(F&&) = delete; // a temporary: gone before the wait would ask it
+
+    /// Something to ask.
+    explicit operator bool() const noexcept { return fn_ != nullptr; }
+    /// Stop waiting? (false when empty)
+    bool operator()() const noexcept { return fn_ != nullptr && fn_(ctx_); }
+
+private:
+    template <class F>
+    static bool call(void* f) noexcept
+    {
+        return bool((*static_cast<F*>(f))());
+    }
+    bool (*fn_)(void*) noexcept = nullptr;
+    void* ctx_ = nullptr;
+};
 
 /// Error thrown by creation / attach / role claims. `code()` carries errno
 /// (ENOENT, EACCES, EEXIST, ENOSPC, EINVAL, EBUSY, ...) or, for a ring of

@@ -4,6 +4,8 @@
  */
 #include "block_ring.h"
 
+#include <boost/thread/thread.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -60,6 +62,26 @@ ring_ref open_named(sample_type t, const std::string& name, uint64_t capacity)
     }
     return std::shared_ptr<dp::ring<dp::i16>>(
         dp::ring<dp::i16>::open(name, capacity, audience::block));
+}
+
+bool stop_requested() noexcept
+{
+    return boost::this_thread::interruption_requested();
+}
+
+dp::interrupt on_stop() noexcept
+{
+    return dp::interrupt([](void*) noexcept { return stop_requested(); }, nullptr);
+}
+
+int64_t stall_watch::wait_ns() noexcept
+{
+    const int64_t now = dp::detail::now_ns();
+    if (d_since == 0)
+        d_since = now;
+    if (d_told)
+        return -1;
+    return std::max<int64_t>(0, d_after - (now - d_since));
 }
 
 bool stall_watch::waited() noexcept

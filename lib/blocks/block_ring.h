@@ -17,9 +17,14 @@ namespace gr {
 namespace doppler {
 namespace detail {
 
-/// Longest single wait inside work(): after it, work() returns so the
-/// scheduler can notice a stop (its threads are interrupted between calls).
-constexpr int64_t work_slice_ns = 100 * 1000 * 1000;
+/// The block's thread was asked to stop: tb.stop() (and a reconfiguration
+/// by lock()/unlock()) interrupts the threads of its blocks, which are
+/// boost threads. A wait on the ring inside work() or a buffer callback
+/// passes this (or more) as its interrupt (dp::interrupt): the ring asks it
+/// while it sleeps, so the wait ends within interrupt_check_ns of a stop.
+bool stop_requested() noexcept;
+/// stop_requested() as a wait's interrupt.
+dp::interrupt on_stop() noexcept;
 
 /// "f32" / "f64" / "i16" -> sample type; std::invalid_argument otherwise.
 /// Also rejects sc16 with a type other than "i16".
@@ -61,13 +66,17 @@ constexpr int64_t stall_report_ns = 2'000'000'000;
 /// waits for (a producer that has not started, or a mistyped ring name).
 constexpr int64_t idle_report_ns = 5'000'000'000;
 
-/// A block waiting on its ring says so once per wait: waited() after each
-/// wait that ran out (true when the report is due: `after_ns` without
-/// progress, not said yet), progress() when the wait ended.
+/// A block waiting on its ring says so once per wait: wait_ns() is the
+/// timeout of each wait on the ring (the time left until the report is
+/// due, counted from the first wait without progress; -1, no timeout, once
+/// it was said), waited() after each wait that ran out (true when the report
+/// is due: `after_ns` without progress, not said yet), progress() when the
+/// wait ended.
 class stall_watch
 {
 public:
     explicit stall_watch(int64_t after_ns) : d_after(after_ns) { }
+    int64_t wait_ns() noexcept;
     bool waited() noexcept;
     void progress() noexcept
     {

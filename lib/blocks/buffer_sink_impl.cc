@@ -138,13 +138,14 @@ int buffer_sink_impl::push(dp::ring<T>& r, const void* in, uint64_t n)
     }
     if (d_block) {
         if (free == 0) {
-            // Full: wait one slice for room, then return (0 items) so the
-            // scheduler can notice a stop; it calls again. Room for one
-            // sample is enough: waiting for the whole chunk could starve a
-            // consumer that waits for more than capacity - chunk samples.
-            // Timeout (no consumer yet) and broken (the consumer died; a new
-            // one may attach and continue) both mean: keep waiting.
-            const status s = r.wait_space(1, detail::work_slice_ns);
+            // Full: wait for room until the flowgraph stops or the stall is
+            // to be reported, then return (0 items): GNU Radio calls again.
+            // Room for one sample is enough: waiting for the whole chunk
+            // could starve a consumer that waits for more than capacity -
+            // chunk samples. Timeout (no consumer yet) and broken (the
+            // consumer died; a new one may attach and continue) both mean:
+            // keep waiting.
+            const status s = r.wait_space(1, d_stall.wait_ns(), detail::on_stop());
             if (s == status::corrupt) {
                 d_logger->error("{}; ending", r.corruption());
                 return WORK_DONE;

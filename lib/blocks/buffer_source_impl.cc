@@ -164,14 +164,20 @@ int buffer_source_impl::pull(dp::ring<T>& r, void* out, uint64_t n)
 {
     uint64_t available = r.poll_available();
     if (available == 0) {
-        // Empty: wait one slice for a sample, then return so the scheduler
-        // can notice a stop (0 items: it calls again at once).
-        const auto v = r.wait(1, detail::work_slice_ns);
-        if (v.why != status::timeout)
+        // Empty: wait for a sample until the flowgraph stops, nothing reads
+        // this block any more (work() then ends it), or the idle ring is to
+        // be reported; then return (0 items: GNU Radio calls again).
+        const auto stop = [this] {
+            return detail::stop_requested() || downstream_done();
+        };
+        const auto v = r.wait(1, d_idle.wait_ns(), stop);
+        if (v.why != status::timeout && v.why != status::interrupted)
             d_idle.progress();
         switch (v.why) {
         case status::ok:
             break;
+        case status::interrupted:
+            return 0;
         case status::timeout:
             // The producer has not started, or the Ring Name differs from
             // the one it writes: say which, once, after a while.
@@ -281,8 +287,8 @@ int buffer_source_impl::work(int noutput_items,
     void* out = output_items[0];
     const int n = std::visit(
         [&](const auto& r) { return pull(*r, out, uint64_t(noutput_items)); }, d_ring);
-    // Without output (pull waited at most one work_slice_ns for a sample),
-    // see whether anything still reads this block. The scheduler ends a
+    // Without output (pull's wait ends when the downstream is done), see
+    // whether anything still reads this block. The scheduler ends a
     // source whose downstream is done only once its output buffer is full,
     // and a source with nothing to read never fills it: without this, a
     // flowgraph whose Head has its items would run until samples come.

@@ -145,7 +145,8 @@ bool ring_buffer::output_blkd_cb_ready(int)
 bool ring_buffer::output_blocked_callback(int output_multiple, bool force)
 {
     // force: the upstream block's work() produced nothing; not a wait for room.
-    if (force || !d_attached.load(std::memory_order_relaxed) || d_failed || d_done)
+    if (force || !d_attached.load(std::memory_order_relaxed) ||
+        d_detaching.load(std::memory_order_acquire) || d_failed || d_done)
         return false;
     // Items the sink has not published yet: its next work() wakes the
     // upstream block (READY_NO_OUTPUT notifies upstream), and a reader may
@@ -159,8 +160,13 @@ bool ring_buffer::output_blocked_callback(int output_multiple, bool force)
     if (const gr::block_sptr up = link())
         need = std::max(need, up->min_noutput_items());
     const uint64_t n = std::min<uint64_t>(uint64_t(need), d_cap);
+    // Until there is room, the flowgraph stops, the sink stops (detach()
+    // waits for this callback), or the stall is to be reported.
+    const auto stop = [this] {
+        return stop_requested() || d_detaching.load(std::memory_order_acquire);
+    };
     const status s = std::visit(
-        [&](const auto& r) { return r->wait_space(n, work_slice_ns); }, d_ring);
+        [&](const auto& r) { return r->wait_space(n, d_stall.wait_ns(), stop); }, d_ring);
     if (s == status::ok)
         d_stall.progress();
     else if ((s == status::timeout || s == status::broken) && d_stall.waited())
@@ -173,8 +179,9 @@ bool ring_buffer::output_blocked_callback(int output_multiple, bool force)
             },
             d_ring);
         return true;
-    case status::timeout: // no reader consumed within the slice
+    case status::timeout: // the stall was reported; wait on
     case status::broken: // a tethered reader died; a successor may come
+    case status::interrupted: // the flowgraph or the sink stops
         // Try again (the mutex is released in between), unless the
         // flowgraph is stopping: then the upstream block goes to its
         // interruptible wait for output space and ends there.
@@ -222,6 +229,8 @@ void ring_buffer::detach(int timeout_ms) noexcept
     // Runs in the sink's thread from stop(), possibly while an interruption
     // unwinds it: no interruption point may throw here.
     boost::this_thread::disable_interruption no_interruption;
+    // A callback waiting on the ring for room ends its wait now.
+    d_detaching.store(true, std::memory_order_release);
     try {
         gr::thread::scoped_lock lock(d_mutex);
         // No work() in progress on this buffer (the upstream block may still

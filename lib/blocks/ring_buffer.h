@@ -65,16 +65,16 @@
  *   publish it returns false: the upstream block waits for the sink's next
  *   work(), which wakes it as usual. Otherwise it waits on the ring for
  *   room (ring::wait_space: the ring's futex handshake, woken by the
- *   consuming reader) in slices of 100 ms and returns true ("try again",
- *   releasing the mutex in between) until there is room; it returns false
- *   once the thread is asked to stop (tb.stop(): boost interruption), so
- *   the upstream block reaches its interruptible wait and ends, with no ring
- *   reader at all too. The producer-side methods of the ring handle are thus
- *   used by two threads, never at once: the sink inside work(), the upstream
- *   block inside this callback, and GNU Radio's buffer mutex orders the two.
- *   A ring that is closed or corrupt while the upstream block waits ends
- *   the run: the buffer is marked done (both blocks then finish), the error
- *   is logged.
+ *   consuming reader, with the thread's stop request as its interrupt) and
+ *   returns true ("try again", releasing the mutex in between) once there
+ *   is room or a stall was reported; it returns false once the thread is
+ *   asked to stop (tb.stop(): boost interruption), so the upstream block
+ *   reaches its interruptible wait and ends, with no ring reader at all
+ *   too, and once the sink stops (detach()). The producer-side methods of the ring handle
+ * are thus used by two threads, never at once: the sink inside work(), the upstream block
+ * inside this callback, and GNU Radio's buffer mutex orders the two. A ring that is
+ * closed or corrupt while the upstream block waits ends the run: the buffer is marked
+ * done (both blocks then finish), the error is logged.
  *
  * Drop policy takes the copy path. The drop decision (a chunk that does not
  *   fit is refused whole and counted) can only be made once the chunk exists.
@@ -223,6 +223,7 @@ private:
     const uint64_t d_cap;
     const uint64_t d_ring_base; // ring index of the upstream block's item 0
     std::atomic<bool> d_attached { true };
+    std::atomic<bool> d_detaching { false }; // detach() began
     // Upstream block's thread only (space_available and the callback both
     // run there, under the buffer mutex).
     uint64_t d_floor; // tethered floor last loaded

@@ -266,6 +266,12 @@ connection_monitor::~connection_monitor()
         zmq_close(pair_);
 }
 
+bool connection_monitor::pending() const noexcept
+{
+    zmq_pollitem_t it = { pair_, 0, ZMQ_POLLIN, 0 };
+    return zmq_poll(&it, 1, 0) > 0;
+}
+
 bool connection_monitor::next(event& out)
 {
     // An event is two frames: u16 event, u32 value (the fd here); the

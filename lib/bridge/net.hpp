@@ -235,6 +235,8 @@ public:
     void* socket() const noexcept { return pair_; }
     /// The next event if one is waiting (no wait); updates connections().
     bool next(event& out);
+    /// An event is waiting (next() would return one).
+    bool pending() const noexcept;
     /// Connections up now.
     size_t connections() const noexcept { return up_.size(); }
 

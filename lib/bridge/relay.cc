@@ -17,8 +17,6 @@ namespace bridge {
 
 namespace {
 
-constexpr int64_t slice_ns = 100'000'000; // waits are cut into 100 ms slices
-
 unsigned long long ull(uint64_t v)
 {
     return static_cast<unsigned long long>(v);
@@ -66,13 +64,14 @@ public:
         r_.claim_reader(reader, tethered, grace_ns);
     }
 
-    result next(message_out& out, int64_t timeout_ns) override
+    result next(message_out& out, int64_t timeout_ns, interrupt stop) override
     {
         result res;
-        auto v = r_.wait(1, timeout_ns);
+        auto v = r_.wait(1, timeout_ns, stop);
         if (!v) {
             switch (v.why) {
             case status::timeout:
+            case status::interrupted:
                 return res;
             case status::end_of_stream:
             case status::broken:
@@ -530,15 +529,17 @@ private:
     }
 
     // Items [a, b) of the message and their tags (dec_ from index ti on,
-    // by offset), waiting for room in slices so that a stop request is seen.
+    // by offset), waiting for room until there is some or `interrupted`
+    // says stop (false).
     bool put(const uint8_t* items, uint64_t a, uint64_t b, size_t& ti)
     {
+        const auto stop = [this] { return interrupted_ && interrupted_(); };
         while (a < b) {
-            if (interrupted_ && interrupted_())
-                return false;
             uint64_t k = out_->space(b - a);
             if (k == 0) {
-                const status s = out_->wait_space(1, slice_ns);
+                const status s = out_->wait_space(1, -1, stop);
+                if (s == status::interrupted)
+                    return false;
                 if (s == status::corrupt)
                     throw error(EBADMSG,
                                 out_->corruption() +

@@ -77,12 +77,13 @@ public:
         uint64_t overwritten = 0; ///< samples overwritten while copied (untethered)
     };
     virtual ~outbound() = default;
-    /// Wait up to timeout_ns for samples or the end of the reader's stream and
-    /// put the message into out. Data messages hold what is readable now, up
-    /// to max_items; those samples are consumed before the message is sent
-    /// (a sender that dies never sends a sample twice). Throws doppler::error
-    /// if the ring is corrupt or the reader cannot be claimed.
-    virtual result next(message_out& out, int64_t timeout_ns) = 0;
+    /// Wait up to timeout_ns (or until `stop` says so: kind::idle) for
+    /// samples or the end of the reader's stream and put the message into
+    /// out. Data messages hold what is readable now, up to max_items; those
+    /// samples are consumed before the message is sent (a sender that dies
+    /// never sends a sample twice). Throws doppler::error if the ring is
+    /// corrupt or the reader cannot be claimed.
+    virtual result next(message_out& out, int64_t timeout_ns, interrupt stop = {}) = 0;
     /// A heartbeat message for the next sample's offset.
     virtual result heartbeat(message_out& out) = 0;
     virtual const counters& stats() const noexcept = 0;
@@ -125,7 +126,7 @@ public:
     /// logged and counted; a gap is tagged), writes its items and tags,
     /// waiting for room, and applies its seams. A refused message is logged,
     /// counted and skipped. Returns false if refused, or if `interrupted` said
-    /// stop before all its items were written.
+    /// stop while it waited for room (before all its items were written).
     virtual bool message(const uint8_t* p, size_t n) = 0;
     /// End the local stream now (a stream was being written): the sender
     /// went away or fell silent. `reason` completes "stream N ended (why): ".
@@ -150,8 +151,8 @@ public:
 /// The producer of the ring on `seg` (claimed now; error(EBUSY) naming the
 /// holder if another live handle produces) receiving format w. `pos` (may be
 /// null) keeps the position for a receiver started after this one;
-/// messages over max_message bytes are refused; `interrupted` is asked while
-/// waiting for room.
+/// messages over max_message bytes are refused; `interrupted` is the
+/// interrupt of its waits for room (asked while they sleep).
 std::unique_ptr<inbound> make_inbound(std::shared_ptr<segment> seg,
                                       wire_format w,
                                       uint64_t max_message,

@@ -4,8 +4,10 @@
  *
  * One thread. Each turn: the monitor's events (peers coming and going), a
  * message ZeroMQ did not take yet (PUSH at its high-water mark, or no peer),
- * a heartbeat when nothing was sent for a while, then up to 100 ms of waiting
- * for the ring. Samples are consumed from the ring when their message is
+ * a heartbeat when nothing was sent for a while, then a wait for the ring
+ * until the next heartbeat or status line is due; a stop request or a
+ * monitor event ends that wait at once (the ring asks the interrupt while it
+ * sleeps). Samples are consumed from the ring when their message is
  * built, before ZeroMQ takes it: a message waiting for a peer holds the
  * reader back (the ring fills, a tethered reader holds the producer), and a
  * sender that dies never sends a sample twice.
@@ -18,6 +20,7 @@
 
 #include <zmq.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -28,7 +31,6 @@ namespace bridge {
 
 namespace {
 
-constexpr int64_t slice_ns = 100'000'000;
 /// A heartbeat goes out when nothing was sent for this long.
 constexpr int64_t heartbeat_ns = 250'000'000;
 
@@ -59,8 +61,9 @@ public:
         full_ = false;
     }
     /// Hand the message to ZeroMQ, waiting up to timeout_ns for it to be
-    /// taken; false if it was not (no peer, high-water mark, a signal).
-    bool send(void* sock, int64_t timeout_ns)
+    /// taken (a wait a signal or an event on `events` ends early); false if
+    /// it was not (no peer, high-water mark, a signal).
+    bool send(void* sock, int64_t timeout_ns, void* events = nullptr)
     {
         for (;;) {
             if (zmq_msg_send(&m_, sock, ZMQ_DONTWAIT) >= 0) {
@@ -71,8 +74,9 @@ public:
                 throw error(zmq_errno(), "sending a message failed: " + zmq_why());
             if (timeout_ns <= 0 || stop_requested())
                 return false;
-            zmq_pollitem_t it = { sock, 0, ZMQ_POLLOUT, 0 };
-            zmq_poll(&it, 1, long(timeout_ns / 1'000'000));
+            zmq_pollitem_t it[2] = { { sock, 0, ZMQ_POLLOUT, 0 },
+                                     { events, 0, ZMQ_POLLIN, 0 } };
+            zmq_poll(it, events ? 2 : 1, long((timeout_ns + 999'999) / 1'000'000));
             timeout_ns = 0; // one more try after the wait
         }
     }
@@ -109,11 +113,12 @@ public:
                                 "(without --wait, send waits for it)");
             log_.info("waiting for ring '%s' to appear", o_.ring.c_str());
             try {
+                const auto stop = [] { return stop_requested(); };
                 seg = segment::attach(o_.ring,
                                       sample_type(0),
                                       o_.wait_ns < 0 ? INT64_MAX : o_.wait_ns,
                                       false,
-                                      [] { return stop_requested(); });
+                                      stop);
             } catch (const error& e2) {
                 if (e2.code().value() == EINTR)
                     return 0;
@@ -165,10 +170,13 @@ public:
                       bound_.c_str());
 
         zmq_out out;
-        int64_t last_sent = now_ns();
+        int64_t last_sent = now_ns(); // or a heartbeat last tried
         bool hello = false; // a peer came: greet it with a heartbeat
         last_status_ = now_ns();
         next_status_ = last_status_ + 1'000'000'000;
+        // The interrupt of the loop's waits: a stop, or a peer event to say.
+        const auto stop = [&mon] { return stop_requested() || mon.pending(); };
+        const auto until = [](int64_t t) { return std::max<int64_t>(0, t - now_ns()); };
         while (!stop_requested()) {
             connection_monitor::event ev;
             while (mon.next(ev)) {
@@ -202,7 +210,7 @@ public:
             }
             peers_ = mon.connections();
             if (out.full()) {
-                if (!out.send(sock.get(), slice_ns)) {
+                if (!out.send(sock.get(), until(next_status_), mon.socket())) {
                     tick();
                     continue;
                 }
@@ -211,12 +219,15 @@ public:
             if (hello || now_ns() - last_sent >= heartbeat_ns) {
                 hello = false;
                 pending_ = ob_->heartbeat(out);
-                if (out.send(sock.get(), 0))
+                if (out.send(sock.get(), 0)) {
                     sent(pending_, last_sent);
-                else
+                } else {
                     out.discard(); // no peer, or messages queued: no need
+                    last_sent = now_ns(); // tried: the next one in heartbeat_ns
+                }
             }
-            pending_ = ob_->next(out, slice_ns);
+            pending_ = ob_->next(
+                out, until(std::min(last_sent + heartbeat_ns, next_status_)), stop);
             if (pending_.what != outbound::kind::idle) {
                 if (pending_.what == outbound::kind::end)
                     log_.limited(

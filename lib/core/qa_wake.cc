@@ -533,6 +533,174 @@ BOOST_AUTO_TEST_CASE(a_polling_wait_ends_at_its_timeout_and_at_the_end_of_the_st
     BOOST_TEST(r.available() == 2u);
 }
 
+// ---------------------------------------------------------------------------
+// Interrupts: a waiting side stops when its caller says so (doppler::interrupt)
+// ---------------------------------------------------------------------------
+
+namespace {
+
+/// An interrupt that says stop once `stop` is set, counting how often it
+/// was asked.
+struct flag_interrupt {
+    std::atomic<bool> stop { false };
+    std::atomic<int> asked { 0 };
+    bool operator()() noexcept
+    {
+        asked.fetch_add(1, std::memory_order_relaxed);
+        return stop.load(std::memory_order_relaxed);
+    }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_parked_reader_stops_waiting_when_its_interrupt_says_so)
+{
+    ring<f32> r(1);
+    flag_interrupt flag;
+    status got = status::invalid;
+    std::atomic<int> tid { 0 };
+    std::thread consumer([&] {
+        tid = int(gettid());
+        got = r.wait(1, generous_ns, flag).why; // nothing is ever written
+    });
+    BOOST_REQUIRE(until_asleep(r.seg()->ctl()->readers[0].parked, tid));
+    BOOST_TEST(flag.asked.load() >= 1); // before it parked
+    flag.stop = true; // and nobody wakes it: the park asks again by itself
+    consumer.join();
+    BOOST_TEST(got == status::interrupted); // not the timeout, generous_ns away
+    BOOST_TEST(r.seg()->ctl()->readers[0].parked.load() == 0u);
+    BOOST_TEST(r.seg()->ctl()->parked_mask.load() == 0u);
+    // The reader is as it was: the next sample is its next window.
+    auto a = seq<f32>(0, 1);
+    BOOST_REQUIRE(r.write(a.data(), 1));
+    const auto v = r.wait(1, 0);
+    BOOST_REQUIRE(v);
+    BOOST_TEST(first_mismatch(v.data, 1, 0) == 1u);
+    BOOST_TEST(r.missed_wakes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_parked_producer_stops_waiting_when_its_interrupt_says_so)
+{
+    ring<f64> r(1);
+    auto a = seq<f64>(0, r.capacity() + 5);
+    BOOST_REQUIRE(r.write(a.data(), r.capacity())); // full; nobody consumes
+    flag_interrupt flag;
+    status got = status::invalid;
+    uint64_t done = 99;
+    std::atomic<int> tid { 0 };
+    std::thread producer([&] {
+        tid = int(gettid());
+        got = r.write_blocking(
+            a.data() + r.capacity(), 5, generous_ns, &done, nullptr, 0, flag);
+    });
+    BOOST_REQUIRE(until_asleep(r.seg()->ctl()->producer_parked, tid));
+    BOOST_TEST(flag.asked.load() >= 1);
+    flag.stop = true;
+    producer.join();
+    BOOST_TEST(got == status::interrupted);
+    BOOST_TEST(done == 0u);
+    BOOST_TEST(r.seg()->ctl()->producer_parked.load() == 0u);
+    // The producer goes on where it stopped.
+    BOOST_REQUIRE(r.wait(5, 0));
+    BOOST_REQUIRE(r.consume(5));
+    BOOST_TEST(r.write_blocking(a.data() + r.capacity(), 5, generous_ns) == status::ok);
+    BOOST_TEST(r.written() == r.capacity() + 5);
+    BOOST_TEST(r.missed_wakes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_wait_space_stops_waiting_when_its_interrupt_says_so)
+{
+    ring<f32> r(1);
+    auto a = seq<f32>(0, r.capacity());
+    BOOST_REQUIRE(r.write(a.data(), r.capacity()));
+    flag_interrupt flag;
+    status got = status::invalid;
+    std::atomic<int> tid { 0 };
+    std::thread producer([&] {
+        tid = int(gettid());
+        got = r.wait_space(1, generous_ns, flag);
+    });
+    BOOST_REQUIRE(until_asleep(r.seg()->ctl()->producer_parked, tid));
+    flag.stop = true;
+    producer.join();
+    BOOST_TEST(got == status::interrupted);
+}
+
+BOOST_AUTO_TEST_CASE(an_interrupt_that_already_says_stop_ends_a_wait_before_it_parks)
+{
+    ring<f32> r(1);
+    auto a = seq<f32>(0, r.capacity());
+    flag_interrupt flag;
+    flag.stop = true;
+    parks = 0;
+    detail::set_park_hook(count_park);
+    const auto v = r.wait(1, generous_ns, flag);
+    BOOST_REQUIRE(r.write(a.data(), r.capacity()));
+    uint64_t done = 99;
+    const status w = r.write_blocking(a.data(), 1, generous_ns, &done, nullptr, 0, flag);
+    detail::set_park_hook(nullptr);
+    BOOST_TEST(v.why == status::interrupted);
+    BOOST_TEST(w == status::interrupted);
+    BOOST_TEST(done == 0u);
+    BOOST_TEST(parks.load() == 0u); // neither side announced a park
+}
+
+BOOST_AUTO_TEST_CASE(a_wait_that_needs_no_park_never_asks_its_interrupt)
+{
+    ring<f32> r(1);
+    auto a = seq<f32>(0, 4);
+    BOOST_REQUIRE(r.write(a.data(), 2));
+    flag_interrupt flag;
+    flag.stop = true; // it would say stop, if asked
+    BOOST_TEST(r.wait(2, generous_ns, flag).why == status::ok);
+    BOOST_REQUIRE(r.consume(2));
+    BOOST_TEST(r.write_blocking(a.data(), 4, generous_ns, nullptr, nullptr, 0, flag) ==
+               status::ok);
+    BOOST_TEST(flag.asked.load() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_polling_side_stops_waiting_when_its_interrupt_says_so)
+{
+    ring<f32> r(1);
+    r.set_wait_strategy(wait_strategy::poll);
+    flag_interrupt flag;
+    status read = status::invalid;
+    std::thread consumer([&] { read = r.wait(1, generous_ns, flag).why; });
+    const int64_t end = detail::now_ns() + generous_ns;
+    while (flag.asked.load() == 0 && detail::now_ns() < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    flag.stop = true;
+    consumer.join();
+    BOOST_TEST(read == status::interrupted);
+    auto a = seq<f32>(0, r.capacity());
+    BOOST_REQUIRE(r.write(a.data(), r.capacity()));
+    BOOST_TEST(r.wait_space(1, generous_ns, flag) == status::interrupted);
+}
+
+BOOST_AUTO_TEST_CASE(a_close_asked_by_another_handle_ends_a_producer_s_wait_for_room)
+{
+    ring<f32> r(1);
+    auto a = seq<f32>(0, r.capacity() + 1);
+    BOOST_REQUIRE(r.write(a.data(), r.capacity())); // full; nobody consumes
+    status got = status::invalid;
+    std::atomic<int> tid { 0 };
+    std::thread producer([&] {
+        tid = int(gettid());
+        got = r.write_blocking(a.data() + r.capacity(), 1, generous_ns);
+    });
+    BOOST_REQUIRE(until_asleep(r.seg()->ctl()->producer_parked, tid));
+    ring<f32> other(r.seg());
+    other.close(); // not the producer: asks the producer to end its stream
+    producer.join();
+    BOOST_TEST(got == status::end_of_stream);
+    BOOST_TEST(r.closed());
+    BOOST_TEST(r.missed_wakes() == 0u); // the request woke it
+    // Its readers drain the stream and then see its end.
+    BOOST_REQUIRE(r.wait(r.capacity(), 0));
+    BOOST_REQUIRE(r.consume(r.capacity()));
+    BOOST_TEST(r.wait(1, generous_ns).why == status::end_of_stream);
+}
+
 BOOST_AUTO_TEST_CASE(the_c_abi_sets_and_reports_the_wait_strategy)
 {
     auto* b = dp_buffer_f32_create(1);

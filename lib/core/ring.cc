@@ -96,9 +96,12 @@ void ring<T>::close(stream_end why) noexcept
         why = stream_end::closed;
     if (!producing_ && !claim_producer()) {
         // Another live handle produces: ask it to end its stream (it does at
-        // its next write) and let waiting readers look.
+        // its next write, or now if it waits for room) and let waiting
+        // readers look.
         ctl_->closed.store(1, std::memory_order_seq_cst);
         detail::wake_readers(ctl_, ~0u, 0, true);
+        if (ctl_->producer_parked.load(std::memory_order_seq_cst) != 0)
+            detail::wake(ctl_->producer_parked);
         return;
     }
     if (closed_)
@@ -423,7 +426,8 @@ int64_t ring<T>::consume_slow(uint64_t n) noexcept
 }
 
 template <class T>
-typename ring<T>::view ring<T>::wait_slow(uint64_t n, int64_t timeout_ns) noexcept
+typename ring<T>::view
+ring<T>::wait_slow(uint64_t n, int64_t timeout_ns, interrupt stop) noexcept
 {
     const int64_t deadline = timeout_ns < 0 ? INT64_MAX : detail::now_ns() + timeout_ns;
     for (;;) {
@@ -441,7 +445,7 @@ typename ring<T>::view ring<T>::wait_slow(uint64_t n, int64_t timeout_ns) noexce
                                 cap_,
                                 tethered_,
                                 timeout_ns < 0 ? -1 : std::max<int64_t>(0, left),
-                                waiting(false));
+                                waiting(false, stop));
         refresh(n);
         if (w_corrupt_)
             return { nullptr, status::corrupt };
@@ -461,6 +465,8 @@ typename ring<T>::view ring<T>::wait_slow(uint64_t n, int64_t timeout_ns) noexce
         }
         if (end_ != stream_open && end_ - r_ < n && limit_ == end_)
             continue; // reported at the top
+        if (s == status::interrupted) // samples and stream ends come first
+            return { nullptr, status::interrupted };
         if (s == status::timeout || detail::now_ns() >= deadline)
             return { nullptr, status::timeout };
     }

@@ -547,7 +547,7 @@ std::shared_ptr<segment> segment::attach(const std::string& name,
                                          sample_type expect,
                                          int64_t timeout_ns,
                                          bool allow_foreign,
-                                         const std::function<bool()>& interrupted,
+                                         interrupt stop,
                                          audience who)
 {
     check_name(name);
@@ -610,7 +610,7 @@ std::shared_ptr<segment> segment::attach(const std::string& name,
                     throw;
             }
         }
-        if (interrupted && interrupted())
+        if (stop())
             throw error(EINTR, "attaching " + label + " was interrupted");
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }

@@ -54,6 +54,8 @@ const char* status_name(status s) noexcept
         return "role held by another handle";
     case status::corrupt:
         return "ring indices corrupt";
+    case status::interrupted:
+        return "interrupted";
     }
     return "unknown";
 }
@@ -75,6 +77,8 @@ int status_errno(status s) noexcept
         return EBUSY;
     case status::corrupt:
         return EBADMSG;
+    case status::interrupted:
+        return EINTR;
     }
     return EINVAL;
 }

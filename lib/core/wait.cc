@@ -11,6 +11,12 @@
  * waiter re-checks the peer's health and its own deadline, so a dead peer is
  * noticed and nothing sleeps forever on a wake that will never come.
  *
+ * The caller's interrupt (wait_opts::stop: Ctrl-C in Python, a block's stop,
+ * the bridge's stop flag) is asked here and nowhere else: before each park,
+ * after each slice (a slice is then at most interrupt_check_ns) and, when
+ * busy-polling, every interrupt_check_ns. A wait that does not park never
+ * asks it. Adapters wait once, with their interrupt, instead of in slices.
+ *
  * A park is: announce (the parked bit / word), run the test hook, issue the
  * process-wide barrier (membarrier handshake only), re-check the other
  * side's index, sleep. ring.hpp explains why that order and that barrier.
@@ -103,6 +109,16 @@ constexpr int64_t unfenced_slice_ns = 1000 * 1000;
 // How long a waiter whose slice ran out with its condition met waits for the
 // late wake before counting it as missed (note_if_missed).
 constexpr int64_t missed_wait_ns = 1000 * 1000 * 1000;
+
+/// The longest sleep of one park: a slice, shorter when the caller has an
+/// interrupt to be asked (at least every interrupt_check_ns), much shorter
+/// when the barrier failed and a wake may be missed.
+int64_t park_slice(const wait_opts& how, bool fenced) noexcept
+{
+    if (!fenced)
+        return unfenced_slice_ns;
+    return how.stop ? std::min(slice_ns, interrupt_check_ns) : slice_ns;
+}
 
 /// FUTEX_WAIT on `word` while it holds `expect`, for at most ns. True if the
 /// time ran out (no wake came).
@@ -281,6 +297,7 @@ status reader_park(control* c,
         // the producer's liveness) is looked at every poll_check pauses,
         // liveness once a slice as a parked reader would.
         int64_t next_look = now_ns() + slice_ns;
+        int64_t next_ask = now_ns() + interrupt_check_ns;
         for (uint32_t i = 1;; ++i) {
             const uint64_t w = c->write_idx.load(std::memory_order_acquire);
             if (!sane(w))
@@ -299,6 +316,11 @@ status reader_park(control* c,
                     if (dead())
                         return have() ? status::ok : status::broken;
                 }
+                if (how.stop && now >= next_ask) {
+                    next_ask = now + interrupt_check_ns;
+                    if (how.stop())
+                        return status::interrupted;
+                }
             }
             DOPPLER_PAUSE();
         }
@@ -314,7 +336,18 @@ status reader_park(control* c,
         return sane(c->write_idx.load(std::memory_order_acquire)) ? status::ok
                                                                   : status::corrupt;
     const int64_t parked_at = now_ns();
+    auto leave = [&] {
+        me.parked.store(0, std::memory_order_relaxed);
+        c->parked_mask.fetch_and(~bit, std::memory_order_relaxed);
+    };
     for (;;) {
+        // Before each park (the first, and after each slice): the caller's
+        // interrupt.
+        if (how.stop && how.stop()) {
+            leave();
+            adapt(budget, false);
+            return status::interrupted;
+        }
         me.wake_at.store(need, std::memory_order_relaxed);
         me.parked.store(1, std::memory_order_relaxed);
         // seq_cst: announce in the mask, then re-check (Dekker with the
@@ -327,10 +360,6 @@ status reader_park(control* c,
         const bool fenced = !how.barrier || process_barrier();
         const uint64_t seen = c->write_idx.load(std::memory_order_seq_cst);
         const bool ready = seen >= need;
-        auto leave = [&] {
-            me.parked.store(0, std::memory_order_relaxed);
-            c->parked_mask.fetch_and(~bit, std::memory_order_relaxed);
-        };
         if (!sane(seen)) {
             leave();
             return status::corrupt;
@@ -347,7 +376,7 @@ status reader_park(control* c,
             adapt(budget, false);
             return dead() ? status::broken : status::timeout;
         }
-        const int64_t slice = fenced ? slice_ns : unfenced_slice_ns;
+        const int64_t slice = park_slice(how, fenced);
         const bool expired = futex_wait(me.parked, 1, left < slice ? left : slice);
         if (have() || done() != status::ok) {
             // Satisfied without a wake (the slice ran out): the producer did
@@ -375,6 +404,7 @@ status producer_park(control* c,
                      int64_t timeout_ns,
                      uint64_t& read_seen,
                      int64_t* dead_since,
+                     bool watch_close,
                      wait_opts how) noexcept
 {
     bool corrupt = false;
@@ -405,21 +435,34 @@ status producer_park(control* c,
         }
         return false;
     };
+    // Another handle asked for the end of the stream this producer writes
+    // (close() by a non-producer): its writes end here, not at the next one.
+    auto close_asked = [&] {
+        return watch_close && c->closed.load(std::memory_order_seq_cst) != 0;
+    };
     const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
     if (how.poll) {
         // Busy-poll, as in reader_park: never announced, never asleep; the
         // slots of readers dead past their grace are freed once a slice.
         int64_t next_look = now_ns() + slice_ns;
+        int64_t next_ask = now_ns() + interrupt_check_ns;
         for (uint32_t i = 1;; ++i) {
             if (have())
                 return corrupt ? status::corrupt : status::ok;
             if (i % poll_check == 0) {
+                if (close_asked())
+                    return status::end_of_stream;
                 const int64_t now = now_ns();
                 if (now >= deadline)
                     return blocked_by_dead() ? status::broken : status::timeout;
                 if (now >= next_look) {
                     next_look = now + slice_ns;
                     reap_readers(c, dead_since);
+                }
+                if (how.stop && now >= next_ask) {
+                    next_ask = now + interrupt_check_ns;
+                    if (how.stop())
+                        return status::interrupted;
                 }
             }
             DOPPLER_PAUSE();
@@ -431,6 +474,13 @@ status producer_park(control* c,
         return corrupt ? status::corrupt : status::ok;
     const int64_t parked_at = now_ns();
     for (;;) {
+        // Before each park (the first, and after each slice): the caller's
+        // interrupt.
+        if (how.stop && how.stop()) {
+            c->producer_parked.store(0, std::memory_order_relaxed);
+            adapt(budget, false);
+            return status::interrupted;
+        }
         c->producer_wake_at.store(need, std::memory_order_relaxed);
         // seq_cst: announce, then re-check (Dekker with a reader's
         // store-read_idx-then-load-parked).
@@ -443,13 +493,20 @@ status producer_park(control* c,
             adapt(budget, now_ns() - parked_at < short_park_ns);
             return corrupt ? status::corrupt : status::ok;
         }
+        // After announcing: a close asked for before it is seen here, one
+        // asked for after it wakes this side (ring<T>::close).
+        if (close_asked()) {
+            c->producer_parked.store(0, std::memory_order_relaxed);
+            adapt(budget, false);
+            return status::end_of_stream;
+        }
         const int64_t left = deadline - now_ns();
         if (left <= 0) {
             c->producer_parked.store(0, std::memory_order_relaxed);
             adapt(budget, false);
             return blocked_by_dead() ? status::broken : status::timeout;
         }
-        const int64_t slice = fenced ? slice_ns : unfenced_slice_ns;
+        const int64_t slice = park_slice(how, fenced);
         const bool expired =
             futex_wait(c->producer_parked, 1, left < slice ? left : slice);
         if (have()) {

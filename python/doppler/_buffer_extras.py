@@ -13,11 +13,13 @@ and side, reader or producer, made on first use; the GIL is released while it
 waits), and the loop awaits that. Rings do not share workers: many rings can
 be awaited in one loop at once.
 
-Cancellation. The worker works in slices of at most ``_SLICE`` seconds and,
-before each (so before every write it makes), looks at a flag the awaiting
-coroutine sets when it is cancelled. The cancelled await itself completes
-only once the worker has stopped (within one slice): after it, nothing works
-on the buffer on the cancelled call's behalf, so the program may call
+Cancellation. The worker's call (``_wait_cancellable``,
+``_write_cancellable``: ``wait`` and a lossless ``write`` that also stop when
+told) looks at a flag the awaiting coroutine sets when it is cancelled
+whenever it looks for Ctrl-C: at least every 50 ms while it waits. The
+cancelled await itself completes
+only once the worker has stopped (within about 50 ms): after it, nothing
+works on the buffer on the cancelled call's behalf, so the program may call
 ``write`` or ``wait`` on it at once without two threads using one handle.
 Waiting never claims samples (only ``consume()`` releases them), so a
 cancelled ``wait_async`` leaves nothing half-done: the next wait returns the
@@ -49,9 +51,6 @@ sample index (the same count as ``read_index`` and ``written``), ``key`` a
 str, ``value`` the decoded value (None, bool, int, float, complex, str, bytes,
 tuple, list or dict). Immutable; compares equal to the plain tuple."""
 
-# Longest time the worker waits before looking at the cancel flag.
-_SLICE = 0.05
-
 # Forks into this process so far (0 in the process that imported the module,
 # counted up in every child): workers made under another count belong to an
 # ancestor and have no thread here.
@@ -74,7 +73,7 @@ class _Worker:
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"doppler-{role}")
         # The last job: until it is done (a call left over from a cancelled
-        # await may still run for one slice), new calls queue behind it
+        # await may still run for a moment), new calls queue behind it
         # instead of touching the ring from the loop's thread.
         self.last = None
 
@@ -136,7 +135,7 @@ async def _run(worker, cancelled, fn, *args):
 async def _ended(done):
     """Wait until the worker's job (`done`, its asyncio future) has ended,
     whatever it returns or raises and however often this task is cancelled
-    meanwhile (the job ends within one slice of the cancel flag being set)."""
+    meanwhile (the job ends within about 50 ms of the cancel flag being set)."""
     while not done.done():
         try:
             await asyncio.shield(done)
@@ -158,26 +157,20 @@ def _deadline(timeout):
 
 
 def _left(deadline):
-    return _SLICE if deadline is None else min(_SLICE, max(0.0, deadline - time.monotonic()))
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def _blocking_wait(buf, n, deadline, cancelled, st):
-    """Worker: wait(n) in slices until it returns, the deadline passes, or
-    the awaiting coroutine was cancelled."""
-    while True:
+    """Worker: wait(n) until it returns, the deadline passes, or the awaiting
+    coroutine was cancelled (None)."""
+    if cancelled.is_set():
+        return None
+    try:
+        return buf._wait_cancellable(n, _left(deadline), cancelled)
+    except (EOFError, BrokenPipeError) as e:
         if cancelled.is_set():
-            return None
-        try:
-            return buf.wait(n, timeout=_left(deadline))
-        except TimeoutError:
-            if cancelled.is_set():
-                return None
-            if deadline is not None and time.monotonic() >= deadline:
-                raise
-        except (EOFError, BrokenPipeError) as e:
-            if cancelled.is_set():
-                st.pending_end = e
-            raise
+            st.pending_end = e
+        raise
 
 
 async def wait_async(self, n, timeout=None):
@@ -204,25 +197,19 @@ wait (async or not) returns the same samples. Call consume() when done."""
 
 
 def _blocking_write(buf, arr, tags, start, deadline, cancelled):
-    """Worker: the rest of a lossless write, in slices, each begun only if
-    the await was not cancelled; how far it got is read from `written` (this
-    handle is the only producer)."""
+    """Worker: the rest of a lossless write, begun only if the await was not
+    cancelled, and stopped (False) when it is; how far the write tried in the
+    loop's thread got is read from `written` (this handle is the only
+    producer)."""
+    if cancelled.is_set():
+        return False
     if start is None:
         start = buf.written
-    while True:
-        if cancelled.is_set():
-            return False
-        done = buf.written - start
-        if done >= len(arr):
-            return True
-        rest = [(o - done, k, v) for (o, k, v) in tags if o >= done] if tags else None
-        try:
-            return buf.write(arr[done:], block=True, timeout=_left(deadline), tags=rest)
-        except (TimeoutError, BrokenPipeError):
-            # BrokenPipeError: the reader died; as with write(block=True),
-            # a successor may still attach before the deadline.
-            if deadline is not None and time.monotonic() >= deadline:
-                raise
+    done = buf.written - start
+    if done >= len(arr):
+        return True
+    rest = [(o - done, k, v) for (o, k, v) in tags if o >= done] if tags else None
+    return buf._write_cancellable(arr[done:], _left(deadline), rest, cancelled)
 
 
 async def write_async(self, arr, timeout=None, tags=None):

@@ -527,6 +527,19 @@ struct cls {
               fastcall(&fast<T>::consume),
               METH_FASTCALL | METH_KEYWORDS,
               doc<T>().consume.c_str() },
+            { "_wait_cancellable",
+              fastcall(&fast<T>::wait_cancellable),
+              METH_FASTCALL | METH_KEYWORDS,
+              "_wait_cancellable($self, n, timeout, cancelled)\n--\n\n"
+              "wait_async's worker: wait(n, timeout) that returns None once the "
+              "threading.Event\n`cancelled` is set." },
+            { "_write_cancellable",
+              fastcall(&fast<T>::write_cancellable),
+              METH_FASTCALL | METH_KEYWORDS,
+              "_write_cancellable($self, arr, timeout, tags, cancelled)\n--\n\n"
+              "write_async's worker: write(arr, block=True, timeout=timeout, "
+              "tags=tags) that\nreturns False once the threading.Event `cancelled` is "
+              "set." },
             { "attach",
               reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&attach)),
               METH_VARARGS | METH_KEYWORDS | METH_CLASS,

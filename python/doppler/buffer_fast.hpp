@@ -21,7 +21,11 @@
  * Why the GIL is released only when waiting. Releasing and re-taking it costs
  * more than a whole wait() whose data is already there, so the fast path
  * keeps it; only a real wait (and a blocking write that must wait for space)
- * drops it, in slices of at most 50 ms so Ctrl-C is seen between slices.
+ * drops it, and waits with an interrupt (look_due) that ends the ring's wait
+ * whenever Python is to be looked at (Ctrl-C, destroy(), a cancelled await),
+ * at least every interrupt_check_ns + interrupt_check_ns / 4 (50 ms). The
+ * look itself runs after the ring's wait has returned (released()), never
+ * inside it: see look_due.
  */
 #pragma once
 
@@ -30,8 +34,6 @@
 
 namespace doppler {
 namespace python {
-
-constexpr int64_t slice_ns = 50 * 1000 * 1000; // longest wait without checking signals
 
 /// Why a wait or a blocking write gave up, as the matching exception.
 template <class T>
@@ -102,29 +104,55 @@ template <class T>
     set_status(s, msg);
 }
 
-/// Runs attempt(slice_ns) with the GIL released, in slices of at most 50 ms,
-/// until it returns something final or the deadline passes. Between slices
-/// it runs Python's signal handlers, so Ctrl-C raises KeyboardInterrupt
-/// within a slice. A producer's `broken` (consumer dead) is final only at the
-/// deadline: another consumer may attach meanwhile. False: a handler raised,
-/// or another thread destroyed the buffer (ValueError).
+/// The interrupt a wait or a blocking write hands the ring (doppler::interrupt):
+/// it says stop once Python is to be looked at again, a quarter of
+/// interrupt_check_ns after the last look (the ring asks at least every
+/// interrupt_check_ns while parked, so a look is at most 50 ms away, and a
+/// wait that keeps being woken looks at most that often). It never takes
+/// the GIL itself: a thread taking it while the interpreter finalizes (a
+/// daemon thread still waiting at exit) is ended by pthread_exit, whose
+/// unwinding through the ring's noexcept wait would abort the process.
+struct look_due {
+    int64_t looked_ns = detail::now_ns(); // Python looks at signals between calls
+    bool operator()() const noexcept
+    {
+        return detail::now_ns() - looked_ns >= interrupt_check_ns / 4;
+    }
+};
+
+/// Runs attempt(due) (a wait or a blocking write of the ring, with `due` as
+/// its interrupt) with the GIL released, until it returns anything but
+/// status::interrupted (in `s`). Each time it was interrupted, it looks at
+/// Python with the GIL: the signal handlers (Ctrl-C raises
+/// KeyboardInterrupt), destroy() by another thread (ValueError), and for an
+/// asyncio worker (_wait_cancellable, _write_cancellable) the threading.Event
+/// `cancel` (then s stays status::interrupted). False: an exception is set.
 template <class T, class Attempt>
-bool sliced(PyObject* self, int64_t timeout_ns, bool producer, status& s, Attempt attempt)
+bool released(PyObject* self, PyObject* cancel, status& s, Attempt attempt)
 {
-    const int64_t deadline = timeout_ns < 0 ? INT64_MAX : detail::now_ns() + timeout_ns;
     for (;;) {
-        const int64_t left = deadline - detail::now_ns();
-        const bool last = left <= slice_ns;
-        const int64_t slice = last ? (left > 0 ? left : 0) : slice_ns;
+        const look_due due;
         Py_BEGIN_ALLOW_THREADS;
-        s = attempt(slice);
+        s = attempt(due);
         Py_END_ALLOW_THREADS;
-        const bool retry = s == status::timeout || (producer && s == status::broken);
-        if (!retry || last)
+        if (s != status::interrupted)
             return true;
         if (PyErr_CheckSignals() < 0 || !live<T>(self))
             return false;
+        if (cancel) {
+            PyObject* r = PyObject_CallMethod(cancel, "is_set", nullptr);
+            const int set = r ? PyObject_IsTrue(r) : -1;
+            Py_XDECREF(r);
+            if (set != 0)
+                return set > 0;
+        }
     }
+}
+
+/// The time left until `deadline` (INT64_MAX: none) as a timeout (-1: none).
+inline int64_t time_left(int64_t deadline) noexcept
+{
+    return deadline == INT64_MAX ? -1 : std::max<int64_t>(0, deadline - detail::now_ns());
 }
 
 template <class T>
@@ -146,8 +174,30 @@ struct fast {
         return write_array(self, a[0], block != 0, timeout_ns, a[3]);
     }
 
-    static PyObject* write_array(
-        PyObject* self, PyObject* obj, bool block, int64_t timeout_ns, PyObject* tag_arg)
+    /// _write_cancellable(arr, timeout, tags, cancelled) -> bool: a lossless
+    /// write for an asyncio worker, which also ends (False) once the
+    /// threading.Event `cancelled` is set; the samples copied before stay.
+    static PyObject* write_cancellable(PyObject* self,
+                                       PyObject* const* args,
+                                       Py_ssize_t nargs,
+                                       PyObject* kwnames)
+    {
+        static const char* const names[] = { "arr", "timeout", "tags", "cancelled" };
+        PyObject* a[4];
+        if (!parse_keywords("_write_cancellable", names, 4, args, nargs, kwnames, a))
+            return nullptr;
+        int64_t timeout_ns;
+        if (!timeout_arg(a[1], timeout_ns))
+            return nullptr;
+        return write_array(self, a[0], true, timeout_ns, a[2], a[3]);
+    }
+
+    static PyObject* write_array(PyObject* self,
+                                 PyObject* obj,
+                                 bool block,
+                                 int64_t timeout_ns,
+                                 PyObject* tag_arg,
+                                 PyObject* cancel = nullptr)
     {
         if (!live<T>(self)) // a destroyed buffer says so first, whatever the arguments
             return nullptr;
@@ -155,8 +205,10 @@ struct fast {
         if (n < 0)
             return nullptr;
         if (tag_arg && tag_arg != Py_None)
-            return write_tagged(self, obj, uint64_t(n), block, timeout_ns, tag_arg);
-        return write_contiguous(self, obj, uint64_t(n), block, timeout_ns, nullptr, 0);
+            return write_tagged(
+                self, obj, uint64_t(n), block, timeout_ns, tag_arg, cancel);
+        return write_contiguous(
+            self, obj, uint64_t(n), block, timeout_ns, nullptr, 0, cancel);
     }
 
     /// write() with tags=: encoded (and refused) before anything is written.
@@ -165,13 +217,14 @@ struct fast {
                                                 uint64_t n,
                                                 bool block,
                                                 int64_t timeout_ns,
-                                                PyObject* tag_arg)
+                                                PyObject* tag_arg,
+                                                PyObject* cancel)
     {
         encoded_tags tags;
         if (!tags_arg(tag_arg, n, tags))
             return nullptr;
         return write_contiguous(
-            self, obj, n, block, timeout_ns, tags.tags.data(), tags.tags.size());
+            self, obj, n, block, timeout_ns, tags.tags.data(), tags.tags.size(), cancel);
     }
 
     static PyObject* write_contiguous(PyObject* self,
@@ -180,7 +233,8 @@ struct fast {
                                       bool block,
                                       int64_t timeout_ns,
                                       const tag_in* tags,
-                                      size_t ntags)
+                                      size_t ntags,
+                                      PyObject* cancel)
     {
         // Non-contiguous input is copied once (documented); contiguous never
         // is. The copy of an ndarray subclass may run its hooks: before live().
@@ -192,7 +246,8 @@ struct fast {
                 return nullptr;
             arr = reinterpret_cast<PyArrayObject*>(copy);
         }
-        PyObject* result = write_samples(self, arr, n, block, timeout_ns, tags, ntags);
+        PyObject* result =
+            write_samples(self, arr, n, block, timeout_ns, tags, ntags, cancel);
         Py_XDECREF(copy);
         return result;
     }
@@ -203,7 +258,8 @@ struct fast {
                                    bool block,
                                    int64_t timeout_ns,
                                    const tag_in* tags,
-                                   size_t ntags)
+                                   size_t ntags,
+                                   PyObject* cancel)
     {
         buffer_object<T>* o = live<T>(self); // again: the copy may run Python code
         if (!o)
@@ -256,28 +312,37 @@ struct fast {
             set_busy(*hold, true);
             return nullptr;
         }
-        // Copy what fits as room appears (ring::write_blocking), slice by
-        // slice; a closed ring ends it with end_of_stream (ValueError).
-        // Each slice hands over the tags of what is left, re-based to its
-        // first sample.
+        // Copy what fits as room appears (ring::write_blocking); a closed
+        // ring ends it with end_of_stream (ValueError). KeyboardInterrupt,
+        // destroy() or a cancelled await end it too: the first `done`
+        // samples are in the ring. After each look at Python it goes on with
+        // the rest and its tags, re-based to its first sample.
+        const int64_t deadline =
+            timeout_ns < 0 ? INT64_MAX : detail::now_ns() + timeout_ns;
         uint64_t done = 0;
         size_t first_tag = 0;
         std::vector<tag_in> rest;
         status s;
-        if (!sliced<T>(self, timeout_ns, true, s, [&](int64_t slice) {
+        if (!released<T>(self, cancel, s, [&](const look_due& due) {
                 while (first_tag < ntags && tags[first_tag].offset < done)
                     ++first_tag;
                 rest.clear();
                 for (size_t i = first_tag; i < ntags; ++i)
                     rest.push_back({ tags[i].offset - done, tags[i].key, tags[i].value });
                 uint64_t k = 0;
-                const status st = hold->write_blocking(
-                    src + done, n - done, slice, &k, rest.data(), rest.size());
+                const status st = hold->write_blocking(src + done,
+                                                       n - done,
+                                                       time_left(deadline),
+                                                       &k,
+                                                       rest.data(),
+                                                       rest.size(),
+                                                       due);
                 done += k;
                 return st;
             }))
-            return nullptr; // KeyboardInterrupt or destroy(): the first `done`
-                            // samples are in the ring
+            return nullptr;
+        if (s == status::interrupted) // the await was cancelled
+            Py_RETURN_FALSE;
         if (s != status::ok) {
             set_wait_error(*hold, s, n - done, true);
             return nullptr;
@@ -298,7 +363,25 @@ struct fast {
         return wait_for(self, a[0], a[1]);
     }
 
-    static PyObject* wait_for(PyObject* self, PyObject* count, PyObject* timeout)
+    /// _wait_cancellable(n, timeout, cancelled) -> ndarray or None: wait() for
+    /// an asyncio worker, which also ends (None) once the threading.Event
+    /// `cancelled` is set.
+    static PyObject* wait_cancellable(PyObject* self,
+                                      PyObject* const* args,
+                                      Py_ssize_t nargs,
+                                      PyObject* kwnames)
+    {
+        static const char* const names[] = { "n", "timeout", "cancelled" };
+        PyObject* a[3];
+        if (!parse_keywords("_wait_cancellable", names, 3, args, nargs, kwnames, a))
+            return nullptr;
+        return wait_for(self, a[0], a[1], a[2]);
+    }
+
+    static PyObject* wait_for(PyObject* self,
+                              PyObject* count,
+                              PyObject* timeout,
+                              PyObject* cancel = nullptr)
     {
         if (!live<T>(self))
             return nullptr;
@@ -323,14 +406,18 @@ struct fast {
                 set_busy(*hold, false);
                 return nullptr;
             }
+            const int64_t deadline =
+                timeout_ns < 0 ? INT64_MAX : detail::now_ns() + timeout_ns;
             typename ring<T>::view v { nullptr, status::timeout };
             status s;
-            if (!sliced<T>(self, timeout_ns, false, s, [&](int64_t slice) {
-                    return (v = hold->wait(n, slice)).why;
+            if (!released<T>(self, cancel, s, [&](const look_due& due) {
+                    return (v = hold->wait(n, time_left(deadline), due)).why;
                 }))
-                return nullptr;
+                return nullptr; // KeyboardInterrupt or destroy(): nothing is claimed
             if (!v) {
-                set_wait_error(*hold, s, n, false);
+                if (v.why == status::interrupted) // the await was cancelled
+                    Py_RETURN_NONE;
+                set_wait_error(*hold, v.why, n, false);
                 return nullptr;
             }
             if (!(o = live<T>(self)))

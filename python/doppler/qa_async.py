@@ -132,7 +132,7 @@ def test_a_cancelled_write_async_keeps_what_it_copied_and_the_ring_stays_usable(
 
 
 # How long a cancelled await may take to complete: it waits for its worker,
-# which stops within a 50 ms slice; only a worker that never stops reaches it.
+# which stops within about 50 ms; only a worker that never stops reaches it.
 CANCEL_WITHIN = 10
 
 

@@ -623,7 +623,7 @@ class qa_buffer_source(gr_unittest.TestCase):
 
 
 # How long a flowgraph may take to end once it should: far more than the
-# 100 ms its source needs, so a loaded machine never fails it; only a hang does.
+# 40 ms its source needs, so a loaded machine never fails it; only a hang does.
 ENDS_WITHIN = 20
 
 GRC_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "grc"))
