@@ -478,10 +478,16 @@ public:
             return status::corrupt;
         if (free_cached() >= n)
             return status::ok;
+        // Parked, it is woken once an eighth of the ring is free (or n, if
+        // more), not at every consume: it then writes in large chunks
+        // instead of trading a wake-up for every small one. A reader that
+        // waits for more than the ring holds is never kept waiting by it
+        // (producer_park).
         const status s = detail::producer_park(ctl_,
                                                w_,
                                                cap_,
                                                w_ + n - cap_,
+                                               w_ + std::max(n, cap_ / 8) - cap_,
                                                timeout_ns,
                                                r_cache_,
                                                dead_since_,

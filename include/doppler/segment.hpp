@@ -417,7 +417,9 @@ status reader_park(control* c,
                    int64_t timeout_ns,
                    wait_opts how = {}) noexcept;
 /// Slow path of a blocking write: park until the slowest tethered reader
-/// reaches `need` (read_seen: the minimum last seen), the timeout, how.stop
+/// reaches `want` (a low water mark, >= need: the producer is woken once
+/// that much room is free, not at every consume), or `need` while a reader
+/// is parked (read_seen: the minimum last seen); or the timeout, how.stop
 /// (status::interrupted), or, with `watch_close`, a close requested by
 /// another handle (status::end_of_stream). Frees the slots of
 /// tethered readers dead longer than their grace meanwhile. A tethered
@@ -427,6 +429,7 @@ status producer_park(control* c,
                      uint64_t w,
                      uint64_t capacity,
                      uint64_t need,
+                     uint64_t want,
                      int64_t timeout_ns,
                      uint64_t& read_seen,
                      int64_t* dead_since,
@@ -463,6 +466,9 @@ constexpr uint32_t spin_floor = 64;
 constexpr uint32_t spin_default_ceiling = 4096;
 /// Wake a parked side (one syscall); called only when the flag says parked.
 void wake(std::atomic<uint32_t>& word) noexcept;
+/// A reader about to sleep (or busy-poll) wakes a producer parked for its
+/// low water mark, which then takes the room it needs (producer_park).
+void wake_parked_producer(control* c) noexcept;
 /// Register this process to receive the membarrier handshake's barriers
 /// (MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED): done when a handle on such a
 /// ring is made, before its first publish; once per process (again in a

@@ -291,11 +291,21 @@ status reader_park(control* c,
     };
     const int64_t deadline = timeout_ns < 0 ? INT64_MAX : now_ns() + timeout_ns;
     if (how.poll) {
-        // Busy-poll: nothing is announced, so the producer never has anyone
-        // to wake and this side never sleeps. One load of write_idx per
-        // pause; what costs more than a load (the stream's end, the clock,
-        // the producer's liveness) is looked at every poll_check pauses,
-        // liveness once a slice as a parked reader would.
+        // Busy-poll: this side never sleeps, but it is announced in the
+        // mask (its futex word stays 0, so a publish wakes nobody), so that
+        // a producer parked for its low water mark takes the room it needs
+        // (producer_park). One load of write_idx per pause; what costs more
+        // than a load (the stream's end, the clock, the producer's
+        // liveness) is looked at every poll_check pauses, liveness once a
+        // slice as a parked reader would.
+        struct announced {
+            control* c;
+            uint32_t bit;
+            ~announced() { c->parked_mask.fetch_and(~bit, std::memory_order_relaxed); }
+        } const in_mask { c, bit };
+        me.wake_at.store(need, std::memory_order_relaxed);
+        c->parked_mask.fetch_or(bit, std::memory_order_seq_cst);
+        wake_parked_producer(c);
         int64_t next_look = now_ns() + slice_ns;
         int64_t next_ask = now_ns() + interrupt_check_ns;
         for (uint32_t i = 1;; ++i) {
@@ -376,6 +386,9 @@ status reader_park(control* c,
             adapt(budget, false);
             return dead() ? status::broken : status::timeout;
         }
+        // About to sleep: a producer parked for its low water mark may be
+        // waiting for room that only this reader's consumption could bring.
+        wake_parked_producer(c);
         const int64_t slice = park_slice(how, fenced);
         const bool expired = futex_wait(me.parked, 1, left < slice ? left : slice);
         if (have() || done() != status::ok) {
@@ -401,6 +414,7 @@ status producer_park(control* c,
                      uint64_t w,
                      uint64_t capacity,
                      uint64_t need,
+                     uint64_t want,
                      int64_t timeout_ns,
                      uint64_t& read_seen,
                      int64_t* dead_since,
@@ -409,18 +423,28 @@ status producer_park(control* c,
 {
     bool corrupt = false;
     uint64_t bad = 0;
+    want = std::max(want, need);
+    // The low water mark: room up to `want`, or up to `need` while a reader
+    // is parked (it may wait for more samples than the ring holds now, which
+    // only this room can bring). seq_cst: loaded after this side announced
+    // itself (Dekker with reader_park's announce, then wake_parked_producer).
+    auto enough = [&](uint64_t seen) {
+        return seen >= want ||
+            (seen >= need &&
+             (c->parked_mask.load(std::memory_order_seq_cst) & 0xffffu) != 0);
+    };
     // Room, or an impossible reader index (then read_seen is that index).
     // A read-only look while there is none (the spin runs it often); the
     // room it finds is then taken through producer_floor, the reload whose
     // result the producer may write up to (fenced: this side is parking).
     auto have = [&] {
         read_seen = min_tethered(c, w, capacity, &corrupt, &bad);
-        if (!corrupt && read_seen < need)
+        if (!corrupt && !enough(read_seen))
             return false;
         read_seen = producer_floor(c, w, capacity, false, &corrupt, &bad);
         if (corrupt)
             read_seen = bad;
-        return corrupt || read_seen >= need;
+        return corrupt || enough(read_seen);
     };
     // The slowest tethered reader that holds us back is dead.
     auto blocked_by_dead = [&] {
@@ -481,7 +505,7 @@ status producer_park(control* c,
             adapt(budget, false);
             return status::interrupted;
         }
-        c->producer_wake_at.store(need, std::memory_order_relaxed);
+        c->producer_wake_at.store(want, std::memory_order_relaxed);
         // seq_cst: announce, then re-check (Dekker with a reader's
         // store-read_idx-then-load-parked).
         c->producer_parked.store(1, std::memory_order_seq_cst);
@@ -550,6 +574,14 @@ void wake(std::atomic<uint32_t>& word) noexcept
 {
     if (word.exchange(0, std::memory_order_acq_rel))
         futex_wake(word);
+}
+
+void wake_parked_producer(control* c) noexcept
+{
+    // seq_cst: after the reader's announcement in the mask (Dekker with
+    // producer_park's announce, then its load of the mask in enough()).
+    if (c->producer_parked.load(std::memory_order_seq_cst))
+        wake(c->producer_parked);
 }
 
 void wake_readers(control* c, uint32_t mask, uint64_t w, bool all) noexcept
