@@ -54,14 +54,6 @@ std::ostream& operator<<(std::ostream& os, const outcome& o)
     return os;
 }
 
-template <class V>
-void put_host(std::string& out, V v)
-{
-    char b[sizeof v];
-    std::memcpy(b, &v, sizeof v);
-    out.append(b, sizeof v);
-}
-
 /// The Buffer Sink's way: a stream tag's key and value.
 outcome via_blocks(const pmt::pmt_t& key, const pmt::pmt_t& value)
 {
@@ -78,11 +70,14 @@ outcome via_blocks(const pmt::pmt_t& key, const pmt::pmt_t& value)
 outcome via_wire(const pmt::pmt_t& key, const pmt::pmt_t& value)
 {
     std::string msg;
-    put_host(msg, wire::header_magic);
+    const auto host = [&msg](auto v) { // the header's own integers: host order
+        msg.append(reinterpret_cast<const char*>(&v), sizeof v);
+    };
+    host(wire::header_magic);
     msg.push_back(char(wire::header_version));
-    put_host(msg, uint64_t(100)); // first item
-    put_host(msg, uint64_t(1)); // tags
-    put_host(msg, uint64_t(100)); // the tag's item
+    host(uint64_t(100)); // first item
+    host(uint64_t(1)); // tags
+    host(uint64_t(100)); // the tag's item
     msg += pmt::serialize_str(key);
     msg += pmt::serialize_str(value);
     msg += pmt::serialize_str(pmt::PMT_F); // srcid

@@ -176,14 +176,7 @@ public:
 private:
     std::shared_ptr<segment> open_ring()
     {
-        std::shared_ptr<segment> seg;
-        try {
-            seg = segment::attach(o_.ring, sample_type(0));
-        } catch (const error& e) {
-            if (e.code().value() != ENOENT)
-                throw;
-        }
-        if (seg) {
+        if (std::shared_ptr<segment> seg = attach_if_there(o_.ring)) {
             if (!o_.type.empty()) {
                 const sample_type want = parse_type(o_.type, "--type");
                 if (want != seg->type())

@@ -91,12 +91,8 @@ public:
     {
         // Keys first: a mistake in them is said before any wait.
         const std::unique_ptr<curve_keys> keys = curve_keys_of(o_.curve_keys, true);
-        std::shared_ptr<segment> seg;
-        try {
-            seg = segment::attach(o_.ring, sample_type(0));
-        } catch (const error& e) {
-            if (e.code().value() != ENOENT)
-                throw;
+        std::shared_ptr<segment> seg = attach_if_there(o_.ring);
+        if (!seg) {
             if (o_.wait_ns == 0)
                 throw error(ENOENT,
                             "no ring named '" + o_.ring + "' (" +
