@@ -10,6 +10,7 @@
 
 #include "curve.hpp"
 #include "net.hpp"
+#include "qa_util.hpp"
 
 #include <doppler/types.hpp>
 
@@ -27,6 +28,7 @@
 
 using namespace doppler;
 using namespace doppler::bridge;
+using qa::contents;
 namespace fs = std::filesystem;
 
 namespace {
@@ -44,17 +46,6 @@ std::string read_line(const fs::path& p)
     std::ifstream f(p);
     std::string s;
     std::getline(f, s);
-    return s;
-}
-
-/// What a logger wrote into a temporary file.
-std::string contents(FILE* f)
-{
-    std::fflush(f);
-    std::string s(size_t(std::ftell(f)), '\0');
-    std::rewind(f);
-    s.resize(std::fread(&s[0], 1, s.size(), f));
-    std::fseek(f, 0, SEEK_END);
     return s;
 }
 

@@ -32,6 +32,7 @@
 
 using namespace doppler;
 using namespace doppler::bridge;
+using qa::contents;
 
 namespace {
 
@@ -637,16 +638,6 @@ int64_t fake_clock() noexcept
     return fake_now;
 }
 
-/// What a logger wrote into a temporary file so far.
-std::string contents(FILE* f)
-{
-    std::fflush(f);
-    std::string s(size_t(std::ftell(f)), '\0');
-    std::rewind(f);
-    s.resize(std::fread(&s[0], 1, s.size(), f));
-    std::fseek(f, 0, SEEK_END);
-    return s;
-}
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_repeated_line_is_shown_once_a_second_with_the_count_held_back)

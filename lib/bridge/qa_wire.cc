@@ -43,6 +43,8 @@ std::string unhex(const std::string& h)
     return s;
 }
 
+// An intentional mirror of wire.cc's put_host: the tests write their
+// messages byte by byte without the codec's own writers.
 template <class V>
 void put(std::string& s, V v)
 {
