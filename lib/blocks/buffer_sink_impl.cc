@@ -255,7 +255,8 @@ void buffer_sink_impl::lose_tag(const gr::tag_t& tag, tag_loss why)
             "{}: tag '{}' at item {} is not published: a ring cannot carry its {} ({}). "
             "Rings carry symbol keys of 1-255 bytes and values that are PMT_NIL, "
             "booleans, integers, uint64, doubles, complex numbers, symbols, uniform "
-            "vectors, tuples, vectors and dicts with symbol keys. Such tags are "
+            "vectors, tuples, vectors, pairs and lists, and dicts with symbol keys "
+            "(docs/blocks.md, \"The value mapping\"). Such tags are "
             "skipped and counted in tags_unencodable(); this is logged once per key",
             detail::label(d_ring),
             key,

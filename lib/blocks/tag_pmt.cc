@@ -18,29 +18,26 @@ using dp::value_view;
 
 namespace {
 
-/// A uniform vector's elements as a list, each through `put`.
-template <class E, class Put>
-bool uniform_list(const pmt::pmt_t& v, std::string& out, Put put)
+/// A uniform vector's elements as a list, each as the table's element type.
+template <class E>
+bool uniform_list(const pmt::pmt_t& v, pmt_table::kind k, std::string& out)
 {
     size_t bytes = 0;
     const auto* p = static_cast<const E*>(pmt::uniform_vector_elements(v, bytes));
     const size_t n = bytes / sizeof(E);
     if (n > UINT32_MAX)
         return false;
-    encode::list(out, uint32_t(n));
+    pmt_table::open_container(out, k, uint32_t(n));
     for (size_t i = 0; i < n; ++i)
-        put(out, p[i]);
+        pmt_table::put_element(out, k, p[i]);
     return true;
 }
 
-bool encode_uniform(const pmt::pmt_t& v, std::string& out)
+bool encode_uniform(const pmt::pmt_t& v, pmt_table::kind k, std::string& out)
 {
-    const auto as_int = [](std::string& o, auto x) { encode::int64(o, int64_t(x)); };
-    const auto as_real = [](std::string& o, auto x) { encode::float64(o, double(x)); };
-    const auto as_complex = [](std::string& o, auto x) {
-        encode::complex128(o, double(x.real()), double(x.imag()));
-    };
-    if (pmt::is_u8vector(v)) {
+    using pmt_table::kind;
+    switch (k) {
+    case kind::u8vector: {
         size_t n = 0;
         const uint8_t* p = pmt::u8vector_elements(v, n);
         if (n > UINT32_MAX)
@@ -48,40 +45,105 @@ bool encode_uniform(const pmt::pmt_t& v, std::string& out)
         encode::bytes(out, std::string_view(reinterpret_cast<const char*>(p), n));
         return true;
     }
-    if (pmt::is_s8vector(v))
-        return uniform_list<int8_t>(v, out, as_int);
-    if (pmt::is_s16vector(v))
-        return uniform_list<int16_t>(v, out, as_int);
-    if (pmt::is_s32vector(v))
-        return uniform_list<int32_t>(v, out, as_int);
-    if (pmt::is_s64vector(v))
-        return uniform_list<int64_t>(v, out, as_int);
-    if (pmt::is_u16vector(v))
-        return uniform_list<uint16_t>(v, out, as_int);
-    if (pmt::is_u32vector(v))
-        return uniform_list<uint32_t>(v, out, as_int);
-    if (pmt::is_u64vector(v))
-        return uniform_list<uint64_t>(
-            v, out, [](std::string& o, uint64_t x) { encode::uint64(o, x); });
-    if (pmt::is_f32vector(v))
-        return uniform_list<float>(v, out, as_real);
-    if (pmt::is_f64vector(v))
-        return uniform_list<double>(v, out, as_real);
-    if (pmt::is_c32vector(v))
-        return uniform_list<std::complex<float>>(v, out, as_complex);
-    if (pmt::is_c64vector(v))
-        return uniform_list<std::complex<double>>(v, out, as_complex);
-    return false;
+    case kind::s8vector:
+        return uniform_list<int8_t>(v, k, out);
+    case kind::s16vector:
+        return uniform_list<int16_t>(v, k, out);
+    case kind::s32vector:
+        return uniform_list<int32_t>(v, k, out);
+    case kind::s64vector:
+        return uniform_list<int64_t>(v, k, out);
+    case kind::u16vector:
+        return uniform_list<uint16_t>(v, k, out);
+    case kind::u32vector:
+        return uniform_list<uint32_t>(v, k, out);
+    case kind::u64vector:
+        return uniform_list<uint64_t>(v, k, out);
+    case kind::f32vector:
+        return uniform_list<float>(v, k, out);
+    case kind::f64vector:
+        return uniform_list<double>(v, k, out);
+    case kind::c32vector:
+        return uniform_list<std::complex<float>>(v, k, out);
+    case kind::c64vector:
+        return uniform_list<std::complex<double>>(v, k, out);
+    default:
+        return false;
+    }
+}
+
+/// The cdr that continues a pair chain: a pair that is not a dict
+/// (pmt_table.hpp: a dict ends the chain as its last element).
+bool continues_chain(const pmt::pmt_t& cdr)
+{
+    return pmt::is_pair(cdr) && !pmt::is_dict(cdr);
 }
 
 } // namespace
+
+pmt_table::kind kind_of(const pmt::pmt_t& v)
+{
+    using pmt_table::kind;
+    // PMT_NIL is also the empty dict (is_dict): test it first.
+    if (pmt::is_null(v))
+        return kind::null;
+    if (pmt::is_bool(v))
+        return kind::boolean;
+    if (pmt::is_integer(v))
+        return kind::integer;
+    if (pmt::is_uint64(v))
+        return kind::uint64;
+    if (pmt::is_real(v))
+        return kind::real;
+    if (pmt::is_complex(v))
+        return kind::complex;
+    if (pmt::is_symbol(v))
+        return kind::symbol;
+    if (pmt::is_uniform_vector(v)) {
+        if (pmt::is_u8vector(v))
+            return kind::u8vector;
+        if (pmt::is_s8vector(v))
+            return kind::s8vector;
+        if (pmt::is_s16vector(v))
+            return kind::s16vector;
+        if (pmt::is_s32vector(v))
+            return kind::s32vector;
+        if (pmt::is_s64vector(v))
+            return kind::s64vector;
+        if (pmt::is_u16vector(v))
+            return kind::u16vector;
+        if (pmt::is_u32vector(v))
+            return kind::u32vector;
+        if (pmt::is_u64vector(v))
+            return kind::u64vector;
+        if (pmt::is_f32vector(v))
+            return kind::f32vector;
+        if (pmt::is_f64vector(v))
+            return kind::f64vector;
+        if (pmt::is_c32vector(v))
+            return kind::c32vector;
+        if (pmt::is_c64vector(v))
+            return kind::c64vector;
+        return kind::other;
+    }
+    if (pmt::is_tuple(v))
+        return kind::tuple;
+    if (pmt::is_vector(v))
+        return kind::vector;
+    // A dict is a pair too: test it first.
+    if (pmt::is_dict(v))
+        return kind::dict;
+    if (pmt::is_pair(v))
+        return kind::pair;
+    return kind::other; // an `any`, a msg_accepter, ...
+}
 
 bool ring_tags::encode_key(const pmt::pmt_t& key, std::string& out)
 {
     if (!pmt::is_symbol(key))
         return false;
     const std::string k = pmt::symbol_to_string(key);
-    if (k.empty() || k.size() > dp::max_key_bytes)
+    if (!pmt_table::key_fits(k.size()))
         return false;
     out += k;
     return true;
@@ -89,56 +151,52 @@ bool ring_tags::encode_key(const pmt::pmt_t& key, std::string& out)
 
 bool encode_pmt(const pmt::pmt_t& v, std::string& out, int depth)
 {
+    using pmt_table::kind;
     if (depth > dp::max_value_depth)
         return false;
-    // PMT_NIL is also the empty dict (is_dict): test it first.
-    if (pmt::is_null(v)) {
+    const kind k = kind_of(v);
+    if (!pmt_table::of(k).carried)
+        return false;
+    if (pmt_table::container(k) && !pmt_table::container_fits(depth))
+        return false;
+    switch (k) {
+    case kind::null:
         encode::none(out);
         return true;
-    }
-    if (pmt::is_bool(v)) {
+    case kind::boolean:
         encode::boolean(out, pmt::to_bool(v));
         return true;
-    }
-    if (pmt::is_integer(v)) {
+    case kind::integer:
         encode::int64(out, int64_t(pmt::to_long(v)));
         return true;
-    }
-    if (pmt::is_uint64(v)) {
+    case kind::uint64:
         encode::uint64(out, pmt::to_uint64(v));
         return true;
-    }
-    if (pmt::is_real(v)) {
+    case kind::real:
         encode::float64(out, pmt::to_double(v));
         return true;
-    }
-    if (pmt::is_complex(v)) {
+    case kind::complex: {
         const std::complex<double> c = pmt::to_complex(v);
         encode::complex128(out, c.real(), c.imag());
         return true;
     }
-    if (pmt::is_symbol(v)) {
+    case kind::symbol:
         encode::str(out, pmt::symbol_to_string(v));
         return true;
-    }
-    if (pmt::is_uniform_vector(v))
-        return encode_uniform(v, out);
-    // Containers: a container at the deepest level could hold nothing valid.
-    if (depth >= dp::max_value_depth)
-        return false;
-    if (pmt::is_tuple(v) || pmt::is_vector(v)) {
-        const bool tuple = pmt::is_tuple(v);
+    case kind::tuple:
+    case kind::vector: {
+        const bool tuple = k == kind::tuple;
         const size_t n = pmt::length(v);
         if (n > UINT32_MAX)
             return false;
-        tuple ? encode::tuple(out, uint32_t(n)) : encode::list(out, uint32_t(n));
+        pmt_table::open_container(out, k, uint32_t(n));
         for (size_t i = 0; i < n; ++i)
             if (!encode_pmt(
                     tuple ? pmt::tuple_ref(v, i) : pmt::vector_ref(v, i), out, depth + 1))
                 return false;
         return true;
     }
-    if (pmt::is_dict(v)) {
+    case kind::dict: {
         // An association list: ((key . value) ...), symbol keys only.
         uint32_t n = 0;
         for (pmt::pmt_t p = v; !pmt::is_null(p); p = pmt::cdr(p)) {
@@ -147,7 +205,7 @@ bool encode_pmt(const pmt::pmt_t& v, std::string& out, int depth)
                 return false;
             ++n;
         }
-        encode::dict(out, n);
+        pmt_table::open_container(out, k, n);
         for (pmt::pmt_t p = v; !pmt::is_null(p); p = pmt::cdr(p)) {
             const pmt::pmt_t kv = pmt::car(p);
             encode::key(out, pmt::symbol_to_string(pmt::car(kv)));
@@ -156,40 +214,66 @@ bool encode_pmt(const pmt::pmt_t& v, std::string& out, int depth)
         }
         return true;
     }
-    return false; // a plain pair or list, an `any`, ...
+    case kind::pair: {
+        // The cars, then a last cdr that is not PMT_NIL (pmt_table.hpp).
+        uint32_t n = 0;
+        for (pmt::pmt_t p = v;; p = pmt::cdr(p)) {
+            if (n >= UINT32_MAX - 1)
+                return false;
+            ++n;
+            if (continues_chain(pmt::cdr(p)))
+                continue;
+            if (!pmt::is_null(pmt::cdr(p)))
+                ++n;
+            break;
+        }
+        pmt_table::open_container(out, k, n);
+        for (pmt::pmt_t p = v;; p = pmt::cdr(p)) {
+            if (!encode_pmt(pmt::car(p), out, depth + 1))
+                return false;
+            const pmt::pmt_t next = pmt::cdr(p);
+            if (continues_chain(next))
+                continue;
+            return pmt::is_null(next) || encode_pmt(next, out, depth + 1);
+        }
+    }
+    default:
+        return encode_uniform(v, k, out);
+    }
 }
 
 pmt::pmt_t decode_pmt(const value_view& v)
 {
-    switch (v.type()) {
-    case value_type::none:
+    using pmt_table::kind;
+    switch (pmt_table::back(v)) {
+    case kind::null:
         return pmt::PMT_NIL;
-    case value_type::boolean:
+    case kind::boolean:
         return pmt::from_bool(v.as_bool());
-    case value_type::int64:
+    case kind::integer:
         return pmt::from_long(long(v.as_int64()));
-    case value_type::uint64:
+    case kind::uint64:
         return pmt::from_uint64(v.as_uint64());
-    case value_type::float64:
+    case kind::real:
         return pmt::from_double(v.as_float64());
-    case value_type::complex128:
+    case kind::complex:
         return pmt::from_complex(v.real(), v.imag());
-    case value_type::str:
+    case kind::symbol:
         return pmt::string_to_symbol(std::string(v.as_str()));
-    case value_type::bytes: {
+    case kind::u8vector: {
         const std::string_view b = v.as_str();
         return pmt::init_u8vector(b.size(), reinterpret_cast<const uint8_t*>(b.data()));
     }
-    case value_type::tuple:
-    case value_type::list: {
+    case kind::tuple:
+    case kind::vector: {
         pmt::pmt_t vec = pmt::make_vector(v.count(), pmt::PMT_NIL);
         auto it = v.items();
         value_view e;
         for (size_t i = 0; it.next(e); ++i)
             pmt::vector_set(vec, i, decode_pmt(e));
-        return v.type() == value_type::tuple ? pmt::to_tuple(vec) : vec;
+        return pmt_table::back(v) == kind::tuple ? pmt::to_tuple(vec) : vec;
     }
-    case value_type::dict: {
+    case kind::dict: {
         // dcons() puts an entry in front: build from the last entry back so
         // the dict keeps the ring's order.
         std::vector<std::pair<pmt::pmt_t, pmt::pmt_t>> entries;
@@ -204,8 +288,9 @@ pmt::pmt_t decode_pmt(const value_view& v)
             d = pmt::dcons(pmt::cons(i->first, i->second), d);
         return d;
     }
+    default:
+        return pmt::PMT_NIL; // not reached: back() gives no other kind
     }
-    return pmt::PMT_NIL; // not reached: the value was validated
 }
 
 void ring_tags::sort_by_offset() noexcept

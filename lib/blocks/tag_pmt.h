@@ -1,44 +1,18 @@
 /* -*- c++ -*- */
 /*
- * gr-doppler: GNU Radio stream tags <-> ring tags. The one place where a PMT
- * value becomes the ring's value encoding (include/doppler/tags.hpp) and back.
+ * gr-doppler: GNU Radio stream tags <-> ring tags. A PMT value becomes the
+ * ring's value encoding (include/doppler/tags.hpp) and back as the one table
+ * lib/common/pmt_table.hpp gives, which the bridge's wire codec follows too
+ * (documented for users in docs/blocks.md, "The value mapping"). This file
+ * only tells which kind of PMT a value is, by PMT's own predicates, and
+ * builds or reads the PMT objects.
  * SPDX-License-Identifier: GPL-3.0-or-later
- *
- * PMT to ring (Buffer Sink):
- *
- *   PMT                                   ring value
- *   PMT_NIL                               none
- *   #t / #f                               bool
- *   integer (from_long)                   int64
- *   uint64 (from_uint64)                  uint64
- *   real (from_double)                    float64
- *   complex                               complex
- *   symbol (GNU Radio's strings)          str
- *   u8vector                              bytes
- *   s8/s16/s32/s64/u16/u32 vector         list of int64
- *   u64vector                             list of uint64
- *   f32/f64 vector                        list of float64
- *   c32/c64 vector                        list of complex
- *   tuple                                 tuple (so rx_time, a tuple of uint64
- *                                         seconds and a double fraction, stays
- *                                         one)
- *   vector                                list
- *   dict with symbol keys                 dict (str keys, in the dict's order)
- *
- * A blob is a u8vector in PMT: bytes. Anything else (a pair or a list that
- * is not a dict, a dict with a key that is not a symbol, an `any`, values
- * nested more than dp::max_value_depth deep) has no encoding: the tag
- * is skipped. So is a tag whose key is not a symbol of 1 to
- * dp::max_key_bytes bytes.
- *
- * Ring to PMT (Buffer Source): the reverse of each row, with a list becoming
- * a PMT vector (a uniform vector sent through a ring comes back as a vector
- * of numbers) and str a symbol; a tuple of any size is a PMT tuple.
  */
 #ifndef INCLUDED_DOPPLER_TAG_PMT_H
 #define INCLUDED_DOPPLER_TAG_PMT_H
 
 #include "dp.h"
+#include "pmt_table.hpp"
 
 #include <doppler/tags.hpp>
 #include <gnuradio/tags.h>
@@ -53,8 +27,13 @@ namespace gr {
 namespace doppler {
 namespace detail {
 
+namespace pmt_table = dp::pmt_table;
+
+/// Which row of the table `v` is (pmt_table::kind::other: not carried).
+pmt_table::kind kind_of(const pmt::pmt_t& v);
+
 /// Append the ring encoding of `v` to `out`. False if `v`, or a value inside
-/// it, has no encoding (see the table above); `out` then holds a partial
+/// it, has no encoding (pmt_table.hpp); `out` then holds a partial
 /// value the caller must discard.
 bool encode_pmt(const pmt::pmt_t& v, std::string& out, int depth = 1);
 

@@ -234,6 +234,16 @@ curve_keys curve_keys::load(const std::string& dir)
     return k;
 }
 
+std::unique_ptr<curve_keys> curve_keys_of(const std::string& dir, bool sender)
+{
+    if (dir.empty())
+        return nullptr;
+    auto k = std::make_unique<curve_keys>(curve_keys::load(dir));
+    if (sender)
+        curve_receiver_key(*k);
+    return k;
+}
+
 const curve_peer* curve_keys::find(const uint8_t* key) const noexcept
 {
     for (const curve_peer& p : peers)
@@ -407,6 +417,20 @@ std::string handshake_failure(uint16_t event, int32_t value, bool receiver, bool
                         : std::string("the receiver failed the CURVE handshake: it is "
                                       "not the receiver whose key is in peers/");
     return std::string("the handshake failed (ZeroMQ protocol error ") + code + ")";
+}
+
+void log_handshake_failure(logger& log,
+                           const connection_monitor::event& ev,
+                           bool receiver,
+                           bool curve)
+{
+    const std::string why = handshake_failure(ev.code, ev.value, receiver, curve);
+    if (!why.empty())
+        log.limited(line::handshake_failed,
+                    logger::level::warn,
+                    "%s (%s)",
+                    why.c_str(),
+                    ev.endpoint.c_str());
 }
 
 bool loopback_only(const std::string& endpoint)

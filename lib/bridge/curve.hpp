@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,6 +67,12 @@ struct curve_keys {
     /// The peer holding `key` (32 bytes), or null.
     const curve_peer* find(const uint8_t* key) const noexcept;
 };
+
+/// The keys of one end's --curve-keys DIR, or null without one (no CURVE).
+/// Both ends read them first of all, so that a mistake in them is said
+/// before anything is made or waited for; a sender's peers/ must hold
+/// exactly one receiver's key (curve_receiver_key).
+std::unique_ptr<curve_keys> curve_keys_of(const std::string& dir, bool sender);
 
 /// Make `socket` the CURVE server (the receiver): its secret key; senders are
 /// checked by the authenticator, which must exist first.
@@ -105,6 +112,13 @@ private:
 /// What a failed handshake (a socket monitor's HANDSHAKE_FAILED_* event with
 /// its value) means, for a log line on the side `receiver` says.
 std::string handshake_failure(uint16_t event, int32_t value, bool receiver, bool curve);
+
+/// Log a connection monitor's failed handshake (rate-limited), in
+/// handshake_failure's words; nothing if it has none for that event.
+void log_handshake_failure(logger& log,
+                           const connection_monitor::event& ev,
+                           bool receiver,
+                           bool curve);
 
 /// Does `endpoint` only reach this host (ipc://, inproc://, tcp on a loopback
 /// address)? A sender without CURVE on any other warns that anyone who can

@@ -5,6 +5,8 @@
  */
 #include "position.hpp"
 
+#include "file_check.hpp"
+
 #include <doppler/types.hpp>
 
 #include <fcntl.h>
@@ -26,27 +28,27 @@ constexpr uint64_t magic = 0x534f504752425044ULL; // "DPBRGPOS" in memory order
 // over as an empty one.
 constexpr uint64_t version = 2;
 
-/// "a directory", "a FIFO", ... for what is not a regular file.
-const char* kind_of(mode_t mode) noexcept
-{
-    if (S_ISDIR(mode))
-        return "a directory";
-    if (S_ISFIFO(mode))
-        return "a FIFO";
-    if (S_ISSOCK(mode))
-        return "a socket";
-    if (S_ISLNK(mode))
-        return "a symbolic link";
-    if (S_ISCHR(mode) || S_ISBLK(mode))
-        return "a device";
-    return "not a regular file";
-}
-
 /// What every refusal tells the user to do.
 const char* const what_to_do =
     "; remove it (as its owner, or root), or give another path with --position, or "
     "--position none (a restarted receiver then cannot report samples lost in "
     "flight)";
+
+/// What an existing position file must be before it is read or mapped
+/// (detail::check_file: the same checks and words as a ring's object). 0
+/// bytes: made by a receiver that died before it reserved the page.
+detail::file_rules file_rules()
+{
+    detail::file_rules r;
+    r.expected = "a doppler-bridge position file";
+    r.what_to_do = what_to_do;
+    r.owner_risk = "another user could truncate it or forge the position in it";
+    r.private_mode = true;
+    r.one_link = true;
+    r.empty_ok = true;
+    r.exact_bytes = position_file::bytes;
+    return r;
+}
 
 /// The error of a page that cannot be reserved (posix_fallocate's `e`).
 error no_room(int e, const std::string& label)
@@ -135,15 +137,19 @@ position_file::position_file(const std::string& path, uint64_t dev, uint64_t ino
         struct stat st;
         if ((e == EEXIST || e == ELOOP || e == ENXIO || e == EISDIR) &&
             ::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-            throw error(EBADMSG,
-                        label + " is " + kind_of(st.st_mode) +
-                            ", not a doppler-bridge position file" + what_to_do);
+            throw detail::not_a_file(label, st.st_mode, file_rules());
         throw error(e, "cannot open " + label + ": " + std::strerror(e) + what_to_do);
     }
     struct stat st;
-    if (::fstat(fd.fd, &st) != 0) {
-        const int e = errno;
-        throw error(e, "cannot stat " + label + ": " + std::strerror(e));
+    if (made) {
+        if (::fstat(fd.fd, &st) != 0) {
+            const int e = errno;
+            ::unlink(path.c_str());
+            throw error(e, "cannot stat " + label + ": " + std::strerror(e));
+        }
+    } else {
+        // Somebody's file: it must be what this user's receiver made.
+        st = detail::check_file(fd.fd, label, file_rules());
     }
     file_dev_ = uint64_t(st.st_dev);
     file_ino_ = uint64_t(st.st_ino);
@@ -157,39 +163,6 @@ position_file::position_file(const std::string& path, uint64_t dev, uint64_t ino
             throw no_room(e, label);
         }
     } else {
-        // Somebody's file: it must be what this user's receiver made.
-        if (!S_ISREG(st.st_mode))
-            throw error(EBADMSG,
-                        label + " is " + kind_of(st.st_mode) +
-                            ", not a doppler-bridge position file" + what_to_do);
-        if (uint64_t(st.st_uid) != uint64_t(::geteuid()))
-            throw error(EACCES,
-                        label + " belongs to uid " + std::to_string(st.st_uid) +
-                            ", not to you (uid " + std::to_string(::geteuid()) +
-                            "): another user could truncate it or forge the position "
-                            "in it" +
-                            what_to_do);
-        if ((st.st_mode & 077) != 0) {
-            char mode[8];
-            std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
-            throw error(EACCES,
-                        label + " has mode " + mode +
-                            ": others may read or change it (a position file is "
-                            "0600)" +
-                            what_to_do);
-        }
-        if (st.st_nlink != 1)
-            throw error(EACCES,
-                        label + " has " + std::to_string(st.st_nlink) +
-                            " names (hard links): another name could lead someone "
-                            "else to it" +
-                            what_to_do);
-        // 0 bytes: made by a receiver that died before it reserved the page.
-        if (st.st_size != 0 && uint64_t(st.st_size) != bytes)
-            throw error(EBADMSG,
-                        label + " is " + std::to_string(st.st_size) + " bytes, not " +
-                            std::to_string(bytes) +
-                            ": it is not a doppler-bridge position file" + what_to_do);
         // Its header, read with pread (never through a mapping) before
         // anything is mapped.
         uint64_t head[2] = { 0, 0 };

@@ -23,8 +23,9 @@
  * a name someone else planted) and mode 0600, its page is reserved with
  * posix_fallocate (a full /dev/shm is an error at start, never a SIGBUS), and
  * an existing file is used only if it is a regular file of this user, with
- * one link, no access for anyone else and the size of a position file;
- * anything else is refused before it is mapped. A record also carries a
+ * one link, no access for anyone else and the size of a position file
+ * (the checks a ring's object gets too: lib/core/file_check.hpp); anything
+ * else is refused before it is mapped. A record also carries a
  * checksum: one that was torn (its writer died while writing it) or altered
  * is ignored, and said so.
  */

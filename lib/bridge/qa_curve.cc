@@ -10,6 +10,7 @@
 
 #include "curve.hpp"
 #include "net.hpp"
+#include "qa_util.hpp"
 
 #include <doppler/types.hpp>
 
@@ -27,6 +28,7 @@
 
 using namespace doppler;
 using namespace doppler::bridge;
+using qa::contents;
 namespace fs = std::filesystem;
 
 namespace {
@@ -44,17 +46,6 @@ std::string read_line(const fs::path& p)
     std::ifstream f(p);
     std::string s;
     std::getline(f, s);
-    return s;
-}
-
-/// What a logger wrote into a temporary file.
-std::string contents(FILE* f)
-{
-    std::fflush(f);
-    std::string s(size_t(std::ftell(f)), '\0');
-    std::rewind(f);
-    s.resize(std::fread(&s[0], 1, s.size(), f));
-    std::fseek(f, 0, SEEK_END);
     return s;
 }
 
@@ -183,4 +174,80 @@ BOOST_AUTO_TEST_CASE(only_loopback_and_local_endpoints_count_as_unreachable_from
                            "tcp://[::]:5555",
                            "ws://127.0.0.1:80" })
         BOOST_TEST(!loopback_only(e), e);
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_key_its_group_or_others_could_replace_is_refused)
+{
+    if (!curve_available()) {
+        BOOST_TEST_MESSAGE("this libzmq has no CURVE: not tried");
+        return;
+    }
+    scratch s;
+    const fs::path k = s.dir / "keys";
+    curve_keygen(k.string());
+    const fs::path peer = k / "peers" / "other.pub";
+    fs::copy_file(k / "self.pub", peer);
+    BOOST_REQUIRE(::chmod(peer.c_str(), 0644) == 0);
+    BOOST_TEST(curve_keys::load(k.string()).peers.size() == 1u);
+    for (const mode_t m : { mode_t(0664), mode_t(0646), mode_t(0666) }) {
+        BOOST_REQUIRE(::chmod(peer.c_str(), m) == 0);
+        char want[64];
+        std::snprintf(
+            want, sizeof want, "has mode %04o: others can change it", unsigned(m));
+        BOOST_TEST_CONTEXT("mode " << want)
+        {
+            try {
+                curve_keys::load(k.string());
+                BOOST_ERROR("the key was trusted");
+            } catch (const error& e) {
+                BOOST_TEST(e.code().value() == EACCES);
+                BOOST_TEST(std::string(e.what()).find(want) != std::string::npos,
+                           e.what());
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_that_carried_messages_goes_down_as_one_that_was_ready)
+{
+    // As in send.cc: the socket binds, then its monitor starts; a receiver
+    // connects, takes a message and goes away.
+    zmq_context ctx;
+    zmq_sock push(ctx.get(), ZMQ_PUSH);
+    set(push.get(), ZMQ_LINGER, 0);
+    set(push.get(), ZMQ_SNDTIMEO, 5000); // deadlines: a failure never hangs
+    BOOST_REQUIRE(zmq_bind(push.get(), "tcp://127.0.0.1:*") == 0);
+    connection_monitor mon(ctx.get(), push.get());
+    const std::string ep = push.last_endpoint();
+    {
+        zmq_context other;
+        zmq_sock pull(other.get(), ZMQ_PULL);
+        set(pull.get(), ZMQ_LINGER, 0);
+        set(pull.get(), ZMQ_RCVTIMEO, 5000);
+        BOOST_REQUIRE(zmq_connect(pull.get(), ep.c_str()) == 0);
+        BOOST_REQUIRE(zmq_send(push.get(), "x", 1, 0) == 1);
+        char buf[4];
+        BOOST_REQUIRE(zmq_recv(pull.get(), buf, sizeof buf, 0) == 1);
+    } // the receiver's socket and context are closed here
+    using ev_kind = connection_monitor::event;
+    std::vector<connection_monitor::event> seen;
+    for (int i = 0; i < 500 && (seen.empty() || seen.back().what != ev_kind::down); ++i) {
+        connection_monitor::event ev;
+        bool any = false;
+        while (mon.next(ev)) {
+            if (ev.what != ev_kind::other)
+                seen.push_back(ev);
+            any = true;
+            if (ev.what == ev_kind::down)
+                break;
+        }
+        if (!any)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    BOOST_REQUIRE(seen.size() == 3u);
+    BOOST_TEST(seen[0].what == ev_kind::up);
+    BOOST_TEST(seen[1].what == ev_kind::ready);
+    BOOST_TEST(seen[2].what == ev_kind::down);
+    BOOST_TEST(seen[2].was_ready); // send.cc says "peer disconnected" for it
+    BOOST_TEST(mon.connections() == 0u);
 }

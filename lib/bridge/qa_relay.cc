@@ -32,6 +32,7 @@
 
 using namespace doppler;
 using namespace doppler::bridge;
+using qa::contents;
 
 namespace {
 
@@ -425,6 +426,53 @@ BOOST_AUTO_TEST_CASE(the_position_file_outlives_its_writer_and_belongs_to_one_ri
     ::unlink(path.c_str());
 }
 
+BOOST_AUTO_TEST_CASE(
+    removing_the_position_file_spares_a_file_that_has_since_taken_its_name)
+{
+    const std::string path = position_path("taken");
+    ::unlink(path.c_str());
+    position_file p(path, 1, 42);
+    // Its name now leads to another file (removed and made again by someone
+    // else): remove() must leave that one alone.
+    BOOST_REQUIRE(::unlink(path.c_str()) == 0);
+    {
+        FILE* other = std::fopen(path.c_str(), "w");
+        BOOST_REQUIRE(other);
+        std::fputs("another receiver's file", other);
+        std::fclose(other);
+    }
+    p.remove();
+    BOOST_TEST(::access(path.c_str(), F_OK) == 0);
+    ::unlink(path.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(a_count_option_takes_its_minimum_and_refuses_one_below)
+{
+    // Options are parsed in order before --help prints the usage: 0 when
+    // every value before it is accepted, 2 (a usage error) otherwise.
+    auto status = [](std::vector<std::string> args) {
+        args.insert(args.begin(), "doppler-bridge");
+        args.push_back("--help");
+        std::vector<char*> argv;
+        for (std::string& a : args)
+            argv.push_back(a.data());
+        std::fflush(stdout);
+        const int saved = ::dup(1), null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, 1); // the usage text is not wanted here
+        const int st = cli_main(int(argv.size()), argv.data());
+        std::fflush(stdout);
+        ::dup2(saved, 1);
+        ::close(saved);
+        ::close(null);
+        return st;
+    };
+    BOOST_TEST(status({ "send", "--max-items", "1", "--hwm", "1" }) == 0);
+    BOOST_TEST(status({ "recv", "--max-message", "64", "--capacity", "1" }) == 0);
+    BOOST_TEST(status({ "send", "--max-items", "0" }) == 2);
+    BOOST_TEST(status({ "recv", "--hwm", "0" }) == 2);
+    BOOST_TEST(status({ "recv", "--max-message", "63" }) == 2);
+}
+
 BOOST_AUTO_TEST_CASE(a_new_position_file_is_private_and_its_page_reserved)
 {
     const std::string path = position_path("new");
@@ -637,16 +685,6 @@ int64_t fake_clock() noexcept
     return fake_now;
 }
 
-/// What a logger wrote into a temporary file so far.
-std::string contents(FILE* f)
-{
-    std::fflush(f);
-    std::string s(size_t(std::ftell(f)), '\0');
-    std::rewind(f);
-    s.resize(std::fread(&s[0], 1, s.size(), f));
-    std::fseek(f, 0, SEEK_END);
-    return s;
-}
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_repeated_line_is_shown_once_a_second_with_the_count_held_back)

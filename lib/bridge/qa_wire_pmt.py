@@ -102,7 +102,7 @@ def expected(p):
         return ["dict", items]
     if pmt.is_pair(p):
         xs = []
-        while pmt.is_pair(p):
+        while pmt.is_pair(p) and not pmt.is_dict(p):  # a dict ends the chain
             xs.append(expected(pmt.car(p)))
             p = pmt.cdr(p)
         if not pmt.is_null(p):
@@ -145,6 +145,7 @@ VALUES = [
     (pmt.list3(pmt.from_long(1), pmt.intern("a"), pmt.PMT_T), False),
     (pmt.cons(pmt.to_pmt({"meta": 1}), pmt.init_u8vector(2, [1, 2])), False),
     (pmt.cons(pmt.from_long(1), pmt.cons(pmt.from_long(2), pmt.from_long(3))), False),
+    (pmt.cons(pmt.from_long(7), d(a=pmt.PMT_T)), False),
     (d(l=pmt.list2(pmt.from_long(1), pmt.from_long(2))), False),
     (pmt.init_s8vector(2, [-128, 127]), False),
     (pmt.init_u16vector(2, [0, 65535]), False),

@@ -43,9 +43,7 @@ public:
     int run()
     {
         // Keys first: a mistake in them makes nothing.
-        std::unique_ptr<curve_keys> keys;
-        if (!o_.curve_keys.empty())
-            keys = std::make_unique<curve_keys>(curve_keys::load(o_.curve_keys));
+        const std::unique_ptr<curve_keys> keys = curve_keys_of(o_.curve_keys, false);
         std::shared_ptr<segment> seg = open_ring();
         const sample_type type = seg->type();
         wire_item_bytes(type, o_.wire); // refuses sc16 for f64 before anything starts
@@ -119,14 +117,7 @@ public:
                                  keys ? " (CURVE)" : "");
                     last_heard = now_ns();
                 } else if (ev.what == connection_monitor::event::failed) {
-                    const std::string why =
-                        handshake_failure(ev.code, ev.value, true, bool(keys));
-                    if (!why.empty())
-                        log_.limited(line::handshake_failed,
-                                     logger::level::warn,
-                                     "%s (%s)",
-                                     why.c_str(),
-                                     ev.endpoint.c_str());
+                    log_handshake_failure(log_, ev, true, bool(keys));
                 } else if (ev.what == connection_monitor::event::down) {
                     // What the sender sent before it went is still queued here.
                     while (receive(sock.get()))
@@ -185,14 +176,7 @@ public:
 private:
     std::shared_ptr<segment> open_ring()
     {
-        std::shared_ptr<segment> seg;
-        try {
-            seg = segment::attach(o_.ring, sample_type(0));
-        } catch (const error& e) {
-            if (e.code().value() != ENOENT)
-                throw;
-        }
-        if (seg) {
+        if (std::shared_ptr<segment> seg = attach_if_there(o_.ring)) {
             if (!o_.type.empty()) {
                 const sample_type want = parse_type(o_.type, "--type");
                 if (want != seg->type())

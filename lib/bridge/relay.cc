@@ -614,6 +614,17 @@ private:
 
 } // namespace
 
+std::shared_ptr<segment> attach_if_there(const std::string& ring)
+{
+    try {
+        return segment::attach(ring, sample_type(0));
+    } catch (const error& e) {
+        if (e.code().value() != ENOENT)
+            throw;
+        return nullptr;
+    }
+}
+
 std::unique_ptr<outbound> make_outbound(std::shared_ptr<segment> seg,
                                         const std::string& reader,
                                         bool tethered,

@@ -96,6 +96,10 @@ public:
     virtual size_t item_bytes() const noexcept = 0;
 };
 
+/// Ring `ring` if it exists now, else null (any other failure to attach
+/// throws): both programs look before they wait for or make one.
+std::shared_ptr<segment> attach_if_there(const std::string& ring);
+
 /// A reader of the ring on `seg` (claimed now: `reader` "" is the default
 /// reader) sending in format w, at most max_items per message.
 std::unique_ptr<outbound> make_outbound(std::shared_ptr<segment> seg,

@@ -94,17 +94,9 @@ public:
     int run()
     {
         // Keys first: a mistake in them is said before any wait.
-        std::unique_ptr<curve_keys> keys;
-        if (!o_.curve_keys.empty()) {
-            keys = std::make_unique<curve_keys>(curve_keys::load(o_.curve_keys));
-            curve_receiver_key(*keys);
-        }
-        std::shared_ptr<segment> seg;
-        try {
-            seg = segment::attach(o_.ring, sample_type(0));
-        } catch (const error& e) {
-            if (e.code().value() != ENOENT)
-                throw;
+        const std::unique_ptr<curve_keys> keys = curve_keys_of(o_.curve_keys, true);
+        std::shared_ptr<segment> seg = attach_if_there(o_.ring);
+        if (!seg) {
             if (o_.wait_ns == 0)
                 throw error(ENOENT,
                             "no ring named '" + o_.ring + "' (" +
@@ -188,14 +180,7 @@ public:
                                  keys ? " (CURVE)" : "");
                     hello = true;
                 } else if (ev.what == connection_monitor::event::failed) {
-                    const std::string why =
-                        handshake_failure(ev.code, ev.value, false, bool(keys));
-                    if (!why.empty())
-                        log_.limited(line::handshake_failed,
-                                     logger::level::warn,
-                                     "%s (%s)",
-                                     why.c_str(),
-                                     ev.endpoint.c_str());
+                    log_handshake_failure(log_, ev, false, bool(keys));
                 } else if (ev.what == connection_monitor::event::down) {
                     if (ev.was_ready) // (a failed handshake is said apart)
                         log_.limited(

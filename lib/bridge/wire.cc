@@ -14,6 +14,8 @@
  */
 #include "wire.hpp"
 
+#include "pmt_table.hpp"
+
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
@@ -151,6 +153,68 @@ size_t uvi_bytes(uint8_t sub) noexcept
         return 16;
     }
     return 0;
+}
+
+/// The row of pmt_table.hpp a serialized PMT of type byte t (and, for a
+/// uniform vector, subtype sub) is.
+pmt_table::kind kind_of(uint8_t t, uint8_t sub) noexcept
+{
+    using pmt_table::kind;
+    switch (t) {
+    case pst::true_:
+    case pst::false_:
+        return kind::boolean;
+    case pst::null:
+        return kind::null;
+    case pst::symbol:
+        return kind::symbol;
+    case pst::int32:
+    case pst::int64:
+        return kind::integer;
+    case pst::uint64:
+        return kind::uint64;
+    case pst::float64:
+        return kind::real;
+    case pst::complex128:
+        return kind::complex;
+    case pst::vector:
+        return kind::vector;
+    case pst::tuple:
+        return kind::tuple;
+    case pst::dict:
+        return kind::dict;
+    case pst::pair:
+        return kind::pair;
+    case pst::uniform_vector:
+        switch (sub) {
+        case pst::uvi_u8:
+            return kind::u8vector;
+        case pst::uvi_s8:
+            return kind::s8vector;
+        case pst::uvi_u16:
+            return kind::u16vector;
+        case pst::uvi_s16:
+            return kind::s16vector;
+        case pst::uvi_u32:
+            return kind::u32vector;
+        case pst::uvi_s32:
+            return kind::s32vector;
+        case pst::uvi_u64:
+            return kind::u64vector;
+        case pst::uvi_s64:
+            return kind::s64vector;
+        case pst::uvi_f32:
+            return kind::f32vector;
+        case pst::uvi_f64:
+            return kind::f64vector;
+        case pst::uvi_c32:
+            return kind::c32vector;
+        case pst::uvi_c64:
+            return kind::c64vector;
+        }
+        return kind::other;
+    }
+    return kind::other;
 }
 
 void say(std::string& msg, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -294,65 +358,66 @@ public:
 
     bool value(const uint8_t*& p, int depth)
     {
+        using pmt_table::kind;
         const uint8_t t = *p++;
-        switch (t) {
-        case pst::true_:
-        case pst::false_:
+        // pmt_extent saw a uniform vector's subtype: it is there.
+        const kind k = kind_of(t, t == pst::uniform_vector ? p[0] : 0);
+        if (!pmt_table::of(k).carried)
+            return fail("PMT type 0x%02x (%s) is not carried", t, pst_name(t));
+        if (pmt_table::container(k) && !container(depth))
+            return false;
+        switch (k) {
+        case kind::boolean:
             encode::boolean(out_, t == pst::true_);
             return true;
-        case pst::null:
+        case kind::null:
             encode::none(out_);
             return true;
-        case pst::symbol: {
+        case kind::symbol: {
             const size_t len = be16(p);
             encode::str(out_,
                         std::string_view(reinterpret_cast<const char*>(p + 2), len));
             p += 2 + len;
             return fits();
         }
-        case pst::int32:
-            encode::int64(out_, int32_t(be32(p)));
-            p += 4;
+        case kind::integer:
+            if (t == pst::int32) {
+                encode::int64(out_, int32_t(be32(p)));
+                p += 4;
+            } else {
+                encode::int64(out_, int64_t(be64(p)));
+                p += 8;
+            }
             return true;
-        case pst::int64:
-            encode::int64(out_, int64_t(be64(p)));
-            p += 8;
-            return true;
-        case pst::uint64:
+        case kind::uint64:
             encode::uint64(out_, be64(p));
             p += 8;
             return true;
-        case pst::float64:
+        case kind::real:
             encode::float64(out_, be_f64(p));
             p += 8;
             return true;
-        case pst::complex128:
+        case kind::complex:
             encode::complex128(out_, be_f64(p), be_f64(p + 8));
             p += 16;
             return true;
-        case pst::vector:
-        case pst::tuple: {
-            if (!container(depth))
-                return false;
+        case kind::vector:
+        case kind::tuple: {
             const uint32_t count = be32(p);
             p += 4;
-            if (t == pst::tuple)
-                encode::tuple(out_, count);
-            else
-                encode::list(out_, count);
+            pmt_table::open_container(out_, k, count);
             for (uint32_t i = 0; i < count; ++i)
                 if (!value(p, depth + 1) || !fits())
                     return false;
             return true;
         }
-        case pst::uniform_vector:
-            return uniform(p, depth);
-        case pst::pair:
+        case kind::pair:
             return pairs(p, depth);
-        case pst::dict:
+        case kind::dict:
             return dict(p, depth);
+        default:
+            return uniform(p, k);
         }
-        return fail("PMT type 0x%02x (%s) is not carried", t, pst_name(t));
     }
 
 private:
@@ -386,7 +451,7 @@ private:
     /// the same rule as validate_value).
     bool container(int depth)
     {
-        if (depth < max_value_depth)
+        if (pmt_table::container_fits(depth))
             return true;
         return fail("nested deeper than the ring's %d levels", max_value_depth);
     }
@@ -395,12 +460,15 @@ private:
         std::memcpy(&out_[at + 1], &count, 4); // after the type byte, little-endian
     }
 
-    bool uniform(const uint8_t*& p, int depth)
+    /// A uniform vector: bytes (u8), else a list of its elements, each as
+    /// the table's element type.
+    bool uniform(const uint8_t*& p, pmt_table::kind k)
     {
+        using pmt_table::kind;
         const uint8_t sub = p[0];
         const uint32_t count = be32(p + 1);
         p += 6 + p[5]; // subtype, count, npad, the padding
-        if (sub == pst::uvi_u8) {
+        if (k == kind::u8vector) {
             if (!room(5 + uint64_t(count)))
                 return false;
             encode::bytes(out_,
@@ -408,48 +476,49 @@ private:
             p += count;
             return true;
         }
-        // Any other subtype: a list of numbers (wire.hpp's table).
-        if (!container(depth))
-            return false;
-        const bool cplx = sub == pst::uvi_c32 || sub == pst::uvi_c64;
+        const bool cplx = k == kind::c32vector || k == kind::c64vector;
         if (!room(5 + uint64_t(count) * (cplx ? 17 : 9)))
             return false;
-        encode::list(out_, count);
+        pmt_table::open_container(out_, k, count);
         const size_t width = uvi_bytes(sub);
         for (uint32_t i = 0; i < count; ++i, p += width) {
-            switch (sub) {
-            case pst::uvi_s8:
-                encode::int64(out_, int8_t(p[0]));
+            switch (k) {
+            case kind::s8vector:
+                pmt_table::put_element(out_, k, int8_t(p[0]));
                 break;
-            case pst::uvi_u16:
-                encode::uint64(out_, be16(p));
+            case kind::u16vector:
+                pmt_table::put_element(out_, k, be16(p));
                 break;
-            case pst::uvi_s16:
-                encode::int64(out_, int16_t(be16(p)));
+            case kind::s16vector:
+                pmt_table::put_element(out_, k, int16_t(be16(p)));
                 break;
-            case pst::uvi_u32:
-                encode::uint64(out_, be32(p));
+            case kind::u32vector:
+                pmt_table::put_element(out_, k, be32(p));
                 break;
-            case pst::uvi_s32:
-                encode::int64(out_, int32_t(be32(p)));
+            case kind::s32vector:
+                pmt_table::put_element(out_, k, int32_t(be32(p)));
                 break;
-            case pst::uvi_u64:
-                encode::uint64(out_, be64(p));
+            case kind::u64vector:
+                pmt_table::put_element(out_, k, be64(p));
                 break;
-            case pst::uvi_s64:
-                encode::int64(out_, int64_t(be64(p)));
+            case kind::s64vector:
+                pmt_table::put_element(out_, k, int64_t(be64(p)));
                 break;
-            case pst::uvi_f32:
-                encode::float64(out_, be_f32(p));
+            case kind::f32vector:
+                pmt_table::put_element(out_, k, be_f32(p));
                 break;
-            case pst::uvi_f64:
-                encode::float64(out_, be_f64(p));
+            case kind::f64vector:
+                pmt_table::put_element(out_, k, be_f64(p));
                 break;
-            case pst::uvi_c32:
-                encode::complex128(out_, be_f32(p), be_f32(p + 4));
+            case kind::c32vector:
+                pmt_table::put_element(
+                    out_, k, std::complex<float>(be_f32(p), be_f32(p + 4)));
                 break;
-            case pst::uvi_c64:
-                encode::complex128(out_, be_f64(p), be_f64(p + 8));
+            case kind::c64vector:
+                pmt_table::put_element(
+                    out_, k, std::complex<double>(be_f64(p), be_f64(p + 8)));
+                break;
+            default:
                 break;
             }
         }
@@ -457,11 +526,10 @@ private:
     }
 
     /// A chain of pairs (a b c), (a . b) or (a b . c): a list of the cars,
-    /// and of the last cdr unless it is null.
+    /// and of the last cdr unless it is null (pmt_table.hpp). A dict as a
+    /// cdr (type 0x09) ends the chain as its last element.
     bool pairs(const uint8_t*& p, int depth)
     {
-        if (!container(depth))
-            return false;
         const size_t head = out_.size();
         encode::list(out_, 0);
         uint32_t count = 0;
@@ -492,8 +560,6 @@ private:
     /// A dict: a chain whose cars are (key . value) pairs with symbol keys.
     bool dict(const uint8_t*& p, int depth)
     {
-        if (!container(depth))
-            return false;
         const size_t head = out_.size();
         encode::dict(out_, 0);
         uint32_t count = 0;
@@ -547,14 +613,16 @@ void put_symbol(std::string& out, std::string_view s)
 /// cuts it off).
 const char* put_pmt(std::string& out, const value_view& v)
 {
-    switch (v.type()) {
-    case value_type::none:
+    using pmt_table::kind;
+    const kind k = pmt_table::back(v);
+    switch (k) {
+    case kind::null:
         out.push_back(char(pst::null));
         return nullptr;
-    case value_type::boolean:
+    case kind::boolean:
         out.push_back(char(v.as_bool() ? pst::true_ : pst::false_));
         return nullptr;
-    case value_type::int64: {
+    case kind::integer: {
         const int64_t i = v.as_int64();
         if (i >= INT32_MIN && i <= INT32_MAX) { // as pmt::serialize chooses
             out.push_back(char(pst::int32));
@@ -565,26 +633,26 @@ const char* put_pmt(std::string& out, const value_view& v)
         }
         return nullptr;
     }
-    case value_type::uint64:
+    case kind::uint64:
         out.push_back(char(pst::uint64));
         put_be(out, v.as_uint64(), 8);
         return nullptr;
-    case value_type::float64:
+    case kind::real:
         out.push_back(char(pst::float64));
         put_be_f64(out, v.as_float64());
         return nullptr;
-    case value_type::complex128:
+    case kind::complex:
         out.push_back(char(pst::complex128));
         put_be_f64(out, v.real());
         put_be_f64(out, v.imag());
         return nullptr;
-    case value_type::str:
+    case kind::symbol:
         if (v.as_str().size() > max_symbol_bytes)
             return "a str value longer than 1024 bytes (GNU Radio refuses longer "
                    "symbols)";
         put_symbol(out, v.as_str());
         return nullptr;
-    case value_type::bytes: {
+    case kind::u8vector: {
         const std::string_view b = v.as_str();
         out.push_back(char(pst::uniform_vector));
         out.push_back(char(pst::uvi_u8));
@@ -594,11 +662,11 @@ const char* put_pmt(std::string& out, const value_view& v)
         out.append(b.data(), b.size());
         return nullptr;
     }
-    case value_type::tuple:
-    case value_type::list: {
-        // pmt::deserialize cannot read an empty tuple: send an empty vector.
-        const bool tuple = v.type() == value_type::tuple && v.count() != 0;
-        out.push_back(char(tuple ? pst::tuple : pst::vector));
+    case kind::tuple:
+    case kind::vector: {
+        // An empty tuple is a vector (pmt_table::back): pmt::deserialize
+        // cannot read an empty tuple.
+        out.push_back(char(k == kind::tuple ? pst::tuple : pst::vector));
         put_be(out, v.count(), 4);
         auto it = v.items();
         value_view e;
@@ -607,9 +675,9 @@ const char* put_pmt(std::string& out, const value_view& v)
                 return why;
         return nullptr;
     }
-    case value_type::dict: {
+    case kind::dict: {
         // (k1 . v1) (k2 . v2) ... as dcons cells: 0x09, (0x07 key value), ...,
-        // then null; the empty dict is just null (PMT_NIL), as in PMT.
+        // then null (the empty dict is null: pmt_table::back).
         auto it = v.items();
         value_view e;
         while (it.next(e)) {
@@ -625,8 +693,9 @@ const char* put_pmt(std::string& out, const value_view& v)
         out.push_back(char(pst::null));
         return nullptr;
     }
+    default:
+        return "an unknown ring value type";
     }
-    return "an unknown ring value type";
 }
 
 } // namespace
@@ -823,8 +892,8 @@ decode_result decode_header(const uint8_t* p, size_t n, decoded& out)
             continue;
         }
         const size_t klen = be16(key + 1);
-        if (klen > max_key_bytes) {
-            skip("key: %zu bytes, the ring's limit is %zu", klen, max_key_bytes);
+        if (!pmt_table::key_fits(klen)) {
+            skip("key: %zu bytes, a ring's keys are 1 to %zu bytes", klen, max_key_bytes);
             continue;
         }
         const size_t key_at = out.arena_.size();

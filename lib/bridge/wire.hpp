@@ -45,51 +45,25 @@
  *   0x0d PST_INT64           i64 (a long that does not fit 32 bits)
  *   0x3b PST_COMMENT         not a value (GNU Radio's reader refuses it too)
  *
- * Value mapping (ring encoding: include/doppler/tags.hpp)
+ * Value mapping
  * ------------------------------------------------------------------------
- *   receiving: PMT on the wire       ring value
- *   PST_TRUE, PST_FALSE              bool
- *   PST_INT32, PST_INT64             int64
- *   PST_UINT64                       uint64
- *   PST_DOUBLE                       float64
- *   PST_COMPLEX                      complex
- *   PST_SYMBOL                       str
- *   PST_NULL                         none
- *   uniform vector u8                bytes
- *   uniform vector s8/s16/s32/s64    list of int64
- *   uniform vector u16/u32/u64       list of uint64
- *   uniform vector f32/f64           list of float64
- *   uniform vector c32/c64           list of complex
- *   PST_TUPLE                        tuple
- *   PST_VECTOR                       list
- *   PST_PAIR chain (a b c)           list [a, b, c]
- *   dotted (a . b), (a b . c)        list [a, b], [a, b, c] (the last cdr too)
- *   PST_DICT with symbol keys        dict
- *
- *   sending: ring value              PMT
- *   none                             PST_NULL
- *   bool                             PST_TRUE, PST_FALSE
- *   int64                            PST_INT32 if it fits 32 bits, else PST_INT64
- *                                    (as pmt::serialize chooses)
- *   uint64                           PST_UINT64
- *   float64                          PST_DOUBLE
- *   complex                          PST_COMPLEX
- *   str                              PST_SYMBOL; over 1024 bytes the tag is skipped
- *   bytes                            uniform vector u8
- *   tuple                            PST_TUPLE; the empty tuple as an empty
- *                                    PST_VECTOR (GNU Radio cannot read "()")
- *   list                             PST_VECTOR
- *   dict                             PST_DICT; the empty dict as PST_NULL (PMT's
- *                                    empty dict is PMT_NIL)
- *   tag key                          PST_SYMBOL
- *   srcid                            PST_FALSE
+ * Which ring value (include/doppler/tags.hpp) each kind of PMT becomes and
+ * back is the table the blocks follow too: lib/common/pmt_table.hpp
+ * (for users: docs/blocks.md, "The value mapping"). wire.cc only tells the
+ * kind from the type byte (PST_TRUE/PST_FALSE are bool, PST_INT32/PST_INT64
+ * an integer, PST_PAIR a pair chain, a uniform vector by its subtype) and
+ * reads or writes the bytes. What the wire adds to the table:
+ *   int64                        sent as PST_INT32 if it fits 32 bits, else
+ *                                PST_INT64 (as pmt::serialize chooses)
+ *   str, dict key                over 1024 bytes the tag is not sent (GNU
+ *                                Radio refuses longer symbols)
+ *   a received value             whose ring encoding exceeds max_value_bytes:
+ *                                the tag is skipped
+ *   tag key                      PST_SYMBOL; srcid PST_FALSE
  *
  * So rx_time from gr-uhd, a tuple (uint64 full seconds, double fractional
  * seconds), is a ring tuple (uint64, float64) and goes back out as the same
- * PMT tuple. The conversions that lose something: an empty dict arrives as
- * none (PMT itself does not tell them apart), an empty tuple leaves as an
- * empty vector, numeric uniform vectors and pair chains come back as PMT
- * vectors, f32 values are widened to f64.
+ * PMT tuple.
  *
  * What happens to a tag the ring cannot carry
  * ------------------------------------------------------------------------
@@ -98,8 +72,8 @@
  *    past the end of the message, an unknown PMT type code or uniform vector
  *    subtype, a wrong version). The whole message is refused: where the
  *    items start is not known, so nothing of it can be trusted.
- *  - A well-formed tag the ring cannot carry: the key is not a symbol or
- *    is longer than max_key_bytes, a dict key is not a symbol, a dict entry
+ *  - A well-formed tag the ring cannot carry: the key is not a symbol of 1
+ *    to max_key_bytes bytes, a dict key is not a symbol, a dict entry
  *    is not a (key . value) pair, nesting deeper than max_value_depth, a
  *    value whose ring encoding would exceed max_value_bytes. Its extent is
  *    known (every PMT is walked first, without recursion), so that tag alone

@@ -180,6 +180,20 @@ BOOST_AUTO_TEST_CASE(a_handle_released_on_a_shared_mapping_keeps_the_name_for_th
     BOOST_TEST(!exists(segment::shm_path(name)));
 }
 
+BOOST_AUTO_TEST_CASE(releasing_the_last_handle_on_a_mapping_removes_the_name_at_once)
+{
+    // Released, the handles' objects (and their mapping) live on, as a
+    // Python buffer's do after destroy() while a flowgraph still holds its
+    // ring: the name must go with the last release, not with the objects.
+    const std::string name = unique_name("released");
+    auto creator = ring<f32>::create_named(name, 1);
+    auto other = std::make_unique<ring<f32>>(creator->seg()); // same mapping
+    other->release();
+    BOOST_TEST(exists(segment::shm_path(name)));
+    creator->release(); // the last handle on the mapping leaves the parties
+    BOOST_TEST(!exists(segment::shm_path(name)));
+}
+
 BOOST_AUTO_TEST_CASE(a_released_reader_reads_nothing_another_handle_now_reads)
 {
     // release() gives the role up at once: what the handle had cached as

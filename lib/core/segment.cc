@@ -10,6 +10,8 @@
  * The reservation is taken PROT_NONE first and both data views are mapped
  * MAP_FIXED inside it, so no other thread can slip a mapping into a hole.
  */
+#include "file_check.hpp"
+
 #include <doppler/ring.hpp>
 
 #include <fcntl.h>
@@ -393,22 +395,21 @@ segment::create_named(sample_type t, const std::string& name, uint64_t capacity)
 
 namespace {
 
-/// "a FIFO", "a directory", ... for a file that is not a regular file.
-const char* kind_of(mode_t mode) noexcept
+/// What a ring's object must be before attach reads its header
+/// (detail::check_file: the same checks and words as the bridge's position
+/// file).
+detail::file_rules ring_rules(bool allow_foreign)
 {
-    if (S_ISDIR(mode))
-        return "a directory";
-    if (S_ISFIFO(mode))
-        return "a FIFO";
-    if (S_ISSOCK(mode))
-        return "a socket";
-    if (S_ISLNK(mode))
-        return "a symbolic link";
-    if (S_ISCHR(mode))
-        return "a character device";
-    if (S_ISBLK(mode))
-        return "a block device";
-    return "not a regular file";
+    detail::file_rules r;
+    r.expected = "a doppler ring";
+    r.what_to_do = "; remove it, or use another name";
+    r.owner_risk =
+        allow_foreign ? nullptr : "its owner could change or remove it under you";
+    r.owner_what_to_do =
+        "; attach with allow_foreign if you trust its owner, or use another name";
+    r.min_bytes = page_size();
+    r.min_what = "a ring header";
+    return r;
 }
 
 } // namespace
@@ -420,29 +421,8 @@ uint64_t segment::check_object(int fd,
                                control& header,
                                audience who)
 {
-    struct stat st {
-    };
-    if (fstat(fd, &st) != 0)
-        fail(errno, "cannot stat " + what);
-    if (!S_ISREG(st.st_mode))
-        throw error(EBADMSG,
-                    what + " is " + kind_of(st.st_mode) +
-                        ", not a doppler ring; remove it, or use another name");
-    if (!allow_foreign && st.st_uid != geteuid())
-        throw error(EACCES,
-                    what + " belongs to uid " + std::to_string(st.st_uid) +
-                        ", not to you (uid " + std::to_string(geteuid()) +
-                        "); refusing to attach");
+    const struct stat st = detail::check_file(fd, what, ring_rules(allow_foreign));
     const size_t page = page_size();
-    if (st.st_size == 0)
-        throw error(
-            EAGAIN,
-            what + " is empty (its creator is still setting it up, or died doing so)");
-    if (uint64_t(st.st_size) < page)
-        throw error(EBADMSG,
-                    what + " is " + std::to_string(st.st_size) +
-                        " bytes, smaller than a ring header; it is not a doppler ring "
-                        "(or was truncated)");
 
     // Read the header with pread into a private copy, never through a
     // mapping: an object truncated meanwhile gives a short read here, not a
@@ -574,10 +554,9 @@ std::shared_ptr<segment> segment::attach(const std::string& name,
             };
             if (err != ENOENT && lstat(shm_path(name).c_str(), &st) == 0 &&
                 !S_ISREG(st.st_mode))
-                throw error(EBADMSG,
-                            label + " (" + shm_path(name) + ") is " +
-                                kind_of(st.st_mode) +
-                                ", not a doppler ring; remove it, or use another name");
+                throw detail::not_a_file(label + " (" + shm_path(name) + ")",
+                                         st.st_mode,
+                                         ring_rules(allow_foreign));
             if (err == EACCES)
                 fail(err, label + " (" + shm_path(name) + ") is not accessible to you");
             if (err != ENOENT)

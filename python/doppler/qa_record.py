@@ -11,6 +11,7 @@ tags. The validator (doppler.sigmf) must reject broken recordings.
 Run by CTest (python/doppler/CMakeLists.txt) with PYTHONPATH at the build
 tree; DOPPLER_APPS names apps/ (the doppler-record and doppler-play mains).
 """
+import contextlib
 import json
 import os
 import signal
@@ -69,6 +70,47 @@ def write_stream(buf, x, tags, chunk=1000):
     for a in range(0, len(x), chunk):
         mine = [(i - a, k, v) for i, k, v in tags if a <= i < a + chunk]
         assert buf.write(x[a:a + chunk], block=True, timeout=LONG, tags=mine or None)
+
+
+def record_written(cls, name, base, x, tags=(), capacity=4096, **kw):
+    """x (with tags: stream index, key, value) written into a new ring `name`
+    of cls and its stream closed, then recorded into `base` by record() as
+    the ring's default reader (one stream; **kw to record()): its summary."""
+    with cls(capacity, name=name) as prod:
+        write_stream(prod, x, list(tags))
+        prod.close()
+        return record.record(name, base, reader=None, streams=1, **kw)
+
+
+@contextlib.contextmanager
+def app(program, *args):
+    """apps/<program> *args as a process with text pipes; on the way out, if
+    it still runs, it is resumed (a test may have stopped it) and killed."""
+    p = subprocess.Popen([sys.executable, os.path.join(APPS, program), *map(str, args)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGCONT)
+            p.kill()
+            p.wait()
+
+
+@contextlib.contextmanager
+def recorder_beside_a_consumer(name, base, *args):
+    """doppler-record NAME BASE *args as a process, once its reader is
+    declared, beside a consumer of the ring that drains it (a Drainer):
+    yields (process, drainer). On the way out the process is ended (app()),
+    then the drainer joined."""
+    with app("doppler-record", name, base, *args) as rec:
+        until(lambda: "record" in readers_of(name), "doppler-record's reader declared")
+        cons = dbuf.F32Buffer.attach(name)
+        drainer = Drainer(cons)
+        drainer.start()
+        yield rec, drainer
+    drainer.join(LONG)
+    cons.destroy()
 
 
 def record_in_thread(name, base, **kw):
@@ -239,13 +281,7 @@ def test_an_untethered_recorder_that_is_lapped_annotates_the_skipped_samples(nam
     total = 30000
     x = samples(dbuf.F32Buffer, total)
     with dbuf.F32Buffer(1024, name=name) as prod:
-        rec = subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-record"), name, base,
-                                "--streams", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            until(lambda: "record" in readers_of(name), "doppler-record's reader declared")
-            cons = dbuf.F32Buffer.attach(name)
-            drainer = Drainer(cons)
-            drainer.start()
+        with recorder_beside_a_consumer(name, base, "--streams", "1") as (rec, _):
             write_stream(prod, x[:1000], [])
             os.kill(rec.pid, signal.SIGSTOP)
             write_stream(prod, x[1000:total - 1000], [])
@@ -254,13 +290,6 @@ def test_an_untethered_recorder_that_is_lapped_annotates_the_skipped_samples(nam
             write_stream(prod, x[total - 1000:], [])
             prod.close()
             out, err = rec.communicate(timeout=LONG)
-        finally:
-            if rec.poll() is None:
-                os.kill(rec.pid, signal.SIGCONT)
-                rec.kill()
-                rec.wait()
-        drainer.join(LONG)
-        cons.destroy()
     assert rec.returncode == 0, err
     assert err == ""  # no progress line when stderr is not a terminal
     assert sigmf.validate(base) == []
@@ -287,14 +316,7 @@ def test_a_tethered_recorder_holds_the_producer_back_and_loses_nothing(names, tm
     name, base = names(), str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 10240)
     with dbuf.F32Buffer(1024, name=name) as prod:
-        rec = subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-record"), name, base,
-                                "--streams", "1", "--tethered"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-        try:
-            until(lambda: "record" in readers_of(name), "doppler-record's reader declared")
-            cons = dbuf.F32Buffer.attach(name)
-            drainer = Drainer(cons)
-            drainer.start()
+        with recorder_beside_a_consumer(name, base, "--streams", "1", "--tethered") as (rec, drainer):
             os.kill(rec.pid, signal.SIGSTOP)
             producer = threading.Thread(target=lambda: (write_stream(prod, x, []), prod.close()), daemon=True)
             producer.start()
@@ -302,13 +324,6 @@ def test_a_tethered_recorder_holds_the_producer_back_and_loses_nothing(names, tm
             os.kill(rec.pid, signal.SIGCONT)
             producer.join(LONG)
             out, err = rec.communicate(timeout=LONG)
-        finally:
-            if rec.poll() is None:
-                os.kill(rec.pid, signal.SIGCONT)
-                rec.kill()
-                rec.wait()
-        drainer.join(LONG)
-        cons.destroy()
     assert rec.returncode == 0, err
     assert sigmf.validate(base) == []
     assert meta_of(base)["annotations"] == []
@@ -319,10 +334,7 @@ def test_a_tethered_recorder_holds_the_producer_back_and_loses_nothing(names, tm
 def test_a_new_sample_rate_mid_recording_is_annotated(names, tmp_path):
     name, base = names(), str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 2000)
-    with dbuf.F32Buffer(4096, name=name) as prod:
-        write_stream(prod, x, [(0, "rx_rate", 1e6), (1500, "rx_rate", 2e6)])
-        prod.close()
-        record.record(name, base, reader=None, streams=1)
+    record_written(dbuf.F32Buffer, name, base, x, [(0, "rx_rate", 1e6), (1500, "rx_rate", 2e6)])
     meta = meta_of(base)
     assert meta["global"]["core:sample_rate"] == 1e6
     [a] = meta["annotations"]
@@ -335,10 +347,8 @@ def test_a_new_sample_rate_mid_recording_is_annotated(names, tmp_path):
 def test_a_malformed_timing_tag_is_ignored_and_the_recording_goes_on(names, tmp_path):
     name, base = names(), str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 2000)
-    with dbuf.F32Buffer(4096, name=name) as prod:
-        write_stream(prod, x, [(0, "rx_time", "noon"), (10, "rx_freq", "high"), (20, "rx_freq", 1e8)])
-        prod.close()
-        s = record.record(name, base, reader=None, streams=1)
+    s = record_written(dbuf.F32Buffer, name, base, x,
+                       [(0, "rx_time", "noon"), (10, "rx_freq", "high"), (20, "rx_freq", 1e8)])
     assert s.samples == 2000 and sigmf.validate(base) == []
     assert meta_of(base)["captures"] == [{"core:sample_start": 0}, {"core:sample_start": 20, "core:frequency": 1e8}]
 
@@ -409,10 +419,8 @@ def test_a_producer_that_dies_leaves_a_seam_saying_so(names, tmp_path):
 def test_max_bytes_rotates_into_numbered_recordings_that_keep_the_time(names, tmp_path):
     name, base = names(), str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 2500)
-    with dbuf.F32Buffer(4096, name=name) as prod:
-        write_stream(prod, x, [(0, "rx_rate", RATE), (0, "rx_freq", 1e8), (0, "rx_time", T0)])
-        prod.close()
-        s = record.record(name, base, reader=None, streams=1, max_bytes=8000)
+    s = record_written(dbuf.F32Buffer, name, base, x, [(0, "rx_rate", RATE), (0, "rx_freq", 1e8), (0, "rx_time", T0)],
+                       max_bytes=8000)
     assert s.files == [f"{base}-000{i}" for i in (1, 2, 3)]
     for k, f in enumerate(s.files):
         assert sigmf.validate(f) == []
@@ -438,9 +446,7 @@ def test_ctrl_c_ends_a_recording_cleanly_with_a_valid_meta(names, tmp_path):
     name, base = names(), str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 3000)
     with dbuf.F32Buffer(4096, name=name) as prod:
-        rec = subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-record"), name, base, "--rate", "48000"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with app("doppler-record", name, base, "--rate", "48000") as rec:
             until(lambda: "record" in readers_of(name), "doppler-record's reader declared")
             write_stream(prod, x, [])
             until(lambda: os.path.exists(sigmf.data_path(base)) and
@@ -448,10 +454,6 @@ def test_ctrl_c_ends_a_recording_cleanly_with_a_valid_meta(names, tmp_path):
             assert sigmf.validate(base) == []  # valid while it records: the meta is written first
             rec.send_signal(signal.SIGINT)
             out, err = rec.communicate(timeout=LONG)
-        finally:
-            if rec.poll() is None:
-                rec.kill()
-                rec.wait()
     assert rec.returncode == 0, err
     assert "3000 samples" in out
     assert sigmf.validate(base) == []
@@ -543,10 +545,7 @@ def test_play_at_the_recorded_rate_takes_the_recordings_time(names, tmp_path):
     (a lower bound only: a loaded machine may take longer)."""
     base = str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 20000)
-    with dbuf.F32Buffer(1 << 15, name=names()) as prod:
-        write_stream(prod, x, [(0, "rx_rate", 1e5)])
-        prod.close()
-        record.record(prod.name, base, reader=None, streams=1)
+    record_written(dbuf.F32Buffer, names(), base, x, [(0, "rx_rate", 1e5)], capacity=1 << 15)
     t0 = time.monotonic()
     got, tags, n = play_into(dbuf.F32Buffer, base, names(), rate="recorded")
     assert time.monotonic() - t0 >= 0.19
@@ -560,10 +559,7 @@ def test_a_slow_reader_gets_every_played_sample_and_tag_exactly_once(names, tmp_
     base = str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 3000)
     marks = [(i, "rx_freq", 1e6 + i) for i in (0, 1, 255, 256, 700, 1023, 2047, 2999)]
-    with dbuf.F32Buffer(4096, name=names()) as prod:
-        write_stream(prod, x, marks)
-        prod.close()
-        record.record(prod.name, base, reader=None, streams=1)
+    record_written(dbuf.F32Buffer, names(), base, x, marks)
     name = names()
     with dbuf.F32Buffer(1024, name=name) as cons:
         t = threading.Thread(target=lambda: play.play(base, name), daemon=True)
@@ -584,10 +580,7 @@ def test_a_slow_reader_gets_every_played_sample_and_tag_exactly_once(names, tmp_
 def test_play_loops_the_recording_in_one_stream_until_stopped(names, tmp_path):
     base = str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 3000)
-    with dbuf.F32Buffer(4096, name=names()) as prod:
-        write_stream(prod, x, [(0, "rx_freq", 1e8)])
-        prod.close()
-        record.record(prod.name, base, reader=None, streams=1)
+    record_written(dbuf.F32Buffer, names(), base, x, [(0, "rx_freq", 1e8)])
     name, stop = names(), threading.Event()
     with dbuf.F32Buffer(4096, name=name) as cons:
         t = threading.Thread(target=lambda: play.play(base, name, loop=True, stop=stop), daemon=True)
@@ -614,22 +607,13 @@ def test_ctrl_c_ends_doppler_play_and_closes_its_stream(names, tmp_path):
     stream."""
     base = str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 5000)
-    with dbuf.F32Buffer(8192, name=names()) as prod:
-        write_stream(prod, x, [])
-        prod.close()
-        record.record(prod.name, base, reader=None, streams=1)
+    record_written(dbuf.F32Buffer, names(), base, x, capacity=8192)
     name = names()
     with dbuf.F32Buffer(1024, name=name) as cons:
-        p = subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-play"), base, name],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with app("doppler-play", base, name) as p:
             until(lambda: cons.available == 1024, "doppler-play filled the ring")
             p.send_signal(signal.SIGINT)
             out, err = p.communicate(timeout=LONG)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
         got = drain(cons)
     assert p.returncode == 0, err
     assert "1024 samples" in out
@@ -639,10 +623,7 @@ def test_ctrl_c_ends_doppler_play_and_closes_its_stream(names, tmp_path):
 def test_doppler_play_creates_the_ring_or_attaches_as_its_producer(names, tmp_path):
     base = str(tmp_path / "rec")
     x = samples(dbuf.I16Buffer, 2000)
-    with dbuf.I16Buffer(4096, name=names()) as prod:
-        write_stream(prod, x, [])
-        prod.close()
-        record.record(prod.name, base, reader=None, streams=1)
+    record_written(dbuf.I16Buffer, names(), base, x)
     # Attached: the consumer made the ring.
     name = names()
     ready = threading.Event()
@@ -656,16 +637,10 @@ def test_doppler_play_creates_the_ring_or_attaches_as_its_producer(names, tmp_pa
     np.testing.assert_array_equal(res[0][0], x)
     # Created: doppler-play makes an i16 ring and waits for its reader.
     name = names()
-    p = subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-play"), base, name, "--capacity", "4096"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with app("doppler-play", base, name, "--capacity", "4096") as p:
         with dbuf.I16Buffer.attach(name, timeout=LONG) as cons:
             got = drain(cons)
         out, err = p.communicate(timeout=LONG)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert p.returncode == 0, err
     np.testing.assert_array_equal(got, x)
 

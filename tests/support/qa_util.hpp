@@ -1,4 +1,4 @@
-/* Helpers shared by the core's Boost.Test files.
+/* Helpers shared by the Boost.Test files (core and bridge).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
@@ -58,6 +58,18 @@ template <>
 inline i16 sample_of<i16>(uint64_t k)
 {
     return i16 { int16_t(uint16_t(k)), int16_t(uint16_t(k >> 16)) };
+}
+
+/// What has been written into the temporary file f so far (a logger's
+/// output, say); f stays positioned at its end.
+inline std::string contents(FILE* f)
+{
+    std::fflush(f);
+    std::string s(size_t(std::ftell(f)), '\0');
+    std::rewind(f);
+    s.resize(std::fread(&s[0], 1, s.size(), f));
+    std::fseek(f, 0, SEEK_END);
+    return s;
 }
 
 template <class T>
