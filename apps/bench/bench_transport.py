@@ -450,6 +450,7 @@ def run_once(args, way, view, rate, n):
         t0 = float(fg.expect("started", deadline))
         if args.direction == "sink":
             p = None
+            fg.send(f"t0 {t0!r}")  # the reference row's probe times its arrivals from it
             if peer:
                 peer.send(f"t0 {t0!r}")
                 p = peer.result(deadline)
