@@ -11,17 +11,57 @@
  * Applications never read or write its fields; they call the functions of
  * buffer.h or ring<T>.
  *
- * The handshake (see ring.hpp for the whole argument). Publishing is "store
- * my index, then look whether the other side is parked"; parking is
- * "announce the park, then look at the other side's index". With seq_cst_
- * both steps of both sides are sequentially consistent (a full fence on every
- * publish). Without it the publishing side uses a release store, a compiler
- * barrier and a relaxed load, and the side about to park pays instead: it
- * issues membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) between its announcement
- * and its re-check, which runs a full barrier on every CPU that is running a
- * thread of a process registered for it (every process with a handle on such
- * a ring registers), so the publisher's store and load are ordered as if it
- * had fenced itself.
+ * The park handshake (the one place that argues it; elsewhere a line points
+ * here). Parking is a Dekker handshake: a reader announces itself (its bit
+ * in parked_mask), then loads write_idx; the producer stores write_idx, then
+ * loads parked_mask. Mirrored for room: the producer announces
+ * producer_parked, then loads the tethered readers' read_idx; a tethered
+ * reader's consume stores its read_idx, then loads producer_parked. Each
+ * side must see the other's store or the sleeper sleeps through the data,
+ * and store->load is the one order release/acquire does not give: each side
+ * needs a store-load fence. A ring is made with one of two ways to get it
+ * (doppler::handshake, bit ring_flag_membarrier of control::flags):
+ *
+ * seq_cst (seq_cst_ here): both sides store and load sequentially
+ * consistently, a full fence (xchg on x86) on every publish and consume,
+ * which drains the store buffer behind the memcpy. Portable, and what
+ * ThreadSanitizer builds use: the orders sit on the atomics, which TSan
+ * models (it cannot see membarrier).
+ *
+ * membarrier (the default where the kernel has it): the publishing side
+ * (commit, consume) stores release, keeps its load after the store with a
+ * compiler barrier, and loads relaxed: no fence. The parking side, about to
+ * sleep anyway, announces itself, then calls
+ * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), then re-checks. That call
+ * runs a full barrier on every CPU running a thread of a registered process
+ * (every process registers, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, when
+ * it makes a handle on such a ring, before that handle's first publish); a
+ * thread not running is past a context switch, itself a full barrier. No
+ * wake is lost: the barrier lands in the publisher's instruction stream at
+ * some point P while the call runs. If P is before the publisher's store,
+ * our announcement was visible before P (the call starts with a full
+ * barrier on our side) and the publisher's load, after P, sees it: it wakes
+ * us. If P is after the publisher's load, its store was visible before the
+ * call returned (the call ends with a full barrier), so our re-check sees
+ * the new index: we do not sleep. Between them, both hold. The compiler
+ * barrier keeps "between" meaningful: the load must not be compiled above
+ * the store. PRIVATE_EXPEDITED would reach only this process;
+ * MEMBARRIER_CMD_GLOBAL needs no registration but waits for an RCU grace
+ * period (milliseconds): the fallback when the expedited command is
+ * refused, and a park whose barrier fails altogether sleeps in 1 ms slices
+ * instead of trusting the wake. Cost: one syscall (IPIs to the CPUs running
+ * a registered process) per park, next to the futex syscall it makes
+ * anyway. Data still travels by the release store and acquire load of the
+ * indices. A tethered reader joining a running producer (join_tethered
+ * against producer_floor's `refreshing`) uses the same handshake.
+ *
+ * Which one: a ring's creator picks membarrier when the kernel supports it
+ * and the process could register, unless DOPPLER_HANDSHAKE=seq_cst (or
+ * set_default_handshake) says otherwise. The flag is in the ring's header,
+ * so every handle in every process follows it; a handle whose process the
+ * kernel refuses to register keeps the fence on its own publishes (a fenced
+ * publish pairs with a barrier-issuing park as well). A library that does
+ * not know the flag refuses the ring.
  *
  * Atomics: the control block's words are std::atomic in C++; here they are
  * plain integers accessed only with the __atomic builtins (GCC and clang, C
@@ -89,9 +129,8 @@ static inline void dp_hot_publish(dp_hot_t* h, uint64_t n)
         parked = __atomic_load_n(h->parked_mask_, __ATOMIC_SEQ_CST);
     } else {
         /* Release: the samples before the index. The compiler barrier keeps
-         * the load after the store in program order (a release store lets a
-         * later load move above it); the CPU may still let the load pass the
-         * store, which is what a parking reader's membarrier() takes care of. */
+         * the load after the store (a release store lets a later load move
+         * above it); the parking side's barrier does the rest (head comment). */
         __atomic_store_n(h->write_idx_, w, __ATOMIC_RELEASE);
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         parked = __atomic_load_n(h->parked_mask_, __ATOMIC_RELAXED);

@@ -77,12 +77,8 @@ struct party {
 };
 static_assert(sizeof(party) == 16, "party record is 16 bytes");
 
-/// control::flags: the ring uses the membarrier park handshake (ring.hpp):
-/// its hot path has no store-load fence, a side about to park issues
-/// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), and every process with a
-/// handle on it registers for that barrier first. A library that does not
-/// know the flag refuses the ring (unknown flags), as it must: it would
-/// park without the barrier.
+/// control::flags: the ring uses the membarrier park handshake (see hot.h).
+/// A library that does not know the flag must refuse the ring.
 constexpr uint32_t ring_flag_membarrier = 1;
 /// Every control::flags bit this library knows; any other is EBADMSG.
 constexpr uint32_t known_ring_flags = ring_flag_membarrier;

@@ -112,10 +112,7 @@ handle::handle(std::shared_ptr<segment> seg)
     producer_parked_ = reinterpret_cast<uint32_t*>(&ctl_->producer_parked);
     producer_wake_at_ = reinterpret_cast<uint64_t*>(&ctl_->producer_wake_at);
     read_idx_ = reinterpret_cast<uint64_t*>(&ctl_->readers[0].read_idx);
-    // The membarrier handshake: this handle's parks issue the barrier, and
-    // its publishes go without a fence once this process receives it. If
-    // the kernel refuses the registration (a seccomp filter), they keep the
-    // fence: a fenced publish pairs with a barrier-issuing park as well.
+    // Membarrier handshake (see hot.h): unregistered, publishes keep the fence.
     barrier_ = seg_->handshake() == doppler::handshake::membarrier;
     seq_cst_ = !barrier_ || !register_barrier();
     seg_->enter();

@@ -133,8 +133,8 @@ uint64_t join_tethered(control* c,
     c->joining_mask.fetch_or(bit, std::memory_order_seq_cst);
     // seq_cst (Dekker with producer_floor's store of `refreshing` and its
     // load of the mask): either that reload sees this bit, or this claim
-    // sees the reload in progress (or its published floor). On a membarrier
-    // ring the producer's side has no fence: this barrier orders it.
+    // sees the reload in progress (or its published floor).
+    // Membarrier handshake: see hot.h.
     c->tethered_mask.fetch_or(bit, std::memory_order_seq_cst);
     if (c->flags & ring_flag_membarrier)
         process_barrier();
@@ -466,11 +466,8 @@ uint64_t producer_floor(control* c,
                         uint64_t* bad) noexcept
 {
     // Announce the reload, then load the mask: a Dekker handshake with
-    // join_tethered (tethered bit, then `refreshing`), made as the park
-    // handshake is (ring.hpp): sequentially consistent, or, on a membarrier
-    // ring, a plain store kept before the loads by a compiler barrier, the
-    // claimer's process-wide barrier ordering it for the CPU. The producer's
-    // thread is the only writer of these two words: no read-modify-write.
+    // join_tethered, seq_cst or the membarrier handshake (see hot.h). The
+    // producer's thread is the only writer of these words: no RMW.
     if (barrier) {
         c->refreshing.store(1, std::memory_order_relaxed);
         std::atomic_signal_fence(std::memory_order_seq_cst);

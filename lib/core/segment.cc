@@ -58,9 +58,8 @@ bool valid_type(uint32_t t) noexcept
         t == uint32_t(sample_type::i16);
 }
 
-/// control::flags of a ring made now: the membarrier handshake if this
-/// process asks for it and could register (the creator's own handle
-/// publishes without a fence from its first write on).
+/// control::flags of a ring made now: the membarrier handshake (hot.h) if
+/// this process asks for it and could register.
 uint32_t new_ring_flags() noexcept
 {
     return default_handshake() == handshake::membarrier && detail::register_barrier()

@@ -18,8 +18,8 @@
  * asks it. Adapters wait once, with their interrupt, instead of in slices.
  *
  * A park is: announce (the parked bit / word), run the test hook, issue the
- * process-wide barrier (membarrier handshake only), re-check the other
- * side's index, sleep. ring.hpp explains why that order and that barrier.
+ * barrier (membarrier handshake only), re-check the other side's index,
+ * sleep. Why that order and that barrier: see hot.h.
  */
 #include <doppler/ring.hpp>
 
@@ -221,10 +221,7 @@ bool register_barrier() noexcept
 bool process_barrier() noexcept
 {
     barriers.fetch_add(1, std::memory_order_relaxed); // a statistic, for the tests
-    // A full barrier on every CPU running a registered process (IPIs to
-    // those CPUs only); the others are past a context switch, itself a
-    // barrier. Refused (a seccomp filter): the slow global variant (an RCU
-    // grace period, milliseconds) needs no registration.
+    // Membarrier handshake: see hot.h (why GLOBAL is the fallback too).
     return membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0 ||
         membarrier(MEMBARRIER_CMD_GLOBAL) == 0;
 }
@@ -364,9 +361,7 @@ status reader_park(control* c,
         // producer's store-write_idx-then-load-mask).
         c->parked_mask.fetch_or(bit, std::memory_order_seq_cst);
         run_park_hook();
-        // Membarrier handshake: the producer's store and load carry no
-        // fence; this barrier orders them for it (ring.hpp). Refused by the
-        // kernel: a wake may then be missed, so sleep in short slices.
+        // Membarrier handshake: see hot.h. Refused: sleep in short slices.
         const bool fenced = !how.barrier || process_barrier();
         const uint64_t seen = c->write_idx.load(std::memory_order_seq_cst);
         const bool ready = seen >= need;

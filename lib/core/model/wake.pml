@@ -1,4 +1,4 @@
-/* The park handshake (docs/protocol.md, invariant 10; ring.hpp explains it).
+/* The park handshake (docs/protocol.md, invariant 10; hot.h explains it).
  * A reader that finds too few samples announces itself (parked_mask), then
  * re-checks write_idx, then sleeps on its futex word until woken; the
  * producer stores write_idx, then looks at parked_mask and wakes a reader
