@@ -3,132 +3,55 @@
  * gr-doppler: lock-free rings with one producer and up to 16 readers, double-mapped.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Design, in the order the questions usually come:
+ * Mirroring. The data pages are mapped twice, back to back (segment.cc), so
+ *   a block that straddles the end of the ring is one contiguous range: one
+ *   memcpy for the writer, one pointer (a zero-copy NumPy view) for a reader.
  *
- * Why mirroring. The data pages are mapped twice, back to back, inside one
- *   reserved span (see segment.cc). Address data[i] and data[i + capacity]
- *   hit the same byte, so a block that straddles the end of the ring is still
- *   one contiguous range: the writer does one memcpy, the reader gets one
- *   pointer (a zero-copy NumPy view) and nobody branches on the wrap.
+ * Power-of-two capacity. Indices are free-running 64-bit counters (2^64
+ *   samples is centuries at 10 GS/s); the slot is `index & mask`, fill is
+ *   `write - read`. The minimum is one page of data (512 f32, 256 f64, 1024
+ *   i16 with 4 KiB pages): the second mapping must start on a page boundary.
  *
- * Why power-of-two capacity. Indices are free-running 64-bit counters that
- *   never wrap in practice (2^64 samples is centuries at 10 GS/s); the slot is
- *   `index & mask`, fill is `write - read`. No modulo, no "one slot empty" rule.
- *   The page minimum (512 f32, 256 f64, 1024 i16 with 4 KiB pages) comes from
- *   the mirror: the second mapping must start on a page boundary.
+ * The control block lives in the mapping (layout.hpp), so an in-process ring
+ *   and a ring shared by name are the same bytes; the hot path cannot tell.
+ *   write_idx and each read_idx have a 64-byte line of their own (false
+ *   sharing); the wake words are written only when a side parks, so "is
+ *   anyone parked?" is one load of a summary word that hits in the cache.
+ *   Each side caches the other's index in its handle and reloads it only
+ *   when the copy says "full" or "not enough" (the producer caches the
+ *   minimum over the tethered readers).
  *
- * Why the control block lives in the mapping. The control page in front of the
- *   tag area and the data holds indices, counters, the reader table, the seam
- *   table and wake words (layout.hpp). An in-process ring and a ring shared by
- *   name between processes are the same bytes mapped the same way; the hot
- *   path cannot tell them apart.
+ * Waiting. Per handle (wait_strategy): park (spin about 1-2 us, then the park
+ *   handshake and a futex sleep; the handshake, seq_cst or membarrier, is
+ *   argued in hot.h) or poll (never sleep: one core for the lowest latency).
  *
- * Why the padding. The producer writes `write_idx`, each reader its own
- *   `read_idx`; each on its own 64-byte line so cores do not fight over one
- *   line (false sharing). The wake words are on lines that are only written
- *   when a side parks, so the per-write "is anyone parked?" check is one load
- *   of a summary word (a bitmask of parked readers) that hits in the local
- *   cache. Each side also caches the other side's index in its own
- *   (process-local) handle and reloads the shared one only when its cached
- *   copy says "full" or "not enough" (rigtorp/SPSCQueue); the producer caches
- *   the minimum over the tethered readers.
+ * Streams. A producer handle starts one at its first write and ends it by
+ *   close() (or release); a producer that dies leaves it open, and the next
+ *   producer records its end as broken. The seam table says where each
+ *   stream starts and ends; no view spans two streams.
  *
- * The park handshake. Parking is a Dekker handshake: a reader announces
- *   itself (its bit in parked_mask) and then loads write_idx; the producer
- *   stores write_idx and then loads parked_mask. Mirrored for room: the
- *   producer announces producer_parked and then loads the tethered readers'
- *   read_idx; a tethered reader's consume stores its read_idx and then loads
- *   producer_parked. Each side must see the other's store or the sleeper
- *   sleeps through the data, and store->load is the one order release and
- *   acquire do not give: each side needs a store-load fence. A ring is made
- *   with one of two ways to have it (doppler::handshake, control::flags):
+ * Readers. Slot 0 is the default reader (tethered, waited for forever).
+ *   Tethered readers hold the producer back; untethered ones never do: when
+ *   lapped they continue at the oldest intact sample and count what they
+ *   missed in `skipped` (the producer announces in `horizon` how far it is
+ *   about to write before it copies).
  *
- *   seq_cst: both sides store and load sequentially consistently, a full
- *   fence (xchg on x86) on every publish and every consume, which drains the
- *   store buffer behind the memcpy of the samples. Portable, and what
- *   ThreadSanitizer builds use: the orders sit on the atomics themselves,
- *   not on standalone fences, so TSan models them.
+ * Tags (tags.hpp): records in a byte ring beside the data, published before
+ *   their samples, reclaimed only behind the slowest tethered reader; a full
+ *   area drops tags, never samples.
  *
- *   membarrier (the default where the kernel has it): the publishing side
- *   (commit, consume) stores release, keeps its load after the store with a
- *   compiler barrier, and loads relaxed: no fence, nothing drained. The
- *   parking side, about to sleep anyway, announces itself and then calls
- *   membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before it re-checks. That
- *   call runs a full barrier on every CPU that is running a thread of a
- *   process registered for it (every process registers, with
- *   MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, when it makes a handle on such
- *   a ring, before that handle's first publish); a thread not running is
- *   past a context switch, itself a full barrier. Why no wake is lost: the
- *   barrier lands in the publisher's instruction stream at some point P
- *   while the call runs. If P is before the publisher's store, our
- *   announcement was globally visible before P (the call starts with a full
- *   barrier on our side) and the publisher's load, after P, sees it: it
- *   wakes us. If P is after the publisher's load, its store was visible
- *   before the call returned (the call ends with a full barrier), so our
- *   re-check sees the new index: we do not sleep. If P falls between them,
- *   both hold. The compiler barrier is what keeps "between" meaningful: the
- *   load must not be compiled above the store. PRIVATE_EXPEDITED would reach
- *   only this process's threads, useless between processes;
- *   MEMBARRIER_CMD_GLOBAL needs no registration but waits for an RCU grace
- *   period (milliseconds): it is the fallback when a process is refused the
- *   expedited command, and a park whose barrier fails altogether sleeps in
- *   1 ms slices instead of trusting the wake. The cost moves to the side
- *   that parks: one syscall (an IPI to the other CPUs running a registered
- *   process) per park, just before the futex syscall it makes anyway. Data
- *   still travels by the release store and acquire load of the indices.
+ * Indices are checked where they are reloaded: a tethered read index must be
+ *   at most the write position and at most `capacity` behind it; the write
+ *   index must not be behind a read position (nor, for a tethered reader,
+ *   more than `capacity` ahead). Anything else is status::corrupt, reported
+ *   at once, never waited out, and never a view outside the mirror.
  *
- *   Which one: a ring's creator picks membarrier when the kernel supports it
- *   and the process could register, unless DOPPLER_HANDSHAKE=seq_cst (or
- *   set_default_handshake) says otherwise. The choice is a flag in the
- *   ring's header, so every handle in every process follows it; a handle
- *   whose process the kernel refuses to register keeps the fence on its own
- *   publishes (a fenced publish pairs with a barrier-issuing park as well).
- *   A library that does not know the flag refuses the ring.
+ * Roles belong to handles (detail::handle, segment.hpp).
  *
- *   Waiting itself is per handle (wait_strategy): park (spin about 1-2 us,
- *   then the handshake above and a futex sleep) or poll (never announce,
- *   never sleep: one core spent for the lowest wake-up latency).
- *
- * Streams. A ring carries a sequence of streams: a producer handle starts one
- *   at its first write and ends it by close() (or release); a producer that
- *   dies leaves its stream open, and the next producer records its end as
- *   broken. The seam table says where each stream starts and ends; a reader
- *   caps what it may read at the end of its own stream, so no view spans two
- *   streams. The table is read only when a reader is short of samples.
- *
- * Readers. Slot 0 is the default reader (tethered, waited for forever): a
- *   handle that never names a reader is exactly the single consumer of
- *   earlier versions. Tethered readers hold the producer back; untethered
- *   ones never do: when lapped they continue at the oldest intact sample and
- *   count what they missed in `skipped`, and consume() reports how much of a
- *   held window was overwritten while held (the producer announces in
- *   `horizon` how far it is about to write before it copies).
- *
- * Tags. Records (index, key, encoded value) in a byte ring beside the data
- *   (tags.hpp), published before the samples they point into, reclaimed only
- *   behind the slowest tethered reader; a full area drops tags, never samples.
- *
- * Why indices are checked where they are reloaded. A handle trusts its own
- *   index and checks the others' whenever it reloads them: from the
- *   producer's side a tethered reader's index must be at most its write
- *   position and at most `capacity` behind it; from a reader's side the write
- *   index must not be behind its read position (nor, for a tethered reader,
- *   more than `capacity` ahead). Anything else (a peer scribbling on the
- *   header, a bug) is status::corrupt, reported at once with the index that
- *   is wrong, never a state to wait out, and never a view outside the mirror.
- *
- * Why roles belong to handles. See detail::handle (segment.hpp): a second
- *   producer handle, or a second handle on one reader, is refused whether it
- *   lives in another process or in this one, a forked child's copies hold no
- *   role, and every handle still alive at normal process exit is released.
- *
- * Hot path (write, wait, consume): no allocation, no lock, and a syscall only
- *   when the other side is actually parked (one futex wake per parked reader).
- *   Everything about streams, tags and other readers is behind a check of a
- *   handle-local value on that path. It is written once, as inline C over
- *   the handle's hot state (hot.h, a base of every handle): ring<T> runs it,
- *   and so do the C ABI's inline functions (buffer.h), without a call into
- *   the library.
+ * Hot path (write, wait, consume; hot.h, run by ring<T> and by the C ABI's
+ *   inline functions): no allocation, no lock, and a syscall only when the
+ *   other side is parked. Streams, tags and other readers sit behind a check
+ *   of a handle-local value.
  */
 #pragma once
 
@@ -334,11 +257,8 @@ public:
     T* write_ptr() noexcept { return write_ptr(free_cached()); }
 
     // ---- a writer lent the ring's memory ----------------------------------
-    // A producer may let another thread of its process fill the free space
-    // in place (the GNU Radio Buffer Sink lends it to the block upstream:
-    // lib/blocks/ring_buffer.h) and only commit() itself. That thread may not
-    // use this handle's producer methods while the producer does (they share
-    // handle-local state); these two touch only the shared header.
+    // Another thread may fill the free space in place (ring_buffer.h) while
+    // the producer only commits; these two touch only the shared header.
 
     /// Lowest read index of the tethered readers, loaded now, for a writer at
     /// absolute position `w` (at or past the write index): slots up to this
@@ -364,7 +284,7 @@ public:
     {
         if (!started_ || pending_drop_ != 0 || ntags != 0)
             put_tags(n, tags, ntags);
-        // Store write_idx, then look for parked readers (the handshake, see top).
+        // Store write_idx, then look for parked readers (handshake: hot.h).
         dp_hot_publish(this, n);
     }
     /// Non-blocking, all or nothing. A refused block adds n to dropped().
@@ -385,10 +305,9 @@ public:
             return true;
         return write_slow(src, n, tags, ntags);
     }
-    /// Lossless write of n samples, any n (more than the capacity streams
-    /// through while readers read): copies what fits as room appears, so a
-    /// reader waiting for any count up to capacity is never starved by a
-    /// producer holding out for room for the whole block.
+    /// Lossless write of n samples, any n: copies what fits as room appears
+    /// (a reader waiting for up to capacity is never starved by a producer
+    /// holding out for the whole block).
     /// Waits up to timeout_ns in all (< 0: forever). `done` (if given) gets
     /// how many were written and published, all n on status::ok.
     /// status::broken if the slowest tethered reader died and no handle
@@ -478,11 +397,8 @@ public:
             return status::corrupt;
         if (free_cached() >= n)
             return status::ok;
-        // Parked, it is woken once an eighth of the ring is free (or n, if
-        // more), not at every consume: it then writes in large chunks
-        // instead of trading a wake-up for every small one. A reader that
-        // waits for more than the ring holds is never kept waiting by it
-        // (producer_park).
+        // Woken once an eighth of the ring (or n, if more) is free, not at
+        // every consume: large chunks instead of a wake-up per small one.
         const status s = detail::producer_park(ctl_,
                                                w_,
                                                cap_,
@@ -576,11 +492,9 @@ public:
             return { static_cast<const T*>(p), status::ok };
         return poll_slow(n);
     }
-    /// available(), as this handle's reader acting now: claims the reader
-    /// (0 if it cannot), moves an untethered reader that was lapped to the
-    /// oldest intact sample and a reader past the end of a stream already
-    /// reported (as poll() does), and returns how many samples poll() and
-    /// wait() can return at once. available() only looks.
+    /// available(), acting as poll() does (claims the reader, 0 if it cannot;
+    /// moves a lapped untethered reader or one past a reported end): how many
+    /// samples poll() and wait() can return at once. available() only looks.
     uint64_t poll_available() noexcept
     {
         if (!reading_ && !claim_reader())
@@ -598,8 +512,7 @@ public:
     /// -1 (errno EINVAL) if n is more than is readable.
     [[nodiscard]] int64_t consume_checked(uint64_t n) noexcept
     {
-        // The common case inline (hot.h): a tethered reader, within what it
-        // knows is readable.
+        // The common case inline (hot.h): tethered, within what is known.
         if (dp_hot_consume(this, n))
             return 0;
         return consume_slow(n);
@@ -644,8 +557,7 @@ public:
             tag_tail_ = tag_head_; // an impossible tag area: start it afresh
             ctl_->tag_tail.store(tag_tail_, std::memory_order_release);
         }
-        // A reload left in progress by a producer that died: this one is the
-        // only producer now.
+        // Clear a reload left in progress by a producer that died.
         ctl_->refreshing.store(0, std::memory_order_seq_cst);
         ctl_->lent_refreshing.store(0, std::memory_order_seq_cst);
         r_cache_ = detail::producer_floor(ctl_, w_, cap_, !seq_cst_);
@@ -672,19 +584,16 @@ public:
         }
     }
     /// Give up roles: a producer ends its stream, the default reader leaves
-    /// its position for the next handle, a named reader frees its slot; the
-    /// mapping leaves the ring's parties (the last live party removes the
-    /// name). Only what this handle of this process holds is touched (a
-    /// forked child cannot end its parent's stream). Called by the
-    /// destructor, and for handles still alive at normal process exit.
+    /// its position for the next handle, a named reader frees its slot, the
+    /// last live party removes the name. Only this handle's roles in this
+    /// process (not a forked parent's). Also run by the destructor and at
+    /// normal process exit.
     using handle::release;
 
 private:
     void release_held() noexcept override;
-    // A write index this reader cannot have been given: behind its position
-    // (more than half the index space "ahead" in modular terms) or, for a
-    // tethered reader, more than the capacity ahead. Records it for
-    // corruption().
+    // write_index_corrupt() (behind: more than half the index space "ahead");
+    // records the value for corruption().
     bool index_impossible(uint64_t w) noexcept
     {
         const uint64_t ahead = w - r_;
@@ -693,10 +602,8 @@ private:
             w_bad_ = w;
         return w_corrupt_;
     }
-    // Samples from r up to the write index w and the stream end `end`, in
-    // modular arithmetic (indices may wrap around 2^64 in a scribbled
-    // header), never more than the capacity: a view stays in the mirror
-    // whatever the shared indices say.
+    // Samples from r up to w and `end`, modular (a scribbled header may wrap
+    // 2^64), at most the capacity: a view stays in the mirror whatever.
     uint64_t readable_between(uint64_t r, uint64_t w, uint64_t end) const noexcept
     {
         uint64_t n = w - r;
@@ -710,17 +617,15 @@ private:
     {
         if (closed_)
             return true;
-        // Another handle asked for the end of the stream this one writes
-        // (close() by a non-producer): end it here, at this handle's index.
-        // `closed` sits on the producer's own line: a cache hit.
+        // Another handle asked for the end of this stream: end it here.
+        // Relaxed: `closed` is on the producer's own line, a cache hit.
         if (started_ && ctl_->closed.load(std::memory_order_relaxed) != 0) {
             close();
             return true;
         }
         return false;
     }
-    // Free space by the cached minimum reader index. A corrupt peer index
-    // (read ahead of write) reads as full; either way a write stays in the mirror.
+    // Free space by the cached floor; a corrupt index (ahead) reads as full.
     uint64_t free_cached() const noexcept
     {
         const uint64_t used = w_ - r_cache_;
@@ -734,9 +639,8 @@ private:
             maybe_reap();
     }
     void maybe_reap() noexcept;
-    // Untethered readers learn from `horizon` which samples a copy in
-    // progress overwrites: stored before the copy (the release fence orders
-    // it before the data stores that follow).
+    // announce_until(w_ + n): the release fence orders the horizon before
+    // the data stores that follow.
     void announce(uint64_t n) noexcept
     {
         ctl_->horizon.store(w_ + n, std::memory_order_relaxed);

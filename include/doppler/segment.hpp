@@ -19,57 +19,38 @@
 
 namespace doppler {
 
-// ---------------------------------------------------------------------------
-// Where named rings live: the object of ring <name> is shm_dir/shm_prefix<name>,
-// i.e. /dev/shm/doppler.<name> (shm_open name "/doppler.<name>"). The ring
-// tool lists shm_dir for shm_prefix and shows what follows it as the name.
-// ---------------------------------------------------------------------------
+// Ring <name> is the object shm_dir/shm_prefix<name> (/dev/shm/doppler.<name>).
 constexpr const char* shm_dir = "/dev/shm";
 constexpr const char* shm_prefix = "doppler.";
 
-// ---------------------------------------------------------------------------
-// The park handshake (ring.hpp explains both) and how a handle waits.
-// ---------------------------------------------------------------------------
-
-/// How the publishing side and a side about to park order their accesses.
-/// A ring is made with one and every handle on it follows it (layout.hpp:
-/// ring_flag_membarrier).
+/// The park handshake a ring is made with (see hot.h); every handle on it
+/// follows it (ring_flag_membarrier).
 enum class handshake : uint8_t {
-    /// A store-load fence on every publish and consume (sequentially
-    /// consistent store and load); works everywhere.
+    /// A store-load fence on every publish and consume.
     seq_cst,
-    /// No fence on the hot path; a side about to park issues
-    /// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED). Needs Linux 4.16.
+    /// A side about to park issues the barrier; Linux 4.16.
     membarrier,
 };
 /// The handshake of rings this process creates from now on: membarrier
-/// where the kernel supports it, unless DOPPLER_HANDSHAKE=seq_cst is set in
-/// the environment (read once) or set_default_handshake chose seq_cst.
-/// ThreadSanitizer builds always use seq_cst (TSan cannot see what
-/// membarrier does, so it would no longer check the handshake).
+/// where available, unless DOPPLER_HANDSHAKE=seq_cst (read once) or
+/// set_default_handshake says otherwise. Always seq_cst under TSan.
 handshake default_handshake() noexcept;
-/// Choose the handshake of rings this process creates from now on (benchmarks,
-/// tests). membarrier falls back to seq_cst where it is not available.
+/// Set it (benchmarks, tests); membarrier falls back to seq_cst where unavailable.
 void set_default_handshake(handshake h) noexcept;
-/// True if this kernel lets this process use the membarrier handshake
-/// (MEMBARRIER_CMD_GLOBAL_EXPEDITED and its registration).
+/// True if this process may use the membarrier handshake (kernel and registration).
 bool membarrier_available() noexcept;
 
 /// How a handle waits for data or room.
 enum class wait_strategy : uint8_t {
-    /// Spin briefly (about 1-2 us), then sleep on a futex until woken: a
-    /// waiting side costs no CPU; a wake-up takes a futex round trip.
+    /// Spin about 1-2 us, then sleep on a futex until woken (no CPU).
     park,
-    /// Busy-poll: never sleep. The lowest wake-up latency, for one whole
-    /// core per waiting handle, spent on purpose; timeouts, end of stream
-    /// and a dead peer are noticed as with park.
+    /// Never sleep: the lowest latency for one core per waiting handle;
+    /// timeouts, end of stream and a dead peer are noticed as with park.
     poll,
 };
 
-// ---------------------------------------------------------------------------
-// Segment: one mapped ring object (segment.cc). Everything that touches
-// mmap, memfd, shm, names and attach validation lives there and only there.
-// ---------------------------------------------------------------------------
+// Segment: one mapped ring object. All mmap, memfd, shm, names and attach
+// validation live in segment.cc and only there.
 
 class segment
 {
@@ -81,14 +62,10 @@ public:
     [[nodiscard]] static std::shared_ptr<segment>
     create_named(sample_type t, const std::string& name, uint64_t capacity);
     /// Attach an existing named ring. timeout_ns < 0: a missing ring is ENOENT at
-    /// once; otherwise wait up to timeout_ns for it to appear (ETIMEDOUT if
-    /// it does not).
-    /// expect == 0 accepts any type (a ring of another type is EPROTOTYPE, with
-    /// the message for `who`); allow_foreign accepts another uid's ring.
-    /// `stop`, if given, is asked between attempts (about every 5 ms) while
-    /// the ring is missing or still being set up; when it says stop the wait
-    /// ends with error(EINTR). Adapters pass theirs (Ctrl-C, a stop flag)
-    /// instead of waiting in a loop of their own.
+    /// once; otherwise wait up to timeout_ns for it (then ETIMEDOUT).
+    /// expect == 0 accepts any type (another type is EPROTOTYPE, worded for
+    /// `who`); allow_foreign accepts another uid's ring. `stop` is asked
+    /// about every 5 ms while the ring is missing or being set up: error(EINTR).
     [[nodiscard]] static std::shared_ptr<segment> attach(const std::string& name,
                                                          sample_type expect,
                                                          int64_t timeout_ns = -1,
@@ -102,20 +79,17 @@ public:
                const std::string& name,
                uint64_t capacity,
                audience who = audience::api);
-    /// Validate and double-map an already open object (the fuzz target's entry).
-    /// Pages of the object that were never allocated (a sparse file) are
-    /// allocated first: ENOSPC then, never SIGBUS later.
+    /// Validate and double-map an open object (the fuzz target's entry).
+    /// Sparse pages are allocated first: ENOSPC then, never SIGBUS later.
     [[nodiscard]] static std::shared_ptr<segment> attach_fd(int fd,
                                                             sample_type expect,
                                                             bool allow_foreign,
                                                             const std::string& what,
                                                             audience who = audience::api);
-    /// Check an open object without mapping anything: a regular file, its
-    /// owner (unless allow_foreign), its size, and every header field, read
-    /// with pread into `header` (a private copy: nothing the object's owner
-    /// does afterwards can fault or change what was checked). Throws the
-    /// error attach would (EBADMSG, EAGAIN, EACCES, EPROTOTYPE); returns the
-    /// object's size.
+    /// Check an open object without mapping it: a regular file, its owner
+    /// (unless allow_foreign), its size and every header field, pread into
+    /// the private copy `header`. Throws as attach would (EBADMSG, EAGAIN,
+    /// EACCES, EPROTOTYPE); returns the object's size.
     static uint64_t check_object(int fd,
                                  sample_type expect,
                                  bool allow_foreign,
@@ -123,13 +97,11 @@ public:
                                  control& header,
                                  audience who = audience::api);
 
-    /// Throws doppler::error(EINVAL) unless name is 1-200 of [A-Za-z0-9._-], no leading
-    /// dot.
+    /// error(EINVAL) unless name is 1-200 of [A-Za-z0-9._-], no leading dot.
     static void check_name(const std::string& name);
     /// Capacity a request becomes: power of two, at least one page of data.
     static uint64_t round_capacity(sample_type t, uint64_t requested);
-    /// "/doppler.<name>" (the shm_open name) and "/dev/shm/doppler.<name>"
-    /// (from shm_dir and shm_prefix).
+    /// "/doppler.<name>" (for shm_open) and "/dev/shm/doppler.<name>".
     static std::string shm_name(const std::string& name);
     static std::string shm_path(const std::string& name);
 
@@ -151,24 +123,20 @@ public:
                                                : doppler::handshake::seq_cst;
     }
     const std::string& name() const noexcept { return name_; } ///< "" if anonymous
-    /// True if this process created the object (a forked child's copy is not the
-    /// creator: it never removes the name).
+    /// True if this process created the object (not a forked child).
     bool is_creator() const noexcept;
-    /// Identity of the object (device and inode): two segments of one process
-    /// that map the same ring have the same pair.
+    /// Identity of the object (device and inode).
     uint64_t dev() const noexcept { return dev_; }
     uint64_t ino() const noexcept { return ino_; }
 
     /// Remove the name now (peers keep their mappings). Idempotent; leaves
     /// the name alone if it now refers to another object.
     void unlink() noexcept;
-    /// This mapping stops being a party to the ring's lifetime: it leaves the
-    /// party table, and if no other live party remains, removes the name.
+    /// Leave the party table; the last live party removes the name.
     /// Idempotent; also done by the destructor.
     void leave() noexcept;
-    /// A handle (ring<T>) starts / stops using this mapping; the last handle
-    /// that stops makes the mapping leave(). Several handles may share one
-    /// mapping: releasing one of them must not end the others' party.
+    /// A handle starts / stops using this mapping; the last one to stop
+    /// leave()s (handles may share a mapping).
     void enter() noexcept { users_.fetch_add(1, std::memory_order_relaxed); }
     void exit() noexcept
     {
@@ -209,10 +177,7 @@ private:
     uint64_t dev_ = 0, ino_ = 0; // identity of the object, to unlink only our own
 };
 
-// ---------------------------------------------------------------------------
-// Waiting and waking (wait.cc: the one place that parks), peers and roles
-// (peers.cc), the reader table (readers.cc), streams and tags.
-// ---------------------------------------------------------------------------
+// Peers and roles (peers.cc), readers, streams, tags, waiting (wait.cc).
 namespace detail {
 /// CLOCK_MONOTONIC in nanoseconds.
 int64_t now_ns() noexcept;
@@ -226,13 +191,11 @@ inline int peer_pid(peer_id id) noexcept
 {
     return int(id & ((1u << 22) - 1));
 }
-/// A number no other handle in any live process uses: roles and reader
-/// slots belong to a handle, recorded as (process, handle number).
+/// A handle number no other live handle uses (roles record (process, handle)).
 uint64_t new_handle() noexcept;
 
-/// Claim a (process, handle) role pair for handle `mine` of this process.
-/// On failure `holder` is the live process that holds it (possibly this one,
-/// through another handle).
+/// Claim a (process, handle) role pair for handle `mine`. On failure
+/// `holder` is the live process that holds it (possibly this one).
 bool claim(std::atomic<peer_id>& process,
            std::atomic<uint64_t>& handle,
            uint64_t mine,
@@ -249,18 +212,15 @@ void unclaim(std::atomic<peer_id>& process,
 // ---- readers (readers.cc) ----
 
 /// Claim reader `name` ("" or "default": slot 0) for handle `mine`: resume a
-/// slot of that name whose holder is gone, else take a free slot (or that
-/// of an untethered reader whose process died) starting at the current
-/// write index. A tethered claim joins a running producer without losing a
-/// sample (join_tethered); a resumed reader that must move past samples
-/// reused while it was away untethered gets that count in *jumped. A new
-/// reader asking for `history` starts up to that many samples before the
-/// write index, within the current stream, never before the oldest intact
-/// sample (untethered) or the producer's floor (tethered); *got_history is
-/// how many it got. Returns the slot.
-/// Throws error(EBUSY) if a live handle holds the name, error(EUSERS) if all slots are
-/// taken, error(EINVAL) for a bad name. `ring` names the ring in messages, which are
-/// worded for `who` (a block's user is told which parameter to change).
+/// slot of that name whose holder is gone, else take a free slot (or a dead
+/// untethered reader's) at the write index. A tethered claim joins a running
+/// producer without losing a sample (join_tethered); a resumed reader moved
+/// past reused samples gets their count in *jumped. `history`: start up to
+/// that many samples back, within the stream and what is intact (tethered:
+/// the producer's floor); *got_history is how many. Returns the slot.
+/// Throws error(EBUSY) if a live handle holds the name, error(EUSERS) if all
+/// slots are taken, error(EINVAL) for a bad name; messages name `ring` and
+/// are worded for `who`.
 uint32_t claim_reader(control* c,
                       const std::string& name,
                       bool tethered,
@@ -278,34 +238,25 @@ uint32_t claim_reader(control* c,
 void release_reader(control* c, uint32_t i, uint64_t mine) noexcept;
 /// The reader name of slot i ("" for the default reader).
 std::string reader_name(const control* c, uint32_t i);
-/// What holds a producer at write index w back: the tethered reader furthest
-/// behind, how much it has not consumed, and who reads it (a live pid, a dead
-/// one and what happens next, or no process, with what to do), e.g.
-/// "the default reader (4096 of 4096 samples unread; pid 4242)".
+/// For a message: what holds a producer at w back, e.g. "the default reader
+/// (4096 of 4096 samples unread; pid 4242)".
 std::string holding_back(const control* c, uint64_t w, uint64_t capacity);
-/// The ring's producer, for a reader's message: "the producer is pid 4242",
-/// "no producer has written to this ring yet", or "no producer is attached
-/// (the last one wrote stream 2; the next one starts stream 3)".
+/// For a reader's message: "the producer is pid 4242" and the like.
 std::string describe_producer(const control* c);
-/// What a reader at index r that wants n samples waits on: how many are
-/// there, and the producer, e.g. "200 of them are there; the producer is
-/// pid 4242".
+/// For a message: what a reader at r wanting n waits on, e.g. "200 of them
+/// are there; the producer is pid 4242".
 std::string waiting_on(const control* c, uint64_t r, uint64_t n);
-/// Lowest read index over the tethered readers, or w if there are none
-/// (clamped into [w - capacity, w]). An index ahead of w or more than
-/// `capacity` behind it counts as w - capacity, sets *corrupt and gives
-/// its value in *bad (when given).
+/// Lowest tethered read index, or w if none, clamped into [w - capacity, w];
+/// an impossible one counts as w - capacity, sets *corrupt and *bad.
 uint64_t min_tethered(const control* c,
                       uint64_t w,
                       uint64_t capacity,
                       bool* corrupt = nullptr,
                       uint64_t* bad = nullptr) noexcept;
-/// min_tethered for the producer's thread, which then writes up to the
-/// result + capacity: announces the reload in control::refreshing and
-/// publishes the result as control::floor, so a tethered reader joining
-/// meanwhile starts where it will not be overwritten (readers.cc,
-/// join_tethered). `barrier`: the ring uses the membarrier handshake (the
-/// announcement then has no fence; the joining claimer's barrier orders it).
+/// min_tethered for the producer's thread: announces the reload in
+/// control::refreshing and publishes control::floor, so a tethered reader
+/// joining meanwhile is not overwritten (join_tethered). `barrier`: the
+/// membarrier handshake (hot.h): the announcement goes without a fence.
 uint64_t producer_floor(control* c,
                         uint64_t w,
                         uint64_t capacity,
@@ -316,9 +267,9 @@ uint64_t producer_floor(control* c,
 /// (control::lent_refreshing, control::lent_floor).
 uint64_t
 lent_floor(control* c, uint64_t w, uint64_t capacity, bool* corrupt = nullptr) noexcept;
-/// Free the slots of tethered readers whose holder has been dead longer than
-/// their grace. dead_since[max_readers]: the producer's record of when it
-/// first saw each one dead (0: alive). True if a slot was freed.
+/// Free the slots of tethered readers dead longer than their grace.
+/// dead_since[max_readers]: when each was first seen dead (0: alive).
+/// True if a slot was freed.
 bool reap_readers(control* c, int64_t* dead_since) noexcept;
 /// Wake every parked reader in `mask` that `w` satisfies (all if `all`):
 /// one FUTEX_WAKE per reader at most.
@@ -331,17 +282,15 @@ struct stream_info {
     uint64_t first = 0;
     uint64_t end = stream_open;
     stream_end why = stream_end::open;
-    /// locate: r is older than every stream recorded (their records were
-    /// reused); `stream` is then the one before the oldest recorded, and
-    /// `first` that oldest stream's first sample.
+    /// locate: r is older than every recorded stream; `stream` is then the
+    /// one before the oldest recorded, `first` that one's first sample.
     bool lost = false;
 };
 /// Read the seam record of stream s; false if it does not hold s (any more).
 bool read_seam(const control* c, uint64_t s, stream_info& out) noexcept;
-/// The stream sample r belongs to: the newest recorded stream that starts at
-/// or before r. If r is past that stream's end, the next (not yet started)
-/// stream with end stream_open. No stream yet: stream 1, open. r older than
-/// the seam table: `lost` (see stream_info).
+/// The stream of sample r: the newest recorded one starting at or before r;
+/// past its end, the next (open); none yet: stream 1, open; older than the
+/// seam table: `lost`.
 stream_info locate(const control* c, uint64_t r) noexcept;
 /// Producer: start the next stream at w (an open previous stream, whose
 /// producer died, is ended as broken at w first). Returns its number.
@@ -351,9 +300,9 @@ void end_stream(control* c, uint64_t s, uint64_t w, stream_end why) noexcept;
 
 // ---- tags (tags.cc) ----
 
-/// Producer: append one tag record at `head`, reclaiming records whose index
-/// is below keep_from. False (and tags_dropped counted) if it does not fit.
-/// Publishes the new tail; the caller publishes the head.
+/// Producer: append a tag record at `head`, reclaiming those below keep_from.
+/// False (tags_dropped counted) if it does not fit. Publishes the new tail;
+/// the caller publishes the head.
 bool append_tag(control* c,
                 uint8_t* area,
                 uint64_t bytes,
@@ -371,10 +320,8 @@ struct tag_copy {
     bool corrupt = false; ///< a record that no race explains was malformed
 };
 /// Reader: copy the records of samples [first, last) into `out`, in order,
-/// starting at tag area position `pos` (advanced past records before
-/// `first`, for good). Only records that stayed intact for the whole copy
-/// are kept (the producer's tail did not pass them); records of a reader
-/// lapped again and again are given up rather than read torn.
+/// from tag area position `pos` (advanced past records before `first`).
+/// Only records intact for the whole copy are kept, never torn ones.
 tag_copy copy_tag_records(const control* c,
                           const uint8_t* area,
                           uint64_t bytes,
@@ -387,26 +334,22 @@ tag_copy copy_tag_records(const control* c,
 
 /// How a side waits: the ring's handshake and the handle's strategy.
 struct wait_opts {
-    /// The ring uses the membarrier handshake: a side that parks issues the
-    /// process-wide barrier between announcing the park and re-checking.
+    /// Membarrier handshake: a park issues the barrier (see hot.h).
     bool barrier = false;
     /// wait_strategy::poll: never park.
     bool poll = false;
     /// The side's spin budget before a park (pauses), which the park adapts
     /// (wait.cc); nullptr: a fixed short spin.
     uint32_t* spin = nullptr;
-    /// The caller's interrupt: asked before the first park (or, polling,
-    /// every interrupt_check_ns) and after every park slice, which it
-    /// shortens to interrupt_check_ns; says stop: status::interrupted.
+    /// Asked before the first park and every interrupt_check_ns after:
+    /// status::interrupted.
     interrupt stop;
 };
 
 /// Slow path of a reader's wait(): spin, then park until write_idx >= need,
-/// the end of stream `s` (closed, or a newer stream started), a dead
-/// producer of the open current stream (status::broken), the timeout, or
-/// how.stop (status::interrupted).
-/// `own` is the reader's position: a write index behind it (or, for a
-/// tethered reader, more than `cap` ahead of it) is status::corrupt at once.
+/// the end of stream `s`, a dead producer (status::broken), the timeout, or
+/// how.stop (status::interrupted). A write index behind `own` (tethered:
+/// more than `cap` ahead) is status::corrupt at once.
 status reader_park(control* c,
                    uint32_t slot,
                    uint64_t s,
@@ -417,14 +360,12 @@ status reader_park(control* c,
                    int64_t timeout_ns,
                    wait_opts how = {}) noexcept;
 /// Slow path of a blocking write: park until the slowest tethered reader
-/// reaches `want` (a low water mark, >= need: the producer is woken once
-/// that much room is free, not at every consume), or `need` while a reader
-/// is parked (read_seen: the minimum last seen); or the timeout, how.stop
-/// (status::interrupted), or, with `watch_close`, a close requested by
-/// another handle (status::end_of_stream). Frees the slots of
-/// tethered readers dead longer than their grace meanwhile. A tethered
-/// reader index ahead of `w`, or more than `capacity` behind it, is
-/// status::corrupt at once (read_seen is then that index).
+/// reaches `want` (a low water mark, >= need), or `need` while a reader is
+/// parked (read_seen: the minimum last seen); or the timeout, how.stop
+/// (status::interrupted), or, with `watch_close`, another handle's close
+/// (status::end_of_stream). Reaps readers dead past their grace. A tethered
+/// index ahead of `w` or more than `capacity` behind is status::corrupt at
+/// once (read_seen is then that index).
 status producer_park(control* c,
                      uint64_t w,
                      uint64_t capacity,
@@ -435,71 +376,48 @@ status producer_park(control* c,
                      int64_t* dead_since,
                      bool watch_close,
                      wait_opts how = {}) noexcept;
-/// What is wrong with the shared index a handle at `own` sees (`other`), for
-/// an error message: "read index 9000 is ahead of the write index 4096" and
-/// the like. `producer`: own is the write position and other a read index.
+/// For a message: "read index 9000 is ahead of the write index 4096" and the
+/// like. `producer`: own is the write position, other a read index.
 std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64_t cap);
-/// A test seam inside the park handshake: called by a side about to park,
-/// after it announced the park and before it re-checks the other side's
-/// index (nullptr, the default: nothing is called). A test sets it to hold a
-/// waiter inside that window while the other side publishes, which makes a
-/// lost wake-up (a check before the announcement) certain instead of rare.
-/// Costs one relaxed load on the park path only; never set in production.
+/// Test seam: called by a side about to park between its announcement and
+/// its re-check (nullptr: nothing), so a test can publish inside that
+/// window. One relaxed load per park; never set in production.
 using park_hook_fn = void (*)() noexcept;
 void set_park_hook(park_hook_fn hook) noexcept;
-/// A test seam inside a tethered reader's join (readers.cc, join_tethered),
-/// called with step 0 after the claim chose its tentative position and
-/// before the producer can see the reader (the window in which a running
-/// producer moves on without it), and with step 1 once the producer can see
-/// it as joining and before its position is final. A test sets it to let
-/// the producer stream through those windows; never set in production.
+/// Test seam in join_tethered: step 0 after the tentative position, before
+/// the producer can see the reader; step 1 once it sees it joining, before
+/// the position is final. Never set in production.
 using claim_hook_fn = void (*)(int step) noexcept;
 void set_claim_hook(claim_hook_fn hook) noexcept;
-/// A test seam on the spin before a park: the adaptive spin never exceeds
-/// `pauses` (0 restores the default ceiling). A stress test holds it at its
-/// floor so that nearly every wait that finds the ring empty or full parks,
-/// which makes millions of park/wake cycles a matter of seconds. One relaxed
-/// load per park; never set in production.
+/// Test seam: the adaptive spin never exceeds `pauses` (0: the default
+/// ceiling), so a stress test parks on nearly every wait. Never set in
+/// production.
 void set_spin_ceiling(uint32_t pauses) noexcept;
 /// The spin's floor and default ceiling (pauses).
 constexpr uint32_t spin_floor = 64;
 constexpr uint32_t spin_default_ceiling = 4096;
 /// Wake a parked side (one syscall); called only when the flag says parked.
 void wake(std::atomic<uint32_t>& word) noexcept;
-/// A reader about to sleep (or busy-poll) wakes a producer parked for its
-/// low water mark, which then takes the room it needs (producer_park).
+/// A reader about to sleep (or poll) wakes a producer parked for its low water mark.
 void wake_parked_producer(control* c) noexcept;
-/// Register this process to receive the membarrier handshake's barriers
-/// (MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED): done when a handle on such a
-/// ring is made, before its first publish; once per process (again in a
-/// forked child). False if the kernel refuses.
+/// Register for the membarrier handshake's barriers (hot.h); once per
+/// process (again in a forked child). False if the kernel refuses.
 bool register_barrier() noexcept;
-/// The parking side's barrier (MEMBARRIER_CMD_GLOBAL_EXPEDITED, or the slow
-/// MEMBARRIER_CMD_GLOBAL if that is refused). False if neither works.
+/// The parking side's barrier (hot.h). False if the kernel refuses it.
 bool process_barrier() noexcept;
 /// How many process_barrier() calls this process made (tests).
 uint64_t process_barriers() noexcept;
 
-// ---------------------------------------------------------------------------
-// Handles (handle.cc): what every ring<T> shares whatever its sample type:
-// its segment, its roles, and its place in the process-wide registry of live
-// handles.
+// Handles (handle.cc): what every ring<T> shares: its segment, its roles and
+// its place in the process-wide registry of live handles.
 //
-// Roles belong to a handle: the shared role words and reader slots record
-// (process, handle number), so a second handle is refused whether it lives
-// in another process or in this one. The registry gives every handle an end:
-//  - at normal process exit (std::exit, return from main, Python's exit),
-//    every handle still alive is released, as its destructor would (a
-//    producer ends its stream, a reader leaves its slot, the last party
-//    removes the name), whichever thread made it;
-//  - in a child made by fork(), the inherited copies hold no role: they
-//    cannot write or read for the parent, and neither destroying them nor
-//    the child's exit ends the parent's stream or removes its name.
+// Roles belong to a handle, recorded as (process, handle number): a second
+// handle is refused in another process or in this one. At normal process
+// exit every handle still alive is released, as its destructor would; in a
+// forked child the inherited copies hold no role and never end the parent's
+// stream or remove its name.
 //
-// The handle's hot state (hot.h) is a base of it: the C ABI's handle pointer
-// is the address of that part (hot()), so buffer.h's inline functions reach
-// it without a call, and ring<T> runs the same inline code on it.
-// ---------------------------------------------------------------------------
+// The hot state (hot.h) is a base: the C ABI's handle pointer is its address.
 class handle : protected dp_hot
 {
 public:
@@ -516,8 +434,7 @@ public:
         return static_cast<const handle*>(h);
     }
 
-    /// How this handle waits, for data and for room (default: park). May be
-    /// changed at any time; a wait already running keeps its strategy.
+    /// Default park; may change any time (a running wait keeps its own).
     void set_wait_strategy(wait_strategy w) noexcept
     {
         wait_.store(uint8_t(w), std::memory_order_relaxed);
@@ -536,10 +453,8 @@ public:
     int holder_pid() const noexcept { return peer_pid(holder_); }
     /// True if that holder is another handle of this same process.
     bool holder_is_this_process() const noexcept { return holder_ == self_id(); }
-    /// Why the last failed claim was refused, as one sentence naming the
-    /// holder ("ring 'rx' already has a producer: pid 41873 holds that role
-    /// ..."), for the adapters' EBUSY errors. For a reader, the reason the
-    /// reader claim gave (a name in use, all 16 slots taken).
+    /// Why the last failed claim was refused, one sentence naming the holder,
+    /// for the adapters' EBUSY errors (a reader: what the claim said).
     std::string busy_message(bool producer, audience who = audience::api) const;
     /// "ring 'rx'" for a named ring, "in-process ring" otherwise.
     std::string label() const;
@@ -550,9 +465,8 @@ public:
 protected:
     explicit handle(std::shared_ptr<segment> seg);
     virtual ~handle();
-    /// The most derived destructor's first step: release, and leave the
-    /// registry while the object is still whole (the exit hook must never
-    /// see a half-destroyed handle).
+    /// The most derived destructor's first step: release and leave the
+    /// registry while the object is whole (for the exit hook).
     void retire() noexcept;
     /// What release() does, called with the registry's lock held.
     virtual void release_held() noexcept = 0;
