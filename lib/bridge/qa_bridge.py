@@ -548,18 +548,25 @@ def test_a_receiver_killed_mid_stream_loses_only_what_was_in_flight_and_its_succ
     assert f"stopped before sender offset {seam}" in log2
 
 
-def test_a_killed_sender_breaks_the_receiving_stream_at_once_not_after_a_timeout(
-        names, procs, tmp_path):
+def flowing_over_tcp(names, procs, tmp_path, count, timeout, ends):
+    """Ring A -> send over TCP -> recv (--timeout) -> ring B -> a consumer,
+    with a producer that wrote `count` samples to A and holds its stream
+    open; returns once the receiver has passed samples on to B."""
     a, b = names(), names()
     keeper = make_ring(a)
     s = send(procs, tmp_path, a, "tcp://127.0.0.1:*")
-    ep = s.endpoint()
-    # --timeout 60: only the connection going down can end the stream in time.
-    r = recv(procs, tmp_path, ep, b, "--timeout", "60")
-    c = Consumer(procs, tmp_path, b, ends=1, step=1000)
-    p = produce(a, 0, 20_000, hold=True)
+    r = recv(procs, tmp_path, s.endpoint(), b, "--timeout", str(timeout))
+    c = Consumer(procs, tmp_path, b, ends=ends, step=1000)
+    p = produce(a, 0, count, hold=True)
     assert p.stdout.readline() == b"written\n"
     r.wait_for(r"-> '" + b + r"': [1-9]", timeout=30)
+    return keeper, s, r, c, p
+
+
+def test_a_killed_sender_breaks_the_receiving_stream_at_once_not_after_a_timeout(
+        names, procs, tmp_path):
+    # --timeout 60: only the connection going down can end the stream in time.
+    keeper, s, r, c, p = flowing_over_tcp(names, procs, tmp_path, 20_000, 60, ends=1)
     killed = time.time()
     s.p.kill()
     s.p.wait(10)
@@ -582,15 +589,7 @@ def test_a_killed_sender_breaks_the_receiving_stream_at_once_not_after_a_timeout
 
 def test_a_frozen_sender_ends_the_stream_as_broken_and_its_thaw_starts_the_next(
         names, procs, tmp_path):
-    a, b = names(), names()
-    keeper = make_ring(a)
-    s = send(procs, tmp_path, a, "tcp://127.0.0.1:*")
-    ep = s.endpoint()
-    r = recv(procs, tmp_path, ep, b, "--timeout", "1")
-    c = Consumer(procs, tmp_path, b, ends=2, step=1000)
-    p = produce(a, 0, 10_000, hold=True)
-    assert p.stdout.readline() == b"written\n"
-    r.wait_for(r"-> '" + b + r"': [1-9]", timeout=30)
+    keeper, s, r, c, p = flowing_over_tcp(names, procs, tmp_path, 10_000, 1, ends=2)
     s.p.send_signal(signal.SIGSTOP)  # connection up, nothing sent, no heartbeat
     try:
         end = c.next_end()
