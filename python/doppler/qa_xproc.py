@@ -430,18 +430,29 @@ def test_consumer_killed_new_consumer_continues(names, children):
         buf.destroy()
 
 
+def reader_held_by_a_child(children, name, produced=0):
+    """A child that attaches ring `name` and claims its reader (and, with
+    `produced`, the producer role too, writing that many samples), then holds
+    both until finish() and destroys its handle on the way out. Returned once
+    it holds them."""
+    produce = f'assert buf.write(make("f32", 0, {produced}))' if produced else ""
+    child = children(f"""
+        buf = F32Buffer.attach({name!r})
+        claim_reader(buf)
+        {produce}
+        say("claimed")
+        hold()
+        buf.destroy()
+    """)
+    child.expect("claimed")
+    return child
+
+
 def test_lossless_producer_broken_pipe_when_consumer_dies(names, children):
     name = names()
     buf = F32Buffer(1024, name=name)
     try:
-        cons = children(f"""
-            buf = F32Buffer.attach({name!r})
-            claim_reader(buf)
-            say("claimed")
-            hold()
-        """)
-        cons.expect("claimed")
-        cons.kill9()
+        reader_held_by_a_child(children, name).kill9()
         assert buf.write(make("f32", 0, 1024), block=True, timeout=LONG)  # fits: no waiting
         with pytest.raises(BrokenPipeError):
             buf.write(make("f32", 1024, 1), block=True, timeout=1.0)
@@ -458,15 +469,7 @@ def test_second_consumer_and_producer_refused_with_holder_pid(names, children):
     name = names()
     buf = F32Buffer(1024, name=name)
     try:
-        other = children(f"""
-            buf = F32Buffer.attach({name!r})
-            claim_reader(buf)
-            assert buf.write(make("f32", 0, 10))
-            say("claimed")
-            hold()
-            buf.destroy()
-        """)
-        other.expect("claimed")
+        other = reader_held_by_a_child(children, name, produced=10)
         with pytest.raises(OSError) as e:
             buf.wait(1, timeout=1.0)
         assert e.value.errno == errno.EBUSY and str(other.pid) in str(e.value), str(e.value)
