@@ -468,6 +468,30 @@ tb.run()   # the run's end ends its stream in the ring
 """
 
 
+def run_the_flowgraph_twice(a, n1=30_000, n2=12_345):
+    """FLOWGRAPH into ring `a`: two runs, a process each, of n1 then n2
+    samples. Returns (n1, n2)."""
+    for first, n in ((0, n1), (n1, n2)):
+        run = subprocess.run([PY, "-c", FLOWGRAPH, a, str(first), str(n)], timeout=120,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+    return n1, n2
+
+
+def assert_the_flowgraph_runs_arrived(c, n1, n2):
+    """The consumer of the receiving ring saw both runs whole: their samples,
+    an end after each, and each run's tags at their samples."""
+    np.testing.assert_array_equal(c.values, np.arange(n1 + n2))
+    assert c.ends == [("EOFError", n1), ("EOFError", n1 + n2)]
+    want = []
+    for first, n in ((0, n1), (n1, n2)):
+        want += [(first, "stream_start", str(1 if first == 0 else 2)),
+                 (first, "rx_time", repr((first, 0.5))),
+                 (first + 777, "rx_freq", repr(2.4e9 + first)),
+                 (first + n - 1, "burst", "True")]
+    assert c.tags == want
+
+
 def test_a_flowgraph_s_tags_cross_buffer_sink_send_and_recv_to_a_consumer_at_their_samples(
         names, procs, tmp_path):
     a, b = names(), names()
@@ -479,23 +503,11 @@ def test_a_flowgraph_s_tags_cross_buffer_sink_send_and_recv_to_a_consumer_at_the
     s = send(procs, tmp_path, a, ep)
     r = recv(procs, tmp_path, ep, b)
     c = Consumer(procs, tmp_path, b, ends=2, step=1000)
-    n1, n2 = 30_000, 12_345
-    for first, n in ((0, n1), (n1, n2)):  # two runs of a flowgraph, a process each
-        run = subprocess.run([PY, "-c", FLOWGRAPH, a, str(first), str(n)], timeout=120,
-                             capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr
+    n1, n2 = run_the_flowgraph_twice(a)
     c.finish()
     assert s.stop() == 0 and r.stop() == 0
     keeper.destroy()
-    np.testing.assert_array_equal(c.values, np.arange(n1 + n2))
-    assert c.ends == [("EOFError", n1), ("EOFError", n1 + n2)]
-    want = []
-    for first, n in ((0, n1), (n1, n2)):
-        want += [(first, "stream_start", str(1 if first == 0 else 2)),
-                 (first, "rx_time", repr((first, 0.5))),
-                 (first + 777, "rx_freq", repr(2.4e9 + first)),
-                 (first + n - 1, "burst", "True")]
-    assert c.tags == want
+    assert_the_flowgraph_runs_arrived(c, n1, n2)
 
 
 # ---------------------------------------------------------------------------
@@ -921,24 +933,12 @@ def test_a_flowgraph_s_samples_and_tags_cross_tcp_with_curve_and_nothing_readabl
     tap = Tap(int(s.endpoint().rsplit(":", 1)[1]))
     r = recv(procs, tmp_path, f"tcp://127.0.0.1:{tap.port}", b, *opt_r)
     c = Consumer(procs, tmp_path, b, ends=2, step=1000)
-    n1, n2 = 30_000, 12_345
-    for first, n in ((0, n1), (n1, n2)):  # two runs of a flowgraph, a process each
-        run = subprocess.run([PY, "-c", FLOWGRAPH, a, str(first), str(n)], timeout=120,
-                             capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr
+    n1, n2 = run_the_flowgraph_twice(a)
     c.finish()
     assert s.stop() == 0 and r.stop() == 0
     wire = tap.close()
     keeper.destroy()
-    np.testing.assert_array_equal(c.values, np.arange(n1 + n2))
-    assert c.ends == [("EOFError", n1), ("EOFError", n1 + n2)]
-    want = []
-    for first, n in ((0, n1), (n1, n2)):
-        want += [(first, "stream_start", str(1 if first == 0 else 2)),
-                 (first, "rx_time", repr((first, 0.5))),
-                 (first + 777, "rx_freq", repr(2.4e9 + first)),
-                 (first + n - 1, "burst", "True")]
-    assert c.tags == want
+    assert_the_flowgraph_runs_arrived(c, n1, n2)
     # Everything went through the tap; samples and tag keys are readable
     # there only without CURVE.
     assert len(wire) > (n1 + n2) * 8
