@@ -89,6 +89,23 @@ void reader_killed_holding(const std::string& name,
     BOOST_TEST(reap(child) == 128 + SIGKILL);
 }
 
+/// The start of the tests of a dead untethered reader claimed again: named
+/// ring `name` (the smallest, `cap` samples) whose reader "x" died untethered,
+/// then producer `p` streamed three rings' worth past it through the default
+/// reader `def`.
+struct dead_untethered_x_lapped {
+    const std::string name = unique_name("lapped-x");
+    std::unique_ptr<ring<f32>> p = ring<f32>::create_named(name, 1);
+    const uint64_t cap = p->capacity();
+    std::unique_ptr<ring<f32>> def = ring<f32>::attach(name);
+    dead_untethered_x_lapped()
+    {
+        BOOST_REQUIRE(def->claim_reader());
+        reader_killed_holding(name, "x", false);
+        stream_through(*p, *def, 0, 3 * cap);
+    }
+};
+
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -526,16 +543,10 @@ BOOST_FIXTURE_TEST_CASE(
     BOOST_TEST(!rec.write_index_corrupt());
 }
 
-BOOST_AUTO_TEST_CASE(
-    a_dead_untethered_reader_claimed_again_tethered_resumes_within_the_ring)
+BOOST_FIXTURE_TEST_CASE(
+    a_dead_untethered_reader_claimed_again_tethered_resumes_within_the_ring,
+    dead_untethered_x_lapped)
 {
-    const std::string name = unique_name("retether");
-    auto p = ring<f32>::create_named(name, 1);
-    const uint64_t cap = p->capacity();
-    auto def = ring<f32>::attach(name);
-    BOOST_REQUIRE(def->claim_reader());
-    reader_killed_holding(name, "x", false);
-    stream_through(*p, *def, 0, 3 * cap);
     auto again = ring<f32>::attach(name);
     again->claim_reader("x", true, -1);
     BOOST_TEST(3 * cap - again->read_index() <= cap);
@@ -619,19 +630,14 @@ BOOST_AUTO_TEST_CASE(a_dead_tethered_reader_whose_grace_is_forever_is_never_free
 // I8 while joining; I2 for a reader located far behind; I1 at a seam.
 // ---------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(a_joining_reader_holds_the_producer_at_its_floor_until_it_has_joined)
+BOOST_FIXTURE_TEST_CASE(
+    a_joining_reader_holds_the_producer_at_its_floor_until_it_has_joined,
+    dead_untethered_x_lapped)
 {
     // While a resumed reader (left far behind as an untethered one) joins as
     // tethered, the producer writes what its floor lets it: it must count
     // the joining reader at that floor, never as corrupt, and the reader
     // then starts where every sample it is handed is intact.
-    const std::string name = unique_name("joining");
-    auto p = ring<f32>::create_named(name, 1);
-    const uint64_t cap = p->capacity();
-    auto def = ring<f32>::attach(name);
-    BOOST_REQUIRE(def->claim_reader());
-    reader_killed_holding(name, "x", false);
-    stream_through(*p, *def, 0, 3 * cap);
     uint64_t w = 3 * cap;
     bool refused_as_corrupt = false;
     in_claim = [&](int step) {
