@@ -24,16 +24,6 @@ using namespace qa;
 
 namespace {
 
-uint64_t skipped_tag(ring<f32>& r)
-{
-    tag_cursor c = r.tags();
-    tag_view t;
-    while (c.next(t))
-        if (t.key == tag_skipped)
-            return t.value.as_uint64();
-    return 0;
-}
-
 /// Write `n` sequence samples starting at counter `first` through `p` while
 /// `reader` (the default reader) consumes them as they come: the producer is
 /// never held back, so untethered readers are lapped. `reader` passes the
