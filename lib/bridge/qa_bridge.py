@@ -110,6 +110,13 @@ def recv(procs, tmp_path, endpoint, ring, *opts):
     return Bridge(procs, tmp_path, "recv", endpoint, ring, *opts)
 
 
+def link_over_ipc(procs, tmp_path, a, b, *opts):
+    """send from ring `a` and recv into ring `b` over an ipc endpoint, both
+    with `opts`: (sender, receiver)."""
+    ep = f"ipc://{tmp_path}/ab.ipc"
+    return send(procs, tmp_path, a, ep, *opts), recv(procs, tmp_path, ep, b, *opts)
+
+
 # ---------------------------------------------------------------------------
 # Producers and consumers of rings, each in a process of its own
 # ---------------------------------------------------------------------------
@@ -258,9 +265,7 @@ def test_two_producer_runs_cross_in_order_with_their_tags_and_the_seam_between(
         names, procs, tmp_path):
     a, b = names(), names()
     keeper = make_ring(a)
-    ep = f"ipc://{tmp_path}/ab.ipc"
-    s = send(procs, tmp_path, a, ep)
-    r = recv(procs, tmp_path, ep, b)
+    s, r = link_over_ipc(procs, tmp_path, a, b)
     c = Consumer(procs, tmp_path, b, ends=2)
     n1, n2 = 150_000, 123_457
     assert produce(a, 0, n1).wait(60) == 0
@@ -283,9 +288,7 @@ def test_a_producer_killed_mid_run_reads_as_broken_at_the_same_index_and_the_nex
         names, procs, tmp_path):
     a, b = names(), names()
     keeper = make_ring(a)
-    ep = f"ipc://{tmp_path}/ab.ipc"
-    s = send(procs, tmp_path, a, ep)
-    r = recv(procs, tmp_path, ep, b)
+    s, r = link_over_ipc(procs, tmp_path, a, b)
     c = Consumer(procs, tmp_path, b, ends=3)
     assert produce(a, 0, 50_000).wait(60) == 0
     p = produce(a, 50_000, 30_000, hold=True)
@@ -311,9 +314,7 @@ def test_sc16_on_the_wire_comes_back_within_half_a_step_and_saturates_beyond_ful
     rng = np.random.default_rng(7)
     x = (rng.uniform(-1, 1, 20_000) + 1j * rng.uniform(-1, 1, 20_000)).astype(np.complex64)
     x[:4] = [1.5 + 0j, -2 - 2j, 1 - 1j, 0.5 / 32767 + 0j]  # beyond full scale, edges, a tie
-    ep = f"ipc://{tmp_path}/ab.ipc"
-    s = send(procs, tmp_path, a, ep, "--wire", "sc16")
-    r = recv(procs, tmp_path, ep, b, "--wire", "sc16")
+    s, r = link_over_ipc(procs, tmp_path, a, b, "--wire", "sc16")
     w = F32Buffer.attach(a)
     w.write(x, block=True)
     w.close()
@@ -499,9 +500,7 @@ def test_a_flowgraph_s_tags_cross_buffer_sink_send_and_recv_to_a_consumer_at_the
     # created it, finished and left before the sender attached would take
     # it, and its samples, away with it.
     keeper = make_ring(a)
-    ep = f"ipc://{tmp_path}/ab.ipc"
-    s = send(procs, tmp_path, a, ep)
-    r = recv(procs, tmp_path, ep, b)
+    s, r = link_over_ipc(procs, tmp_path, a, b)
     c = Consumer(procs, tmp_path, b, ends=2, step=1000)
     n1, n2 = run_the_flowgraph_twice(a)
     c.finish()
