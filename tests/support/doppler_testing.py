@@ -343,9 +343,15 @@ def ends_by_itself(tb):
     """tb.wait() (tb started) in a thread; True once it returned (the
     flowgraph ended by itself), False if it still ran after LONG seconds
     (then it is stopped)."""
+    return ends_within(tb, LONG)
+
+
+def ends_within(tb, seconds):
+    """tb.wait() (tb started) in a thread: True once it returned within
+    `seconds`, else False (then the flowgraph is stopped)."""
     t = threading.Thread(target=tb.wait, daemon=True)
     t.start()
-    t.join(LONG)
+    t.join(seconds)
     if t.is_alive():
         tb.stop()
         t.join(LONG)

@@ -17,8 +17,8 @@ import pmt
 from gnuradio import blocks, doppler, gr, gr_unittest
 
 from doppler_testing import (LONG, SOURCE_SCALE, VARIANTS, Drainer, check_by_name_both_ways, complex_input,
-                             ends_by_itself, log_lines_with, ring_name, shm_exists, stop_running, stops, to_i16,
-                             until)
+                             ends_by_itself, ends_within, log_lines_with, ring_name, shm_exists, stop_running, stops,
+                             to_i16, until)
 
 # A producer in another process: attaches to ring argv[1] and writes argv[2]
 # samples k + 1j * k for k from argv[3], lossless; prints "written"; then
@@ -680,19 +680,6 @@ connections:
 metadata:
   file_format: 1
 """
-
-
-def ends_within(tb, seconds):
-    """tb.wait() (tb started) in a thread: True once it returned within
-    `seconds`, else False (then the flowgraph is stopped)."""
-    t = threading.Thread(target=tb.wait, daemon=True)
-    t.start()
-    t.join(seconds)
-    if t.is_alive():
-        tb.stop()
-        t.join(LONG)
-        return False
-    return True
 
 
 if __name__ == "__main__":
