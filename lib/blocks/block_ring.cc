@@ -19,6 +19,8 @@ namespace detail {
 
 using dp::sample_type;
 
+namespace {
+
 sample_type parse_type(const std::string& type, bool sc16)
 {
     const sample_type t = dp::parse_type(type, "Type (type=)");
@@ -44,6 +46,15 @@ void check_scale(float scale)
                         "3.4e38 in magnitude, e.g. 32767 or 1/32768), got ") +
             got);
     }
+}
+
+} // namespace
+
+sample_type parse_samples(const std::string& type, bool sc16, float scale)
+{
+    const sample_type t = parse_type(type, sc16);
+    check_scale(scale);
+    return t;
 }
 
 ring_ref open_named(sample_type t, const std::string& name, uint64_t capacity)

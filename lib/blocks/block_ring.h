@@ -26,12 +26,10 @@ bool stop_requested() noexcept;
 /// stop_requested() as a wait's interrupt.
 dp::interrupt on_stop() noexcept;
 
-/// "f32" / "f64" / "i16" -> sample type; std::invalid_argument otherwise.
-/// Also rejects sc16 with a type other than "i16".
-dp::sample_type parse_type(const std::string& type, bool sc16);
-
-/// Throws std::invalid_argument unless scale is finite and non-zero.
-void check_scale(float scale);
+/// The sample arguments both blocks take: "f32" / "f64" / "i16" -> sample
+/// type, sc16 only with "i16", and a scale that is finite and non-zero, as
+/// is its reciprocal; std::invalid_argument otherwise.
+dp::sample_type parse_samples(const std::string& type, bool sc16, float scale);
 
 /// Bytes per GNU Radio item: a raw I/Q short pair with sc16, else gr_complex.
 inline int item_size(bool sc16)

@@ -53,9 +53,8 @@ buffer_sink::sptr buffer_sink::make(const std::string& type,
                                     bool zero_copy)
 {
     // Validate every argument before a /dev/shm object is touched.
-    const auto t = detail::parse_type(type, sc16);
+    const auto t = detail::parse_samples(type, sc16, scale);
     const bool block = parse_policy(policy);
-    detail::check_scale(scale);
     return gnuradio::make_block_sptr<buffer_sink_impl>(
         detail::open_named(t, name, capacity),
         name,
@@ -73,9 +72,8 @@ buffer_sink::sptr buffer_sink::make(const std::string& type,
                                     float scale,
                                     bool zero_copy)
 {
-    const auto t = detail::parse_type(type, sc16);
+    const auto t = detail::parse_samples(type, sc16, scale);
     const bool block = parse_policy(policy);
-    detail::check_scale(scale);
     detail::check_type(t, ring);
     return gnuradio::make_block_sptr<buffer_sink_impl>(
         std::move(ring), "", 0, block, sc16, scale, zero_copy);

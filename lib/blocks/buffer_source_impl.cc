@@ -53,8 +53,7 @@ buffer_source::sptr buffer_source::make(const std::string& type,
                                         uint64_t history)
 {
     // Validate every argument before a /dev/shm object is touched.
-    const auto t = detail::parse_type(type, sc16);
-    detail::check_scale(scale);
+    const auto t = detail::parse_samples(type, sc16, scale);
     const std::string r = reader_of(reader, tethered);
     if (r.empty() && history != 0)
         throw std::invalid_argument(
@@ -79,8 +78,7 @@ buffer_source::sptr buffer_source::make(const std::string& type,
                                         float scale,
                                         bool end_on_stream_end)
 {
-    const auto t = detail::parse_type(type, sc16);
-    detail::check_scale(scale);
+    const auto t = detail::parse_samples(type, sc16, scale);
     detail::check_type(t, ring);
     return gnuradio::make_block_sptr<buffer_source_impl>(
         std::move(ring), "", 0, sc16, scale, "", true, end_on_stream_end);

@@ -174,21 +174,27 @@ private:
     bool has_inline_ = false;
 };
 
+/// What send and recv are, for parsing their arguments: RING and ENDPOINT
+/// are the two positionals, in the order `ring_first` says; the endpoint
+/// must look like one (`examples` are what the command suggests instead).
+struct link_command {
+    const char* name;
+    const char* usage;
+    bool ring_first;
+    const char* examples;
+};
+
 /// One command's arguments, into the options both ends share (`o`) and its
-/// own (`own(a, s, v)`: false for an option it does not know). RING and
-/// ENDPOINT are its two positionals, in the order `ring_first` says; the
-/// endpoint must look like one (`examples` are what it suggests instead).
+/// own (`own(a, s, v)`: false for an option it does not know).
 /// False if the command only printed its --help.
 template <class Own>
-bool parse(int argc,
-           char** argv,
-           const std::string& cmd,
-           const char* usage,
-           bool ring_first,
-           const char* examples,
-           link_options& o,
-           Own own)
+bool parse(int argc, char** argv, const link_command& c, link_options& o, Own own)
 {
+    const std::string cmd = c.name;
+    const char* const usage = c.usage;
+    const bool ring_first = c.ring_first;
+    const char* const examples = c.examples;
+
     std::vector<std::string> pos;
     args a(argc, argv, 2);
     while (!a.done()) {
@@ -234,6 +240,19 @@ bool parse(int argc,
     return true;
 }
 
+/// Parse a command's arguments into `o`, then run it with `run`; 0 if it only
+/// printed its --help.
+template <class Options, class Own>
+int parse_and_run(int argc,
+                  char** argv,
+                  const link_command& c,
+                  Options& o,
+                  Own own,
+                  int (*run)(const Options&))
+{
+    return parse(argc, argv, c, o, own) ? run(o) : 0;
+}
+
 int send_main(int argc, char** argv)
 {
     send_options o;
@@ -259,16 +278,10 @@ int send_main(int argc, char** argv)
         }
         return true;
     };
-    if (!parse(argc,
-               argv,
-               "send",
-               usage_send,
-               true,
-               "tcp://*:5555, tcp://127.0.0.1:5555 or ipc:///path",
-               o,
-               own))
-        return 0;
-    return run_send(o);
+    const link_command command {
+        "send", usage_send, true, "tcp://*:5555, tcp://127.0.0.1:5555 or ipc:///path"
+    };
+    return parse_and_run(argc, argv, command, o, own, run_send);
 }
 
 int recv_main(int argc, char** argv)
@@ -297,16 +310,10 @@ int recv_main(int argc, char** argv)
         }
         return true;
     };
-    if (!parse(argc,
-               argv,
-               "recv",
-               usage_recv,
-               false,
-               "tcp://HOST:5555 or ipc:///path",
-               o,
-               own))
-        return 0;
-    return run_recv(o);
+    const link_command command {
+        "recv", usage_recv, false, "tcp://HOST:5555 or ipc:///path"
+    };
+    return parse_and_run(argc, argv, command, o, own, run_recv);
 }
 
 int keygen_main(int argc, char** argv)

@@ -110,6 +110,13 @@ def recv(procs, tmp_path, endpoint, ring, *opts):
     return Bridge(procs, tmp_path, "recv", endpoint, ring, *opts)
 
 
+def link_over_ipc(procs, tmp_path, a, b, *opts):
+    """send from ring `a` and recv into ring `b` over an ipc endpoint, both
+    with `opts`: (sender, receiver)."""
+    ep = f"ipc://{tmp_path}/ab.ipc"
+    return send(procs, tmp_path, a, ep, *opts), recv(procs, tmp_path, ep, b, *opts)
+
+
 # ---------------------------------------------------------------------------
 # Producers and consumers of rings, each in a process of its own
 # ---------------------------------------------------------------------------
@@ -258,9 +265,7 @@ def test_two_producer_runs_cross_in_order_with_their_tags_and_the_seam_between(
         names, procs, tmp_path):
     a, b = names(), names()
     keeper = make_ring(a)
-    ep = f"ipc://{tmp_path}/ab.ipc"
-    s = send(procs, tmp_path, a, ep)
-    r = recv(procs, tmp_path, ep, b)
+    s, r = link_over_ipc(procs, tmp_path, a, b)
     c = Consumer(procs, tmp_path, b, ends=2)
     n1, n2 = 150_000, 123_457
     assert produce(a, 0, n1).wait(60) == 0
@@ -283,9 +288,7 @@ def test_a_producer_killed_mid_run_reads_as_broken_at_the_same_index_and_the_nex
         names, procs, tmp_path):
     a, b = names(), names()
     keeper = make_ring(a)
-    ep = f"ipc://{tmp_path}/ab.ipc"
-    s = send(procs, tmp_path, a, ep)
-    r = recv(procs, tmp_path, ep, b)
+    s, r = link_over_ipc(procs, tmp_path, a, b)
     c = Consumer(procs, tmp_path, b, ends=3)
     assert produce(a, 0, 50_000).wait(60) == 0
     p = produce(a, 50_000, 30_000, hold=True)
@@ -311,9 +314,7 @@ def test_sc16_on_the_wire_comes_back_within_half_a_step_and_saturates_beyond_ful
     rng = np.random.default_rng(7)
     x = (rng.uniform(-1, 1, 20_000) + 1j * rng.uniform(-1, 1, 20_000)).astype(np.complex64)
     x[:4] = [1.5 + 0j, -2 - 2j, 1 - 1j, 0.5 / 32767 + 0j]  # beyond full scale, edges, a tie
-    ep = f"ipc://{tmp_path}/ab.ipc"
-    s = send(procs, tmp_path, a, ep, "--wire", "sc16")
-    r = recv(procs, tmp_path, ep, b, "--wire", "sc16")
+    s, r = link_over_ipc(procs, tmp_path, a, b, "--wire", "sc16")
     w = F32Buffer.attach(a)
     w.write(x, block=True)
     w.close()
@@ -468,25 +469,19 @@ tb.run()   # the run's end ends its stream in the ring
 """
 
 
-def test_a_flowgraph_s_tags_cross_buffer_sink_send_and_recv_to_a_consumer_at_their_samples(
-        names, procs, tmp_path):
-    a, b = names(), names()
-    # Ring A exists before the runs (the sinks attach to it): a run that
-    # created it, finished and left before the sender attached would take
-    # it, and its samples, away with it.
-    keeper = make_ring(a)
-    ep = f"ipc://{tmp_path}/ab.ipc"
-    s = send(procs, tmp_path, a, ep)
-    r = recv(procs, tmp_path, ep, b)
-    c = Consumer(procs, tmp_path, b, ends=2, step=1000)
-    n1, n2 = 30_000, 12_345
-    for first, n in ((0, n1), (n1, n2)):  # two runs of a flowgraph, a process each
+def run_the_flowgraph_twice(a, n1=30_000, n2=12_345):
+    """FLOWGRAPH into ring `a`: two runs, a process each, of n1 then n2
+    samples. Returns (n1, n2)."""
+    for first, n in ((0, n1), (n1, n2)):
         run = subprocess.run([PY, "-c", FLOWGRAPH, a, str(first), str(n)], timeout=120,
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
-    c.finish()
-    assert s.stop() == 0 and r.stop() == 0
-    keeper.destroy()
+    return n1, n2
+
+
+def assert_the_flowgraph_runs_arrived(c, n1, n2):
+    """The consumer of the receiving ring saw both runs whole: their samples,
+    an end after each, and each run's tags at their samples."""
     np.testing.assert_array_equal(c.values, np.arange(n1 + n2))
     assert c.ends == [("EOFError", n1), ("EOFError", n1 + n2)]
     want = []
@@ -496,6 +491,22 @@ def test_a_flowgraph_s_tags_cross_buffer_sink_send_and_recv_to_a_consumer_at_the
                  (first + 777, "rx_freq", repr(2.4e9 + first)),
                  (first + n - 1, "burst", "True")]
     assert c.tags == want
+
+
+def test_a_flowgraph_s_tags_cross_buffer_sink_send_and_recv_to_a_consumer_at_their_samples(
+        names, procs, tmp_path):
+    a, b = names(), names()
+    # Ring A exists before the runs (the sinks attach to it): a run that
+    # created it, finished and left before the sender attached would take
+    # it, and its samples, away with it.
+    keeper = make_ring(a)
+    s, r = link_over_ipc(procs, tmp_path, a, b)
+    c = Consumer(procs, tmp_path, b, ends=2, step=1000)
+    n1, n2 = run_the_flowgraph_twice(a)
+    c.finish()
+    assert s.stop() == 0 and r.stop() == 0
+    keeper.destroy()
+    assert_the_flowgraph_runs_arrived(c, n1, n2)
 
 
 # ---------------------------------------------------------------------------
@@ -548,18 +559,25 @@ def test_a_receiver_killed_mid_stream_loses_only_what_was_in_flight_and_its_succ
     assert f"stopped before sender offset {seam}" in log2
 
 
-def test_a_killed_sender_breaks_the_receiving_stream_at_once_not_after_a_timeout(
-        names, procs, tmp_path):
+def flowing_over_tcp(names, procs, tmp_path, count, timeout, ends):
+    """Ring A -> send over TCP -> recv (--timeout) -> ring B -> a consumer,
+    with a producer that wrote `count` samples to A and holds its stream
+    open; returns once the receiver has passed samples on to B."""
     a, b = names(), names()
     keeper = make_ring(a)
     s = send(procs, tmp_path, a, "tcp://127.0.0.1:*")
-    ep = s.endpoint()
-    # --timeout 60: only the connection going down can end the stream in time.
-    r = recv(procs, tmp_path, ep, b, "--timeout", "60")
-    c = Consumer(procs, tmp_path, b, ends=1, step=1000)
-    p = produce(a, 0, 20_000, hold=True)
+    r = recv(procs, tmp_path, s.endpoint(), b, "--timeout", str(timeout))
+    c = Consumer(procs, tmp_path, b, ends=ends, step=1000)
+    p = produce(a, 0, count, hold=True)
     assert p.stdout.readline() == b"written\n"
     r.wait_for(r"-> '" + b + r"': [1-9]", timeout=30)
+    return keeper, s, r, c, p
+
+
+def test_a_killed_sender_breaks_the_receiving_stream_at_once_not_after_a_timeout(
+        names, procs, tmp_path):
+    # --timeout 60: only the connection going down can end the stream in time.
+    keeper, s, r, c, p = flowing_over_tcp(names, procs, tmp_path, 20_000, 60, ends=1)
     killed = time.time()
     s.p.kill()
     s.p.wait(10)
@@ -582,15 +600,7 @@ def test_a_killed_sender_breaks_the_receiving_stream_at_once_not_after_a_timeout
 
 def test_a_frozen_sender_ends_the_stream_as_broken_and_its_thaw_starts_the_next(
         names, procs, tmp_path):
-    a, b = names(), names()
-    keeper = make_ring(a)
-    s = send(procs, tmp_path, a, "tcp://127.0.0.1:*")
-    ep = s.endpoint()
-    r = recv(procs, tmp_path, ep, b, "--timeout", "1")
-    c = Consumer(procs, tmp_path, b, ends=2, step=1000)
-    p = produce(a, 0, 10_000, hold=True)
-    assert p.stdout.readline() == b"written\n"
-    r.wait_for(r"-> '" + b + r"': [1-9]", timeout=30)
+    keeper, s, r, c, p = flowing_over_tcp(names, procs, tmp_path, 10_000, 1, ends=2)
     s.p.send_signal(signal.SIGSTOP)  # connection up, nothing sent, no heartbeat
     try:
         end = c.next_end()
@@ -922,24 +932,12 @@ def test_a_flowgraph_s_samples_and_tags_cross_tcp_with_curve_and_nothing_readabl
     tap = Tap(int(s.endpoint().rsplit(":", 1)[1]))
     r = recv(procs, tmp_path, f"tcp://127.0.0.1:{tap.port}", b, *opt_r)
     c = Consumer(procs, tmp_path, b, ends=2, step=1000)
-    n1, n2 = 30_000, 12_345
-    for first, n in ((0, n1), (n1, n2)):  # two runs of a flowgraph, a process each
-        run = subprocess.run([PY, "-c", FLOWGRAPH, a, str(first), str(n)], timeout=120,
-                             capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr
+    n1, n2 = run_the_flowgraph_twice(a)
     c.finish()
     assert s.stop() == 0 and r.stop() == 0
     wire = tap.close()
     keeper.destroy()
-    np.testing.assert_array_equal(c.values, np.arange(n1 + n2))
-    assert c.ends == [("EOFError", n1), ("EOFError", n1 + n2)]
-    want = []
-    for first, n in ((0, n1), (n1, n2)):
-        want += [(first, "stream_start", str(1 if first == 0 else 2)),
-                 (first, "rx_time", repr((first, 0.5))),
-                 (first + 777, "rx_freq", repr(2.4e9 + first)),
-                 (first + n - 1, "burst", "True")]
-    assert c.tags == want
+    assert_the_flowgraph_runs_arrived(c, n1, n2)
     # Everything went through the tap; samples and tag keys are readable
     # there only without CURVE.
     assert len(wire) > (n1 + n2) * 8

@@ -24,16 +24,6 @@ using namespace qa;
 
 namespace {
 
-uint64_t skipped_tag(ring<f32>& r)
-{
-    tag_cursor c = r.tags();
-    tag_view t;
-    while (c.next(t))
-        if (t.key == tag_skipped)
-            return t.value.as_uint64();
-    return 0;
-}
-
 /// Write `n` sequence samples starting at counter `first` through `p` while
 /// `reader` (the default reader) consumes them as they come: the producer is
 /// never held back, so untethered readers are lapped. `reader` passes the
@@ -52,6 +42,16 @@ void stream_through(ring<f32>& p, ring<f32>& reader, uint64_t first, uint64_t n)
         BOOST_REQUIRE(reader.consume(m));
     }
 }
+
+/// The start most tests here share: an in-process producer `p` of at least
+/// `N` samples (`cap` of them) and the default reader `def`, claimed.
+template <uint64_t N>
+struct claimed_default {
+    ring<f32> p { N };
+    const uint64_t cap = p.capacity();
+    ring<f32> def { p.seg() };
+    claimed_default() { BOOST_REQUIRE(def.claim_reader()); }
+};
 
 /// The counter a sequence sample encodes (sample_of<f32> inverse).
 uint64_t counter_of(const f32& s)
@@ -79,6 +79,23 @@ void reader_killed_holding(const std::string& name,
     BOOST_TEST(reap(child) == 128 + SIGKILL);
 }
 
+/// The start of the tests of a dead untethered reader claimed again: named
+/// ring `name` (the smallest, `cap` samples) whose reader "x" died untethered,
+/// then producer `p` streamed three rings' worth past it through the default
+/// reader `def`.
+struct dead_untethered_x_lapped {
+    const std::string name = unique_name("lapped-x");
+    std::unique_ptr<ring<f32>> p = ring<f32>::create_named(name, 1);
+    const uint64_t cap = p->capacity();
+    std::unique_ptr<ring<f32>> def = ring<f32>::attach(name);
+    dead_untethered_x_lapped()
+    {
+        BOOST_REQUIRE(def->claim_reader());
+        reader_killed_holding(name, "x", false);
+        stream_through(*p, *def, 0, 3 * cap);
+    }
+};
+
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -87,12 +104,10 @@ void reader_killed_holding(const std::string& name,
 // intact + skipped == written.
 // ---------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(a_lapped_untethered_reader_moves_to_the_oldest_intact_sample_at_once)
+BOOST_FIXTURE_TEST_CASE(
+    a_lapped_untethered_reader_moves_to_the_oldest_intact_sample_at_once,
+    claimed_default<2048>)
 {
-    ring<f32> p(2048);
-    const uint64_t cap = p.capacity();
-    ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_reader());
     ring<f32> u(p.seg());
     u.claim_reader("u", false);
 
@@ -114,15 +129,12 @@ BOOST_AUTO_TEST_CASE(a_lapped_untethered_reader_moves_to_the_oldest_intact_sampl
     BOOST_TEST(u.read_index() == 20 + u.skipped());
 }
 
-BOOST_AUTO_TEST_CASE(an_untethered_reader_counts_every_sample_once_as_read_or_skipped)
+BOOST_FIXTURE_TEST_CASE(an_untethered_reader_counts_every_sample_once_as_read_or_skipped,
+                        claimed_default<512>)
 {
     // I4 over a long random run: whatever the reader was handed and consumed
     // intact, plus what it skipped, is everything written; consume reports a
     // held window overwritten exactly when its samples changed.
-    ring<f32> p(512);
-    const uint64_t cap = p.capacity();
-    ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_reader());
     ring<f32> u(p.seg());
     u.claim_reader("u", false);
     rng g { 12345 };
@@ -163,59 +175,53 @@ BOOST_AUTO_TEST_CASE(an_untethered_reader_counts_every_sample_once_as_read_or_sk
 // I3: each seam is reported exactly once to each reader.
 // ---------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(the_end_of_a_stream_is_reported_once_even_after_draining_the_rest)
+BOOST_FIXTURE_TEST_CASE(the_end_of_a_stream_is_reported_once_even_after_draining_the_rest,
+                        claimed_default<2048>)
 {
-    ring<f32> p(2048);
-    ring<f32> r(p.seg());
-    BOOST_REQUIRE(r.claim_reader());
     auto a = seq<f32>(0, 100);
     BOOST_REQUIRE(p.write(a.data(), 100));
     p.close(); // the producer handle lives on, closed
-    BOOST_TEST(r.wait(1024, 0).why == status::end_of_stream);
-    BOOST_TEST(r.available() == 100u);
-    auto v = r.wait(100, 0); // drain what is left
+    BOOST_TEST(def.wait(1024, 0).why == status::end_of_stream);
+    BOOST_TEST(def.available() == 100u);
+    auto v = def.wait(100, 0); // drain what is left
     BOOST_REQUIRE(v);
-    BOOST_REQUIRE(r.consume(100));
+    BOOST_REQUIRE(def.consume(100));
     // Reported once: the next wait waits for the next stream.
-    BOOST_TEST(r.wait(1024, 20'000'000).why == status::timeout);
-    BOOST_TEST(r.wait(1024, 0).why == status::timeout);
+    BOOST_TEST(def.wait(1024, 20'000'000).why == status::timeout);
+    BOOST_TEST(def.wait(1024, 0).why == status::timeout);
     ring<f32> next(p.seg());
     auto b = seq<f32>(100, 1024);
     BOOST_REQUIRE(next.write(b.data(), 1024));
-    auto w = r.wait(1024, generous_ns);
+    auto w = def.wait(1024, generous_ns);
     BOOST_REQUIRE(w);
-    BOOST_TEST(r.stream() == 2u);
+    BOOST_TEST(def.stream() == 2u);
     BOOST_TEST(first_mismatch(w.data, 1024, 100) == 1024u);
 }
 
-BOOST_AUTO_TEST_CASE(a_broken_stream_is_reported_once_before_the_next_producer_starts)
+BOOST_FIXTURE_TEST_CASE(a_broken_stream_is_reported_once_before_the_next_producer_starts,
+                        claimed_default<2048>)
 {
-    ring<f32> p(2048);
-    ring<f32> r(p.seg());
-    BOOST_REQUIRE(r.claim_reader());
     auto a = seq<f32>(0, 100);
     BOOST_REQUIRE(p.write(a.data(), 100));
     p.close(stream_end::broken);
-    BOOST_TEST(r.wait(1024, 0).why == status::broken);
-    BOOST_REQUIRE(r.wait(100, 0));
-    BOOST_REQUIRE(r.consume(100));
-    BOOST_TEST(r.wait(1024, 20'000'000).why == status::timeout);
+    BOOST_TEST(def.wait(1024, 0).why == status::broken);
+    BOOST_REQUIRE(def.wait(100, 0));
+    BOOST_REQUIRE(def.consume(100));
+    BOOST_TEST(def.wait(1024, 20'000'000).why == status::timeout);
 }
 
-BOOST_AUTO_TEST_CASE(the_last_samples_of_a_stream_that_exactly_fit_a_wait_are_served)
+BOOST_FIXTURE_TEST_CASE(the_last_samples_of_a_stream_that_exactly_fit_a_wait_are_served,
+                        claimed_default<512>)
 {
-    ring<f32> p(512);
-    ring<f32> r(p.seg());
-    BOOST_REQUIRE(r.claim_reader());
     auto a = seq<f32>(0, 300);
     BOOST_REQUIRE(p.write(a.data(), 300));
     p.close();
-    auto v = r.wait(300, 0);
+    auto v = def.wait(300, 0);
     BOOST_REQUIRE(v);
     BOOST_TEST(first_mismatch(v.data, 300, 0) == 300u);
-    BOOST_REQUIRE(r.consume(300));
-    BOOST_TEST(r.wait(1, 0).why == status::end_of_stream); // then the seam, once
-    BOOST_TEST(r.wait(1, 0).why == status::timeout);
+    BOOST_REQUIRE(def.consume(300));
+    BOOST_TEST(def.wait(1, 0).why == status::end_of_stream); // then the seam, once
+    BOOST_TEST(def.wait(1, 0).why == status::timeout);
 }
 
 BOOST_AUTO_TEST_CASE(a_busy_polling_reader_sees_the_end_of_its_stream)
@@ -425,11 +431,9 @@ BOOST_AUTO_TEST_CASE(
 // readers; the producer never gets more than a ring ahead of one.
 // ---------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(tethered_readers_claimed_while_the_producer_streams_lose_nothing)
+BOOST_FIXTURE_TEST_CASE(tethered_readers_claimed_while_the_producer_streams_lose_nothing,
+                        claimed_default<512>)
 {
-    ring<f32> p(512);
-    ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_reader());
     std::atomic<bool> stop { false }, producer_done { false };
     std::atomic<int> producer_status { 0 };
     std::thread producer([&] {
@@ -494,17 +498,14 @@ void claim_hook(int step) noexcept
 }
 } // namespace
 
-BOOST_AUTO_TEST_CASE(
-    a_tethered_claim_the_producer_streams_past_owns_every_sample_from_its_start)
+BOOST_FIXTURE_TEST_CASE(
+    a_tethered_claim_the_producer_streams_past_owns_every_sample_from_its_start,
+    claimed_default<512>)
 {
     // The producer streams two rings' worth while the claim is between
     // choosing its position and being seen: the reader must still start
     // where every sample it is handed is intact, and the producer must never
     // be more than a ring ahead of it.
-    ring<f32> p(512);
-    const uint64_t cap = p.capacity();
-    ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_reader());
     stream_through(p, def, 0, 100);
     in_claim = [&](int step) {
         if (step == 0)
@@ -532,16 +533,10 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(!rec.write_index_corrupt());
 }
 
-BOOST_AUTO_TEST_CASE(
-    a_dead_untethered_reader_claimed_again_tethered_resumes_within_the_ring)
+BOOST_FIXTURE_TEST_CASE(
+    a_dead_untethered_reader_claimed_again_tethered_resumes_within_the_ring,
+    dead_untethered_x_lapped)
 {
-    const std::string name = unique_name("retether");
-    auto p = ring<f32>::create_named(name, 1);
-    const uint64_t cap = p->capacity();
-    auto def = ring<f32>::attach(name);
-    BOOST_REQUIRE(def->claim_reader());
-    reader_killed_holding(name, "x", false);
-    stream_through(*p, *def, 0, 3 * cap);
     auto again = ring<f32>::attach(name);
     again->claim_reader("x", true, -1);
     BOOST_TEST(3 * cap - again->read_index() <= cap);
@@ -625,19 +620,14 @@ BOOST_AUTO_TEST_CASE(a_dead_tethered_reader_whose_grace_is_forever_is_never_free
 // I8 while joining; I2 for a reader located far behind; I1 at a seam.
 // ---------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(a_joining_reader_holds_the_producer_at_its_floor_until_it_has_joined)
+BOOST_FIXTURE_TEST_CASE(
+    a_joining_reader_holds_the_producer_at_its_floor_until_it_has_joined,
+    dead_untethered_x_lapped)
 {
     // While a resumed reader (left far behind as an untethered one) joins as
     // tethered, the producer writes what its floor lets it: it must count
     // the joining reader at that floor, never as corrupt, and the reader
     // then starts where every sample it is handed is intact.
-    const std::string name = unique_name("joining");
-    auto p = ring<f32>::create_named(name, 1);
-    const uint64_t cap = p->capacity();
-    auto def = ring<f32>::attach(name);
-    BOOST_REQUIRE(def->claim_reader());
-    reader_killed_holding(name, "x", false);
-    stream_through(*p, *def, 0, 3 * cap);
     uint64_t w = 3 * cap;
     bool refused_as_corrupt = false;
     in_claim = [&](int step) {
@@ -710,23 +700,20 @@ BOOST_AUTO_TEST_CASE(a_reader_resumed_more_streams_behind_than_the_table_is_neve
     BOOST_TEST(got + far->skipped() == streams * per);
 }
 
-BOOST_AUTO_TEST_CASE(
-    a_reader_moving_on_to_the_next_stream_gives_the_rest_back_to_the_producer)
+BOOST_FIXTURE_TEST_CASE(
+    a_reader_moving_on_to_the_next_stream_gives_the_rest_back_to_the_producer,
+    claimed_default<512>)
 {
-    ring<f32> p(512);
-    const uint64_t cap = p.capacity();
-    ring<f32> r(p.seg());
-    BOOST_REQUIRE(r.claim_reader());
     auto a = seq<f32>(0, cap);
     BOOST_REQUIRE(p.write(a.data(), cap)); // full
     p.close();
-    BOOST_REQUIRE(r.wait(cap - 12, 0));
-    BOOST_REQUIRE(r.consume(cap - 12));
-    BOOST_TEST(r.wait(100, 0).why == status::end_of_stream); // 12 left
+    BOOST_REQUIRE(def.wait(cap - 12, 0));
+    BOOST_REQUIRE(def.consume(cap - 12));
+    BOOST_TEST(def.wait(100, 0).why == status::end_of_stream); // 12 left
     std::atomic<int> reader_status { -1 };
     std::thread reader([&] {
         // Moves on, dropping the 12, and waits for a whole ring of stream 2.
-        auto v = r.wait(cap, generous_ns);
+        auto v = def.wait(cap, generous_ns);
         reader_status = v ? (first_mismatch(v.data, cap, cap) == cap ? 0 : 1) : 2;
     });
     ring<f32> next(p.seg());
@@ -737,13 +724,10 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(p.missed_wakes() == 0u); // the producer was woken, not timed out
 }
 
-BOOST_AUTO_TEST_CASE(a_released_tethered_reader_no_longer_holds_the_producer_back)
+BOOST_FIXTURE_TEST_CASE(a_released_tethered_reader_no_longer_holds_the_producer_back,
+                        claimed_default<512>)
 {
     // I7: what a handle gives up (its slot, its tether) is given up at once.
-    ring<f32> p(512);
-    const uint64_t cap = p.capacity();
-    ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_reader());
     {
         ring<f32> t(p.seg());
         t.claim_reader("t", true, -1); // reads nothing, then goes
@@ -816,12 +800,10 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(few.read_index() == w - 10);
 }
 
-BOOST_AUTO_TEST_CASE(a_late_tethered_reader_with_history_owns_every_sample_it_is_handed)
+BOOST_FIXTURE_TEST_CASE(
+    a_late_tethered_reader_with_history_owns_every_sample_it_is_handed,
+    claimed_default<512>)
 {
-    ring<f32> p(512);
-    const uint64_t cap = p.capacity();
-    ring<f32> def(p.seg());
-    BOOST_REQUIRE(def.claim_reader());
     stream_through(p, def, 0, 2 * cap + 77);
     const uint64_t w = 2 * cap + 77;
     ring<f32> rec(p.seg());

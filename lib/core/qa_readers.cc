@@ -24,17 +24,6 @@ using namespace qa;
 
 namespace {
 
-template <class T>
-uint64_t skipped_tag(ring<T>& r)
-{
-    tag_cursor c = r.tags();
-    tag_view t;
-    while (c.next(t))
-        if (t.key == tag_skipped)
-            return t.value.as_uint64();
-    return 0;
-}
-
 bool has_reader(const std::string& ring, const std::string& reader)
 {
     for (const auto& r : inspect(ring).readers)

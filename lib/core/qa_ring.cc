@@ -680,6 +680,16 @@ status in_child(F call)
 }
 constexpr int64_t forever = -1;
 constexpr int64_t short_ns = 100'000'000;
+
+/// A ring's worth `a` written, read and consumed, then written again: the
+/// ring full a lap on, its read index at its capacity. False if a step failed.
+template <class T>
+bool full_a_lap_on(ring<T>& r, const std::vector<T>& a)
+{
+    const uint64_t cap = r.capacity();
+    return r.write(a.data(), cap) && r.wait(cap, 0) && r.consume(cap) &&
+        r.write(a.data(), cap);
+}
 } // namespace
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(
@@ -714,8 +724,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(
             ring<T> r(1);
             const uint64_t cap = r.capacity();
             auto a = seq<T>(0, cap);
-            if (!r.write(a.data(), cap) || !r.wait(cap, 0) || !r.consume(cap) ||
-                !r.write(a.data(), cap))
+            if (!full_a_lap_on(r, a))
                 return status(60);
             r.seg()->ctl()->readers[0].read_idx.store(
                 0); // 2 * cap behind the write index
@@ -735,8 +744,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(wait_space_reports_corrupt_for_either_impossible_r
                 ring<T> r(1);
                 const uint64_t cap = r.capacity();
                 auto a = seq<T>(0, cap);
-                if (!r.write(a.data(), cap) || !r.wait(cap, 0) || !r.consume(cap) ||
-                    !r.write(a.data(), cap))
+                if (!full_a_lap_on(r, a))
                     return status(60);
                 r.seg()->ctl()->readers[0].read_idx.store(scribble);
                 return r.wait_space(cap, timeout);

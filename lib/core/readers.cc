@@ -73,6 +73,20 @@ void set_name(reader_slot& r, const std::string& name) noexcept
     }
 }
 
+/// Give reader slot `i` back: out of every mask, unnamed, unheld. Under
+/// slot_lock.
+void free_slot(control* c, uint32_t i) noexcept
+{
+    reader_slot& r = c->readers[i];
+    c->tethered_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
+    c->joining_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
+    c->reader_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
+    r.in_use.store(0, std::memory_order_release);
+    set_name(r, std::string());
+    r.holder.store(0, std::memory_order_relaxed);
+    r.handle.store(0, std::memory_order_relaxed);
+}
+
 std::string get_name(const reader_slot& r)
 {
     char buf[reader_name_max];
@@ -339,13 +353,7 @@ void release_reader(control* c, uint32_t i, uint64_t mine) noexcept
         slot_lock lock(c);
         if (!owns(r.holder, r.handle, mine))
             return;
-        c->tethered_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
-        c->joining_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
-        c->reader_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
-        r.in_use.store(0, std::memory_order_release);
-        set_name(r, std::string());
-        r.holder.store(0, std::memory_order_relaxed);
-        r.handle.store(0, std::memory_order_relaxed);
+        free_slot(c, i);
     } catch (const error&) {
         unclaim(r.holder, r.handle, mine); // at least give the name back
     }
@@ -529,13 +537,7 @@ bool reap_readers(control* c, int64_t* dead_since) noexcept
         try {
             slot_lock lock(c);
             if (r.holder.load(std::memory_order_acquire) == h) {
-                c->tethered_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
-                c->joining_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
-                c->reader_mask.fetch_and(~(1u << i), std::memory_order_acq_rel);
-                r.in_use.store(0, std::memory_order_release);
-                set_name(r, std::string());
-                r.holder.store(0, std::memory_order_relaxed);
-                r.handle.store(0, std::memory_order_relaxed);
+                free_slot(c, i);
                 freed = true;
             }
         } catch (const error&) {

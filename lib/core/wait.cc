@@ -120,6 +120,16 @@ int64_t park_slice(const wait_opts& how, bool fenced) noexcept
     return how.stop ? std::min(slice_ns, interrupt_check_ns) : slice_ns;
 }
 
+/// A busy poll asks the caller's interrupt, if it has one, at most once per
+/// interrupt_check_ns (`next_ask`, moved on when it asks). True: stop.
+inline bool stop_due(const wait_opts& how, int64_t now, int64_t& next_ask)
+{
+    if (!how.stop || now < next_ask)
+        return false;
+    next_ask = now + interrupt_check_ns;
+    return how.stop();
+}
+
 /// FUTEX_WAIT on `word` while it holds `expect`, for at most ns. True if the
 /// time ran out (no wake came).
 bool futex_wait(std::atomic<uint32_t>& word, uint32_t expect, int64_t ns) noexcept
@@ -323,11 +333,8 @@ status reader_park(control* c,
                     if (dead())
                         return have() ? status::ok : status::broken;
                 }
-                if (how.stop && now >= next_ask) {
-                    next_ask = now + interrupt_check_ns;
-                    if (how.stop())
-                        return status::interrupted;
-                }
+                if (stop_due(how, now, next_ask))
+                    return status::interrupted;
             }
             DOPPLER_PAUSE();
         }
@@ -478,11 +485,8 @@ status producer_park(control* c,
                     next_look = now + slice_ns;
                     reap_readers(c, dead_since);
                 }
-                if (how.stop && now >= next_ask) {
-                    next_ask = now + interrupt_check_ns;
-                    if (how.stop())
-                        return status::interrupted;
-                }
+                if (stop_due(how, now, next_ask))
+                    return status::interrupted;
             }
             DOPPLER_PAUSE();
         }

@@ -8,6 +8,7 @@ Every child is a fresh /usr/bin/python3 (subprocess); the parent talks to it
 over stdin/stdout lines. Every blocking call has a generous timeout so a bug
 fails the test instead of hanging it; no test asserts a duration.
 """
+import contextlib
 import errno
 import json
 import os
@@ -126,6 +127,17 @@ class Child:
         except subprocess.TimeoutExpired:
             pytest.fail(f"child {self.pid} did not exit within {timeout} s")
         assert rc == 0, f"child {self.pid} exited {rc}:\n{self.p.stderr.read().decode()}"
+
+
+@contextlib.contextmanager
+def created(names, cls, capacity):
+    """(name, buffer) of a new named ring this test destroys however it ends."""
+    name = names()
+    buf = cls(capacity, name=name)
+    try:
+        yield name, buf
+    finally:
+        buf.destroy()
 
 
 @pytest.fixture
@@ -303,9 +315,7 @@ def test_producer_killed_mid_stream(names, children):
     """A lossless producer streaming sequence numbers is killed while both
     sides run: the consumer gets an unbroken sequence up to where it stopped
     (nothing torn, nothing missing), then BrokenPipeError."""
-    name = names()
-    buf = I16Buffer(8192, name=name)
-    try:
+    with created(names, I16Buffer, 8192) as (name, buf):
         prod = children(f"""
             buf = I16Buffer.attach({name!r})
             k = 0
@@ -343,14 +353,10 @@ def test_producer_killed_mid_stream(names, children):
         # times over, including all-or-nothing writes that must end on a block).
         assert got >= 200000, got
         assert buf.written == got
-    finally:
-        buf.destroy()
 
 
 def test_producer_killed_while_consumer_parked(names, children):
-    name = names()
-    buf = F32Buffer(4096, name=name)
-    try:
+    with created(names, F32Buffer, 4096) as (name, buf):
         prod = children(PRODUCE_THEN_HOLD.format(name=name))
         prod.expect("written")
         buf.wait(3000, timeout=LONG)
@@ -377,8 +383,6 @@ def test_producer_killed_while_consumer_parked(names, children):
             t.join(LONG)
             pytest.fail("wait() without a timeout never learned that its producer died")
         assert outcome == [BrokenPipeError], outcome
-    finally:
-        buf.destroy()
 
 
 def test_consumer_killed_new_consumer_continues(names, children):
@@ -430,24 +434,31 @@ def test_consumer_killed_new_consumer_continues(names, children):
         buf.destroy()
 
 
+def reader_held_by_a_child(children, name, produced=0):
+    """A child that attaches ring `name` and claims its reader (and, with
+    `produced`, the producer role too, writing that many samples), then holds
+    both until finish() and destroys its handle on the way out. Returned once
+    it holds them."""
+    produce = f'assert buf.write(make("f32", 0, {produced}))' if produced else ""
+    child = children(f"""
+        buf = F32Buffer.attach({name!r})
+        claim_reader(buf)
+        {produce}
+        say("claimed")
+        hold()
+        buf.destroy()
+    """)
+    child.expect("claimed")
+    return child
+
+
 def test_lossless_producer_broken_pipe_when_consumer_dies(names, children):
-    name = names()
-    buf = F32Buffer(1024, name=name)
-    try:
-        cons = children(f"""
-            buf = F32Buffer.attach({name!r})
-            claim_reader(buf)
-            say("claimed")
-            hold()
-        """)
-        cons.expect("claimed")
-        cons.kill9()
+    with created(names, F32Buffer, 1024) as (name, buf):
+        reader_held_by_a_child(children, name).kill9()
         assert buf.write(make("f32", 0, 1024), block=True, timeout=LONG)  # fits: no waiting
         with pytest.raises(BrokenPipeError):
             buf.write(make("f32", 1024, 1), block=True, timeout=1.0)
         assert buf.dropped == 0
-    finally:
-        buf.destroy()
 
 
 # ---------------------------------------------------------------------------
@@ -455,18 +466,8 @@ def test_lossless_producer_broken_pipe_when_consumer_dies(names, children):
 # ---------------------------------------------------------------------------
 
 def test_second_consumer_and_producer_refused_with_holder_pid(names, children):
-    name = names()
-    buf = F32Buffer(1024, name=name)
-    try:
-        other = children(f"""
-            buf = F32Buffer.attach({name!r})
-            claim_reader(buf)
-            assert buf.write(make("f32", 0, 10))
-            say("claimed")
-            hold()
-            buf.destroy()
-        """)
-        other.expect("claimed")
+    with created(names, F32Buffer, 1024) as (name, buf):
+        other = reader_held_by_a_child(children, name, produced=10)
         with pytest.raises(OSError) as e:
             buf.wait(1, timeout=1.0)
         assert e.value.errno == errno.EBUSY and str(other.pid) in str(e.value), str(e.value)
@@ -479,8 +480,6 @@ def test_second_consumer_and_producer_refused_with_holder_pid(names, children):
         other.finish()
         v = buf.wait(10, timeout=LONG)
         assert np.array_equal(v, make("f32", 0, 10))
-    finally:
-        buf.destroy()
 
 
 # ---------------------------------------------------------------------------
@@ -628,9 +627,7 @@ def test_empty_object_refused(names):
 def test_another_users_ring_cannot_be_opened(names, children, throwaway_user):
     """Mode 0600: a process of another user gets PermissionError at attach
     (the object cannot even be opened), in every buffer class."""
-    name = names()
-    buf = F32Buffer(1024, name=name)
-    try:
+    with created(names, F32Buffer, 1024) as (name, buf):
         other = children(f"""
             for cls in (F32Buffer, F64Buffer, I16Buffer):
                 try:
@@ -642,8 +639,6 @@ def test_another_users_ring_cannot_be_opened(names, children, throwaway_user):
         for _ in range(3):
             assert other.line() == "refused True"
         other.finish()
-    finally:
-        buf.destroy()
 
 
 def test_foreign_owner_refused_unless_allowed(names, children, throwaway_user):

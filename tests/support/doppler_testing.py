@@ -163,6 +163,18 @@ VARIANTS = {
 }
 
 
+def check_by_name_both_ways(test, check, first):
+    """For each variant, a block and Python code share a ring by name, the
+    Python side making it first (`first`=True) and then the block:
+    check(variant, python_first) runs the case and returns (buffer, name);
+    destroying the buffer must then remove the name."""
+    for variant in VARIANTS:
+        for python_first in (True, False):
+            with test.subTest(variant=variant, **{first: python_first}):
+                buf, name = check(variant, python_first)
+                buf.destroy()
+                test.assertFalse(shm_exists(name))
+
 def gr_tag(offset, key, value):
     """A GNU Radio stream tag (gr.tag_t) at `offset` with key `key` (a str)."""
     import pmt
@@ -331,9 +343,15 @@ def ends_by_itself(tb):
     """tb.wait() (tb started) in a thread; True once it returned (the
     flowgraph ended by itself), False if it still ran after LONG seconds
     (then it is stopped)."""
+    return ends_within(tb, LONG)
+
+
+def ends_within(tb, seconds):
+    """tb.wait() (tb started) in a thread: True once it returned within
+    `seconds`, else False (then the flowgraph is stopped)."""
     t = threading.Thread(target=tb.wait, daemon=True)
     t.start()
-    t.join(LONG)
+    t.join(seconds)
     if t.is_alive():
         tb.stop()
         t.join(LONG)

@@ -173,6 +173,19 @@ uint64_t published_read_index(const ring<T>& r)
         std::memory_order_acquire);
 }
 
+/// The value of the "skipped" tag in the window r's last wait gave (what an
+/// untethered reader was moved past), 0 if there is none.
+template <class T>
+uint64_t skipped_tag(ring<T>& r)
+{
+    tag_cursor c = r.tags();
+    tag_view t;
+    while (c.next(t))
+        if (t.key == tag_skipped)
+            return t.value.as_uint64();
+    return 0;
+}
+
 /// Bounds every wait in the tests: a bug fails, never hangs.
 constexpr int64_t generous_ns = 10'000'000'000;
 

@@ -13,8 +13,8 @@ import sys
 import numpy as np
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from doppler_testing import (LONG, VARIANTS, Drainer, complex_input, drain, log_lines_with, next_line,
-                             ramp_consumer, ring_name, shm_exists, stops, to_i16, until)
+from doppler_testing import (LONG, VARIANTS, Drainer, check_by_name_both_ways, complex_input, drain, log_lines_with,
+                             next_line, ramp_consumer, ring_name, shm_exists, stops, to_i16, until)
 
 # Every test here runs once per sink path (CTest registers this file twice):
 # DOPPLER_QA_SINK_PATH=zero-copy (the default) makes each sink with
@@ -141,8 +141,8 @@ class qa_buffer_sink(gr_unittest.TestCase):
 
     # --- by name: either side creates the ring ------------------------------
 
-    # An intentional mirror of qa_buffer_source.py's check_by_name / test_by_name:
-    # the same cases seen from the other end of the ring.
+    # The cases of qa_buffer_source.py's check_by_name seen from the other end
+    # of the ring (check_by_name_both_ways runs both).
     def check_by_name(self, variant, consumer_first):
         btype, sc16, cls = VARIANTS[variant]
         name = ring_name("sink-" + variant)
@@ -162,14 +162,10 @@ class qa_buffer_sink(gr_unittest.TestCase):
             self.assertTrue(shm_exists(name))
         self.assertEqual(buf.capacity, 4096)
         np.testing.assert_array_equal(drain(buf), expected)
-        buf.destroy()
-        self.assertFalse(shm_exists(name))
+        return buf, name
 
     def test_by_name(self):
-        for variant in VARIANTS:
-            for consumer_first in (True, False):
-                with self.subTest(variant=variant, consumer_first=consumer_first):
-                    self.check_by_name(variant, consumer_first)
+        check_by_name_both_ways(self, self.check_by_name, "consumer_first")
 
     # --- overflow policies ---------------------------------------------------
 

@@ -16,8 +16,9 @@ import numpy as np
 import pmt
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from doppler_testing import (LONG, SOURCE_SCALE, VARIANTS, Drainer, complex_input, ends_by_itself, log_lines_with,
-                             ring_name, shm_exists, stop_running, stops, to_i16, until)
+from doppler_testing import (LONG, SOURCE_SCALE, VARIANTS, Drainer, check_by_name_both_ways, complex_input,
+                             ends_by_itself, ends_within, log_lines_with, ring_name, shm_exists, stop_running, stops,
+                             to_i16, until)
 
 # A producer in another process: attaches to ring argv[1] and writes argv[2]
 # samples k + 1j * k for k from argv[3], lossless; prints "written"; then
@@ -100,8 +101,8 @@ class qa_buffer_source(gr_unittest.TestCase):
         tb.run()
         np.testing.assert_allclose(sink.data(), [0.5 + 0.25j, -1 + 1j], rtol=1e-6)
 
-    # An intentional mirror of qa_buffer_sink.py's check_by_name / test_by_name:
-    # the same cases seen from the other end of the ring.
+    # The cases of qa_buffer_sink.py's check_by_name seen from the other end
+    # of the ring (check_by_name_both_ways runs both).
     def check_by_name(self, variant, producer_first):
         btype, sc16, cls = VARIANTS[variant]
         name = ring_name("source-" + variant)
@@ -120,14 +121,10 @@ class qa_buffer_source(gr_unittest.TestCase):
         buf.close()
         tb.wait()
         np.testing.assert_array_equal(np.array(sink.data()), expected)
-        buf.destroy()
-        self.assertFalse(shm_exists(name))
+        return buf, name
 
     def test_by_name(self):
-        for variant in VARIANTS:
-            for producer_first in (True, False):
-                with self.subTest(variant=variant, producer_first=producer_first):
-                    self.check_by_name(variant, producer_first)
+        check_by_name_both_ways(self, self.check_by_name, "producer_first")
 
     def test_lossless_stream_through_a_small_ring(self):
         for variant in VARIANTS:
@@ -683,19 +680,6 @@ connections:
 metadata:
   file_format: 1
 """
-
-
-def ends_within(tb, seconds):
-    """tb.wait() (tb started) in a thread: True once it returned within
-    `seconds`, else False (then the flowgraph is stopped)."""
-    t = threading.Thread(target=tb.wait, daemon=True)
-    t.start()
-    t.join(seconds)
-    if t.is_alive():
-        tb.stop()
-        t.join(LONG)
-        return False
-    return True
 
 
 if __name__ == "__main__":
