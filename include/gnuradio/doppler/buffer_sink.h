@@ -32,7 +32,8 @@ namespace doppler {
  * writes into a plain GNU Radio buffer read by the sink alone, the sink
  * makes the ring's own memory that block's output buffer when the flowgraph
  * starts: the upstream block writes straight into shared memory, is held back
- * by the ring's tethered readers, and work() only publishes. Every other
+ * by the ring's tethered readers, and publishes from its own thread; work()
+ * only consumes. Every other
  * case runs the copy path. zero_copy() says which path the current (or last)
  * run took, and start() logs it in one info line with the reason; make it
  * with \p zero_copy false to force the copy path. See lib/blocks/ring_buffer.h.
