@@ -547,6 +547,7 @@ BOOST_AUTO_TEST_CASE(a_smaller_consume_leaves_the_producer_parked_until_an_eight
     BOOST_REQUIRE(r.write(a.data(), r.capacity()));
     status got = status::invalid;
     std::atomic<int> tid { 0 };
+    const int64_t start = detail::now_ns();
     std::thread producer([&] {
         tid = int(gettid());
         got = r.write_blocking(a.data() + r.capacity(), 5, generous_ns);
@@ -558,7 +559,10 @@ BOOST_AUTO_TEST_CASE(a_smaller_consume_leaves_the_producer_parked_until_an_eight
     BOOST_REQUIRE(r.consume(5)); // room for the 5, below the mark
     BOOST_TEST(stays_nonzero(c->producer_parked, 30));
     detail::set_park_hook(nullptr);
-    BOOST_TEST(parks.load() == 0u); // not even woken to park again
+    // Not even woken to park again: the only parks allowed are those after
+    // a park slice (100 ms) that ran out on its own, none on a quick machine.
+    const uint64_t slices = uint64_t((detail::now_ns() - start) / 100'000'000);
+    BOOST_TEST(parks.load() <= slices);
     BOOST_TEST(r.written() == r.capacity());
     BOOST_REQUIRE(r.wait(low_water(r) - 5, 0));
     BOOST_REQUIRE(r.consume(low_water(r) - 5));
