@@ -735,3 +735,47 @@ BOOST_AUTO_TEST_CASE(a_repeated_line_is_shown_once_a_second_with_the_count_held_
     BOOST_TEST(contents(f).find("peer connected") == std::string::npos);
     std::fclose(f);
 }
+
+BOOST_AUTO_TEST_CASE(a_sender_claims_a_tethered_reader_unless_told_otherwise)
+{
+    // The default reader is always tethered (bridge.hpp): a sender that left
+    // it untethered would let the producer lap it and drop samples unasked.
+    const send_options s;
+    BOOST_TEST(s.tethered);
+    BOOST_TEST(s.reader.empty());
+    BOOST_TEST(s.grace_ns == default_reader_grace_ns);
+    BOOST_TEST(s.max_items == default_max_items);
+    BOOST_TEST(s.wait_ns < 0);
+    BOOST_TEST(s.hwm == default_hwm);
+    const recv_options r;
+    BOOST_TEST(r.max_message == default_max_message);
+    BOOST_TEST(r.capacity == default_capacity);
+}
+
+BOOST_AUTO_TEST_CASE(a_seconds_option_refuses_a_negative_number_and_takes_zero_and_inf)
+{
+    // As a_count_option_takes_its_minimum_and_refuses_one_below: 0 when every
+    // value before --help is accepted, 2 (a usage error) otherwise. A negative
+    // --grace or --wait would otherwise pass as "forever" (< 0) unasked.
+    auto status = [](std::vector<std::string> args) {
+        args.insert(args.begin(), "doppler-bridge");
+        args.push_back("--help");
+        std::vector<char*> argv;
+        for (std::string& a : args)
+            argv.push_back(a.data());
+        std::fflush(stdout);
+        const int saved = ::dup(1), null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, 1);
+        const int st = cli_main(int(argv.size()), argv.data());
+        std::fflush(stdout);
+        ::dup2(saved, 1);
+        ::close(saved);
+        ::close(null);
+        return st;
+    };
+    BOOST_TEST(status({ "send", "--grace", "0", "--wait", "inf" }) == 0);
+    BOOST_TEST(status({ "recv", "--timeout", "0.5" }) == 0);
+    BOOST_TEST(status({ "send", "--grace", "-1" }) == 2);
+    BOOST_TEST(status({ "send", "--wait", "-0.5" }) == 2);
+    BOOST_TEST(status({ "recv", "--timeout", "-1" }) == 2);
+}
