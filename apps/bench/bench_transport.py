@@ -519,6 +519,8 @@ def pairs(runs, num, den, value):
 
 def ratio_rows(title, rows):
     """rows: (label, run-by-run ratios); one line each, with the median."""
+    if not rows:
+        return
     print(f"{title:<52}" + "".join(f"{'run ' + str(i + 1):>8}" for i in range(len(rows[0][1]))) + f"{'median':>9}")
     for label, ratios in rows:
         print(f"  {label:<50}" + "".join(f"{'-':>8}" if x is None else f"{x:8.2f}" for x in ratios)
@@ -547,7 +549,7 @@ def report_max(args, plan, runs):
     print()
     ahead_every, per, rows = [True] * args.repeat, [], []
     for num, den in RATIOS[args.direction]:
-        for way, view in plan:
+        for way, view in plan if (den, None) in runs else ():
             if way == num:
                 r = pairs(runs, (num, view), (den, None), lambda x: x["msps"])
                 rows.append((f"{LABELS[num]}{f' view {view}' if view else ''} / {LABELS[den]}", r))
@@ -581,7 +583,7 @@ def report_rate(args, rate, ways, runs):
               + f"{sum(r['lost'] for r in rs):12,}{len(rs):>5}/{args.repeat}")
     ratio_rows("CPU total / CPU total of ZeroMQ in the same run", [
         (f"{LABELS[num]} / {LABELS[den]}", pairs(runs, (rate, num), (rate, den), lambda x: x["cpu_fg"] + x["cpu_peer"]))
-        for num, den in RATIOS[args.direction]])
+        for num, den in RATIOS[args.direction] if num in ways and den in ways])
     print()
 
 
@@ -602,6 +604,8 @@ def main():
     p.add_argument("--seconds", type=float, default=5.0, help="rate mode: seconds per run (default %(default)s)")
     p.add_argument("--late-ms", type=float, default=50.0, help="rate mode: late threshold (default %(default)s)")
     p.add_argument("--rate-view", type=num, default=8192, help="rate mode: doppler consumer view (default 8192)")
+    p.add_argument("--ways", help="a subset of the ways, comma-separated (sink: alone, zc, copy, zmq; source: "
+                   "alone, doppler, push, pub; default all); ratios need their ZeroMQ way")
     p.add_argument("--block", type=num, default=8192, help="source: producer block, samples (default 8192)")
     p.add_argument("--grace", type=float, default=2.0, help="source: seconds after the producer's last send "
                    "before the flowgraph is stopped and the rest counted lost (default %(default)s)")
@@ -635,11 +639,16 @@ def main():
     what = ("sink direction: flowgraph -> consumer process" if sink
             else f"source direction: producer process (blocks of {args.block:,}) -> flowgraph")
     ways = SINK_WAYS if sink else SOURCE_WAYS
+    if args.ways:
+        unknown = set(args.ways.split(",")) - set(ways)
+        if unknown:
+            p.error(f"--ways: {', '.join(sorted(unknown))} not among {', '.join(ways)}")
+        ways = tuple(w for w in ways if w in args.ways.split(","))
     common = f"ring {cap:,}; min output buffer {args.buffer:,}; {args.repeat} interleaved runs"
     if args.mode == "max":
         print(f"{what}; max rate; {args.samples:,} complex64 samples per run; {common}")
-        plan = ([("alone", None)] + [(w, v) for v in views for w in ("zc", "copy")] + [("zmq", None)] if sink
-                else [(w, None) for w in ways])
+        plan = ([("alone", None)] * ("alone" in ways) + [(w, v) for v in views for w in ("zc", "copy") if w in ways]
+                + [("zmq", None)] * ("zmq" in ways) if sink else [(w, None) for w in ways])
         runs = {key: [] for key in plan}
         for i in range(args.repeat):
             for key in plan:  # run i of every way and view, back to back
