@@ -11,6 +11,10 @@ transport's rate), from its first sample to the end of the stream:
   alone       a producer process writes N samples (write(block=True))
   + tmpfs     the same, with doppler-record (untethered) writing to /dev/shm
   + disk      the same, with doppler-record writing to /tmp
+  + background the same as + tmpfs with doppler-record --background (idle
+              priority: it takes only the CPU time the others leave, and
+              skips what it has no time for; its share of the stream is
+              printed)
   play        doppler-play of an N-sample recording (on tmpfs) into the ring
 The ratios are of the medians: with a recorder / alone (target 0.9), play /
 alone (the same consumer fed by a Python producer from memory). The ways are
@@ -102,11 +106,13 @@ def main():
     def producer():
         return [subprocess.Popen(py() + [PRODUCER, ring, str(n)])]
 
-    def with_recorder(where):
+    def with_recorder(where, *extra):
         def start():
             r = subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-record"), ring,
-                                  os.path.join(work[where], "rec"), "--streams", "1"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  os.path.join(work[where], "rec"), "--streams", "1", *extra],
+                                 stdout=subprocess.PIPE if extra else subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, text=True)
+            recorders.append(r)
             time.sleep(0.5)  # attached before the producer starts
             return producer() + [r]
         return start
@@ -115,14 +121,19 @@ def main():
         return [subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-play"), rec, ring],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
 
+    recorders = []
     ways = {"alone": producer, "+ recorder to tmpfs": with_recorder("tmpfs"),
-            "+ recorder to disk": with_recorder("disk"), "play": play}
+            "+ recorder to disk": with_recorder("disk"),
+            "+ background recorder": with_recorder("tmpfs", "--background"), "play": play}
+    kept = []  # the background recorder's share of the stream, run by run
     got = {w: [] for w in ways}
     try:
         for k in range(args.repeats):
             order = list(ways) if k % 2 == 0 else list(reversed(ways))
             for w in order:
                 got[w].append(consume(ring, ways[w]))
+                if w == "+ background recorder":  # "doppler-record: N samples in ...; G gaps (L samples lost)"
+                    kept.append(int(recorders[-1].stdout.read().split()[1]) / n)
             print(f"repeat {k + 1} of {args.repeats} done", file=sys.stderr, flush=True)
     finally:
         keeper.destroy()
@@ -140,6 +151,8 @@ def main():
     for w, v in got.items():
         m = statistics.median(v)
         print(f"{w:24} {m:10.1f} {min(v):8.1f}-{max(v):<8.1f} {m / base:8.2f}")
+    print(f"the background recorder kept {', '.join(f'{k:.0%}' for k in kept)} of the stream (the rest annotated "
+          "as skipped)")
 
 
 if __name__ == "__main__":

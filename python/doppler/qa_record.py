@@ -331,6 +331,37 @@ def test_a_tethered_recorder_holds_the_producer_back_and_loses_nothing(names, tm
     np.testing.assert_array_equal(drainer.result, x)
 
 
+def test_a_background_recorder_reads_at_idle_priority_and_records_the_stream(names, tmp_path):
+    """doppler-record --background reads at SCHED_IDLE (it takes no CPU time
+    from busy processes); on a machine with time to spare it records the
+    stream sample for sample beside a consumer."""
+    name, base = names(), str(tmp_path / "rec")
+    x = samples(dbuf.F32Buffer, 10240)
+    with dbuf.F32Buffer(1 << 16, name=name) as prod:
+        with recorder_beside_a_consumer(name, base, "--streams", "1", "--background") as (rec, drainer):
+            assert os.sched_getscheduler(rec.pid) == os.SCHED_IDLE
+            write_stream(prod, x, [])
+            prod.close()
+            out, err = rec.communicate(timeout=LONG)
+    assert rec.returncode == 0, err
+    assert sigmf.validate(base) == []
+    data = stored(dbuf.F32Buffer, base)
+    skipped = sum(a["doppler:count"] for a in meta_of(base)["annotations"] if a["core:label"] == "skipped")
+    assert len(data) + skipped == len(x)  # the ring holds the whole stream: nothing to skip, unless starved
+    np.testing.assert_array_equal(drainer.result, x)
+
+
+@pytest.mark.parametrize("args", [["--background", "--tethered"], ["--background", "--reader", ""]],
+                         ids=["tethered", "default-reader"])
+def test_background_with_a_tethered_reader_is_a_usage_error(args, names, tmp_path):
+    """Idle priority and holding the producer back do not mix: refused
+    before anything is attached, saying why."""
+    with app("doppler-record", names(), tmp_path / "rec", *args) as r:
+        out, err = r.communicate(timeout=LONG)
+    assert r.returncode == 2, err
+    assert "--background needs an untethered reader" in err
+
+
 def test_a_new_sample_rate_mid_recording_is_annotated(names, tmp_path):
     name, base = names(), str(tmp_path / "rec")
     x = samples(dbuf.F32Buffer, 2000)

@@ -4,7 +4,7 @@
     doppler-record RING PATH [--duration S | --samples N] [--streams K]
                    [--reader NAME] [--tethered] [--rate HZ] [--split-streams]
                    [--max-bytes B] [--as cf32 [--scale X]] [--timeout S]
-                   [--pre S --rate HZ]
+                   [--pre S --rate HZ] [--background]
 
 reads the named ring RING as a reader of its own ("record" unless --reader
 says otherwise) and writes PATH.sigmf-data (the samples, in the ring's own
@@ -39,6 +39,10 @@ the producer's current run and as far back as it still holds the samples
 The reader is untethered by default: a recorder never holds the radio back,
 and what it could not keep up with is annotated. --tethered makes it
 lossless (the producer waits for the recorder, or drops in drop policy).
+--background (untethered only) also keeps it from taking CPU time from the
+live consumers: it reads at idle priority (SCHED_IDLE), so where the
+processors are busy it records what they leave time for and annotates the
+rest as skipped.
 
 The .sigmf-meta is always a whole JSON document: it is written atomically
 (temp file + rename) when the recording starts, every two seconds, when a
@@ -419,7 +423,7 @@ class _Recorder:
 
 def record(ring, path, *, reader="record", tethered=False, duration=None, samples=None, streams=None,
            rate=None, split_streams=False, max_bytes=None, as_type=None, scale=1.0 / 32768,
-           timeout=None, pre=None, chunk=None, progress=None, stop=None):
+           timeout=None, pre=None, chunk=None, progress=None, stop=None, background=False):
     """Record the named ring `ring` into the SigMF recording `path`
     (path.sigmf-data and path.sigmf-meta); see the module's documentation.
 
@@ -435,7 +439,10 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
     from before the recorder attached (pre * rate samples of the ring's
     history, within the producer's current run and as far back as the ring
     still holds them; needs `rate` and a named reader). chunk: samples per
-    read.
+    read. background: read at idle priority (SCHED_IDLE) in the calling
+    thread while recording (untethered readers only); the thread's policy is
+    restored afterwards where the system allows it (leaving SCHED_IDLE
+    needs RLIMIT_NICE room without privileges).
     progress: a file to print a progress line to (a terminal), or None.
     Returns a Summary. RecordError on a full disk (what was recorded stays a
     valid recording)."""
@@ -457,8 +464,14 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
         if pre < 0:
             raise ValueError(f"--pre {pre}: give seconds >= 0")
         history = int(round(pre * rate))
+    if background and (tethered or reader is None):
+        raise ValueError("--background needs an untethered reader (no --tethered, a reader name): a tethered "
+                         "recorder at idle priority would hold the producer back whenever the processors are busy")
     stop = stop or threading.Event()
     buf, ring_type = attach(ring, reader=reader, tethered=tethered, timeout=timeout, history=history)
+    if background:
+        was = (os.sched_getscheduler(0), os.sched_getparam(0))
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     rec = None
     try:
         rec = _Recorder(path, ring_type, ring=ring, reader=reader, tethered=tethered, rate=rate,
@@ -495,6 +508,11 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
                     rec.file.close()
         finally:
             buf.destroy()
+            if background:
+                try:
+                    os.sched_setscheduler(0, *was)
+                except PermissionError:  # leaving SCHED_IDLE may need RLIMIT_NICE room
+                    pass
     return rec.summary
 
 
@@ -574,6 +592,9 @@ def _parser():
     p.add_argument("--pre", type=float, metavar="S",
                    help="start S seconds before attaching (with --rate; as far back as the ring holds, "
                         "within the producer's current run)")
+    p.add_argument("--background", action="store_true",
+                   help="untethered only: read at idle priority (SCHED_IDLE), taking no CPU time from busy "
+                   "processes; what it has no time for is annotated as skipped")
     p.add_argument("--version", action="version", version=f"doppler-record {__version__}")
     return p
 
@@ -589,7 +610,7 @@ def main(argv=None):
         s = record(args.ring, args.path, reader=args.reader or None, tethered=args.tethered, duration=args.duration,
                    samples=args.samples, streams=args.streams, rate=args.rate,
                    split_streams=args.split_streams, max_bytes=args.max_bytes, as_type=args.as_type,
-                   scale=args.scale, timeout=args.timeout, pre=args.pre,
+                   scale=args.scale, timeout=args.timeout, pre=args.pre, background=args.background,
                    progress=sys.stderr if sys.stderr.isatty() else None, stop=stop)
     except ValueError as e:
         print(f"doppler-record: {e}", file=sys.stderr)
