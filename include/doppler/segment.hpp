@@ -298,7 +298,7 @@ uint64_t start_stream(control* c, uint64_t w) noexcept;
 /// Producer: end stream s at w.
 void end_stream(control* c, uint64_t s, uint64_t w, stream_end why) noexcept;
 
-// ---- tags (tags.cc) ----
+// ---- tags (tag_area.cc) ----
 
 /// Producer: append a tag record at `head`, reclaiming those below keep_from.
 /// False (tags_dropped counted) if it does not fit. Publishes the new tail;
