@@ -139,6 +139,19 @@ struct pair_fixture {
     void next_run() { prod = std::make_unique<ring<f32>>(a->seg()); }
 };
 
+/// An inbound half alone: its producer writes ring `b`, `reader` reads it.
+struct inbound_fixture {
+    ring<f32> b { 1 << 14 };
+    ring<f32> reader { b.seg() };
+    logger log { "recv", true };
+    std::unique_ptr<inbound> ib;
+
+    explicit inbound_fixture(uint64_t max_message = 1 << 20)
+        : ib(make_inbound(b.seg(), wire_format::native, max_message, nullptr, log, {}))
+    {
+    }
+};
+
 std::string
 message(uint64_t first, const std::vector<wire::tag>& tags, const std::vector<f32>& items)
 {
@@ -151,6 +164,16 @@ message(uint64_t first, const std::vector<wire::tag>& tags, const std::vector<f3
 bool feed(inbound& ib, const std::string& m)
 {
     return ib.message(reinterpret_cast<const uint8_t*>(m.data()), m.size());
+}
+
+/// Whether the last "gap" tag in `s` is at `index` and counts `items`.
+bool gap_tagged(const seen& s, uint64_t index, uint64_t items)
+{
+    bool tagged = false;
+    for (auto& [at, key, value] : s.tags)
+        if (key == "gap")
+            tagged = at == index && value == u64_value(items);
+    return tagged;
 }
 
 } // namespace
@@ -268,20 +291,13 @@ BOOST_AUTO_TEST_CASE(a_lapped_untethered_sender_leaves_a_gap_the_receiver_tags)
     BOOST_TEST(s.values[999] == 999.0f);
     const float resumed = s.values[1000];
     BOOST_TEST(resumed == float(1000 + f.ob->skipped()));
-    bool tagged = false;
-    for (auto& [index, key, value] : s.tags)
-        if (key == "gap")
-            tagged = index == 1000 && value == u64_value(f.ob->skipped());
-    BOOST_TEST(tagged);
+    BOOST_TEST(gap_tagged(s, 1000, f.ob->skipped()));
 }
 
 BOOST_AUTO_TEST_CASE(
     the_receiver_splits_a_message_at_a_seam_and_breaks_a_stream_whose_end_was_lost)
 {
-    ring<f32> b(1 << 14);
-    ring<f32> reader(b.seg());
-    logger log("recv", true);
-    auto ib = make_inbound(b.seg(), wire_format::native, 1 << 20, nullptr, log, {});
+    inbound_fixture f;
     std::string closed, start2, start3;
     encode::str(closed, "closed");
     start2 = u64_value(2);
@@ -289,21 +305,21 @@ BOOST_AUTO_TEST_CASE(
     // One message: a stream's last 10 samples, its end, the next stream's
     // first 5 (a sender that packs them together).
     BOOST_TEST(
-        feed(*ib,
+        feed(*f.ib,
              message(100,
                      { { 110, tag_stream_end, closed }, { 110, "stream_start", start2 } },
                      numbered(100, 15))));
     // Then a stream_start without an end before it: the end was lost.
-    BOOST_TEST(
-        feed(*ib, message(115, { { 120, "stream_start", start3 } }, numbered(115, 10))));
+    BOOST_TEST(feed(
+        *f.ib, message(115, { { 120, "stream_start", start3 } }, numbered(115, 10))));
     seen s;
-    drain(reader, s);
+    drain(f.reader, s);
     BOOST_TEST(s.values.size() == 25u);
     BOOST_REQUIRE(s.ends.size() == 2u);
     BOOST_TEST((s.ends[0] == std::make_pair(status::end_of_stream, uint64_t(10))));
     BOOST_TEST((s.ends[1] == std::make_pair(status::broken, uint64_t(20))));
-    BOOST_TEST(ib->stats().streams_ended == 2u);
-    BOOST_TEST(ib->streaming());
+    BOOST_TEST(f.ib->stats().streams_ended == 2u);
+    BOOST_TEST(f.ib->streaming());
     for (auto& [index, key, value] : s.tags)
         BOOST_TEST(key == "stream_start"); // the ring's own, not the sender's
 }
@@ -311,48 +327,38 @@ BOOST_AUTO_TEST_CASE(
 BOOST_AUTO_TEST_CASE(
     the_receiver_tags_a_gap_and_takes_an_offset_going_back_for_a_new_sender)
 {
-    ring<f32> b(1 << 14);
-    ring<f32> reader(b.seg());
-    logger log("recv", true);
-    auto ib = make_inbound(b.seg(), wire_format::native, 1 << 20, nullptr, log, {});
-    BOOST_TEST(feed(*ib, message(0, {}, numbered(0, 10))));
-    BOOST_TEST(feed(*ib, message(25, {}, numbered(25, 5)))); // 15 missing
-    BOOST_TEST(feed(*ib, message(3, {}, numbered(3, 4)))); // a sender counting again
-    BOOST_TEST(feed(*ib, message(7, {}, numbered(7, 1))));
+    inbound_fixture f;
+    BOOST_TEST(feed(*f.ib, message(0, {}, numbered(0, 10))));
+    BOOST_TEST(feed(*f.ib, message(25, {}, numbered(25, 5)))); // 15 missing
+    BOOST_TEST(feed(*f.ib, message(3, {}, numbered(3, 4)))); // a sender counting again
+    BOOST_TEST(feed(*f.ib, message(7, {}, numbered(7, 1))));
     seen s;
-    drain(reader, s);
+    drain(f.reader, s);
     BOOST_TEST(s.values.size() == 20u);
-    BOOST_TEST(ib->stats().gaps == 1u);
-    BOOST_TEST(ib->stats().gap_items == 15u);
-    BOOST_TEST(ib->stats().restarts == 1u);
-    bool tagged = false;
-    for (auto& [index, key, value] : s.tags)
-        if (key == "gap")
-            tagged = index == 10 && value == u64_value(15);
-    BOOST_TEST(tagged);
+    BOOST_TEST(f.ib->stats().gaps == 1u);
+    BOOST_TEST(f.ib->stats().gap_items == 15u);
+    BOOST_TEST(f.ib->stats().restarts == 1u);
+    BOOST_TEST(gap_tagged(s, 10, 15));
 }
 
 BOOST_AUTO_TEST_CASE(
     malformed_and_oversized_messages_are_refused_and_counted_never_written)
 {
-    ring<f32> b(1 << 14);
-    ring<f32> reader(b.seg());
-    logger log("recv", true);
-    auto ib = make_inbound(b.seg(), wire_format::native, 4096, nullptr, log, {});
+    inbound_fixture f(4096);
     const std::string good = message(0, {}, numbered(0, 4));
-    BOOST_TEST(!feed(*ib, good.substr(0, 10))); // truncated header
-    BOOST_TEST(!feed(*ib, good.substr(0, good.size() - 3))); // not whole items
-    BOOST_TEST(!feed(*ib, std::string(40, 'x'))); // no header
-    BOOST_TEST(!feed(*ib, message(0, {}, numbered(0, 600)))); // over 4096 bytes
+    BOOST_TEST(!feed(*f.ib, good.substr(0, 10))); // truncated header
+    BOOST_TEST(!feed(*f.ib, good.substr(0, good.size() - 3))); // not whole items
+    BOOST_TEST(!feed(*f.ib, std::string(40, 'x'))); // no header
+    BOOST_TEST(!feed(*f.ib, message(0, {}, numbered(0, 600)))); // over 4096 bytes
     // Every prefix that ends inside the header or inside the first item.
     for (size_t cut = 0; cut < 19 + 8; ++cut)
         if (cut != 19) // (19 bytes: the header alone, a heartbeat)
-            BOOST_TEST(!feed(*ib, good.substr(0, cut)));
-    BOOST_TEST(reader.poll_available() == 0u);
-    BOOST_TEST(feed(*ib, good));
-    BOOST_TEST(reader.poll_available() == 4u);
-    BOOST_TEST(ib->stats().refused == 4u + 26u);
-    BOOST_TEST(ib->stats().messages == 1u);
+            BOOST_TEST(!feed(*f.ib, good.substr(0, cut)));
+    BOOST_TEST(f.reader.poll_available() == 0u);
+    BOOST_TEST(feed(*f.ib, good));
+    BOOST_TEST(f.reader.poll_available() == 4u);
+    BOOST_TEST(f.ib->stats().refused == 4u + 26u);
+    BOOST_TEST(f.ib->stats().messages == 1u);
 }
 
 namespace doppler {
@@ -446,31 +452,36 @@ BOOST_AUTO_TEST_CASE(
     ::unlink(path.c_str());
 }
 
+namespace {
+/// cli_main's exit status for `args` then --help. Options are parsed in order
+/// before --help prints the usage: 0 when every value before it is accepted,
+/// 2 (a usage error) otherwise.
+int cli_status(std::vector<std::string> args)
+{
+    args.insert(args.begin(), "doppler-bridge");
+    args.push_back("--help");
+    std::vector<char*> argv;
+    for (std::string& a : args)
+        argv.push_back(a.data());
+    std::fflush(stdout);
+    const int saved = ::dup(1), null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1); // the usage text is not wanted here
+    const int st = cli_main(int(argv.size()), argv.data());
+    std::fflush(stdout);
+    ::dup2(saved, 1);
+    ::close(saved);
+    ::close(null);
+    return st;
+}
+} // namespace
+
 BOOST_AUTO_TEST_CASE(a_count_option_takes_its_minimum_and_refuses_one_below)
 {
-    // Options are parsed in order before --help prints the usage: 0 when
-    // every value before it is accepted, 2 (a usage error) otherwise.
-    auto status = [](std::vector<std::string> args) {
-        args.insert(args.begin(), "doppler-bridge");
-        args.push_back("--help");
-        std::vector<char*> argv;
-        for (std::string& a : args)
-            argv.push_back(a.data());
-        std::fflush(stdout);
-        const int saved = ::dup(1), null = ::open("/dev/null", O_WRONLY);
-        ::dup2(null, 1); // the usage text is not wanted here
-        const int st = cli_main(int(argv.size()), argv.data());
-        std::fflush(stdout);
-        ::dup2(saved, 1);
-        ::close(saved);
-        ::close(null);
-        return st;
-    };
-    BOOST_TEST(status({ "send", "--max-items", "1", "--hwm", "1" }) == 0);
-    BOOST_TEST(status({ "recv", "--max-message", "64", "--capacity", "1" }) == 0);
-    BOOST_TEST(status({ "send", "--max-items", "0" }) == 2);
-    BOOST_TEST(status({ "recv", "--hwm", "0" }) == 2);
-    BOOST_TEST(status({ "recv", "--max-message", "63" }) == 2);
+    BOOST_TEST(cli_status({ "send", "--max-items", "1", "--hwm", "1" }) == 0);
+    BOOST_TEST(cli_status({ "recv", "--max-message", "64", "--capacity", "1" }) == 0);
+    BOOST_TEST(cli_status({ "send", "--max-items", "0" }) == 2);
+    BOOST_TEST(cli_status({ "recv", "--hwm", "0" }) == 2);
+    BOOST_TEST(cli_status({ "recv", "--max-message", "63" }) == 2);
 }
 
 BOOST_AUTO_TEST_CASE(a_new_position_file_is_private_and_its_page_reserved)
@@ -754,28 +765,11 @@ BOOST_AUTO_TEST_CASE(a_sender_claims_a_tethered_reader_unless_told_otherwise)
 
 BOOST_AUTO_TEST_CASE(a_seconds_option_refuses_a_negative_number_and_takes_zero_and_inf)
 {
-    // As a_count_option_takes_its_minimum_and_refuses_one_below: 0 when every
-    // value before --help is accepted, 2 (a usage error) otherwise. A negative
-    // --grace or --wait would otherwise pass as "forever" (< 0) unasked.
-    auto status = [](std::vector<std::string> args) {
-        args.insert(args.begin(), "doppler-bridge");
-        args.push_back("--help");
-        std::vector<char*> argv;
-        for (std::string& a : args)
-            argv.push_back(a.data());
-        std::fflush(stdout);
-        const int saved = ::dup(1), null = ::open("/dev/null", O_WRONLY);
-        ::dup2(null, 1);
-        const int st = cli_main(int(argv.size()), argv.data());
-        std::fflush(stdout);
-        ::dup2(saved, 1);
-        ::close(saved);
-        ::close(null);
-        return st;
-    };
-    BOOST_TEST(status({ "send", "--grace", "0", "--wait", "inf" }) == 0);
-    BOOST_TEST(status({ "recv", "--timeout", "0.5" }) == 0);
-    BOOST_TEST(status({ "send", "--grace", "-1" }) == 2);
-    BOOST_TEST(status({ "send", "--wait", "-0.5" }) == 2);
-    BOOST_TEST(status({ "recv", "--timeout", "-1" }) == 2);
+    // A negative --grace or --wait would otherwise pass as "forever" (< 0)
+    // unasked.
+    BOOST_TEST(cli_status({ "send", "--grace", "0", "--wait", "inf" }) == 0);
+    BOOST_TEST(cli_status({ "recv", "--timeout", "0.5" }) == 0);
+    BOOST_TEST(cli_status({ "send", "--grace", "-1" }) == 2);
+    BOOST_TEST(cli_status({ "send", "--wait", "-0.5" }) == 2);
+    BOOST_TEST(cli_status({ "recv", "--timeout", "-1" }) == 2);
 }
