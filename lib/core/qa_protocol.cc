@@ -66,15 +66,11 @@ void reader_killed_holding(const std::string& name,
                            bool tethered,
                            int64_t grace_ns = default_reader_grace_ns)
 {
-    channel ch;
-    pid_t child = spawn([&] {
+    const pid_t child = spawn_holder([&] {
         auto* r = ring<f32>::attach(name).release(); // dies holding it
         r->claim_reader(reader, tethered, grace_ns);
-        ch.tell_parent();
-        ch.from_parent();
-        return 3;
+        return true;
     });
-    BOOST_REQUIRE(ch.from_child());
     BOOST_REQUIRE(kill(child, SIGKILL) == 0);
     BOOST_TEST(reap(child) == 128 + SIGKILL);
 }
@@ -561,8 +557,7 @@ BOOST_AUTO_TEST_CASE(slots_of_killed_untethered_readers_are_taken_over)
 {
     const std::string name = unique_name("reap-untethered");
     auto p = ring<f32>::create_named(name, 1);
-    channel ch;
-    pid_t child = spawn([&] {
+    const pid_t child = spawn_holder([&] {
         // Slot 1: a tethered reader with a grace of a minute, which must
         // outlive the takeover; slots 2-15: untethered ones.
         auto* keep = ring<f32>::attach(name).release();
@@ -571,11 +566,8 @@ BOOST_AUTO_TEST_CASE(slots_of_killed_untethered_readers_are_taken_over)
             auto* r = ring<f32>::attach(name).release();
             r->claim_reader("u" + std::to_string(i), false);
         }
-        ch.tell_parent();
-        ch.from_parent();
-        return 3;
+        return true;
     });
-    BOOST_REQUIRE(ch.from_child());
     BOOST_TEST(inspect(name).readers.size() == size_t(max_readers));
     BOOST_REQUIRE(kill(child, SIGKILL) == 0);
     BOOST_TEST(reap(child) == 128 + SIGKILL);

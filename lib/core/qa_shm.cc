@@ -535,17 +535,11 @@ BOOST_AUTO_TEST_CASE(producer_killed_c_abi_consumer_gets_epipe)
     const std::string name = unique_name("kill");
     auto* r = dp_buffer_i16_create_named(name.c_str(), 1);
     BOOST_REQUIRE(r);
-    channel ch;
-    pid_t child = spawn([&] {
+    const pid_t child = spawn_holder([&] {
         auto* p = dp_buffer_i16_attach(name.c_str());
         auto a = seq<i16>(0, 50);
-        if (!p || !dp_buffer_i16_write(p, as_c(a.data()), 50))
-            return 2;
-        ch.tell_parent();
-        ch.from_parent(); // killed while waiting here
-        return 3;
+        return p && dp_buffer_i16_write(p, as_c(a.data()), 50);
     });
-    BOOST_REQUIRE(ch.from_child());
     const i16* p = as_cxx<i16>(dp_buffer_i16_wait(r, 50, generous_ns));
     BOOST_REQUIRE(p);
     BOOST_TEST(first_mismatch(p, 50, 0) == 50u);
@@ -570,17 +564,11 @@ namespace {
 status wait_without_timeout_while_producer_killed(ring<f32>& r, const std::string& name)
 {
     BOOST_REQUIRE(r.claim_reader());
-    channel ch;
-    pid_t child = spawn([&] {
+    const pid_t child = spawn_holder([&] {
         auto* p = ring<f32>::attach(name).release();
         auto a = seq<f32>(0, 1);
-        if (!p->write(a.data(), 1))
-            return 2;
-        ch.tell_parent();
-        ch.from_parent(); // killed while waiting here
-        return 3;
+        return p->write(a.data(), 1);
     });
-    BOOST_REQUIRE(ch.from_child());
     std::atomic<int> got { -1 };
     std::thread consumer([&] { got = int(r.wait(2, -1).why); });
     BOOST_REQUIRE(kill(child, SIGKILL) == 0);

@@ -97,17 +97,11 @@ BOOST_AUTO_TEST_CASE(
     const std::string name = unique_name("killed");
     auto reader = ring<i16>::create_named(name, 1);
     BOOST_REQUIRE(reader->claim_reader());
-    channel ch;
-    pid_t child = spawn([&] {
+    const pid_t child = spawn_holder([&] {
         auto* p = ring<i16>::attach(name).release(); // leaked: it dies holding the role
         auto a = seq<i16>(0, 100);
-        if (!p->write(a.data(), 100))
-            return 2;
-        ch.tell_parent();
-        ch.from_parent(); // killed while waiting here
-        return 3;
+        return p->write(a.data(), 100);
     });
-    BOOST_REQUIRE(ch.from_child());
     BOOST_REQUIRE(kill(child, SIGKILL) == 0);
     BOOST_TEST(reap(child) == 128 + SIGKILL);
 

@@ -57,6 +57,24 @@ pid_t spawn(F body)
     return pid;
 }
 
+/// Run `hold` in a forked child (false: it failed, exit code 2) that then
+/// waits to be killed still holding what `hold` took (roles of handles it
+/// leaks). Returns the child's pid once `hold` has run.
+template <class F>
+pid_t spawn_holder(F hold)
+{
+    channel ch;
+    const pid_t child = spawn([&] {
+        if (!hold())
+            return 2;
+        ch.tell_parent();
+        ch.from_parent(); // killed while waiting here
+        return 3;
+    });
+    BOOST_REQUIRE(ch.from_child());
+    return child;
+}
+
 /// Exit code of a child (128 + signal if it was killed).
 inline int reap(pid_t pid)
 {
