@@ -322,22 +322,19 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(ends >= seam_slots - 1);
 }
 
-BOOST_AUTO_TEST_CASE(an_untethered_reader_lapped_past_its_streams_end_reports_each_seam)
+BOOST_FIXTURE_TEST_CASE(
+    an_untethered_reader_lapped_past_its_streams_end_reports_each_seam,
+    claimed_default<512>)
 {
-    ring<f32> p0(512);
-    const uint64_t cap = p0.capacity();
-    auto seg = p0.seg();
-    ring<f32> def(seg);
-    BOOST_REQUIRE(def.claim_reader());
-    ring<f32> u(seg);
+    ring<f32> u(p.seg());
     u.claim_reader("u", false);
     // Stream 1: 100 samples; streams 2 and 3: more than a ring each.
     const uint64_t sizes[] = { 100, cap + 88, cap + 100 };
     uint64_t at = 0;
     for (uint64_t s = 0; s < 3; ++s) {
-        ring<f32> p(seg);
-        stream_through(p, def, at, sizes[s]);
-        p.close();
+        ring<f32> run(p.seg());
+        stream_through(run, def, at, sizes[s]);
+        run.close();
         at += sizes[s];
     }
     const uint64_t written = at;
@@ -737,29 +734,25 @@ BOOST_FIXTURE_TEST_CASE(a_released_tethered_reader_no_longer_holds_the_producer_
 // History for late readers: a claim that starts in the past (I1, I2, I8).
 // ---------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(
-    a_late_untethered_reader_with_history_starts_in_its_stream_and_the_ring)
+BOOST_FIXTURE_TEST_CASE(
+    a_late_untethered_reader_with_history_starts_in_its_stream_and_the_ring,
+    claimed_default<512>)
 {
-    ring<f32> p0(512);
-    const uint64_t cap = p0.capacity();
-    auto seg = p0.seg();
-    ring<f32> def(seg);
-    BOOST_REQUIRE(def.claim_reader());
     {
-        ring<f32> p(seg);
-        stream_through(p, def, 0, 100); // stream 1
-        p.close();
+        ring<f32> run(p.seg());
+        stream_through(run, def, 0, 100); // stream 1
+        run.close();
     }
-    ring<f32> p(seg);
+    ring<f32> run(p.seg());
     std::string v0;
     encode::uint64(v0, 7);
     const tag_in t { 5, "k", v0 };
     auto a = seq<f32>(100, 50);
-    BOOST_REQUIRE(p.write(a.data(), 50, &t, 1)); // stream 2 starts at 100, a tag at 105
+    BOOST_REQUIRE(run.write(a.data(), 50, &t, 1)); // stream 2 starts at 100, a tag at 105
     BOOST_REQUIRE(def.wait(50, generous_ns).why == status::end_of_stream ||
                   def.available() != 0);
     // Within the stream: from its first sample, not from stream 1.
-    ring<f32> late(seg);
+    ring<f32> late(p.seg());
     late.claim_reader("late", false, 0, audience::api, 1000);
     BOOST_TEST(late.history() == 50u);
     BOOST_TEST(late.read_index() == 100u);
@@ -775,8 +768,8 @@ BOOST_AUTO_TEST_CASE(
             tagged || (tv.key == "k" && tv.index == 105 && tv.value.as_uint64() == 7);
     BOOST_TEST(tagged); // tags come with the history
     // Within the ring: a long stream gives at most the intact samples.
-    stream_through(p, def, 150, 3 * cap);
-    ring<f32> later(seg);
+    stream_through(run, def, 150, 3 * cap);
+    ring<f32> later(p.seg());
     later.claim_reader("later", false, 0, audience::api, 10 * cap);
     const uint64_t w = 150 + 3 * cap;
     BOOST_TEST(later.history() <= cap);
@@ -786,7 +779,7 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(first_mismatch(u.data, later.history(), w - later.history()) ==
                later.history());
     // A few samples: exactly those.
-    ring<f32> few(seg);
+    ring<f32> few(p.seg());
     few.claim_reader("few", false, 0, audience::api, 10);
     BOOST_TEST(few.history() == 10u);
     BOOST_TEST(few.read_index() == w - 10);
