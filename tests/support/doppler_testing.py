@@ -267,35 +267,42 @@ def to_i16(x, scale=SINK_SCALE):
     return np.clip(np.rint(iq), -32768, 32767).astype(np.int16)
 
 
+def views(buf, n, timeout=20.0):
+    """The windows of n samples a reader gets until the end of its stream,
+    then what is left (fewer than n), each consumed once the loop body that
+    received it is done: the buffers' async views(), without asyncio. A
+    stream that stalls for `timeout` seconds fails with TimeoutError."""
+    while True:
+        try:
+            v = buf.wait(n, timeout=timeout)
+        except EOFError:  # closed: fewer than n remain
+            rest = buf.available
+            if rest:
+                yield buf.wait(rest)
+                buf.consume(rest)
+            return
+        yield v
+        buf.consume(n)
+
+
 def drain(buf, chunk=1000, timeout=20.0):
     """Read a ring until end of stream, every sample copied out, in order.
     A stream that stalls for `timeout` seconds fails with TimeoutError."""
-    parts = []
-    while True:
-        try:
-            v = buf.wait(chunk, timeout=timeout)
-        except EOFError:  # closed: fewer than `chunk` remain
-            rest = buf.available
-            if rest:
-                parts.append(np.array(buf.wait(rest)))
-                buf.consume(rest)
-            break
-        parts.append(np.array(v))
-        buf.consume(chunk)
+    parts = [np.array(v) for v in views(buf, chunk, timeout)]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
 class Drainer(threading.Thread):
     """drain() in a thread; `result` (or `error`) once joined."""
 
-    def __init__(self, buf, chunk=1000):
+    def __init__(self, buf, chunk=1000, timeout=20.0):
         super().__init__(daemon=True)
-        self.buf, self.chunk = buf, chunk
+        self.buf, self.chunk, self.timeout = buf, chunk, timeout
         self.result = self.error = None
 
     def run(self):
         try:
-            self.result = drain(self.buf, self.chunk)
+            self.result = drain(self.buf, self.chunk, self.timeout)
         except BaseException as e:  # reported by the test
             self.error = e
 

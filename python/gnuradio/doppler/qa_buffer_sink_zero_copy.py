@@ -17,7 +17,7 @@ import numpy as np
 import pmt
 from gnuradio import blocks, doppler, gr, gr_unittest
 
-from doppler_testing import LONG, drain, ramp_consumer, ring_name, run_while, until
+from doppler_testing import LONG, drain, ramp_consumer, ring_name, run_while, until, views
 
 
 class ramp_c(gr.sync_block):
@@ -69,10 +69,10 @@ def ramp(first, n):
 # argv[1] names the case below. Prints "zero_copy <bool>" at the end.
 CASE = """
 import sys
-import threading
 import numpy as np
 from gnuradio import blocks, doppler, gr
 from doppler import buffer as b
+from doppler_testing import Drainer
 case = sys.argv[1]
 tb = gr.top_block()
 n = 20 * 1024  # a multiple of the output multiple below
@@ -110,23 +110,13 @@ elif case == "output_multiple":
     tb.connect(src, cp)
     src = cp
 tb.connect(src, snk)
-got = []
-def drain():
-    while True:
-        try:
-            got.append(np.array(buf.wait(256, timeout=30)))
-        except EOFError:
-            rest = buf.available
-            if rest:
-                got.append(np.array(buf.wait(rest)))
-                buf.consume(rest)
-            return
-        buf.consume()
-t = threading.Thread(target=drain)
-t.start()
+reader = Drainer(buf, 256, timeout=30)
+reader.start()
 tb.run()
-t.join()
-got = np.concatenate(got)
+reader.join()
+if reader.error:
+    raise reader.error
+got = reader.result
 assert len(got) == n and (got == got[0]).all(), "data"
 if case == "two_readers":
     assert len(other.data()) == n, "the other reader"
@@ -191,19 +181,10 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
         lo = []
 
         def consume():
-            while True:
-                try:
-                    v = buf.wait(1000, timeout=LONG)
-                except EOFError:
-                    rest = buf.available
-                    if rest:
-                        got.append(np.array(buf.wait(rest)))
-                        buf.consume(rest)
-                    return
+            for v in views(buf, 1000, LONG):
                 # The ring's first slot, from a view of slot read_index % capacity.
                 lo.append(v.ctypes.data - (buf.read_index % buf.capacity) * 8)
                 got.append(np.array(v))
-                buf.consume()
 
         self.assertTrue(run_while(tb, consume), "the reader never ended")
         np.testing.assert_array_equal(np.concatenate(got), ramp(0, n))
