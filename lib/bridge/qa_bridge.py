@@ -10,6 +10,7 @@ arrives tells where it came from. Ring names, ipc paths and position files
 are unique to this test run and removed afterwards; TCP ports are chosen by
 the kernel (tcp://127.0.0.1:*), read back from the sender's first line.
 """
+import contextlib
 import itertools
 import json
 import os
@@ -625,17 +626,28 @@ def header(first, ntags=0):
     return struct.pack("<HBQQ", 0x5FF0, 1, first, ntags)
 
 
+@contextlib.contextmanager
+def pushing(endpoint):
+    """A PUSH socket bound at `endpoint`, as a sender's would be, for a recv
+    to connect to; messages written by hand go through it."""
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUSH)
+    sock.bind(endpoint)
+    try:
+        yield sock
+    finally:
+        sock.close(0)
+        ctx.term()
+
+
 def test_malformed_and_oversized_messages_are_skipped_counted_and_logged(
         names, procs, tmp_path):
     b = names()
     ep = f"ipc://{tmp_path}/in.ipc"
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.PUSH)
-    sock.bind(ep)
-    r = recv(procs, tmp_path, ep, b, "--max-message", "65536")
-    c = Consumer(procs, tmp_path, b, ends=1, step=10)
     items = lambda lo, hi: np.arange(lo, hi, dtype=np.float64).astype(np.complex64).tobytes()  # noqa: E731
-    try:
+    with pushing(ep) as sock:
+        r = recv(procs, tmp_path, ep, b, "--max-message", "65536")
+        c = Consumer(procs, tmp_path, b, ends=1, step=10)
         sock.send(header(0) + items(0, 10))                      # good
         sock.send(items(100, 110))                               # no header
         sock.send(header(10)[:12])                               # truncated
@@ -648,9 +660,6 @@ def test_malformed_and_oversized_messages_are_skipped_counted_and_logged(
         r.wait_for(r"refused 6", timeout=20)
         assert r.p.poll() is None  # alive
         assert r.stop() == 0  # a clean stop closes the local stream
-    finally:
-        sock.close(0)
-        ctx.term()
     c.finish()
     np.testing.assert_array_equal(c.values, np.arange(20))
     assert c.ends == [("EOFError", 20)]
@@ -707,20 +716,14 @@ def test_repeated_gap_lines_show_at_most_once_a_second_and_count_the_rest(
         names, procs, tmp_path):
     b = names()
     ep = f"ipc://{tmp_path}/in.ipc"
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.PUSH)
-    sock.bind(ep)
-    r = recv(procs, tmp_path, ep, b)
     item = np.zeros(1, dtype=np.complex64).tobytes()
-    started = time.monotonic()
-    try:
+    with pushing(ep) as sock:
+        r = recv(procs, tmp_path, ep, b)
+        started = time.monotonic()
         for i in range(300):  # one sample each, one missing before each but the first
             sock.send(header(2 * i) + item)
         r.wait_for(r"-> '" + b + r"': [^\n]*gaps 299 ", timeout=30)
         assert r.stop() == 0
-    finally:
-        sock.close(0)
-        ctx.term()
     elapsed = time.monotonic() - started
     log = r.log()
     shown = re.findall(r"gap: 1 samples missing[^\n]*", log)
