@@ -40,6 +40,8 @@ import sys
 import tempfile
 import time
 
+from bench_util import cpu_model
+
 ITEM = 8  # bytes per complex64 sample
 TICK = os.sysconf("SC_CLK_TCK")
 HERE = os.path.abspath(__file__)
@@ -47,13 +49,7 @@ HERE = os.path.abspath(__file__)
 
 def processor():
     """The processor's name and the CPUs this process may use."""
-    name = "unknown processor"
-    with open("/proc/cpuinfo") as f:
-        for ln in f:
-            if ln.startswith("model name"):
-                name = ln.split(":", 1)[1].strip()
-                break
-    return f"{name}, {len(os.sched_getaffinity(0))} CPUs"
+    return f"{cpu_model() or 'unknown processor'}, {len(os.sched_getaffinity(0))} CPUs"
 
 
 def cpu(pid):

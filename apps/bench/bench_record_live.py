@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+from bench_util import cpu_model
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.dirname(HERE)
 CHUNK = 1 << 16
@@ -139,12 +141,7 @@ def main():
         keeper.destroy()
         for d in work.values():
             subprocess.run(["rm", "-rf", d])
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model() or "unknown"
     print(f"processor: {cpu}, {os.cpu_count()} CPUs; {n:.3g} samples, {args.repeats} interleaved repeats")
     base = statistics.median(got["alone"])
     print(f"{'way':24} {'median M/s':>10} {'spread':>17} {'/ alone':>8}")

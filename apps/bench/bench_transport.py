@@ -98,6 +98,7 @@ import threading
 import time
 
 import numpy as np
+from bench_util import cpu_model
 
 ITEM = 8  # bytes per complex64 sample
 SCRIPT = os.path.abspath(__file__)
@@ -632,8 +633,7 @@ def main():
         p.error("the zero-copy sink makes the ring head's buffer: --buffer must not exceed --capacity")
 
     from gnuradio import gr
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-                 "unknown processor")
+    model = cpu_model() or "unknown processor"
     print(f"{model}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), GNU Radio {gr.version()}")
     sink = args.direction == "sink"
     what = ("sink direction: flowgraph -> consumer process" if sink

@@ -25,6 +25,8 @@ import statistics
 import subprocess
 import sys
 
+from bench_util import cpu_model
+
 PY_LOOP = r"""
 import sys, time, numpy as np
 from doppler.buffer import F32Buffer
@@ -49,47 +51,31 @@ def run(cmd, env=None):
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600).stdout
 
 
+def matches(out, pattern):
+    """The matches of `pattern` at the start of the lines of `out`, in order."""
+    return [m for m in (re.match(pattern, line) for line in out.splitlines()) if m]
+
+
 def ring_figures(build):
     out = run([os.path.join(build, "apps/bench/bench_ring"), "--quick", "--ring"])
-    figs = {}
-    for line in out.splitlines():
-        m = re.match(r"(\d+ [KM]i)\s+(\d+)\s+([\d.]+)", line)
-        if m:
-            figs[f"bench_ring {m.group(1)} chunk {m.group(2)} (M/s)"] = float(m.group(3))
-    return figs
+    return {f"bench_ring {m.group(1)} chunk {m.group(2)} (M/s)": float(m.group(3))
+            for m in matches(out, r"(\d+ [KM]i)\s+(\d+)\s+([\d.]+)")}
 
 
 def xproc_figures(build):
     out = run([os.path.join(build, "apps/bench/bench_xproc"), "--quick"])
     figs = {}
-    for line in out.splitlines():
-        m = re.match(r"\s*(1024|8192)\s+([\d.]+)\s+([\d.]+)", line)
-        if m:
-            figs[f"bench_xproc chunk {m.group(1)} threads (M/s)"] = float(m.group(2))
-            figs[f"bench_xproc chunk {m.group(1)} processes (M/s)"] = float(m.group(3))
+    for m in matches(out, r"\s*(1024|8192)\s+([\d.]+)\s+([\d.]+)"):
+        figs[f"bench_xproc chunk {m.group(1)} threads (M/s)"] = float(m.group(2))
+        figs[f"bench_xproc chunk {m.group(1)} processes (M/s)"] = float(m.group(3))
     return figs
 
 
 def python_figures(build):
     env = dict(os.environ, PYTHONPATH=os.path.join(build, "python"))
     out = run([sys.executable, "-c", PY_LOOP], env)
-    figs = {}
-    for line in out.splitlines():
-        m = re.match(r"python n=(\d+) ([\d.]+)", line)
-        if m:
-            figs[f"python loop n={m.group(1)} (ns/it, lower is better)"] = float(m.group(2))
-    return figs
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    return {f"python loop n={m.group(1)} (ns/it, lower is better)": float(m.group(2))
+            for m in matches(out, r"python n=(\d+) ([\d.]+)")}
 
 
 def main():
@@ -108,7 +94,8 @@ def main():
                 for name, v in part(builds[which]).items():
                     samples[which].setdefault(name, []).append(v)
         print(f"repeat {k + 1} of {args.repeats} done", file=sys.stderr, flush=True)
-    print(f"processor: {cpu_model()}, {os.cpu_count()} CPUs; {args.repeats} interleaved repeats")
+    cpu = cpu_model() or platform.processor() or "unknown"
+    print(f"processor: {cpu}, {os.cpu_count()} CPUs; {args.repeats} interleaved repeats")
     print(f"{'figure':58} {'old median':>10} {'old spread':>17} {'new median':>10} "
           f"{'new spread':>17} {'new/old':>7}")
     for name in samples["old"]:
