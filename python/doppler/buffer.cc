@@ -371,55 +371,12 @@ struct cls {
         O* o = live<T>(self);
         return o ? get(*o->ring_) : nullptr;
     }
-    static PyObject* capacity(PyObject* s, void*)
+    /// A property that is one of the ring's counters.
+    template <uint64_t (ring<T>::*get)() const noexcept>
+    static PyObject* counter(PyObject* s, void*)
     {
         return prop(s,
-                    [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.capacity()); });
-    }
-    static PyObject* dropped(PyObject* s, void*)
-    {
-        return prop(s,
-                    [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.dropped()); });
-    }
-    static PyObject* missed_wakes(PyObject* s, void*)
-    {
-        return prop(
-            s, [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.missed_wakes()); });
-    }
-    static PyObject* available(PyObject* s, void*)
-    {
-        return prop(
-            s, [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.available()); });
-    }
-    static PyObject* written(PyObject* s, void*)
-    {
-        return prop(s,
-                    [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.written()); });
-    }
-    static PyObject* read_index(PyObject* s, void*)
-    {
-        return prop(
-            s, [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.read_index()); });
-    }
-    static PyObject* stream(PyObject* s, void*)
-    {
-        return prop(s,
-                    [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.stream()); });
-    }
-    static PyObject* skipped(PyObject* s, void*)
-    {
-        return prop(s,
-                    [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.skipped()); });
-    }
-    static PyObject* tags_dropped(PyObject* s, void*)
-    {
-        return prop(
-            s, [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.tags_dropped()); });
-    }
-    static PyObject* history(PyObject* s, void*)
-    {
-        return prop(s,
-                    [](ring<T>& r) { return PyLong_FromUnsignedLongLong(r.history()); });
+                    [](ring<T>& r) { return PyLong_FromUnsignedLongLong((r.*get)()); });
     }
     static PyObject* tethered(PyObject* s, void*)
     {
@@ -584,23 +541,23 @@ struct cls {
         };
         static PyGetSetDef props[] = {
             { "capacity",
-              &capacity,
+              &counter<&ring<T>::capacity>,
               nullptr,
               "Capacity in samples (a power of two).",
               nullptr },
             { "dropped",
-              &dropped,
+              &counter<&ring<T>::dropped>,
               nullptr,
               "Samples refused by non-blocking writes (full).",
               nullptr },
             { "missed_wakes",
-              &missed_wakes,
+              &counter<&ring<T>::missed_wakes>,
               nullptr,
               "Lost wake-ups: waits that ended by a timeout slice although what they "
               "waited for had happened. 0 unless the ring's wake-up protocol is broken.",
               nullptr },
             { "available",
-              &available,
+              &counter<&ring<T>::available>,
               nullptr,
               "Samples of this reader's current stream written and not yet consumed "
               "(wait(buf.available) drains the stream).",
@@ -611,12 +568,12 @@ struct cls {
               "The ring's name, or None for an in-process ring.",
               nullptr },
             { "written",
-              &written,
+              &counter<&ring<T>::written>,
               nullptr,
               "Total samples the producer ever wrote (absolute write position).",
               nullptr },
             { "read_index",
-              &read_index,
+              &counter<&ring<T>::read_index>,
               nullptr,
               "Absolute index of the first sample of this reader's current (or next) "
               "view.",
@@ -629,19 +586,19 @@ struct cls {
               "sample (it may still be draining it while the next stream runs).",
               nullptr },
             { "stream",
-              &stream,
+              &counter<&ring<T>::stream>,
               nullptr,
               "Number of the stream (producer run, from 1) the next sample this reader "
               "reads belongs to; 0 before the first stream.",
               nullptr },
             { "skipped",
-              &skipped,
+              &counter<&ring<T>::skipped>,
               nullptr,
               "Samples this reader lost because the producer lapped it, or overwrote "
               "them while held (untethered readers only; always 0 when tethered).",
               nullptr },
             { "tags_dropped",
-              &tags_dropped,
+              &counter<&ring<T>::tags_dropped>,
               nullptr,
               "Tags refused because the ring's tag area was full (samples never are).",
               nullptr },
@@ -651,7 +608,7 @@ struct cls {
               "Whether this handle's reader holds the producer back.",
               nullptr },
             { "history",
-              &history,
+              &counter<&ring<T>::history>,
               nullptr,
               "How many samples written before this (new, named) reader was claimed it "
               "starts with: attach(history=N), as far as the stream and the ring reach.",
