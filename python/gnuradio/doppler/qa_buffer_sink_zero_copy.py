@@ -211,17 +211,8 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
         seen = []
 
         def consume():
-            end = False
-            while not end:
-                try:
-                    buf.wait(700, timeout=LONG)
-                except EOFError:  # once: what is left is the stream's last
-                    end = True
-                    if not buf.available:
-                        return
-                    buf.wait(buf.available)
+            for _ in views(buf, 700, LONG):
                 seen.extend((t.index, t.key, t.value) for t in buf.tags() if t.key == "k")
-                buf.consume()
 
         self.assertTrue(run_while(tb, consume), "the reader never ended")
         self.assertEqual(snk.zero_copy(), zero_copy)
@@ -355,15 +346,8 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
             got = []
 
             def consume():
-                while True:
-                    try:
-                        got.append(np.array(buf.wait(min(8192, buf.capacity), timeout=LONG)))
-                    except EOFError:
-                        if buf.available:
-                            got.append(np.array(buf.wait(buf.available)))
-                            buf.consume()
-                        return
-                    buf.consume()
+                for v in views(buf, min(8192, buf.capacity), LONG):
+                    got.append(np.array(v))
 
             self.assertTrue(run_while(tb, consume), "the reader never ended")
         finally:
