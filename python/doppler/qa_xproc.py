@@ -212,7 +212,7 @@ def test_consumer_creates_producer_attaches_later(kind, names, children):
         buf.destroy()
     """)
     prod.expect("attaching")
-    buf = TYPES[kind](2048, name=name)
+    buf = TYPES[kind](2048, name=name)  # then read and ended as in the test above
     try:
         got = 0
         while got < 10000:
