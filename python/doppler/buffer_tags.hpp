@@ -33,6 +33,16 @@ struct encoded_tags {
     std::vector<tag_in> tags; // sorted by offset
 };
 
+/// `exc` raised as fmt says, in place of any error pending: fmt's %s is
+/// `what`, its %R is `o`. False.
+[[gnu::cold]] inline bool
+refuse(PyObject* exc, const char* fmt, const std::string& what, PyObject* o)
+{
+    PyErr_Clear();
+    PyErr_Format(exc, fmt, what.c_str(), o);
+    return false;
+}
+
 /// Append the encoding of `v` to `out`; false with the exception set. `what`
 /// names the tag in messages ("tag 2 ('rx_time')").
 [[gnu::cold]] inline bool
@@ -61,15 +71,12 @@ encode_value(PyObject* v, std::string& out, int depth, const std::string& what)
             encode::int64(out, s);
         } else {
             const unsigned long long u = overflow > 0 ? PyLong_AsUnsignedLongLong(v) : 0;
-            if (overflow < 0 || (u == (unsigned long long)-1 && PyErr_Occurred())) {
-                PyErr_Clear();
-                PyErr_Format(PyExc_ValueError,
-                             "%s: the int %R does not fit in 64 bits (from -2**63 to "
-                             "2**64 - 1); pass it as a str or bytes",
-                             what.c_str(),
-                             v);
-                return false;
-            }
+            if (overflow < 0 || (u == (unsigned long long)-1 && PyErr_Occurred()))
+                return refuse(PyExc_ValueError,
+                              "%s: the int %R does not fit in 64 bits (from -2**63 to "
+                              "2**64 - 1); pass it as a str or bytes",
+                              what,
+                              v);
             encode::uint64(out, u);
         }
     } else if (PyFloat_Check(v)) {
@@ -79,14 +86,9 @@ encode_value(PyObject* v, std::string& out, int depth, const std::string& what)
     } else if (PyUnicode_Check(v)) {
         Py_ssize_t n = 0;
         const char* s = PyUnicode_AsUTF8AndSize(v, &n);
-        if (!s) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError,
-                         "%s: the str %R cannot be encoded as UTF-8",
-                         what.c_str(),
-                         v);
-            return false;
-        }
+        if (!s)
+            return refuse(
+                PyExc_ValueError, "%s: the str %R cannot be encoded as UTF-8", what, v);
         encode::str(out, std::string_view(s, size_t(n)));
     } else if (PyBytes_Check(v)) {
         encode::bytes(
@@ -118,14 +120,11 @@ encode_value(PyObject* v, std::string& out, int depth, const std::string& what)
         while (PyDict_Next(v, &pos, &k, &item)) {
             Py_ssize_t n = 0;
             const char* s = PyUnicode_Check(k) ? PyUnicode_AsUTF8AndSize(k, &n) : nullptr;
-            if (!s) {
-                PyErr_Clear();
-                PyErr_Format(PyExc_TypeError,
-                             "%s: dict keys must be str (UTF-8), got %R",
-                             what.c_str(),
-                             k);
-                return false;
-            }
+            if (!s)
+                return refuse(PyExc_TypeError,
+                              "%s: dict keys must be str (UTF-8), got %R",
+                              what,
+                              k);
             encode::key(out, std::string_view(s, size_t(n)));
             if (!encode_value(item, out, depth + 1, what))
                 return false;
@@ -160,13 +159,11 @@ wrong_type(const std::string& what, const char* must, PyObject* got)
                                   std::vector<uint64_t>& offsets)
 {
     std::string what = "tag " + std::to_string(i);
-    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s: a tag is a tuple (offset, key, value), got %R",
-                     what.c_str(),
-                     t);
-        return false;
-    }
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3)
+        return refuse(PyExc_TypeError,
+                      "%s: a tag is a tuple (offset, key, value), got %R",
+                      what,
+                      t);
     PyObject* off = PyTuple_GET_ITEM(t, 0);
     PyObject* key = PyTuple_GET_ITEM(t, 1);
     if (!PyUnicode_Check(key))
