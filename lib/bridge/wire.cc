@@ -90,7 +90,7 @@ void put_be_f64(std::string& out, double d)
 }
 
 // ---------------------------------------------------------------------------
-// names for messages
+// names for messages (switches shaped like vocabulary.cc's names)
 // ---------------------------------------------------------------------------
 
 const char* pst_name(uint8_t t) noexcept
