@@ -223,7 +223,8 @@ latency_processes(int samples, doppler::handshake hs, doppler::wait_strategy how
 }
 
 /// CPU share of a consumer process that waits `seconds` on a ring nobody
-/// writes (the wait ends by its timeout).
+/// writes (the wait ends by its timeout). Set up as latency_processes() is:
+/// the same ring, pipes and pinned child, measuring something else.
 double idle_cpu(double seconds, doppler::handshake hs, doppler::wait_strategy how)
 {
     const std::string name = bench_name("idle");

@@ -175,7 +175,8 @@ static inline const void* dp_hot_view(dp_hot_t* h, uint64_t n, size_t size)
 }
 
 /** Release n samples of a tethered reader (n within what is known to be
- * readable); false, doing nothing, otherwise (the caller's slow path). */
+ * readable); false, doing nothing, otherwise (the caller's slow path). The
+ * handshake is dp_hot_publish's, from the reader's side. */
 static inline bool dp_hot_consume(dp_hot_t* h, uint64_t n)
 {
     uint64_t r;

@@ -42,6 +42,8 @@ std::string reader_of(const std::string& reader, bool tethered)
 
 } // namespace
 
+// Mirrors buffer_sink_impl.cc's two make()s: every argument parsed, then the
+// block made over a named ring (here) or a handed-over one (below).
 buffer_source::sptr buffer_source::make(const std::string& type,
                                         const std::string& name,
                                         uint64_t capacity,

@@ -33,6 +33,8 @@ bool uniform_list(const pmt::pmt_t& v, pmt_table::kind k, std::string& out)
     return true;
 }
 
+// One case per uniform vector row of pmt_table.hpp; wire.cc's decoder has the
+// same cases for gr-zeromq's bytes.
 bool encode_uniform(const pmt::pmt_t& v, pmt_table::kind k, std::string& out)
 {
     using pmt_table::kind;

@@ -284,6 +284,7 @@ int send_main(int argc, char** argv)
     return parse_and_run(argc, argv, command, o, own, run_send);
 }
 
+// Mirrors send_main(): recv's own options, then the shared parse_and_run().
 int recv_main(int argc, char** argv)
 {
     recv_options o;

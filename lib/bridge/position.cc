@@ -199,6 +199,8 @@ position_file::~position_file()
         ::munmap(rec_, bytes);
 }
 
+// One message per unusable kind of record: a switch shaped like the names in
+// vocabulary.cc and wire.cc, with nothing to share.
 const char* position_file::describe(recalled r) noexcept
 {
     switch (r) {

@@ -241,6 +241,22 @@ def make_ring(name, capacity=1 << 16):
     return F32Buffer(capacity, name=name)
 
 
+@contextlib.contextmanager
+def ring_to_ring(names, procs, tmp_path, ends, step=4096):
+    """Ring a (made here, before any producer run) -> send -> ipc -> recv ->
+    ring b, read by a Consumer until `ends` stream ends: yields (a, sender,
+    receiver, consumer). Afterwards the consumer has finished, both bridges
+    exited 0 and ring a is gone."""
+    a, b = names(), names()
+    keeper = make_ring(a)
+    s, r = link_over_ipc(procs, tmp_path, a, b)
+    c = Consumer(procs, tmp_path, b, ends=ends, step=step)
+    yield a, s, r, c
+    c.finish()
+    assert s.stop() == 0 and r.stop() == 0
+    keeper.destroy()
+
+
 def expected_tags(first, count, chunk=10000, every=5):
     """The rx_time / rx_freq tags PRODUCER puts on samples first..first+count."""
     out = []
@@ -264,16 +280,10 @@ def user_tags(tags):
 
 def test_two_producer_runs_cross_in_order_with_their_tags_and_the_seam_between(
         names, procs, tmp_path):
-    a, b = names(), names()
-    keeper = make_ring(a)
-    s, r = link_over_ipc(procs, tmp_path, a, b)
-    c = Consumer(procs, tmp_path, b, ends=2)
     n1, n2 = 150_000, 123_457
-    assert produce(a, 0, n1).wait(60) == 0
-    assert produce(a, n1, n2).wait(60) == 0
-    c.finish()
-    assert s.stop() == 0 and r.stop() == 0
-    keeper.destroy()
+    with ring_to_ring(names, procs, tmp_path, ends=2) as (a, s, r, c):
+        assert produce(a, 0, n1).wait(60) == 0
+        assert produce(a, n1, n2).wait(60) == 0
     np.testing.assert_array_equal(c.values, np.arange(n1 + n2))
     # The seam where it was: EOFError (closed) after each run, not a view across.
     assert c.ends == [("EOFError", n1), ("EOFError", n1 + n2)]
@@ -287,19 +297,13 @@ def test_two_producer_runs_cross_in_order_with_their_tags_and_the_seam_between(
 
 def test_a_producer_killed_mid_run_reads_as_broken_at_the_same_index_and_the_next_run_follows(
         names, procs, tmp_path):
-    a, b = names(), names()
-    keeper = make_ring(a)
-    s, r = link_over_ipc(procs, tmp_path, a, b)
-    c = Consumer(procs, tmp_path, b, ends=3)
-    assert produce(a, 0, 50_000).wait(60) == 0
-    p = produce(a, 50_000, 30_000, hold=True)
-    assert p.stdout.readline() == b"written\n"
-    p.kill()  # stream 2 stays open: the sender finds its producer dead
-    p.wait(10)
-    assert produce(a, 80_000, 20_000).wait(60) == 0
-    c.finish()
-    assert s.stop() == 0 and r.stop() == 0
-    keeper.destroy()
+    with ring_to_ring(names, procs, tmp_path, ends=3) as (a, s, r, c):
+        assert produce(a, 0, 50_000).wait(60) == 0
+        p = produce(a, 50_000, 30_000, hold=True)
+        assert p.stdout.readline() == b"written\n"
+        p.kill()  # stream 2 stays open: the sender finds its producer dead
+        p.wait(10)
+        assert produce(a, 80_000, 20_000).wait(60) == 0
     np.testing.assert_array_equal(c.values, np.arange(100_000))
     assert c.ends == [("EOFError", 50_000), ("BrokenPipeError", 80_000),
                       ("EOFError", 100_000)]
@@ -496,17 +500,11 @@ def assert_the_flowgraph_runs_arrived(c, n1, n2):
 
 def test_a_flowgraph_s_tags_cross_buffer_sink_send_and_recv_to_a_consumer_at_their_samples(
         names, procs, tmp_path):
-    a, b = names(), names()
     # Ring A exists before the runs (the sinks attach to it): a run that
     # created it, finished and left before the sender attached would take
     # it, and its samples, away with it.
-    keeper = make_ring(a)
-    s, r = link_over_ipc(procs, tmp_path, a, b)
-    c = Consumer(procs, tmp_path, b, ends=2, step=1000)
-    n1, n2 = run_the_flowgraph_twice(a)
-    c.finish()
-    assert s.stop() == 0 and r.stop() == 0
-    keeper.destroy()
+    with ring_to_ring(names, procs, tmp_path, ends=2, step=1000) as (a, s, r, c):
+        n1, n2 = run_the_flowgraph_twice(a)
     assert_the_flowgraph_runs_arrived(c, n1, n2)
 
 

@@ -92,6 +92,8 @@ std::string message(uint64_t first,
 // ring values
 // ---------------------------------------------------------------------------
 
+// One value per function, alike: each wraps the encode:: function of tags.hpp
+// of its type.
 std::string none()
 {
     std::string s;

@@ -90,7 +90,7 @@ void put_be_f64(std::string& out, double d)
 }
 
 // ---------------------------------------------------------------------------
-// names for messages
+// names for messages (switches shaped like vocabulary.cc's names)
 // ---------------------------------------------------------------------------
 
 const char* pst_name(uint8_t t) noexcept
@@ -130,7 +130,8 @@ const char* pst_name(uint8_t t) noexcept
     return "unknown";
 }
 
-/// Bytes per element of a uniform vector subtype, 0 if unknown.
+/// Bytes per element of a uniform vector subtype, 0 if unknown. (Shaped like
+/// tag_area.cc's skip(), which sizes ring values: another encoding.)
 size_t uvi_bytes(uint8_t sub) noexcept
 {
     switch (sub) {
@@ -482,6 +483,7 @@ private:
         pmt_table::open_container(out_, k, count);
         const size_t width = uvi_bytes(sub);
         for (uint32_t i = 0; i < count; ++i, p += width) {
+            // One case per uniform vector row of pmt_table.hpp, as in kind_of().
             switch (k) {
             case kind::s8vector:
                 pmt_table::put_element(out_, k, int8_t(p[0]));
@@ -700,6 +702,7 @@ const char* put_pmt(std::string& out, const value_view& v)
 
 } // namespace
 
+// An enum's names as a switch, like vocabulary.cc's: -Wswitch names a new value.
 const char* to_string(header_status s) noexcept
 {
     switch (s) {

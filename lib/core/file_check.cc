@@ -15,6 +15,7 @@
 namespace doppler {
 namespace detail {
 
+// One S_IS* test per kind of file that is not a regular one.
 const char* file_kind(mode_t mode) noexcept
 {
     if (S_ISDIR(mode))

@@ -182,9 +182,11 @@ BOOST_AUTO_TEST_CASE(a_handle_released_on_a_shared_mapping_keeps_the_name_for_th
 
 BOOST_AUTO_TEST_CASE(releasing_the_last_handle_on_a_mapping_removes_the_name_at_once)
 {
-    // Released, the handles' objects (and their mapping) live on, as a
-    // Python buffer's do after destroy() while a flowgraph still holds its
-    // ring: the name must go with the last release, not with the objects.
+    // Set up as the test above (a second handle on the mapping, released),
+    // then the creator is released too. Released, the handles' objects (and
+    // their mapping) live on, as a Python buffer's do after destroy() while a
+    // flowgraph still holds its ring: the name must go with the last release,
+    // not with the objects.
     const std::string name = unique_name("released");
     auto creator = ring<f32>::create_named(name, 1);
     auto other = std::make_unique<ring<f32>>(creator->seg()); // same mapping

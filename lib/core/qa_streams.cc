@@ -33,6 +33,16 @@ std::vector<std::pair<uint64_t, uint64_t>> stream_starts(ring<T>& r)
     return out;
 }
 
+/// One producer run on ring `name` by a handle of its own: samples `first`
+/// to `first + n - 1`, then the handle leaves, which closes its stream.
+template <class T>
+void one_run(const std::string& name, uint64_t first, size_t n)
+{
+    auto p = ring<T>::attach(name);
+    auto a = seq<T>(first, n);
+    BOOST_REQUIRE(p->write(a.data(), n));
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(
@@ -141,17 +151,8 @@ BOOST_AUTO_TEST_CASE(
     auto creator = ring<f64>::create_named(unique_name("seam"), 1);
     const std::string name = creator->seg()->name();
     auto reader = ring<f64>::attach(name);
-    {
-        auto p = ring<f64>::attach(name);
-        auto a = seq<f64>(0, 30);
-        BOOST_REQUIRE(p->write(a.data(), 30));
-    } // closed
-    {
-        auto p = ring<f64>::attach(name);
-        auto a = seq<f64>(30, 70);
-        BOOST_REQUIRE(p->write(a.data(), 70));
-        p->close();
-    }
+    one_run<f64>(name, 0, 30);
+    one_run<f64>(name, 30, 70);
     BOOST_TEST(reader->written() == 100u);
     BOOST_TEST(reader->available() == 30u); // all there, but only 30 are stream 1's
     BOOST_TEST(reader->wait(40, 0).why == status::end_of_stream);
@@ -178,11 +179,7 @@ BOOST_AUTO_TEST_CASE(a_reader_parked_at_the_end_of_a_stream_wakes_for_the_next_o
     auto creator = ring<f32>::create_named(unique_name("park"), 1);
     const std::string name = creator->seg()->name();
     auto reader = ring<f32>::attach(name);
-    {
-        auto p = ring<f32>::attach(name);
-        auto a = seq<f32>(0, 10);
-        BOOST_REQUIRE(p->write(a.data(), 10));
-    }
+    one_run<f32>(name, 0, 10);
     auto v = reader->wait(10, generous_ns);
     BOOST_REQUIRE(v);
     BOOST_TEST(reader->consume(10));

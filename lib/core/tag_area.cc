@@ -199,7 +199,8 @@ size_t check(const uint8_t* p, size_t n, int depth, const char** why) noexcept
     return 0;
 }
 
-/// Length of a value that was validated already (no checks needed).
+/// Length of a value that was validated already (no checks needed): one case
+/// per row of the value encoding table in docs/architecture.md.
 size_t skip(const uint8_t* p) noexcept
 {
     switch (value_type(p[0])) {

@@ -471,6 +471,7 @@ struct cls {
         auto fastcall = [](fast_method f) {
             return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(f));
         };
+        // One row per method, alike: the hot three are METH_FASTCALL (fast<T>).
         static PyMethodDef methods[] = {
             { "write",
               fastcall(&fast<T>::write),

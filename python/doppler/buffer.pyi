@@ -176,6 +176,7 @@ class _Buffer:
     ) -> bool: ...
     def __repr__(self) -> str: ...
 
+# F64Buffer and I16Buffer repeat F32Buffer's methods with their own dtypes.
 class F32Buffer(_Buffer):
     """Lock-free ring (one producer, up to 16 readers) of complex64 samples (min capacity 512)."""
     def write(

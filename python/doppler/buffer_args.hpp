@@ -33,6 +33,8 @@ constexpr double max_timeout_s = 1e9; // ~31 years: "forever" without int64 over
 // Per-type facts
 // ---------------------------------------------------------------------------
 
+// One specialisation per sample type, field for field alike: the f32, f64
+// and i16 rows of the names table in docs/architecture.md.
 template <class T>
 struct py_type;
 template <>

@@ -252,6 +252,8 @@ struct fast {
         return result;
     }
 
+    /// write_contiguous() once its input is contiguous: the same parameters,
+    /// one for one, the object as the array it now is.
     static PyObject* write_samples(PyObject* self,
                                    PyArrayObject* arr,
                                    uint64_t n,

@@ -33,6 +33,16 @@ struct encoded_tags {
     std::vector<tag_in> tags; // sorted by offset
 };
 
+/// `exc` raised as fmt says, in place of any error pending: fmt's %s is
+/// `what`, its %R is `o`. False.
+[[gnu::cold]] inline bool
+refuse(PyObject* exc, const char* fmt, const std::string& what, PyObject* o)
+{
+    PyErr_Clear();
+    PyErr_Format(exc, fmt, what.c_str(), o);
+    return false;
+}
+
 /// Append the encoding of `v` to `out`; false with the exception set. `what`
 /// names the tag in messages ("tag 2 ('rx_time')").
 [[gnu::cold]] inline bool
@@ -61,15 +71,12 @@ encode_value(PyObject* v, std::string& out, int depth, const std::string& what)
             encode::int64(out, s);
         } else {
             const unsigned long long u = overflow > 0 ? PyLong_AsUnsignedLongLong(v) : 0;
-            if (overflow < 0 || (u == (unsigned long long)-1 && PyErr_Occurred())) {
-                PyErr_Clear();
-                PyErr_Format(PyExc_ValueError,
-                             "%s: the int %R does not fit in 64 bits (from -2**63 to "
-                             "2**64 - 1); pass it as a str or bytes",
-                             what.c_str(),
-                             v);
-                return false;
-            }
+            if (overflow < 0 || (u == (unsigned long long)-1 && PyErr_Occurred()))
+                return refuse(PyExc_ValueError,
+                              "%s: the int %R does not fit in 64 bits (from -2**63 to "
+                              "2**64 - 1); pass it as a str or bytes",
+                              what,
+                              v);
             encode::uint64(out, u);
         }
     } else if (PyFloat_Check(v)) {
@@ -79,14 +86,9 @@ encode_value(PyObject* v, std::string& out, int depth, const std::string& what)
     } else if (PyUnicode_Check(v)) {
         Py_ssize_t n = 0;
         const char* s = PyUnicode_AsUTF8AndSize(v, &n);
-        if (!s) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError,
-                         "%s: the str %R cannot be encoded as UTF-8",
-                         what.c_str(),
-                         v);
-            return false;
-        }
+        if (!s)
+            return refuse(
+                PyExc_ValueError, "%s: the str %R cannot be encoded as UTF-8", what, v);
         encode::str(out, std::string_view(s, size_t(n)));
     } else if (PyBytes_Check(v)) {
         encode::bytes(
@@ -118,14 +120,11 @@ encode_value(PyObject* v, std::string& out, int depth, const std::string& what)
         while (PyDict_Next(v, &pos, &k, &item)) {
             Py_ssize_t n = 0;
             const char* s = PyUnicode_Check(k) ? PyUnicode_AsUTF8AndSize(k, &n) : nullptr;
-            if (!s) {
-                PyErr_Clear();
-                PyErr_Format(PyExc_TypeError,
-                             "%s: dict keys must be str (UTF-8), got %R",
-                             what.c_str(),
-                             k);
-                return false;
-            }
+            if (!s)
+                return refuse(PyExc_TypeError,
+                              "%s: dict keys must be str (UTF-8), got %R",
+                              what,
+                              k);
             encode::key(out, std::string_view(s, size_t(n)));
             if (!encode_value(item, out, depth + 1, what))
                 return false;
@@ -139,6 +138,67 @@ encode_value(PyObject* v, std::string& out, int depth, const std::string& what)
                      Py_TYPE(v)->tp_name);
         return false;
     }
+    return true;
+}
+
+/// TypeError "<what>: <must>, got <type of got>"; false.
+[[gnu::cold]] inline bool
+wrong_type(const std::string& what, const char* must, PyObject* got)
+{
+    PyErr_Format(
+        PyExc_TypeError, "%s: %s, got %s", what.c_str(), must, Py_TYPE(got)->tp_name);
+    return false;
+}
+
+/// Tag i of `tags=`, a (offset, key, value) with 0 <= offset < n, appended to
+/// out (its offset to offsets). False with the exception set.
+[[gnu::cold]] inline bool one_tag(PyObject* t,
+                                  Py_ssize_t i,
+                                  uint64_t n,
+                                  encoded_tags& out,
+                                  std::vector<uint64_t>& offsets)
+{
+    std::string what = "tag " + std::to_string(i);
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3)
+        return refuse(PyExc_TypeError,
+                      "%s: a tag is a tuple (offset, key, value), got %R",
+                      what,
+                      t);
+    PyObject* off = PyTuple_GET_ITEM(t, 0);
+    PyObject* key = PyTuple_GET_ITEM(t, 1);
+    if (!PyUnicode_Check(key))
+        return wrong_type(what, "the key must be a str", key);
+    Py_ssize_t klen = 0;
+    const char* k = PyUnicode_AsUTF8AndSize(key, &klen);
+    if (!k || klen == 0 || size_t(klen) > max_key_bytes) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError,
+                     "%s: the key %R must be 1 to %zu bytes of UTF-8",
+                     what.c_str(),
+                     key,
+                     max_key_bytes);
+        return false;
+    }
+    what += " ('" + std::string(k, size_t(klen)) + "')";
+    if (!PyLong_Check(off) || PyBool_Check(off))
+        return wrong_type(what, "the offset must be an int", off);
+    int overflow = 0;
+    const long long o = PyLong_AsLongLongAndOverflow(off, &overflow);
+    if (overflow != 0 || o < 0 || uint64_t(o) >= n) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: offset %R is outside the %" PRIu64
+                     " samples written (offsets count from arr[0])",
+                     what.c_str(),
+                     off,
+                     n);
+        return false;
+    }
+    std::string value;
+    if (!encode_value(PyTuple_GET_ITEM(t, 2), value, 1, what))
+        return false;
+    out.keys.emplace_back(k, size_t(klen));
+    out.values.push_back(std::move(value));
+    offsets.push_back(uint64_t(o));
     return true;
 }
 
@@ -156,69 +216,8 @@ encode_value(PyObject* v, std::string& out, int depth, const std::string& what)
     const Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
     std::vector<uint64_t> offsets;
     bool ok = true;
-    for (Py_ssize_t i = 0; ok && i < count; ++i) {
-        PyObject* t = PySequence_Fast_GET_ITEM(seq, i);
-        std::string what = "tag " + std::to_string(i);
-        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s: a tag is a tuple (offset, key, value), got %R",
-                         what.c_str(),
-                         t);
-            ok = false;
-            break;
-        }
-        PyObject* off = PyTuple_GET_ITEM(t, 0);
-        PyObject* key = PyTuple_GET_ITEM(t, 1);
-        if (!PyUnicode_Check(key)) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s: the key must be a str, got %s",
-                         what.c_str(),
-                         Py_TYPE(key)->tp_name);
-            ok = false;
-            break;
-        }
-        Py_ssize_t klen = 0;
-        const char* k = PyUnicode_AsUTF8AndSize(key, &klen);
-        if (!k || klen == 0 || size_t(klen) > max_key_bytes) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError,
-                         "%s: the key %R must be 1 to %zu bytes of UTF-8",
-                         what.c_str(),
-                         key,
-                         max_key_bytes);
-            ok = false;
-            break;
-        }
-        what += " ('" + std::string(k, size_t(klen)) + "')";
-        if (!PyLong_Check(off) || PyBool_Check(off)) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s: the offset must be an int, got %s",
-                         what.c_str(),
-                         Py_TYPE(off)->tp_name);
-            ok = false;
-            break;
-        }
-        int overflow = 0;
-        const long long o = PyLong_AsLongLongAndOverflow(off, &overflow);
-        if (overflow != 0 || o < 0 || uint64_t(o) >= n) {
-            PyErr_Format(PyExc_ValueError,
-                         "%s: offset %R is outside the %" PRIu64
-                         " samples written (offsets count from arr[0])",
-                         what.c_str(),
-                         off,
-                         n);
-            ok = false;
-            break;
-        }
-        std::string value;
-        if (!encode_value(PyTuple_GET_ITEM(t, 2), value, 1, what)) {
-            ok = false;
-            break;
-        }
-        out.keys.emplace_back(k, size_t(klen));
-        out.values.push_back(std::move(value));
-        offsets.push_back(uint64_t(o));
-    }
+    for (Py_ssize_t i = 0; ok && i < count; ++i)
+        ok = one_tag(PySequence_Fast_GET_ITEM(seq, i), i, n, out, offsets);
     Py_DECREF(seq);
     if (!ok)
         return false;

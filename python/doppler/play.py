@@ -228,6 +228,7 @@ def main(argv=None):
     return 0
 
 
+# Mirrors record.py's _CallableModule: each module calls its own function.
 class _CallableModule(types.ModuleType):
     """This module's type: calling the module calls play() (doppler.play(...))."""
 

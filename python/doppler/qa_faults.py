@@ -311,6 +311,7 @@ def test_flowgraph_stopped_while_sink_waits_for_space(names, children):
     assert not os.path.exists(shm_path(name))
 
 
+# The source's counterpart of the sink test above; both end alike.
 def test_flowgraph_stopped_while_source_waits_on_empty_ring(names, children):
     """Source on an empty ring: stop() ends it, it frees the consumer role
     (the next consumer continues at the first unread sample); the name goes

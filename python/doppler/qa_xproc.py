@@ -212,7 +212,7 @@ def test_consumer_creates_producer_attaches_later(kind, names, children):
         buf.destroy()
     """)
     prod.expect("attaching")
-    buf = TYPES[kind](2048, name=name)
+    buf = TYPES[kind](2048, name=name)  # then read and ended as in the test above
     try:
         got = 0
         while got < 10000:
@@ -486,7 +486,7 @@ def test_second_consumer_and_producer_refused_with_holder_pid(names, children):
 # Names, types, headers, permissions
 # ---------------------------------------------------------------------------
 
-BAD_NAMES = ["", "a/b", "..", ".hidden", "x" * 201, "a b", "caf\u00e9", "-/../etc", "a\0b"]
+BAD_NAMES = ["", "a/b", "..", ".hidden", "x" * 201, "a b", "caf\u00e9", "\u00fc", "-/../etc", "a\0b"]
 
 
 @pytest.mark.parametrize("bad", BAD_NAMES)

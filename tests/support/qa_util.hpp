@@ -96,7 +96,8 @@ uint64_t page_samples()
 }
 
 /// The C ABI of type T as one struct of function pointers, so a test can be
-/// a template over the type and still go through the exported C symbols.
+/// a template over the type and still go through the exported C symbols: one
+/// alias per dp_buffer_T_* function of buffer.h, alike by design.
 template <class T>
 struct c_api;
 

@@ -69,6 +69,7 @@ namespace doppler {
  * position is kept for the next consumer; the name is removed if no other
  * party is attached).
  */
+// Mirrors buffer_sink.h, the other direction: the same layout and make().
 class DOPPLER_API buffer_source : virtual public gr::sync_block
 {
 public:

@@ -212,6 +212,7 @@ class qa_block_tags(gr_unittest.TestCase):
             self.assertTrue(pmt.equal(v, w), f"{k} at {o}: {v} != {w}")
         self.assertEqual(pmt.to_uint64(pmt.tuple_ref(got[1][2], 0)), 10)
 
+    # One test per variant, as for the sink above: a failure names its variant.
     def test_python_tags_come_out_of_a_buffer_source_at_their_offsets_f32(self):
         self.check_python_tags_reach_a_flowgraph("f32")
 

@@ -7,6 +7,7 @@ were lapped, and the cases that fall back to the copy path.
 
 The sink's other tests (qa_buffer_sink.py) run on both paths."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -63,6 +64,21 @@ class ramp_c(gr.sync_block):
 def ramp(first, n):
     k = np.arange(first, first + n, dtype=np.float32)
     return k - 1j * k
+
+
+@contextlib.contextmanager
+def ramp_running(snk):
+    """A flowgraph ramp_c() -> snk, started; stopped (stop() and wait()) on
+    the way out. Yields the top block."""
+    tb = gr.top_block()
+    src = ramp_c()  # referenced here: GNU Radio does not keep a Python block alive
+    tb.connect(src, snk)
+    tb.start()
+    try:
+        yield tb
+    finally:
+        tb.stop()
+        tb.wait()
 
 
 # One run of a flowgraph into a Buffer Sink in a child process, for its log:
@@ -262,11 +278,7 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
         snk = doppler.buffer_sink("f32", name, cap, "block")
         fast = doppler.buffer.F32Buffer.attach(name)
         slow = doppler.buffer.F32Buffer.attach(name, reader="slow")
-        tb = gr.top_block()
-        src = ramp_c()  # referenced here: GNU Radio does not keep a Python block alive
-        tb.connect(src, snk)
-        tb.start()
-        try:
+        with ramp_running(snk):
             held = slow.wait(cap, timeout=LONG)  # a full ring, held
             kept = np.array(held)
             np.testing.assert_array_equal(kept, ramp(0, cap))
@@ -286,9 +298,6 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
             np.testing.assert_array_equal(np.array(slow.wait(cap, timeout=LONG)), ramp(cap, cap))
             slow.consume()
             self.assertTrue(snk.zero_copy())
-        finally:
-            tb.stop()
-            tb.wait()
         for b in (slow, fast):
             b.destroy()
 
@@ -302,11 +311,7 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
         snk = doppler.buffer_sink("f32", name, cap, "block")
         peek = doppler.buffer.F32Buffer.attach(name, reader="peek", tethered=False)
         main = doppler.buffer.F32Buffer.attach(name)
-        tb = gr.top_block()
-        src = ramp_c()  # referenced here: GNU Radio does not keep a Python block alive
-        tb.connect(src, snk)
-        tb.start()
-        try:
+        with ramp_running(snk):
             peek.wait(1024, timeout=LONG)  # held from here on
             # The default reader reads three rings' worth: the producer laps
             # the held window.
@@ -318,9 +323,6 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
             self.assertEqual(peek.consume(1024), 1024)  # all of it was overwritten
             self.assertGreaterEqual(peek.skipped, 1024)
             self.assertTrue(snk.zero_copy())
-        finally:
-            tb.stop()
-            tb.wait()
         for b in (peek, main):
             b.destroy()
 
@@ -392,11 +394,7 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
         stream ended, on either path.)"""
         name = ring_name("zc-relock")
         snk = doppler.buffer_sink("f32", name, 4096, "block")
-        tb = gr.top_block()
-        src = ramp_c()
-        tb.connect(src, snk)
-        tb.start()
-        try:
+        with ramp_running(snk) as tb:
             buf = doppler.buffer.F32Buffer.attach(name, timeout=LONG)
             np.testing.assert_array_equal(np.array(buf.wait(1000, timeout=LONG)),
                                           ramp(0, 1000))
@@ -410,9 +408,6 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
             self.assertGreaterEqual(nxt[0].real, 1000)
             np.testing.assert_array_equal(nxt, ramp(int(nxt[0].real), 1000))
             self.assertTrue(snk.zero_copy())
-        finally:
-            tb.stop()
-            tb.wait()
         np.testing.assert_array_equal(drain(again)[:10], ramp(int(nxt[-1].real) + 1, 10))
         again.destroy()
 

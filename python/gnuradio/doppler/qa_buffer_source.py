@@ -69,6 +69,8 @@ def flowgraph(variant, ring, sink, capacity=4096, end_on_stream_end=True):
 
 class qa_buffer_source(gr_unittest.TestCase):
 
+    # One test per variant, as in qa_buffer_sink.py (whose cases these mirror
+    # from the reading side): a failure names its variant.
     def check_buffer_object(self, variant):
         buf = VARIANTS[variant][2](4096)
         data, expected, sink = ring_data(variant, 3000)
@@ -625,7 +627,9 @@ ENDS_WITHIN = 20
 
 GRC_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "grc"))
 
-# Buffer Source -> Head -> File Sink, headless, "Run to Completion".
+# Buffer Source -> Head -> File Sink, headless, "Run to Completion". Every
+# parameter spelled out as GRC saves them, as in examples/qa_examples.py's
+# SMALL_FLOWGRAPH (which checks the yml; this one runs).
 GRC_SOURCE_HEAD = """options:
   parameters:
     generate_options: no_gui
