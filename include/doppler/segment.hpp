@@ -395,7 +395,7 @@ void set_claim_hook(claim_hook_fn hook) noexcept;
 void set_spin_ceiling(uint32_t pauses) noexcept;
 /// The spin's floor and default ceiling (pauses).
 constexpr uint32_t spin_floor = 64;
-constexpr uint32_t spin_default_ceiling = 4096;
+constexpr uint32_t spin_default_ceiling = 1024;
 /// Wake a parked side (one syscall); called only when the flag says parked.
 void wake(std::atomic<uint32_t>& word) noexcept;
 /// Sleep while `word` holds 1, at most ns; wake(word) ends it. No handshake:
