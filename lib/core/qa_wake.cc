@@ -148,6 +148,16 @@ bool stays_nonzero(const std::atomic<uint32_t>& word, int ms)
     return set;
 }
 
+std::atomic<uint64_t> parks { 0 }, producer_parks { 0 };
+thread_local bool producing_thread = false;
+/// The park hook that counts parks (the producer's apart).
+void count_park() noexcept
+{
+    parks.fetch_add(1, std::memory_order_relaxed);
+    if (producing_thread)
+        producer_parks.fetch_add(1, std::memory_order_relaxed);
+}
+
 /// Rounds for the stress tests: DOPPLER_QA_SCALE scales them (sanitizers).
 uint64_t rounds(uint64_t n)
 {
@@ -246,6 +256,46 @@ BOOST_AUTO_TEST_CASE(a_commit_wakes_a_parked_consumer)
     BOOST_REQUIRE(r.write(a.data(), 3));
     consumer.join();
     BOOST_TEST(got == status::ok);
+    BOOST_TEST(r.missed_wakes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_of_what_a_parked_reader_waits_for_wakes_it_before_returning)
+{
+    // The wake (detail::wake) clears the reader's wake word in the writing
+    // thread, before write() returns. A reader left to find the samples when
+    // its park slice runs out clears it itself only as it leaves, more than
+    // a second later (note_if_missed). Two writes: the first (the slow path,
+    // which starts the stream) and a plain one (the inline path, hot.h).
+    ring<f32> r(1);
+    control* c = r.seg()->ctl();
+    parks = 0;
+    detail::set_park_hook(count_park);
+    uint64_t k = 0;
+    for (const uint64_t n : { 3, 5 }) {
+        status got = status::invalid;
+        std::atomic<int> tid { 0 };
+        std::thread consumer([&] {
+            tid = int(gettid());
+            const auto v = r.wait(n, generous_ns);
+            got = v.why;
+            if (v && !r.consume(n))
+                got = status::invalid;
+        });
+        BOOST_REQUIRE(until_asleep(c->readers[0].parked, tid));
+        const uint64_t parks_before = parks.load();
+        auto a = seq<f32>(k, n);
+        BOOST_REQUIRE(r.write(a.data(), n));
+        const bool woken = c->readers[0].parked.load(std::memory_order_seq_cst) == 0;
+        consumer.join();
+        // A reader whose slice ran out just as the write came (a loaded
+        // machine) announces itself again, which may set the word after the
+        // wake cleared it; it then finds the samples at its re-check.
+        BOOST_TEST((woken || parks.load() != parks_before),
+                   "write of " << n << ": the reader was not woken");
+        BOOST_TEST(got == status::ok);
+        k += n;
+    }
+    detail::set_park_hook(nullptr);
     BOOST_TEST(r.missed_wakes() == 0u);
 }
 
@@ -513,16 +563,6 @@ BOOST_AUTO_TEST_CASE(a_process_that_attaches_a_membarrier_ring_registers_for_its
 // ---------------------------------------------------------------------------
 
 namespace {
-
-std::atomic<uint64_t> parks { 0 }, producer_parks { 0 };
-thread_local bool producing_thread = false;
-/// The park hook that counts parks (the producer's apart).
-void count_park() noexcept
-{
-    parks.fetch_add(1, std::memory_order_relaxed);
-    if (producing_thread)
-        producer_parks.fetch_add(1, std::memory_order_relaxed);
-}
 
 /// Samples `word` for a while: true if it was 0 every time.
 bool stays_zero(const std::atomic<uint32_t>& word, int ms)
