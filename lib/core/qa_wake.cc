@@ -930,10 +930,24 @@ BOOST_AUTO_TEST_CASE(c_abi_write_blocking_reports_what_it_wrote_and_why_it_stopp
 }
 
 // ---------------------------------------------------------------------------
-// Stress: many park/wake cycles on both sides, random short delays
+// Stress: many park/wake cycles on both sides, random short delays. Each test
+// runs only if the plain cases it is made of passed; were one broken, its
+// millions of waits would take hours to fail:
+// - a write wakes a reader parked for it (wake_seen); without the wake every
+//   park would end only at its slice, then a second of waiting for the late
+//   wake (note_if_missed);
+// - a producer parked for its low water mark writes what fits for a reader
+//   waiting for more than the ring holds (room_for_short_reader), which the
+//   tests whose reads go up to the capacity need; without it each such wait
+//   would end only at its timeout, and the producer's next writes with it.
 // ---------------------------------------------------------------------------
 
 namespace {
+
+constexpr const char* wake_seen =
+    "a_write_of_what_a_parked_reader_waits_for_wakes_it_before_returning";
+constexpr const char* room_for_short_reader =
+    "a_parked_reader_short_of_samples_gets_them_from_a_producer_parked_for_more_room";
 
 /// One producer (write_blocking, or write() of what there is room for, of
 /// random sizes) and one consumer (waits of
@@ -1010,12 +1024,16 @@ void stress(uint64_t total, uint64_t seed)
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(park_wake_stress_f32_loses_no_wake)
+BOOST_AUTO_TEST_CASE(park_wake_stress_f32_loses_no_wake,
+                     *boost::unit_test::depends_on(wake_seen) *
+                         boost::unit_test::depends_on(room_for_short_reader))
 {
     stress<f32>(rounds(20'000'000), 0x9e3779b97f4a7c15ull);
 }
 
-BOOST_AUTO_TEST_CASE(park_wake_stress_i16_loses_no_wake)
+BOOST_AUTO_TEST_CASE(park_wake_stress_i16_loses_no_wake,
+                     *boost::unit_test::depends_on(wake_seen) *
+                         boost::unit_test::depends_on(room_for_short_reader))
 {
     stress<i16>(rounds(20'000'000), 0x2545f4914f6cdd1dull);
 }
@@ -1023,7 +1041,8 @@ BOOST_AUTO_TEST_CASE(park_wake_stress_i16_loses_no_wake)
 /// A ping-pong over two rings: each side writes one sample to the other and
 /// then waits for the answer, so every round trip parks both sides unless the
 /// answer comes within the spin. Random pauses shift who parks first.
-BOOST_AUTO_TEST_CASE(ping_pong_parks_both_sides_and_loses_no_wake)
+BOOST_AUTO_TEST_CASE(ping_pong_parks_both_sides_and_loses_no_wake,
+                     *boost::unit_test::depends_on(wake_seen))
 {
     ring<i16> ping(1), pong(1);
     const uint64_t n = rounds(100'000);
@@ -1125,7 +1144,9 @@ BOOST_AUTO_TEST_CASE(close_while_parked_wakes_every_time)
 /// (longer than the longest spin, which shrinks it). Each phase must show
 /// parks on both sides; a slow machine runs a phase on (70 s at most) until
 /// it does.
-BOOST_AUTO_TEST_CASE(park_wake_cycles_by_the_hundred_thousand_lose_no_wake)
+BOOST_AUTO_TEST_CASE(park_wake_cycles_by_the_hundred_thousand_lose_no_wake,
+                     *boost::unit_test::depends_on(wake_seen) *
+                         boost::unit_test::depends_on(room_for_short_reader))
 {
     const uint64_t target = rounds(2'000'000);
     constexpr uint64_t reader_floor = 1000, producer_floor = 100;
