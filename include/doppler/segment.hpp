@@ -384,6 +384,12 @@ std::string describe_indices(bool producer, uint64_t own, uint64_t other, uint64
 /// window. One relaxed load per park; never set in production.
 using park_hook_fn = void (*)() noexcept;
 void set_park_hook(park_hook_fn hook) noexcept;
+/// Test seam: called by a publish (a write or commit) that found a reader
+/// parked, after it stored the write index and before it wakes the reader
+/// (nullptr: nothing), so a test can look at what the publish made readable.
+/// One relaxed load per such wake, in its out-of-line call
+/// (dp_hot_wake_readers), none on the inline path; never set in production.
+void set_wake_hook(park_hook_fn hook) noexcept;
 /// Test seam in join_tethered: step 0 after the tentative position, before
 /// the producer can see the reader; step 1 once it sees it joining, before
 /// the position is final. Never set in production.

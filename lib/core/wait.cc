@@ -52,6 +52,7 @@ namespace detail {
 namespace {
 
 std::atomic<park_hook_fn> park_hook { nullptr }; // see set_park_hook
+std::atomic<park_hook_fn> wake_hook { nullptr }; // see set_wake_hook
 std::atomic<uint32_t> spin_ceiling { 0 }; // see set_spin_ceiling (0: spin_max)
 std::atomic<uint64_t> barriers { 0 }; // process_barrier() calls (a statistic)
 
@@ -210,6 +211,11 @@ void adapt(uint32_t& budget, bool quick) noexcept
 void set_park_hook(park_hook_fn hook) noexcept
 {
     park_hook.store(hook, std::memory_order_relaxed);
+}
+
+void set_wake_hook(park_hook_fn hook) noexcept
+{
+    wake_hook.store(hook, std::memory_order_relaxed);
 }
 
 void set_spin_ceiling(uint32_t pauses) noexcept
@@ -641,6 +647,8 @@ void set_default_handshake(handshake h) noexcept
 // The inline hot path's calls (hot.h): only when the other side is parked.
 extern "C" void dp_hot_wake_readers(const dp_hot_t* h, uint32_t mask)
 {
+    if (const auto hook = doppler::detail::wake_hook.load(std::memory_order_relaxed))
+        hook();
     doppler::detail::wake_readers(
         static_cast<doppler::control*>(h->control_), mask, h->w_, false);
 }
