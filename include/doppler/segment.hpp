@@ -404,9 +404,6 @@ constexpr uint32_t spin_floor = 64;
 constexpr uint32_t spin_default_ceiling = 1024;
 /// Wake a parked side (one syscall); called only when the flag says parked.
 void wake(std::atomic<uint32_t>& word) noexcept;
-/// Sleep while `word` holds 1, at most ns; wake(word) ends it. No handshake:
-/// for a waiter whose bound makes a missed wake cost only that much time.
-void sleep_on(std::atomic<uint32_t>& word, int64_t ns) noexcept;
 /// A reader about to sleep (or poll) wakes a producer parked for its low water mark.
 void wake_parked_producer(control* c) noexcept;
 /// Register for the membarrier handshake's barriers (hot.h); once per

@@ -60,9 +60,6 @@ std::string label(const ring_ref& ring);
 /// How long a Buffer Sink in block policy finds its ring full, with no room
 /// coming at all, before it says what holds it back.
 constexpr int64_t stall_report_ns = 2'000'000'000;
-/// Longest wait of the zero-copy sink's work() for a batch of items
-/// (buffer_sink_impl::wait_for_handoff).
-constexpr int64_t handoff_wait_ns = 1'000'000;
 /// How long a Buffer Source finds nothing to read before it says what it
 /// waits for (a producer that has not started, or a mistyped ring name).
 constexpr int64_t idle_report_ns = 5'000'000'000;

@@ -187,36 +187,15 @@ bool buffer_sink_impl::publish_in_place(uint64_t first,
             }
             if (tags.empty()) {
                 r->commit(n);
-            } else {
-                d_ring_tags.pack(tags, first, [this](const gr::tag_t& t) {
-                    lose_tag(t, tag_loss::unencodable);
-                });
-                r->commit(n, d_ring_tags.data(), d_ring_tags.size());
+                return true;
             }
-            if (d_handoff_parked.load(std::memory_order_relaxed) &&
-                first + n >= d_handoff_at.load(std::memory_order_relaxed))
-                dp::detail::wake(d_handoff_parked);
+            d_ring_tags.pack(tags, first, [this](const gr::tag_t& t) {
+                lose_tag(t, tag_loss::unencodable);
+            });
+            r->commit(n, d_ring_tags.data(), d_ring_tags.size());
             return true;
         },
         d_ring);
-}
-
-void buffer_sink_impl::upstream_blocked()
-{
-    if (d_handoff_parked.load(std::memory_order_relaxed))
-        dp::detail::wake(d_handoff_parked);
-}
-
-void buffer_sink_impl::wait_for_handoff()
-{
-    // All the items there, not only this call's (GNU Radio may hand over
-    // fewer than a batch at a time).
-    if (uint64_t(detail()->input(0)->items_available()) >= d_handoff_batch)
-        return;
-    d_handoff_at.store(nitems_read(0) + d_handoff_batch, std::memory_order_relaxed);
-    d_handoff_parked.store(1, std::memory_order_relaxed);
-    dp::detail::sleep_on(d_handoff_parked, detail::handoff_wait_ns);
-    d_handoff_parked.store(0, std::memory_order_relaxed);
 }
 
 template <class T>
@@ -310,11 +289,9 @@ int buffer_sink_impl::work(int noutput_items,
     const void* in = input_items[0];
     // Zero-copy path: the upstream block's thread published these items
     // already (ring_buffer::post_work); consuming them keeps GNU Radio's
-    // accounting of the buffer, in batches (wait_for_handoff).
-    if (d_zero_copy.load(std::memory_order_relaxed)) {
-        wait_for_handoff();
+    // accounting of the buffer.
+    if (d_zero_copy.load(std::memory_order_relaxed))
         return noutput_items;
-    }
     return std::visit(
         [&](const auto& r) { return push(*r, in, uint64_t(noutput_items)); }, d_ring);
 }
@@ -402,7 +379,6 @@ bool buffer_sink_impl::start()
     d_replaced_buffer = old;
     d_replaced_reader = reader;
     d_ring_buffer = buf;
-    d_handoff_batch = std::visit([](const auto& r) { return r->capacity(); }, d_ring) / 8;
     d_zero_copy.store(true, std::memory_order_relaxed);
     d_logger->info("{}: zero-copy path: {} writes straight into the ring and "
                    "publishes",

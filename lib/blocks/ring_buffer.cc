@@ -149,14 +149,10 @@ bool ring_buffer::output_blocked_callback(int output_multiple, bool force)
         d_detaching.load(std::memory_order_acquire) || d_failed || d_done)
         return false;
     // Items the sink has not consumed yet: GNU Radio's room comes back when
-    // it does (its work() notifies the upstream block), so no waiting here;
-    // the sink is told, as it may be waiting to take them in one batch.
-    if (d_readers.size() != 1)
+    // its next work() does (and notifies the upstream block), so no waiting
+    // here.
+    if (d_readers.size() != 1 || d_readers[0]->items_available() != 0)
         return false;
-    if (d_readers[0]->items_available() != 0) {
-        d_publisher.upstream_blocked();
-        return false;
-    }
     // Nothing pending: the ring handle's write index is the upstream block's
     // write position, and no work() runs (custom_lock), so the producer-side
     // wait is ours to use.

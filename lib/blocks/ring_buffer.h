@@ -20,9 +20,8 @@
  *
  * Threads. The upstream block's thread makes every producer-side use of the
  * ring handle: space_available() (under the buffer mutex), the callback and
- * post_work(). The sink's work() only consumes its input, a batch at a time
- * (buffer_sink_impl::wait_for_handoff); its thread takes the handle back in
- * stop(), after detach().
+ * post_work(). The sink's work() only consumes its input; its thread takes
+ * the handle back in stop(), after detach().
  *
  * Room (block policy): space_available() returns the smaller of GNU Radio's
  * figure and the ring's room (ring::tethered_floor, reloaded only when the
@@ -30,8 +29,7 @@
  * readers (ring::announce_until; the horizon only moves forward).
  *
  * Waiting: output_blocked_callback() (buffer mutex held, no work() running)
- * returns false while the sink has items to consume (and ends the sink's
- * wait for a batch: consuming them gives the room back); else it waits on the
+ * returns false while the sink has items to publish; else it waits on the
  * ring (ring::wait_space, interrupted by the thread's stop) and returns true
  * once there is room or a stall was reported, false on stop or detach().
  * A ring closed or corrupt (here or at post_work) ends the run: the buffer
@@ -78,9 +76,6 @@ public:
                                   uint64_t n,
                                   const std::vector<gr::tag_t>& tags,
                                   std::string& why) = 0;
-    /// The upstream block waits for room while items wait for the sink's
-    /// work() (GNU Radio frees the room only when the sink consumes them).
-    virtual void upstream_blocked() = 0;
 
 protected:
     ~in_place_publisher() = default;
