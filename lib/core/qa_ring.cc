@@ -834,6 +834,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(
     }
 }
 
+// Mirrors the blocking-write test above: the same full ring a lap on, for
+// wait_space and for a read index either way impossible.
 BOOST_AUTO_TEST_CASE_TEMPLATE(wait_space_reports_corrupt_for_either_impossible_read_index,
                               T,
                               all_types)

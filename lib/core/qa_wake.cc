@@ -169,6 +169,8 @@ uint64_t rounds(uint64_t n)
 // ---------------------------------------------------------------------------
 // The counter counts: each kind of wake left out on purpose
 // ---------------------------------------------------------------------------
+// The first three tests mirror each other on purpose: one side parked the
+// same way, then one kind of wake left out (a publish, a close, a consume).
 
 BOOST_AUTO_TEST_CASE(a_publish_that_wakes_nobody_is_counted_as_a_missed_wake)
 {
