@@ -76,10 +76,10 @@ constexpr bool tsan = false;
 /// The process default (handshake + 1; 0: not decided yet).
 std::atomic<int> default_hs { 0 };
 
-/// Tests only: hold a waiter between announcing its park and re-checking.
-void run_park_hook() noexcept
+/// Tests only (set_park_hook, set_wake_hook): run the hook if one is set.
+void run_hook(const std::atomic<park_hook_fn>& which) noexcept
 {
-    if (const park_hook_fn hook = park_hook.load(std::memory_order_relaxed))
+    if (const park_hook_fn hook = which.load(std::memory_order_relaxed))
         hook();
 }
 
@@ -377,7 +377,7 @@ status reader_park(control* c,
         // seq_cst: announce in the mask, then re-check (Dekker with the
         // producer's store-write_idx-then-load-mask).
         c->parked_mask.fetch_or(bit, std::memory_order_seq_cst);
-        run_park_hook();
+        run_hook(park_hook);
         // Membarrier handshake: see hot.h. Refused: sleep in short slices.
         const bool fenced = !how.barrier || process_barrier();
         const uint64_t seen = c->write_idx.load(std::memory_order_seq_cst);
@@ -518,7 +518,7 @@ status producer_park(control* c,
         // seq_cst: announce, then re-check (Dekker with a reader's
         // store-read_idx-then-load-parked).
         c->producer_parked.store(1, std::memory_order_seq_cst);
-        run_park_hook();
+        run_hook(park_hook);
         // Membarrier handshake: as in reader_park, for the readers' consumes.
         const bool fenced = !how.barrier || process_barrier();
         if (have()) {
@@ -642,8 +642,7 @@ void set_default_handshake(handshake h) noexcept
 // The inline hot path's calls (hot.h): only when the other side is parked.
 extern "C" void dp_hot_wake_readers(const dp_hot_t* h, uint32_t mask)
 {
-    if (const auto hook = doppler::detail::wake_hook.load(std::memory_order_relaxed))
-        hook();
+    doppler::detail::run_hook(doppler::detail::wake_hook);
     doppler::detail::wake_readers(
         static_cast<doppler::control*>(h->control_), mask, h->w_, false);
 }
