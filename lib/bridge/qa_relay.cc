@@ -484,6 +484,15 @@ BOOST_AUTO_TEST_CASE(a_count_option_takes_its_minimum_and_refuses_one_below)
     BOOST_TEST(cli_status({ "recv", "--max-message", "63" }) == 2);
 }
 
+BOOST_AUTO_TEST_CASE(a_negative_count_is_refused_not_wrapped_to_a_huge_one)
+{
+    // strtoull takes "-1" as 2^64 - 1: a count that large would pass every
+    // minimum unasked.
+    BOOST_TEST(cli_status({ "send", "--max-items", "-1" }) == 2);
+    BOOST_TEST(cli_status({ "send", "--hwm", "-5" }) == 2);
+    BOOST_TEST(cli_status({ "recv", "--max-message", "-64" }) == 2);
+}
+
 BOOST_AUTO_TEST_CASE(a_new_position_file_is_private_and_its_page_reserved)
 {
     const std::string path = position_path("new");
