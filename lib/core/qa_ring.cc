@@ -164,6 +164,27 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_zero_or_too_large_is_einval, T, all_types
     }
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(the_largest_ring_holds_one_tebibyte_of_data, T, all_types)
+{
+    // The limit the documentation gives, written out (not max_data_bytes,
+    // which a changed limit would change along with it). Only the rounding
+    // runs: nothing of that size is reserved.
+    const sample_type t = sample_traits<T>::type;
+    const uint64_t tebibyte = uint64_t(1) << 40, top = tebibyte / sizeof(T);
+    BOOST_TEST(segment::round_capacity(t, top) == top);
+    for (uint64_t req : { top + 1, 2 * top }) {
+        BOOST_TEST_CONTEXT("requested " << req)
+        {
+            try {
+                const uint64_t cap = segment::round_capacity(t, req);
+                BOOST_ERROR("a ring of " << cap * sizeof(T) << " bytes was accepted");
+            } catch (const doppler::error& e) {
+                BOOST_TEST(e.code().value() == EINVAL);
+            }
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(capacity_beyond_memory_is_enomem_not_an_oom_kill,
                               T,
                               all_types)

@@ -696,6 +696,22 @@ BOOST_AUTO_TEST_CASE(a_creator_removes_only_its_own_object)
     ::unlink(path.c_str()); // ours: made by this test
 }
 
+BOOST_AUTO_TEST_CASE(a_peer_id_gives_back_every_pid_linux_can_hand_out)
+{
+    // pid_max is at most 2^22 on 64-bit Linux: a pid in the upper half of
+    // that range (a busy machine, a raised pid_max) must come back whole,
+    // whatever start time sits above it.
+    for (const uint64_t pid : { uint64_t(1),
+                                uint64_t(4242),
+                                (uint64_t(1) << 21) - 1,
+                                uint64_t(1) << 21,
+                                uint64_t(3'000'000),
+                                (uint64_t(1) << 22) - 1 })
+        for (const uint64_t start : { uint64_t(0), uint64_t(1), uint64_t(123'456'789) })
+            BOOST_TEST(detail::peer_pid((start << 22) | pid) == int(pid),
+                       "pid " << pid << ", start time " << start);
+}
+
 BOOST_AUTO_TEST_CASE(a_reused_pid_with_another_start_time_is_not_the_original_process)
 {
     // Same pid as a live process, another start time: the pid was reused,
