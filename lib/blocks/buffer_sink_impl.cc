@@ -223,7 +223,8 @@ void buffer_sink_impl::upstream_room(bool enough)
     // seq_cst store, then load (Dekker with wait_for_handoff): either this
     // sees the sink parked and wakes it, or the sink sees the flag.
     d_upstream_waits.store(1, std::memory_order_seq_cst);
-
+    if (d_handoff_parked.load(std::memory_order_seq_cst))
+        dp::detail::wake(d_handoff_parked);
 }
 
 void buffer_sink_impl::wait_for_handoff()
