@@ -57,12 +57,13 @@ private:
     // Run for every chunk the upstream block hands over, it would cost this
     // block's thread a wake-up per chunk (at a radio's packet rate about as
     // much CPU as the rest of the flowgraph); so with fewer than
-    // d_handoff_batch items it waits (handoff_wait_ns at most) for that many
-    // and takes them at once. The upstream block's thread ends the wait when
-    // it publishes item d_handoff_at (a wake missed there costs at most the
-    // bound: every later publish wakes too), and at once when it runs out of
-    // room (upstream_room: its wait for room cannot begin before this work()
-    // ends), and no wait begins while it is out of room. Readers see nothing of it: they have the items from
+    // d_handoff_batch items it waits (d_handoff_wait_ns at most) for that
+    // many and takes them at once. The upstream block's thread ends the wait
+    // when it publishes item d_handoff_at (a wake missed there costs at most
+    // the bound: every later publish wakes too), and at once when it runs
+    // out of room (upstream_room: GNU Radio lets it wait for room only once
+    // this work() has ended); no wait begins while it is out of room or
+    // done. Readers see nothing of it: they have the items from
     // publish_in_place.
     void wait_for_handoff();
     std::atomic<uint32_t> d_handoff_parked { 0 }; // futex word: 1 while work() waits

@@ -95,7 +95,8 @@ BOOST_AUTO_TEST_CASE(the_same_block_with_a_plain_buffer_gets_the_zero_copy_path)
     BOOST_TEST(run(gr::buffer_double_mapped::type));
 }
 
-BOOST_AUTO_TEST_CASE(the_sinks_wait_for_a_batch_ends_when_the_upstream_block_runs_out_of_room)
+BOOST_AUTO_TEST_CASE(
+    the_sinks_wait_for_a_batch_ends_when_the_upstream_block_runs_out_of_room)
 {
     // The zero-copy sink's work() waits for an eighth of the ring before it
     // gives GNU Radio its room back, and GNU Radio lets the upstream block
