@@ -404,6 +404,10 @@ constexpr uint32_t spin_floor = 64;
 constexpr uint32_t spin_default_ceiling = 1024;
 /// Wake a parked side (one syscall); called only when the flag says parked.
 void wake(std::atomic<uint32_t>& word) noexcept;
+/// Sleep while `word` holds 1, at most ns; wake(word) ends it. True if the
+/// time ran out. No handshake of its own: the caller's bounds what a missed
+/// wake costs.
+bool sleep_on(std::atomic<uint32_t>& word, int64_t ns) noexcept;
 /// A reader about to sleep (or poll) wakes a producer parked for its low water mark.
 void wake_parked_producer(control* c) noexcept;
 /// Register for the membarrier handshake's barriers (hot.h); once per

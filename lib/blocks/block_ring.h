@@ -60,6 +60,15 @@ std::string label(const ring_ref& ring);
 /// How long a Buffer Sink in block policy finds its ring full, with no room
 /// coming at all, before it says what holds it back.
 constexpr int64_t stall_report_ns = 2'000'000'000;
+/// Longest wait of the zero-copy sink's work() for a batch of items
+/// (buffer_sink_impl::wait_for_handoff).
+constexpr int64_t handoff_wait_ns = 1'000'000;
+/// Test seam: every zero-copy sink of the process waits at most `ns` for a
+/// batch from its next start() on (0: handoff_wait_ns again).
+void set_handoff_wait(int64_t ns) noexcept;
+/// Test seam: how many of those waits, in the whole process, ran to their
+/// bound (no batch came and the upstream block did not run out of room).
+uint64_t handoff_waits_run_out() noexcept;
 /// How long a Buffer Source finds nothing to read before it says what it
 /// waits for (a producer that has not started, or a mistyped ring name).
 constexpr int64_t idle_report_ns = 5'000'000'000;

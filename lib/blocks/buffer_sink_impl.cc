@@ -42,6 +42,8 @@ bool parse_policy(const std::string& policy)
     return dp::parse_policy(policy, "Overflow (policy=)") == dp::policy::block;
 }
 
+std::atomic<int64_t> handoff_wait_set { 0 }; // detail::set_handoff_wait
+std::atomic<uint64_t> handoff_run_out { 0 }; // detail::handoff_waits_run_out
 } // namespace
 
 buffer_sink::sptr buffer_sink::make(const std::string& type,
@@ -187,15 +189,62 @@ bool buffer_sink_impl::publish_in_place(uint64_t first,
             }
             if (tags.empty()) {
                 r->commit(n);
-                return true;
+            } else {
+                d_ring_tags.pack(tags, first, [this](const gr::tag_t& t) {
+                    lose_tag(t, tag_loss::unencodable);
+                });
+                r->commit(n, d_ring_tags.data(), d_ring_tags.size());
             }
-            d_ring_tags.pack(tags, first, [this](const gr::tag_t& t) {
-                lose_tag(t, tag_loss::unencodable);
-            });
-            r->commit(n, d_ring_tags.data(), d_ring_tags.size());
+            if (d_handoff_parked.load(std::memory_order_relaxed) &&
+                first + n >= d_handoff_at.load(std::memory_order_relaxed))
+                dp::detail::wake(d_handoff_parked);
             return true;
         },
         d_ring);
+}
+
+void detail::set_handoff_wait(int64_t ns) noexcept
+{
+    handoff_wait_set.store(ns, std::memory_order_relaxed);
+}
+
+uint64_t detail::handoff_waits_run_out() noexcept
+{
+    return handoff_run_out.load(std::memory_order_relaxed);
+}
+
+void buffer_sink_impl::upstream_room(bool enough)
+{
+    if (enough) {
+        if (d_upstream_waits.load(std::memory_order_relaxed))
+            d_upstream_waits.store(0, std::memory_order_relaxed);
+        return;
+    }
+    // seq_cst store, then load (Dekker with wait_for_handoff): either this
+    // sees the sink parked and wakes it, or the sink sees the flag.
+    d_upstream_waits.store(1, std::memory_order_seq_cst);
+    if (d_handoff_parked.load(std::memory_order_seq_cst))
+        dp::detail::wake(d_handoff_parked);
+}
+
+void buffer_sink_impl::wait_for_handoff()
+{
+    // All the items there, not only this call's (GNU Radio may hand over
+    // fewer than a batch at a time); no wait once the upstream block is done.
+    const gr::buffer_reader_sptr& in = detail()->input(0);
+    if (uint64_t(in->items_available()) >= d_handoff_batch)
+        return;
+    {
+        gr::thread::scoped_lock guard(*in->mutex());
+        if (in->done())
+            return;
+    }
+    d_handoff_at.store(nitems_read(0) + d_handoff_batch, std::memory_order_relaxed);
+    d_handoff_parked.store(1, std::memory_order_seq_cst);
+    if (!d_upstream_waits.load(std::memory_order_seq_cst) &&
+        dp::detail::sleep_on(d_handoff_parked, d_handoff_wait_ns))
+        handoff_run_out.fetch_add(1, std::memory_order_relaxed);
+    d_handoff_parked.store(0, std::memory_order_relaxed);
 }
 
 template <class T>
@@ -289,9 +338,11 @@ int buffer_sink_impl::work(int noutput_items,
     const void* in = input_items[0];
     // Zero-copy path: the upstream block's thread published these items
     // already (ring_buffer::post_work); consuming them keeps GNU Radio's
-    // accounting of the buffer.
-    if (d_zero_copy.load(std::memory_order_relaxed))
+    // accounting of the buffer, in batches (wait_for_handoff).
+    if (d_zero_copy.load(std::memory_order_relaxed)) {
+        wait_for_handoff();
         return noutput_items;
+    }
     return std::visit(
         [&](const auto& r) { return push(*r, in, uint64_t(noutput_items)); }, d_ring);
 }
@@ -379,6 +430,9 @@ bool buffer_sink_impl::start()
     d_replaced_buffer = old;
     d_replaced_reader = reader;
     d_ring_buffer = buf;
+    d_handoff_batch = std::visit([](const auto& r) { return r->capacity(); }, d_ring) / 8;
+    const int64_t bound = handoff_wait_set.load(std::memory_order_relaxed);
+    d_handoff_wait_ns = bound > 0 ? bound : detail::handoff_wait_ns;
     d_zero_copy.store(true, std::memory_order_relaxed);
     d_logger->info("{}: zero-copy path: {} writes straight into the ring and "
                    "publishes",

@@ -52,6 +52,25 @@ private:
                           uint64_t n,
                           const std::vector<gr::tag_t>& tags,
                           std::string& why) override;
+    void upstream_room(bool enough) override;
+    // Zero-copy path: work() only gives GNU Radio's buffer its room back.
+    // Run for every chunk the upstream block hands over, it would cost this
+    // block's thread a wake-up per chunk (at a radio's packet rate about as
+    // much CPU as the rest of the flowgraph); so with fewer than
+    // d_handoff_batch items it waits (d_handoff_wait_ns at most) for that
+    // many and takes them at once. The upstream block's thread ends the wait
+    // when it publishes item d_handoff_at (a wake missed there costs at most
+    // the bound: every later publish wakes too), and at once when it runs
+    // out of room (upstream_room: GNU Radio lets it wait for room only once
+    // this work() has ended); no wait begins while it is out of room or
+    // done. Readers see nothing of it: they have the items from
+    // publish_in_place.
+    void wait_for_handoff();
+    std::atomic<uint32_t> d_handoff_parked { 0 }; // futex word: 1 while work() waits
+    std::atomic<uint32_t> d_upstream_waits { 0 }; // 1: upstream_room(false) last
+    std::atomic<uint64_t> d_handoff_at { 0 }; // upstream item that ends the wait
+    int64_t d_handoff_wait_ns = 0; // set by start(): detail::handoff_wait_ns
+    uint64_t d_handoff_batch = 0; // set by start(): an eighth of the ring
     // Copy path: the n items at `in` (the next n of the input, from
     // nitems_read) and the stream tags on them into the ring: store(), then
     // commit().

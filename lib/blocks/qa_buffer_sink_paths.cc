@@ -4,10 +4,15 @@
  * upstream block with a GNU Radio 3.10 custom buffer of its own (host_buffer,
  * GNU Radio's reference custom buffer). The sink must take the copy path
  * there, and the zero-copy path for the same source with a plain buffer.
+ * And the zero-copy path's hand-off, through the blocks' test seams
+ * (block_ring.h): the sink's wait for a batch never holds the upstream
+ * block back.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define BOOST_TEST_MODULE doppler_buffer_sink_paths
 #include <boost/test/unit_test.hpp>
+
+#include "block_ring.h"
 
 #include <gnuradio/doppler/buffer_sink.h>
 #include <gnuradio/host_buffer.h>
@@ -17,6 +22,7 @@
 
 #include <complex>
 #include <memory>
+#include <thread>
 
 namespace {
 
@@ -87,4 +93,48 @@ BOOST_AUTO_TEST_CASE(an_upstream_block_with_a_custom_buffer_of_its_own_gets_the_
 BOOST_AUTO_TEST_CASE(the_same_block_with_a_plain_buffer_gets_the_zero_copy_path)
 {
     BOOST_TEST(run(gr::buffer_double_mapped::type));
+}
+
+BOOST_AUTO_TEST_CASE(
+    the_sinks_wait_for_a_batch_ends_when_the_upstream_block_runs_out_of_room)
+{
+    // The zero-copy sink's work() waits for an eighth of the ring before it
+    // gives GNU Radio its room back, and GNU Radio lets the upstream block
+    // wait for room only once that work() has ended. A reader that takes
+    // 3000 samples each time the ring is full makes the upstream block run
+    // out of room about 90 times, mostly while the sink waits for a batch
+    // of 8192; each time the sink must stop waiting at once. With a bound of
+    // 250 ms, a wait that runs out is one the upstream block sat behind (the
+    // run's last, short batch aside).
+    const uint64_t cap = 1 << 16, n = 4 * cap, step = 3000;
+    gr::doppler::detail::set_handoff_wait(250'000'000);
+    const uint64_t run_out = gr::doppler::detail::handoff_waits_run_out();
+    auto ring = std::make_shared<doppler::ring<doppler::f32>>(cap);
+    auto src = gnuradio::make_block_sptr<ramp_source>(n, gr::buffer_double_mapped::type);
+    auto snk =
+        gr::doppler::buffer_sink::make("f32", gr::doppler::ring_ref(ring), "block");
+    auto tb = gr::make_top_block("handoff");
+    tb->connect(src, 0, snk, 0);
+    uint64_t got = 0, wrong = n;
+    std::thread reader([&] {
+        while (got < n) {
+            const auto v = ring->wait(std::min(cap, n - got), 30'000'000'000);
+            if (!v)
+                return;
+            const uint64_t m = std::min(step, n - got);
+            for (uint64_t k = 0; k < m && wrong == n; ++k)
+                if (v.data[k] != sample(float(got + k), 0.0f))
+                    wrong = got + k;
+            got += m;
+            if (!ring->consume(m))
+                return;
+        }
+    });
+    tb->run();
+    reader.join();
+    gr::doppler::detail::set_handoff_wait(0);
+    BOOST_TEST(snk->zero_copy());
+    BOOST_TEST(got == n);
+    BOOST_TEST(wrong == n, "sample " << wrong << " is wrong");
+    BOOST_TEST(gr::doppler::detail::handoff_waits_run_out() - run_out <= 1u);
 }

@@ -50,6 +50,8 @@ ring_buffer::ring_buffer(const ring_ref& ring,
     , d_publisher(publisher)
     , d_log(std::move(log))
 {
+    if (const gr::block_sptr up = link())
+        d_need = std::max({ 1, up->output_multiple(), up->min_noutput_items() });
     std::visit(
         [this](const auto& r) {
             d_base = static_cast<char*>(r->seg()->data());
@@ -104,6 +106,11 @@ int ring_buffer::space_available()
         d_horizon = w + uint64_t(space);
         std::visit([&](const auto& r) { r->announce_until(d_horizon); }, d_ring);
     }
+    // Too little for the upstream block's next work(): it will wait for room,
+    // in output_blocked_callback() if it is the ring's, else for the sink's
+    // work() to consume. Either needs the sink's work() to end first (GNU
+    // Radio's custom_lock waits for it), which may be waiting for a batch.
+    d_publisher.upstream_room(space >= d_need);
     return space;
 }
 
@@ -149,17 +156,15 @@ bool ring_buffer::output_blocked_callback(int output_multiple, bool force)
         d_detaching.load(std::memory_order_acquire) || d_failed || d_done)
         return false;
     // Items the sink has not consumed yet: GNU Radio's room comes back when
-    // its next work() does (and notifies the upstream block), so no waiting
-    // here.
+    // its work() does (and notifies the upstream block), so no waiting here
+    // (space_available() has told the sink already).
     if (d_readers.size() != 1 || d_readers[0]->items_available() != 0)
         return false;
     // Nothing pending: the ring handle's write index is the upstream block's
     // write position, and no work() runs (custom_lock), so the producer-side
     // wait is ours to use.
-    int need = std::max(1, output_multiple);
-    if (const gr::block_sptr up = link())
-        need = std::max(need, up->min_noutput_items());
-    const uint64_t n = std::min<uint64_t>(uint64_t(need), d_cap);
+    const uint64_t n =
+        std::min<uint64_t>(uint64_t(std::max(d_need, output_multiple)), d_cap);
     // Until there is room, the flowgraph stops, the sink stops (detach()
     // waits for this callback), or the stall is to be reported.
     const auto stop = [this] {

@@ -20,16 +20,21 @@
  *
  * Threads. The upstream block's thread makes every producer-side use of the
  * ring handle: space_available() (under the buffer mutex), the callback and
- * post_work(). The sink's work() only consumes its input; its thread takes
- * the handle back in stop(), after detach().
+ * post_work(). The sink's work() only consumes its input, a batch at a time
+ * (buffer_sink_impl::wait_for_handoff); its thread takes the handle back in
+ * stop(), after detach().
  *
  * Room (block policy): space_available() returns the smaller of GNU Radio's
  * figure and the ring's room (ring::tethered_floor, reloaded only when the
  * cached floor limits the call), and first announces its end to untethered
  * readers (ring::announce_until; the horizon only moves forward).
  *
- * Waiting: output_blocked_callback() (buffer mutex held, no work() running)
- * returns false while the sink has items to publish; else it waits on the
+ * Waiting: space_available() tells the sink whether it returns what the
+ * upstream block needs (in_place_publisher::upstream_room): the upstream
+ * block's wait for room starts only once the sink's work(), which may be
+ * waiting for a batch, has ended. output_blocked_callback() (buffer mutex
+ * held, no work() running) returns false while the sink has items to
+ * consume (its work() gives the room back); else it waits on the
  * ring (ring::wait_space, interrupted by the thread's stop) and returns true
  * once there is room or a stall was reported, false on stop or detach().
  * A ring closed or corrupt (here or at post_work) ends the run: the buffer
@@ -76,6 +81,10 @@ public:
                                   uint64_t n,
                                   const std::vector<gr::tag_t>& tags,
                                   std::string& why) = 0;
+    /// Whether the upstream block has room for its next work(), on every
+    /// space_available(). Without, it is about to wait for room, which it
+    /// can only once the sink's work() has ended.
+    virtual void upstream_room(bool enough) = 0;
 
 protected:
     ~in_place_publisher() = default;
@@ -142,6 +151,7 @@ private:
     ring_ref d_ring; // keeps the mapping alive as long as this buffer
     const uint64_t d_cap;
     const uint64_t d_ring_base; // ring index of the upstream block's item 0
+    int d_need = 1; // fewest items the upstream block's work() is run for
     std::atomic<bool> d_attached { true };
     std::atomic<bool> d_detaching { false }; // detach() began
     // Upstream block's thread only, under the buffer mutex.

@@ -585,6 +585,11 @@ void wake(std::atomic<uint32_t>& word) noexcept
         futex_wake(word);
 }
 
+bool sleep_on(std::atomic<uint32_t>& word, int64_t ns) noexcept
+{
+    return futex_wait(word, 1, ns);
+}
+
 void wake_parked_producer(control* c) noexcept
 {
     // seq_cst: after the reader's announcement in the mask (Dekker with

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import pmt
-from gnuradio import doppler, gr, gr_unittest
+from gnuradio import blocks, doppler, gr, gr_unittest
 
 from doppler_testing import LONG, drain, ramp_consumer, ring_name, run_while, until, views
 
@@ -325,6 +325,49 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
             self.assertTrue(snk.zero_copy())
         for b in (peek, main):
             b.destroy()
+
+    # --- GNU Radio's hand-off to the sink ------------------------------------------
+
+    def test_the_sink_takes_small_chunks_from_gnu_radio_in_batches(self):
+        """A throttled upstream block hands over 1024 items per work() call;
+        the zero-copy sink's work() (which only gives GNU Radio its room back)
+        takes them a batch at a time (up to a millisecond's worth, here about
+        20000), not chunk by chunk, and nothing is lost or late for the
+        reader, which has every sample from the upstream block's thread."""
+        n = 2_000_000
+        buf = doppler.buffer.F32Buffer(1 << 20)
+        src = ramp_c(n)
+        throttle = blocks.throttle(gr.sizeof_gr_complex, 20e6, True)
+        throttle.set_max_noutput_items(1024)
+        snk = doppler.buffer_sink("f32", buffer=buf, policy="block")
+        was = os.environ.get("GR_CONF_PERFCOUNTERS_ON")
+        os.environ["GR_CONF_PERFCOUNTERS_ON"] = "True"  # read when the flowgraph starts
+        try:
+            tb = gr.top_block()
+            tb.connect(src, throttle, snk)
+            got = []
+
+            def consume():
+                while True:
+                    try:
+                        got.append(np.array(buf.wait(min(8192, buf.capacity), timeout=LONG)))
+                    except EOFError:
+                        if buf.available:
+                            got.append(np.array(buf.wait(buf.available)))
+                            buf.consume()
+                        return
+                    buf.consume()
+
+            self.assertTrue(run_while(tb, consume), "the reader never ended")
+        finally:
+            if was is None:
+                del os.environ["GR_CONF_PERFCOUNTERS_ON"]
+            else:
+                os.environ["GR_CONF_PERFCOUNTERS_ON"] = was
+        self.assertTrue(snk.zero_copy())
+        np.testing.assert_array_equal(np.concatenate(got), ramp(0, n))
+        self.assertLessEqual(throttle.pc_noutput_items_avg(), 1024)
+        self.assertGreater(snk.pc_noutput_items_avg(), 4 * 1024)
 
     # --- stopping ----------------------------------------------------------------
 
