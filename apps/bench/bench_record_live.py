@@ -3,10 +3,10 @@
 """A live consumer's throughput with doppler-record beside it, and
 doppler-play's rate, each against its baseline measured in the same run.
 
-    PYTHONPATH=build/python /usr/bin/python3 apps/bench/bench_record_live.py [--samples 1e8] [--repeats 3]
+    PYTHONPATH=build/python /usr/bin/python3 apps/bench/bench_record_live.py [--samples 1e8] [--repeats 3] [--rate R]
 
 Every figure is Msamples/s of a consumer process reading a 1 Mi-sample f32
-ring in windows of 65536 (the default reader, summing nothing: the
+ring (--capacity) in windows of 65536 (the default reader, summing nothing: the
 transport's rate), from its first sample to the end of the stream:
   alone       a producer process writes N samples (write(block=True))
   + tmpfs     the same, with doppler-record (untethered) writing to /dev/shm
@@ -16,8 +16,15 @@ transport's rate), from its first sample to the end of the stream:
               skips what it has no time for; its share of the stream is
               printed)
   play        doppler-play of an N-sample recording (on tmpfs) into the ring
+  copy        no ring: one process copies the same recording from its
+              mapping, 65536 samples at a time, into one buffer (what reading
+              the recording from memory allows play at most)
 The ratios are of the medians: with a recorder / alone (target 0.9), play /
-alone (the same consumer fed by a Python producer from memory). The ways are
+alone (the same consumer fed by a Python producer from memory), and play /
+copy. Each recorder's share of the stream is printed: 1 - the samples its
+gaps lost (skipped, or overwritten while it wrote them) / N. --rate R paces the producers (and play, --rate R) at R samples/s,
+a radio's rate instead of full speed: the consumer then sees R in every
+way, and what tells is whether the recorders keep everything. The ways are
 interleaved, so drift on a shared machine hits each alike.
 """
 import argparse
@@ -58,18 +65,43 @@ buf.destroy()
 """
 
 PRODUCER = r"""
-import sys, numpy as np
+import sys, time, numpy as np
 from doppler.buffer import F32Buffer
 buf = F32Buffer.attach(sys.argv[1], timeout=30)
-n, x = int(sys.argv[2]), np.ones(65536, np.complex64)
-for _ in range(n // 65536):
+n, x, rate = int(sys.argv[2]), np.ones(65536, np.complex64), float(sys.argv[3])
+t0 = time.monotonic()
+for k in range(n // 65536):
+    if rate > 0:  # paced: chunk k is due at t0 + k * 65536 / rate
+        time.sleep(max(0.0, t0 + k * 65536 / rate - time.monotonic()))
     buf.write(x, block=True)
 buf.close()
+"""
+
+COPY = r"""
+import sys, time, numpy as np
+a = np.memmap(sys.argv[1], dtype=np.complex64, mode="r")
+out = np.empty(65536, np.complex64)
+t0 = time.monotonic()
+for p in range(0, len(a), 65536):
+    out[:] = a[p:p + 65536]
+print(len(a), time.monotonic() - t0, flush=True)
 """
 
 
 def py():
     return [sys.executable, "-c"]
+
+
+def attached(ring, reader, timeout=20.0):
+    """Wait until `reader` reads `ring` (doppler-ring info lists it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = subprocess.run([sys.executable, os.path.join(APPS, "doppler-ring"), "info", ring],
+                              capture_output=True, text=True).stdout
+        if any(line.split()[:1] == [reader] for line in info.splitlines()):
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"the recorder never attached to {ring}")
 
 
 def consume(ring, start_feed):
@@ -89,11 +121,13 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--samples", type=float, default=1e8)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--capacity", type=int, default=1 << 20, help="ring capacity, samples (default 1 Mi)")
+    ap.add_argument("--rate", type=float, default=0.0, help="samples/s of the producers and play (default: full speed)")
     args = ap.parse_args()
     n = int(args.samples) // CHUNK * CHUNK
     from doppler.buffer import F32Buffer
     ring = f"bench-rec-{os.getpid()}"
-    keeper = F32Buffer(1 << 20, name=ring)  # holds the name between runs
+    keeper = F32Buffer(args.capacity, name=ring)  # holds the name between runs
     work = {"tmpfs": tempfile.mkdtemp(dir="/dev/shm"), "disk": tempfile.mkdtemp(dir="/tmp")}
     # A recording to play: N samples of ones, cf32, on tmpfs.
     rec = os.path.join(work["tmpfs"], "play")
@@ -106,50 +140,59 @@ def main():
                    "captures": [{"core:sample_start": 0}], "annotations": []}, f)
 
     def producer():
-        return [subprocess.Popen(py() + [PRODUCER, ring, str(n)])]
+        return [subprocess.Popen(py() + [PRODUCER, ring, str(n), str(args.rate)])]
 
     def with_recorder(where, *extra):
         def start():
             r = subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-record"), ring,
                                   os.path.join(work[where], "rec"), "--streams", "1", *extra],
-                                 stdout=subprocess.PIPE if extra else subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, text=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             recorders.append(r)
-            time.sleep(0.5)  # attached before the producer starts
+            attached(ring, "record")  # before the producer starts: its share counts from sample 0
             return producer() + [r]
         return start
 
     def play():
-        return [subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-play"), rec, ring],
+        pace = ["--rate", str(args.rate)] if args.rate > 0 else []
+        return [subprocess.Popen([sys.executable, os.path.join(APPS, "doppler-play"), rec, ring, *pace],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+
+    def copy():
+        out = subprocess.run(py() + [COPY, rec + ".sigmf-data"], capture_output=True, text=True, check=True)
+        got, secs = out.stdout.split()
+        return int(got) / float(secs) / 1e6
 
     recorders = []
     ways = {"alone": producer, "+ recorder to tmpfs": with_recorder("tmpfs"),
             "+ recorder to disk": with_recorder("disk"),
-            "+ background recorder": with_recorder("tmpfs", "--background"), "play": play}
-    kept = []  # the background recorder's share of the stream, run by run
+            "+ background recorder": with_recorder("tmpfs", "--background"), "play": play, "copy": copy}
+    kept = {w: [] for w in ways if w.startswith("+")}  # each recorder's share of the stream, run by run
     got = {w: [] for w in ways}
     try:
         for k in range(args.repeats):
             order = list(ways) if k % 2 == 0 else list(reversed(ways))
             for w in order:
-                got[w].append(consume(ring, ways[w]))
-                if w == "+ background recorder":  # "doppler-record: N samples in ...; G gaps (L samples lost)"
-                    kept.append(int(recorders[-1].stdout.read().split()[1]) / n)
+                got[w].append(copy() if w == "copy" else consume(ring, ways[w]))
+                if w in kept:  # "doppler-record: N samples in ...; G gaps (L samples lost)"
+                    lost = int(recorders[-1].stdout.read().split("(")[-1].split()[0].replace(",", ""))
+                    kept[w].append(1 - lost / n)
             print(f"repeat {k + 1} of {args.repeats} done", file=sys.stderr, flush=True)
     finally:
         keeper.destroy()
         for d in work.values():
             subprocess.run(["rm", "-rf", d])
     cpu = cpu_model() or "unknown"
-    print(f"processor: {cpu}, {os.cpu_count()} CPUs; {n:.3g} samples, {args.repeats} interleaved repeats")
+    pace = f"paced at {args.rate / 1e6:g} Msamples/s" if args.rate > 0 else "full speed"
+    print(f"processor: {cpu}, {os.cpu_count()} CPUs; {n:.3g} samples, ring {args.capacity:,}, {pace}, "
+          f"{args.repeats} interleaved repeats")
     base = statistics.median(got["alone"])
-    print(f"{'way':24} {'median M/s':>10} {'spread':>17} {'/ alone':>8}")
+    print(f"{'way':24} {'median M/s':>10} {'spread':>17} {'/ alone':>8}  recorder kept, run by run")
     for w, v in got.items():
         m = statistics.median(v)
-        print(f"{w:24} {m:10.1f} {min(v):8.1f}-{max(v):<8.1f} {m / base:8.2f}")
-    print(f"the background recorder kept {', '.join(f'{k:.0%}' for k in kept)} of the stream (the rest annotated "
-          "as skipped)")
+        share = ", ".join(f"{x:.0%}" for x in kept.get(w, []))
+        print(f"{w:24} {m:10.1f} {min(v):8.1f}-{max(v):<8.1f} {m / base:8.2f}  {share}")
+    print(f"play / copy: {statistics.median(got['play']) / statistics.median(got['copy']):.2f} (reading the "
+          "recording from memory is play's ceiling)")
 
 
 if __name__ == "__main__":
