@@ -307,7 +307,8 @@ bool connection_monitor::next(event& out)
         return true;
     }
     if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-        ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+        ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
         out.what = event::failed;
         return true;
     }

@@ -216,8 +216,9 @@ public:
     struct event {
         /// up, down: a connection (TCP, IPC) came or went; ready: its
         /// handshake succeeded (messages can flow); failed: its handshake
-        /// failed (code is ZeroMQ's event, value its detail: a ZAP status or
-        /// a protocol error); the connection then goes down.
+        /// failed (code is ZeroMQ's event, value its detail: a ZAP status, a
+        /// protocol error, or an errno when the peer closed the connection
+        /// during the handshake); the connection then goes down.
         enum kind { up, down, ready, failed, other } what = other;
         int fd = -1;
         uint16_t code = 0;

@@ -263,3 +263,66 @@ BOOST_AUTO_TEST_CASE(a_connection_that_carried_messages_goes_down_as_one_that_wa
     BOOST_TEST(seen[2].was_ready); // send.cc says "peer disconnected" for it
     BOOST_TEST(mon.connections() == 0u);
 }
+
+BOOST_AUTO_TEST_CASE(a_sender_holding_another_receivers_key_is_told_its_handshake_failed)
+{
+    if (!curve_available()) {
+        BOOST_TEST_MESSAGE("this libzmq has no CURVE: not tried");
+        return;
+    }
+    // As in the bridge: the sender (CURVE client) binds and watches its
+    // socket; a receiver whose key is not the one in the sender's peers/
+    // connects. The receiver cannot decrypt the sender's hello and closes
+    // the connection: the sender's monitor must report a failed handshake,
+    // and send.cc's message say what to check.
+    scratch s;
+    const fs::path ks = s.dir / "send", kr = s.dir / "recv", kx = s.dir / "other";
+    curve_keygen(ks.string());
+    curve_keygen(kr.string());
+    curve_keygen(kx.string());
+    fs::copy_file(ks / "self.pub", kr / "peers" / "sender.pub");
+    fs::copy_file(kx / "self.pub", ks / "peers" / "receiver.pub"); // the wrong receiver
+    zmq_context sctx;
+    zmq_sock push(sctx.get(), ZMQ_PUSH);
+    curve_client(push.get(), curve_keys::load(ks.string()));
+    set(push.get(), ZMQ_LINGER, 0);
+    BOOST_REQUIRE(zmq_bind(push.get(), "tcp://127.0.0.1:*") == 0);
+    connection_monitor mon(sctx.get(), push.get());
+    const std::string ep = push.last_endpoint();
+
+    zmq_context rctx;
+    FILE* log_file = std::tmpfile();
+    BOOST_REQUIRE(log_file);
+    logger log("recv", false, log_file);
+    curve_authenticator auth(rctx.get(), curve_keys::load(kr.string()), log);
+    zmq_sock pull(rctx.get(), ZMQ_PULL);
+    curve_server(pull.get(), curve_keys::load(kr.string()));
+    set(pull.get(), ZMQ_LINGER, 0);
+    BOOST_REQUIRE(zmq_connect(pull.get(), ep.c_str()) == 0);
+
+    using ev_kind = connection_monitor::event;
+    connection_monitor::event failed;
+    bool ready = false, down = false;
+    for (int i = 0; i < 1000 && !down; ++i) { // up to 10 s
+        connection_monitor::event ev;
+        bool any = false;
+        while (mon.next(ev) && !down) {
+            any = true;
+            ready = ready || ev.what == ev_kind::ready;
+            down = ev.what == ev_kind::down;
+            if (ev.what == ev_kind::failed)
+                failed = ev;
+        }
+        if (!any)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::fclose(log_file);
+    BOOST_TEST(!ready);
+    BOOST_REQUIRE(failed.what == ev_kind::failed);
+    BOOST_TEST_INFO("event " << failed.code << ", value " << failed.value);
+    BOOST_TEST(handshake_failure(failed.code, failed.value, false, true) ==
+               "a receiver closed its connection during the CURVE handshake: its key is "
+               "not the one in peers/, or it has no --curve-keys");
+    BOOST_TEST(down); // and the connection is gone, never counted as ready
+    BOOST_TEST(mon.connections() == 0u);
+}
