@@ -231,12 +231,11 @@ void buffer_sink_impl::wait_for_handoff()
 {
     // All the items there, not only this call's (GNU Radio may hand over
     // fewer than a batch at a time); no wait once the upstream block is done.
+    // Under the buffer's mutex, as GNU Radio reads them.
     const gr::buffer_reader_sptr& in = detail()->input(0);
-    if (uint64_t(in->items_available()) >= d_handoff_batch)
-        return;
     {
         gr::thread::scoped_lock guard(*in->mutex());
-        if (in->done())
+        if (uint64_t(in->items_available()) >= d_handoff_batch || in->done())
             return;
     }
     d_handoff_at.store(nitems_read(0) + d_handoff_batch, std::memory_order_relaxed);
