@@ -20,6 +20,7 @@
 #include <gnuradio/sync_block.h>
 #include <gnuradio/top_block.h>
 
+#include <chrono>
 #include <complex>
 #include <memory>
 #include <thread>
@@ -29,14 +30,18 @@ namespace {
 using sample = std::complex<float>;
 
 /// Sample k is k, `n` of them; its output buffer is of type `buftype`.
+/// `pause`: how long each work() but the first sleeps first.
 class ramp_source : public gr::sync_block
 {
 public:
-    ramp_source(uint64_t n, gr::buffer_type buftype)
+    ramp_source(uint64_t n,
+                gr::buffer_type buftype,
+                std::chrono::milliseconds pause = std::chrono::milliseconds(0))
         : gr::sync_block("ramp_source",
                          gr::io_signature::make(0, 0, 0),
                          gr::io_signature::make(1, 1, sizeof(sample), buftype))
         , d_n(n)
+        , d_pause(pause)
     {
     }
     int work(int noutput_items,
@@ -45,6 +50,8 @@ public:
     {
         if (d_k >= d_n)
             return WORK_DONE;
+        if (d_k > 0)
+            std::this_thread::sleep_for(d_pause);
         const uint64_t m = std::min<uint64_t>(uint64_t(noutput_items), d_n - d_k);
         auto* out = static_cast<sample*>(output_items[0]);
         for (uint64_t i = 0; i < m; ++i)
@@ -55,6 +62,7 @@ public:
 
 private:
     const uint64_t d_n;
+    const std::chrono::milliseconds d_pause;
     uint64_t d_k = 0;
 };
 
@@ -95,22 +103,31 @@ BOOST_AUTO_TEST_CASE(the_same_block_with_a_plain_buffer_gets_the_zero_copy_path)
     BOOST_TEST(run(gr::buffer_double_mapped::type));
 }
 
-BOOST_AUTO_TEST_CASE(
-    the_sinks_wait_for_a_batch_ends_when_the_upstream_block_runs_out_of_room)
+namespace {
+
+/// ramp_source(n, plain buffer, pause) giving `chunk` items per work() at
+/// most (0: GNU Radio's choice) -> Buffer Sink (f32, block) into an
+/// in-process ring of `cap`, the sink's batch wait bounded at `bound`, while a
+/// reader thread waits for `want` samples (or the rest) and takes `step` of
+/// them (0: all there are). Checks that the sink took the zero-copy path and
+/// every sample arrived in order; returns how many of the sink's waits ran
+/// out.
+uint64_t handoff_run(uint64_t cap,
+                     uint64_t n,
+                     std::chrono::milliseconds pause,
+                     int chunk,
+                     uint64_t want,
+                     uint64_t step,
+                     std::chrono::milliseconds bound)
 {
-    // The zero-copy sink's work() waits for an eighth of the ring before it
-    // gives GNU Radio its room back, and GNU Radio lets the upstream block
-    // wait for room only once that work() has ended. A reader that takes
-    // 3000 samples each time the ring is full makes the upstream block run
-    // out of room about 90 times, mostly while the sink waits for a batch
-    // of 8192; each time the sink must stop waiting at once. With a bound of
-    // 250 ms, a wait that runs out is one the upstream block sat behind (the
-    // run's last, short batch aside).
-    const uint64_t cap = 1 << 16, n = 4 * cap, step = 3000;
-    gr::doppler::detail::set_handoff_wait(250'000'000);
+    gr::doppler::detail::set_handoff_wait(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(bound).count());
     const uint64_t run_out = gr::doppler::detail::handoff_waits_run_out();
     auto ring = std::make_shared<doppler::ring<doppler::f32>>(cap);
-    auto src = gnuradio::make_block_sptr<ramp_source>(n, gr::buffer_double_mapped::type);
+    auto src =
+        gnuradio::make_block_sptr<ramp_source>(n, gr::buffer_double_mapped::type, pause);
+    if (chunk > 0)
+        src->set_max_noutput_items(chunk);
     auto snk =
         gr::doppler::buffer_sink::make("f32", gr::doppler::ring_ref(ring), "block");
     auto tb = gr::make_top_block("handoff");
@@ -118,10 +135,10 @@ BOOST_AUTO_TEST_CASE(
     uint64_t got = 0, wrong = n;
     std::thread reader([&] {
         while (got < n) {
-            const auto v = ring->wait(std::min(cap, n - got), 30'000'000'000);
+            const auto v = ring->wait(std::min(want, n - got), 30'000'000'000);
             if (!v)
                 return;
-            const uint64_t m = std::min(step, n - got);
+            const uint64_t m = std::min(step ? step : ring->available(), n - got);
             for (uint64_t k = 0; k < m && wrong == n; ++k)
                 if (v.data[k] != sample(float(got + k), 0.0f))
                     wrong = got + k;
@@ -136,5 +153,38 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(snk->zero_copy());
     BOOST_TEST(got == n);
     BOOST_TEST(wrong == n, "sample " << wrong << " is wrong");
-    BOOST_TEST(gr::doppler::detail::handoff_waits_run_out() - run_out <= 1u);
+    return gr::doppler::detail::handoff_waits_run_out() - run_out;
+}
+
+} // namespace
+
+using std::chrono::milliseconds;
+
+BOOST_AUTO_TEST_CASE(
+    the_sinks_wait_for_a_batch_ends_when_the_upstream_block_runs_out_of_room)
+{
+    // The zero-copy sink's work() waits for an eighth of the ring before it
+    // gives GNU Radio its room back, and GNU Radio lets the upstream block
+    // wait for room only once that work() has ended. A reader that takes
+    // 3000 samples each time the ring is full makes the upstream block run
+    // out of room about 90 times, mostly while the sink waits for a batch
+    // of 8192; each time the sink must stop waiting at once. With a bound of
+    // 250 ms, a wait that runs out is one the upstream block sat behind (the
+    // run's last, short batch aside).
+    const uint64_t cap = 1 << 16;
+    BOOST_TEST(handoff_run(
+                   cap, 4 * cap, milliseconds(0), 0, cap, 3000, milliseconds(250)) <= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_sinks_wait_for_a_batch_ends_with_the_publish_that_completes_it)
+{
+    // 4096 items every 50 ms, a reader that takes all there is: the sink
+    // waits with half a batch (8192), and the publish 50 ms later completes
+    // it, long before the upstream block could run out of room. That
+    // publish must end the wait: one that slept on until the publish after
+    // it (100 ms) or longer would run out its 75 ms bound about once per
+    // batch.
+    BOOST_TEST(
+        handoff_run(1 << 16, 20 * 4096, milliseconds(50), 4096, 1, 0, milliseconds(75)) <=
+        1u);
 }
