@@ -51,6 +51,20 @@ struct scratch {
     ~scratch() { fs::remove_all(dir); }
 };
 
+/// Key directories (curve_keygen) of a sender, a receiver and a third
+/// party named `third`, in a scratch directory of their own.
+struct key_dirs {
+    scratch s;
+    fs::path send = s.dir / "send", recv = s.dir / "recv", third;
+    std::string third_pub; // the third party's public key
+    explicit key_dirs(const char* name) : third(s.dir / name)
+    {
+        curve_keygen(send.string());
+        curve_keygen(recv.string());
+        third_pub = curve_keygen(third.string());
+    }
+};
+
 std::string read_line(const fs::path& p)
 {
     std::ifstream f(p);
@@ -96,11 +110,9 @@ BOOST_AUTO_TEST_CASE(the_receiver_lets_in_a_sender_it_holds_and_refuses_and_logs
         BOOST_TEST_MESSAGE("this libzmq has no CURVE: not tried");
         return;
     }
-    scratch s;
-    const fs::path ks = s.dir / "send", kr = s.dir / "recv", kx = s.dir / "stranger";
-    curve_keygen(ks.string());
-    curve_keygen(kr.string());
-    const std::string stranger = curve_keygen(kx.string());
+    const key_dirs k("stranger");
+    const fs::path &ks = k.send, &kr = k.recv, &kx = k.third;
+    const std::string& stranger = k.third_pub;
     fs::copy_file(ks / "self.pub", kr / "peers" / "sender.pub");
     fs::copy_file(kr / "self.pub", ks / "peers" / "receiver.pub");
     fs::copy_file(kr / "self.pub", kx / "peers" / "receiver.pub");
@@ -275,11 +287,8 @@ BOOST_AUTO_TEST_CASE(a_sender_holding_another_receivers_key_is_told_its_handshak
     // connects. The receiver cannot decrypt the sender's hello and closes
     // the connection: the sender's monitor must report a failed handshake,
     // and send.cc's message say what to check.
-    scratch s;
-    const fs::path ks = s.dir / "send", kr = s.dir / "recv", kx = s.dir / "other";
-    curve_keygen(ks.string());
-    curve_keygen(kr.string());
-    curve_keygen(kx.string());
+    const key_dirs k("other");
+    const fs::path &ks = k.send, &kr = k.recv, &kx = k.third;
     fs::copy_file(ks / "self.pub", kr / "peers" / "sender.pub");
     fs::copy_file(kx / "self.pub", ks / "peers" / "receiver.pub"); // the wrong receiver
     zmq_context sctx;
