@@ -468,10 +468,15 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
         raise ValueError("--background needs an untethered reader (no --tethered, a reader name): a tethered "
                          "recorder at idle priority would hold the producer back whenever the processors are busy")
     stop = stop or threading.Event()
-    buf, ring_type = attach(ring, reader=reader, tethered=tethered, timeout=timeout, history=history)
-    if background:
+    if background:  # before the reader is declared: from then on, whoever sees it sees it idle
         was = (os.sched_getscheduler(0), os.sched_getparam(0))
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    try:
+        buf, ring_type = attach(ring, reader=reader, tethered=tethered, timeout=timeout, history=history)
+    except BaseException:
+        if background:
+            _restore_policy(was)
+        raise
     rec = None
     try:
         rec = _Recorder(path, ring_type, ring=ring, reader=reader, tethered=tethered, rate=rate,
@@ -509,11 +514,16 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
         finally:
             buf.destroy()
             if background:
-                try:
-                    os.sched_setscheduler(0, *was)
-                except PermissionError:  # leaving SCHED_IDLE may need RLIMIT_NICE room
-                    pass
+                _restore_policy(was)
     return rec.summary
+
+
+def _restore_policy(was):
+    """Put back the scheduling policy (policy, param) a background recorder left."""
+    try:
+        os.sched_setscheduler(0, *was)
+    except PermissionError:  # leaving SCHED_IDLE may need RLIMIT_NICE room
+        pass
 
 
 def _loop(rec, buf, *, duration, samples, streams, chunk, progress, stop):
