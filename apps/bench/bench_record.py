@@ -2,31 +2,41 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """CPU seconds per 1e9 samples: doppler-record vs GNU Radio's file_sink.
 
-    PYTHONPATH=build/python /usr/bin/python3 apps/bench/bench_record.py [--samples 1e8] [--out DIR]
+    PYTHONPATH=build/python /usr/bin/python3 apps/bench/bench_record.py [--samples 2e8] [--repeat 5]
+        [--to null,tmpfs,disk] [--disk-dir /var/tmp]
 
 N complex64 samples from a null_source through a head, three ways, each
-figure the CPU time of its processes:
-  null_sink  null_source -> head -> null_sink            what the source side costs
-  file_sink  null_source -> head -> file_sink(OUT)
+figure the CPU time (user + system, every thread) its processes spend while
+the samples stream; Python's start-up and imports are not counted:
+  null_sink  null_source -> head -> null_sink             the flowgraph alone
+  file_sink  null_source -> head -> file_sink(OUT)        recording inside the flowgraph
   record     null_source -> head -> Buffer Sink (block), read by doppler-record in a
-             process of its own as the ring's default reader: the flowgraph, and
-             the recorder's own CPU time (it reports its getrusage at its end)
-The figures are shown side by side, not subtracted: on a shared machine the
-flowgraphs' noise is larger than file_sink's own share.
-OUT is /dev/null by default, so the figures are the CPU each writer spends,
-not the disk's speed (--out DIR writes real files there, then removes them).
-CPU time is user + system.
+             process of its own as the ring's default reader (tethered: every
+             sample is recorded); its figure is both processes' CPU
+Where to (--to, each destination measured apart):
+  null   /dev/null: what each writer spends itself, not what the storage costs
+  tmpfs  a file in /dev/shm (memory)
+  disk   a file in --disk-dir (default /var/tmp); removed after each run
+The runs are interleaved (round i of every way and destination back to
+back), so load elsewhere hits all alike. Reported per destination: medians
+and spread, and run by run the record way's CPU over file_sink's. (The
+zero-copy Buffer Sink's flowgraph can cost less than the one with
+null_sink, whose thread GNU Radio wakes for every chunk: the figures are
+not subtracted.)
 """
 import argparse
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from bench_util import cpu_model
+
+# Prints the CPU seconds of tb.run() alone (imports and block set-up before it).
 FLOWGRAPH = r"""
-import sys
+import resource, sys
 from gnuradio import blocks, gr
 n, kind, arg = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 tb = gr.top_block()
@@ -40,64 +50,107 @@ else:
     from gnuradio import doppler
     sink = doppler.buffer_sink(type="f32", name=arg, capacity=1 << 20, policy="block")
 tb.connect(src, head, sink)
+cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+c0 = cpu()
 tb.run()
+print("CPU", cpu() - c0)
 """
 
-# doppler-record's main, reporting its own CPU seconds on stderr at its end.
+# doppler-record's main; prints its CPU seconds after its imports, at its end.
 RECORDER = r"""
 import resource, sys
 from doppler.record import main
+c0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 rc = main(sys.argv[1:])
-u = resource.getrusage(resource.RUSAGE_SELF)
-print("CPU", u.ru_utime + u.ru_stime, file=sys.stderr)
+print("CPU", sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - c0, file=sys.stderr)
 sys.exit(rc)
 """
 
 
-def cpu_of(argv):
-    """Run argv to its end; the CPU seconds (user + system) it took."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+def cpu_line(text, what):
+    for line in text.splitlines():
+        if line.startswith("CPU "):
+            return float(line.split()[1])
+    sys.exit(f"{what} printed no CPU figure:\n{text}")
 
 
-def record_cpu(n, tmp, base):
-    """CPU seconds of one doppler-record process recording the n samples
-    a flowgraph writes into a ring."""
+def flowgraph(n, kind, arg):
+    r = subprocess.run([sys.executable, "-c", FLOWGRAPH, str(n), kind, arg], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"the {kind} flowgraph failed:\n{r.stderr}")
+    return cpu_line(r.stdout, f"the {kind} flowgraph")
+
+
+def record(n, base, tag):
+    """(flowgraph CPU, recorder CPU) of one recording of n samples through a ring."""
     from doppler import buffer as dbuf
-    name = f"bench-record-{os.getpid()}"
+    name = f"bench-record-{os.getpid()}-{tag}"
     with dbuf.F32Buffer(1 << 20, name=name):  # made first: the recorder reads as its default reader
         rec = subprocess.Popen([sys.executable, "-c", RECORDER, name, base, "--reader", "", "--streams", "1"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(0.5)  # lets it start: the samples wait for it anyway
-        flowgraph = cpu_of([sys.executable, "-c", FLOWGRAPH, str(n), "ring", name])
+        time.sleep(0.5)  # lets it start (the samples wait for it anyway: the default reader is tethered)
+        fg = flowgraph(n, "ring", name)
         _, err = rec.communicate(timeout=600)
     if rec.returncode != 0:
         sys.exit(f"doppler-record failed: {err}")
-    return flowgraph, float(err.split("CPU")[-1].split()[0])
+    return fg, cpu_line(err, "doppler-record")
+
+
+def one_round(n, dest, where, tag):
+    """file_sink and record into dest once: {"file": cpu, "ring": cpu, "recorder": cpu}."""
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
+        base = os.path.join(tmp, "rec")
+        file_out = "/dev/null" if dest == "null" else os.path.join(tmp, "file_sink.out")
+        if dest == "null":
+            os.symlink("/dev/null", base + ".sigmf-data")  # the recorder writes its samples there
+        out = {"file": flowgraph(n, "file", file_out)}
+        if dest != "null":
+            os.remove(file_out)  # each run starts with the same free space and page cache
+        out["ring"], out["recorder"] = record(n, base, tag)
+        return out
+
+
+def spread(xs):
+    return f"{statistics.median(xs):7.2f} ({min(xs):.2f}..{max(xs):.2f})"
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--samples", type=float, default=1e8)
-    p.add_argument("--out", help="directory for real files (default: /dev/null)")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                epilog="See the module docstring for what each figure means.")
+    p.add_argument("--samples", type=float, default=2e8)
+    p.add_argument("--repeat", type=int, default=5, help="interleaved rounds (default %(default)s)")
+    p.add_argument("--to", default="null,tmpfs,disk", help="destinations: null, tmpfs, disk (default %(default)s)")
+    p.add_argument("--disk-dir", default="/var/tmp", help="the disk destination's directory (default %(default)s)")
     args = p.parse_args()
-    n = int(args.samples)
+    n, dests = int(args.samples), args.to.split(",")
+    where = {"null": None, "tmpfs": "/dev/shm", "disk": args.disk_dir}
+    if n <= 0 or args.repeat <= 0 or not dests or not set(dests) <= set(where):
+        p.error("--samples and --repeat must be positive; --to lists null, tmpfs and/or disk")
     per = 1e9 / n
-    with tempfile.TemporaryDirectory(dir=args.out) as tmp:
-        base = os.path.join(tmp, "rec")
-        if args.out is None:
-            os.symlink("/dev/null", base + ".sigmf-data")  # the recorder writes its samples there
-        file_out = os.path.join(tmp, "file_sink.out") if args.out else "/dev/null"
-        baseline = cpu_of([sys.executable, "-c", FLOWGRAPH, str(n), "null", ""])
-        file_sink = cpu_of([sys.executable, "-c", FLOWGRAPH, str(n), "file", file_out])
-        ring, recorder = record_cpu(n, tmp, base)
-    print(f"{n:.3g} samples; CPU seconds per 1e9 samples (output: {args.out or '/dev/null'})")
-    print(f"  flowgraph -> null_sink                 {baseline * per:8.2f}")
-    print(f"  flowgraph -> file_sink                 {file_sink * per:8.2f}")
-    print(f"  flowgraph -> Buffer Sink               {ring * per:8.2f}")
-    print(f"  doppler-record (its process alone)     {recorder * per:8.2f}  (Python start-up included)")
+    runs = {d: [] for d in dests}
+    alone = []
+    print(f"{cpu_model()}, {os.cpu_count()} cores; {n:,} complex64 samples per run; {args.repeat} interleaved rounds")
+    for i in range(args.repeat):
+        alone.append(flowgraph(n, "null", "") * per)
+        for d in dests:
+            r = one_round(n, d, where[d], f"{i}{d}")
+            runs[d].append({k: v * per for k, v in r.items()})
+        print(f"  round {i + 1}/{args.repeat} done", flush=True)
+    print("\nCPU seconds per 1e9 samples while streaming, median (min..max)")
+    print(f"  flowgraph -> null_sink (the flowgraph alone)   {spread(alone)}")
+    for d in dests:
+        rs = runs[d]
+        total = [r["ring"] + r["recorder"] for r in rs]
+        ratios = [t / r["file"] for t, r in zip(total, rs)]
+        label = {"null": "/dev/null", "tmpfs": "tmpfs (/dev/shm)", "disk": f"disk ({args.disk_dir})"}[d]
+        print(f"to {label}:")
+        print(f"  flowgraph -> file_sink                         {spread([r['file'] for r in rs])}")
+        print(f"  flowgraph -> Buffer Sink                       {spread([r['ring'] for r in rs])}")
+        print(f"  doppler-record (its process)                   {spread([r['recorder'] for r in rs])}")
+        print(f"  Buffer Sink + doppler-record                   {spread(total)}")
+        print(f"  (Buffer Sink + doppler-record) / file_sink, run by run: {', '.join(f'{x:.2f}' for x in ratios)}; "
+              f"median {statistics.median(ratios):.2f}")
+
 
 if __name__ == "__main__":
     main()

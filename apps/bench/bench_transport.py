@@ -61,19 +61,22 @@ i of every way and view back to back, so load elsewhere hits all alike):
               their median; in how many runs zero-copy was ahead of ZeroMQ at
               every view size. No best-run figure is given.
 
---mode rate: --seconds per run at each rate. Sink direction: blocks.throttle
-after null_source with set_max_noutput_items(8192), so that it emits
-radio-sized packets (at most 8192 samples) on schedule rather than a huge
-burst per buffer. Source direction: the producer sleeps until each block's
-schedule and writes it (never sleeping when behind); the reference
-flowgraph has the throttle. Per rate and way:
+--mode rate: --seconds per run at each rate. Sink direction: the source is
+one block on a radio's schedule, paced_source (apps/bench/bench_blocks.cc):
+packets of at most 8192 samples, each written and returned when its last
+sample is due, as a radio source block does. --pacer throttle puts the
+two-block way back: null_source -> throttle with set_max_noutput_items(8192);
+GNU Radio's hand-off between those two wakes both threads per packet, which
+every way pays and no radio has. Source direction: the producer sleeps until
+each block's schedule and writes it (never sleeping when behind); the
+reference flowgraph has the same pacer. Per rate and way:
   CPU fg/s, CPU cons/s (prod/s), total/s   CPU seconds per second of signal
               (N / rate), medians; then CPU total / ZeroMQ's, run by run.
   late        samples more than --late-ms after their schedule, summed over
               the runs. A view (a ZeroMQ message) arrives when the receiver
               holds it (time.monotonic()) and is late by that minus
               t0 + (index of its last sample + 1) / rate, t0 taken just before
-              tb.start() (the throttle's clock starts inside it) or at the
+              tb.start() (the pacer's clock starts inside it) or at the
               producer's first write. Source direction: a probe thread in the
               flowgraph process reads null_sink's count every 5 ms (in every
               way, both modes), so lateness there is over-estimated by up to
@@ -193,10 +196,14 @@ def role_flowgraph(args, cmd):
                                                         end_on_stream_end=True),
                "push": lambda: zeromq.pull_source(ITEM, 1, args.address, 100, False, -1),
                "pub": lambda: zeromq.sub_source(ITEM, 1, args.address, 100, False, -1, "")}[way]()
+    elif args.mode == "rate" and args.pacer == "source":
+        from doppler_bench_blocks import paced_source  # built in apps/bench, beside build/python's packages
+
+        src = paced_source(ITEM, args.rate, 8192)  # radio-sized packets on schedule
     else:
         src = blocks.null_source(ITEM)
     chain = [src]
-    if args.mode == "rate" and (args.direction == "sink" or way == "alone"):
+    if args.mode == "rate" and args.pacer == "throttle" and (args.direction == "sink" or way == "alone"):
         throttle = blocks.throttle(ITEM, args.rate, True)
         throttle.set_max_noutput_items(8192)  # radio-sized packets on schedule, not bursts of --buffer
         chain.append(throttle)
@@ -435,7 +442,7 @@ def run_once(args, way, view, rate, n):
     argv = ["--direction", args.direction, "--mode", args.mode, "--way", way, "--samples", str(n),
             "--rate", repr(rate or 0.0), "--capacity", str(args.capacity), "--buffer", str(args.buffer),
             "--view", str(view or 0), "--block", str(args.block), "--late-ms", repr(args.late_ms),
-            "--name", tag, "--address", f"ipc://{ipc}"]
+            "--pacer", args.pacer, "--name", tag, "--address", f"ipc://{ipc}"]
     timeout = args.timeout or (60 + 3 * args.seconds if args.mode == "rate" else 60 + n / 1e7)
     deadline, roles, failed, stopped = time.monotonic() + timeout, [], True, False
     peer_role = "consumer" if args.direction == "sink" else "producer"
@@ -604,6 +611,9 @@ def main():
     p.add_argument("--rates", default="10e6,50e6,100e6", help="rate mode: samples/s (default %(default)s)")
     p.add_argument("--seconds", type=float, default=5.0, help="rate mode: seconds per run (default %(default)s)")
     p.add_argument("--late-ms", type=float, default=50.0, help="rate mode: late threshold (default %(default)s)")
+    p.add_argument("--pacer", choices=("source", "throttle"), default="source",
+                   help="rate mode, the flowgraph's schedule: one paced source block (default) or "
+                        "null_source -> throttle")
     p.add_argument("--rate-view", type=num, default=8192, help="rate mode: doppler consumer view (default 8192)")
     p.add_argument("--ways", help="a subset of the ways, comma-separated (sink: alone, zc, copy, zmq; source: "
                    "alone, doppler, push, pub; default all); ratios need their ZeroMQ way")
@@ -658,7 +668,8 @@ def main():
         report_max(args, plan, runs)
     else:
         print(f"{what}; fixed rates {', '.join(f'{r / 1e6:g}' for r in rates)} Msps; {args.seconds:g} s per run; "
-              + (f"throttle packets <= 8192; consumer view {args.rate_view:,} (ZeroMQ: the message as it arrives); "
+              + (f"{'paced_source' if args.pacer == 'source' else 'null_source -> throttle'} packets <= 8192; "
+                 f"consumer view {args.rate_view:,} (ZeroMQ: the message as it arrives); "
                  if sink else "producer paced on the clock; ") + f"late: > {args.late_ms:g} ms; {common}")
         runs = {(r, w): [] for r in rates for w in ways}
         for i in range(args.repeat):
