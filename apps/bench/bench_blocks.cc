@@ -32,10 +32,10 @@ public:
     paced_source(size_t itemsize, double rate, int chunk)
         : gr::sync_block("paced_source",
                          gr::io_signature::make(0, 0, 0),
-                         gr::io_signature::make(1, 1, itemsize)),
-          d_itemsize(itemsize),
-          d_rate(rate),
-          d_chunk(chunk)
+                         gr::io_signature::make(1, 1, itemsize))
+        , d_itemsize(itemsize)
+        , d_rate(rate)
+        , d_chunk(chunk)
     {
         if (!(rate > 0) || chunk <= 0 || itemsize == 0)
             throw std::invalid_argument(
@@ -54,9 +54,9 @@ public:
              gr_vector_void_star& output_items) override
     {
         const int n = std::min(noutput_items, d_chunk);
-        const auto due =
-            d_start + std::chrono::duration_cast<clock_type::duration>(
-                          std::chrono::duration<double>((d_sent + n) / d_rate));
+        const auto due = d_start +
+            std::chrono::duration_cast<clock_type::duration>(
+                             std::chrono::duration<double>((d_sent + n) / d_rate));
         std::this_thread::sleep_until(due); // returns at once when late
         std::memset(output_items[0], 0, static_cast<size_t>(n) * d_itemsize);
         d_sent += static_cast<uint64_t>(n);
@@ -67,7 +67,7 @@ private:
     const size_t d_itemsize;
     const double d_rate;
     const int d_chunk;
-    clock_type::time_point d_start{};
+    clock_type::time_point d_start {};
     uint64_t d_sent = 0;
 };
 
