@@ -331,8 +331,8 @@ class qa_buffer_sink_zero_copy(gr_unittest.TestCase):
     def test_the_sink_takes_small_chunks_from_gnu_radio_in_batches(self):
         """A throttled upstream block hands over 1024 items per work() call;
         the zero-copy sink's work() (which only gives GNU Radio its room back)
-        takes them a batch at a time (up to a millisecond's worth, here about
-        20000), not chunk by chunk, and nothing is lost or late for the
+        takes them a batch at a time (up to an eighth of the ring or 10 ms'
+        worth, here 131072), not chunk by chunk, and nothing is lost or late for the
         reader, which has every sample from the upstream block's thread."""
         n = 2_000_000
         buf = doppler.buffer.F32Buffer(1 << 20)
