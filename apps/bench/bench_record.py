@@ -17,6 +17,17 @@ Where to (--to, each destination measured apart):
   null   /dev/null: what each writer spends itself, not what the storage costs
   tmpfs  a file in /dev/shm (memory)
   disk   a file in --disk-dir (default /var/tmp); removed after each run
+WARM: on a virtual machine, memory the guest has freed goes back to the host
+after a few seconds, and the next writer to use it (the page cache of a new
+file) pays a fault in the host for every page: here about 10 us per 4 KiB,
+more than the write itself. So right before each writer's CPU window, its
+process writes and removes a file of the recording's size in the same
+directory, outside the window.
+Both ways end with their data on the storage: doppler-record fsyncs its data
+file when it ends, and the file_sink flowgraph closes and fsyncs its file
+after tb.run(), inside its CPU window (otherwise the kernel's writer threads
+would write file_sink's data, outside every figure, or never, once the file
+is removed).
 The runs are interleaved (round i of every way and destination back to
 back), so load elsewhere hits all alike. Reported per destination: medians
 and spread, and run by run the record way's CPU over file_sink's. (The
@@ -34,8 +45,23 @@ import time
 
 from bench_util import cpu_model
 
+# Writes and removes a file of the recording's size where the recording goes,
+# so that the page cache the writer gets is memory the machine has just used
+# (see WARM in the docstring); nothing for /dev/null.
+WARM = r"""
+import os
+def warm(where, nbytes):
+    if not where:
+        return
+    chunk, path = bytes(1 << 22), os.path.join(where, "warm.tmp")
+    with open(path, "wb") as f:
+        for _ in range(0, nbytes, len(chunk)):
+            f.write(chunk)
+    os.remove(path)
+"""
+
 # Prints the CPU seconds of tb.run() alone (imports and block set-up before it).
-FLOWGRAPH = r"""
+FLOWGRAPH = WARM + r"""
 import resource, sys
 from gnuradio import blocks, gr
 n, kind, arg = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -51,17 +77,25 @@ else:
     sink = doppler.buffer_sink(type="f32", name=arg, capacity=1 << 20, policy="block")
 tb.connect(src, head, sink)
 cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+warm(os.path.dirname(arg) if kind == "file" and arg != "/dev/null" else None, n * gr.sizeof_gr_complex)
 c0 = cpu()
 tb.run()
+if kind == "file" and arg != "/dev/null":  # on the disk at the end, as doppler-record's (it fsyncs)
+    sink.close()
+    fd = os.open(arg, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
 print("CPU", cpu() - c0)
 """
 
 # doppler-record's main; prints its CPU seconds after its imports, at its end.
-RECORDER = r"""
+# argv: the warm-up's directory ("" for none) and size, then doppler-record's.
+RECORDER = WARM + r"""
 import resource, sys
 from doppler.record import main
+warm(sys.argv[1], int(sys.argv[2]))
 c0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-rc = main(sys.argv[1:])
+rc = main(sys.argv[3:])
 print("CPU", sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - c0, file=sys.stderr)
 sys.exit(rc)
 """
@@ -81,19 +115,26 @@ def flowgraph(n, kind, arg):
     return cpu_line(r.stdout, f"the {kind} flowgraph")
 
 
-def record(n, base, tag):
+def record(n, base, tag, warm_dir):
     """(flowgraph CPU, recorder CPU) of one recording of n samples through a ring."""
     from doppler import buffer as dbuf
     name = f"bench-record-{os.getpid()}-{tag}"
     with dbuf.F32Buffer(1 << 20, name=name):  # made first: the recorder reads as its default reader
-        rec = subprocess.Popen([sys.executable, "-c", RECORDER, name, base, "--reader", "", "--streams", "1"],
+        # The flowgraph first: it fills the ring and waits (the default reader
+        # is tethered), so the recorder streams as soon as it has warmed up.
+        fg = subprocess.Popen([sys.executable, "-c", FLOWGRAPH, str(n), "ring", name],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        rec = subprocess.Popen([sys.executable, "-c", RECORDER, warm_dir or "", str(n * 8), name, base,
+                                "--reader", "", "--streams", "1"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(0.5)  # lets it start (the samples wait for it anyway: the default reader is tethered)
-        fg = flowgraph(n, "ring", name)
         _, err = rec.communicate(timeout=600)
+        out, fg_err = fg.communicate(timeout=600)
     if rec.returncode != 0:
         sys.exit(f"doppler-record failed: {err}")
-    return fg, cpu_line(err, "doppler-record")
+    if fg.returncode != 0:
+        sys.exit(f"the ring flowgraph failed:\n{fg_err}")
+    return cpu_line(out, "the ring flowgraph"), cpu_line(err, "doppler-record")
 
 
 def one_round(n, dest, where, tag):
@@ -106,7 +147,7 @@ def one_round(n, dest, where, tag):
         out = {"file": flowgraph(n, "file", file_out)}
         if dest != "null":
             os.remove(file_out)  # each run starts with the same free space and page cache
-        out["ring"], out["recorder"] = record(n, base, tag)
+        out["ring"], out["recorder"] = record(n, base, tag, where)
         return out
 
 
