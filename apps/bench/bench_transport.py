@@ -37,11 +37,15 @@ each other for every few thousand samples whatever the buffer sizes (on a
 Msps for every transport). So no head: the receiving side counts N and the
 run is stopped there; what streams is the source straight into the
 transport. The source (and throttle) get set_min_output_buffer(--buffer,
-default the ring capacity, 1 Mi samples) in every way, so a call moves up to
-hundreds of thousands of samples; that flowgraph part is the same in every
-way and measured alone in the reference row. (The zero-copy sink makes the
-ring the source's output buffer, so the ring must hold all of it: --buffer
-<= --capacity.) Every role is a process started before the clock (ready
+default a quarter of the ring capacity, 256 Ki samples) in every way, so a
+call moves up to that many samples; that flowgraph part is the same in
+every way and measured alone in the reference row. (GNU Radio's own default
+is 8192 samples of 8 bytes, and so is its largest call: then every way pays
+a hand-off per 8192 samples, ZeroMQ's push_sink sends messages of 8192 and
+reaches about a third of the rate it reaches with 256 Ki. With a buffer of
+1 Mi its runs did not end within the deadline here. The zero-copy sink
+makes the ring the source's output buffer, so the ring must hold all of it:
+--buffer <= --capacity.) Every role is a process started before the clock (ready
 handshake, ZeroMQ peers connected), so imports and start-up never count.
 
 --mode max: figures per way (and view) over --repeat runs, interleaved (run
@@ -208,7 +212,7 @@ def role_flowgraph(args, cmd):
         throttle.set_max_noutput_items(8192)  # radio-sized packets on schedule, not bursts of --buffer
         chain.append(throttle)
     for block in chain:
-        block.set_min_output_buffer(args.buffer)
+        block.set_min_output_buffer(0, args.buffer)  # (port, items): the one-argument form sets nothing in GNU Radio 3.10
     if args.direction == "sink" and way in ("zc", "copy"):
         end = doppler.buffer_sink(type="f32", name=args.name, capacity=args.capacity, policy="block",
                                   zero_copy=way == "zc")
@@ -605,7 +609,8 @@ def main():
     p.add_argument("--samples", type=num, default=10**9, help="samples per run in max mode (default 1e9)")
     p.add_argument("--repeat", type=int, default=3, help="interleaved runs of every way (default %(default)s)")
     p.add_argument("--capacity", type=num, default=1 << 20, help="ring capacity, samples (default %(default)s)")
-    p.add_argument("--buffer", type=num, help="set_min_output_buffer of the source and head (default: --capacity)")
+    p.add_argument("--buffer", type=num, help="set_min_output_buffer of the source and throttle (default: "
+                   "--capacity / 4)")
     p.add_argument("--views", help="sink, max mode: doppler consumer views (default 1024 x8 up to capacity/8, "
                    "and capacity/8)")
     p.add_argument("--rates", default="10e6,50e6,100e6", help="rate mode: samples/s (default %(default)s)")
@@ -627,7 +632,7 @@ def main():
     p.add_argument("--rate", type=float, help=argparse.SUPPRESS)
     p.add_argument("--view", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
-    args.buffer = args.buffer or args.capacity
+    args.buffer = args.buffer or args.capacity // 4
     if args.role:
         {"flowgraph": role_flowgraph, "consumer": role_consumer, "producer": role_producer}[args.role](args, Commands())
         return
