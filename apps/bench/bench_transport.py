@@ -5,6 +5,7 @@
     PYTHONPATH=build/python /usr/bin/python3 apps/bench/bench_transport.py [--samples 1e9] [--repeat 3]
       ... --mode rate [--rates 10e6,50e6,100e6] [--seconds 5]      fixed radio rates
       ... --direction source [--mode max|rate]                    producer process -> flowgraph
+      ... --cxx-consumer build/apps/bench/bench_consumer           the consumer in C++, not NumPy
 
 Sink direction: null_source -> transport -> a consumer process, which stops
 once it has N samples (--samples); the flowgraph is then stopped.
@@ -17,6 +18,9 @@ The consumer touches every sample as a real one does: one NumPy reduction
 (np.add.reduce over the floats) per view, the same function in every way. A
 doppler view is wait(view) (--views); a ZeroMQ view is the message as it
 arrives (one push_sink work() call; the output gives their sizes).
+--cxx-consumer: the consumer is bench_consumer.cc instead, the same
+reduction in C++, so that small views cost the transport and a sum rather
+than a Python call and NumPy's dispatch (about 1.7 us a view).
 
 Source direction: a producer process writes the same precomputed --block
 array again and again (no generation cost); the flowgraph is source ->
@@ -397,10 +401,10 @@ class Failed(Exception):
 class Role:
     """A role as a child process: its stdout lines in a queue, its stderr in a file."""
 
-    def __init__(self, role, argv):
+    def __init__(self, role, argv, program=None):
         self.role, self.err, self.lines = role, tempfile.TemporaryFile(), queue.Queue()
-        self.proc = subprocess.Popen([sys.executable, SCRIPT, "--role", role, *argv], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.err, text=True)
+        self.proc = subprocess.Popen(program or [sys.executable, SCRIPT, "--role", role, *argv],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True)
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self):
@@ -465,7 +469,11 @@ def run_once(args, way, view, rate, n):
     try:
         fg = Role("flowgraph", argv)
         roles.append(fg)
-        peer = Role(peer_role, argv) if way != "alone" else None
+        program = None
+        if args.cxx_consumer and args.direction == "sink":  # bench_consumer.cc instead of role_consumer
+            program = ([args.cxx_consumer, "zc", tag, str(n), str(view)] if way in ("zc", "copy")
+                       else [args.cxx_consumer, "zmq", f"ipc://{ipc}", str(n)])
+        peer = Role(peer_role, argv, program) if way != "alone" else None
         roles += [peer] if peer else []
         fg.expect("built", deadline)
         if peer:
@@ -630,6 +638,8 @@ def main():
     p.add_argument("--rates", default="10e6,50e6,100e6", help="rate mode: samples/s (default %(default)s)")
     p.add_argument("--seconds", type=float, default=5.0, help="rate mode: seconds per run (default %(default)s)")
     p.add_argument("--late-ms", type=float, default=50.0, help="rate mode: late threshold (default %(default)s)")
+    p.add_argument("--cxx-consumer", metavar="PATH", help="max mode, sink direction: the consumer is this "
+                   "program (build/apps/bench/bench_consumer: a C++ sum per view or message) instead of NumPy")
     p.add_argument("--pacer", choices=("source", "throttle"), default="source",
                    help="rate mode, the flowgraph's schedule: one paced source block (default) or "
                         "null_source -> throttle")
@@ -658,8 +668,12 @@ def main():
         p.error("sizes, rates, --repeat and --seconds must be positive")
     if max(views + [args.rate_view]) > cap:
         p.error("a view cannot be larger than the ring")
+    if args.cxx_consumer and (args.mode != "max" or args.direction != "sink"):
+        p.error("--cxx-consumer is for --mode max in the sink direction")
+    if args.cxx_consumer and not os.access(args.cxx_consumer, os.X_OK):
+        p.error(f"--cxx-consumer {args.cxx_consumer}: not an executable (build the bench_consumer target)")
     if args.direction == "sink" and args.buffer > cap:
-        p.error("the zero-copy sink makes the ring head's buffer: --buffer must not exceed --capacity")
+        p.error("the zero-copy sink makes the ring the source's buffer: --buffer must not exceed --capacity")
 
     from gnuradio import gr
     model = cpu_model() or "unknown processor"
