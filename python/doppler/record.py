@@ -54,6 +54,7 @@ Ctrl-C (SIGINT) or SIGTERM ends the recording cleanly (exit status 0).
 Exit status: 0 done, 1 an error (the message says what), 2 usage.
 """
 import argparse
+import contextlib
 import errno
 import os
 import signal
@@ -468,62 +469,64 @@ def record(ring, path, *, reader="record", tethered=False, duration=None, sample
         raise ValueError("--background needs an untethered reader (no --tethered, a reader name): a tethered "
                          "recorder at idle priority would hold the producer back whenever the processors are busy")
     stop = stop or threading.Event()
-    if background:  # before the reader is declared: from then on, whoever sees it sees it idle
-        was = (os.sched_getscheduler(0), os.sched_getparam(0))
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    try:
+    # Idle before the reader is declared: from then on, whoever sees it sees it idle.
+    with _idle_priority(background):
         buf, ring_type = attach(ring, reader=reader, tethered=tethered, timeout=timeout, history=history)
-    except BaseException:
-        if background:
-            _restore_policy(was)
-        raise
-    rec = None
-    try:
-        rec = _Recorder(path, ring_type, ring=ring, reader=reader, tethered=tethered, rate=rate,
-                        split_streams=split_streams, max_bytes=max_bytes, as_type=as_type, scale=scale)
-        if split_streams:
-            rec.stream_count = 1
-        if history:
-            # What the ring gave: at most the samples of the current stream it still holds.
-            rec.summary.pre = buf.history
-            rec.global_fields["core:description"] += (
-                f"; starts {buf.history} samples ({buf.history / rate:g} s) before the recorder attached "
-                f"(--pre {pre:g} asked for {history})")
-        rec.open_file()
+        rec = None
         try:
-            _loop(rec, buf, duration=duration, samples=samples, streams=streams,
-                  chunk=chunk or max(1, min(buf.capacity // 4, 1 << 16)), progress=progress, stop=stop)
-        except _WriteError as e:
-            # The meta must not name samples the data file no longer holds.
-            rec.file.trim()
-            for f in [rec.file] + rec.pending_close:
-                try:
-                    f.close()
-                except OSError:  # no room for the new meta either: the last one stays, and is valid
-                    pass
-            rec.pending_close = []
-            rec.summary_file, rec.file = rec.file, None
-            raise _disk_full(rec, e) from None
-    finally:
-        try:
-            if rec is not None:
-                rec.summary.streams = len(rec.seen)
-                if rec.file is not None:
-                    rec.finish_pending()
-                    rec.file.close()
+            rec = _Recorder(path, ring_type, ring=ring, reader=reader, tethered=tethered, rate=rate,
+                            split_streams=split_streams, max_bytes=max_bytes, as_type=as_type, scale=scale)
+            if split_streams:
+                rec.stream_count = 1
+            if history:
+                # What the ring gave: at most the samples of the current stream it still holds.
+                rec.summary.pre = buf.history
+                rec.global_fields["core:description"] += (
+                    f"; starts {buf.history} samples ({buf.history / rate:g} s) before the recorder attached "
+                    f"(--pre {pre:g} asked for {history})")
+            rec.open_file()
+            try:
+                _loop(rec, buf, duration=duration, samples=samples, streams=streams,
+                      chunk=chunk or max(1, min(buf.capacity // 4, 1 << 16)), progress=progress, stop=stop)
+            except _WriteError as e:
+                # The meta must not name samples the data file no longer holds.
+                rec.file.trim()
+                for f in [rec.file] + rec.pending_close:
+                    try:
+                        f.close()
+                    except OSError:  # no room for the new meta either: the last one stays, and is valid
+                        pass
+                rec.pending_close = []
+                rec.summary_file, rec.file = rec.file, None
+                raise _disk_full(rec, e) from None
         finally:
-            buf.destroy()
-            if background:
-                _restore_policy(was)
+            try:
+                if rec is not None:
+                    rec.summary.streams = len(rec.seen)
+                    if rec.file is not None:
+                        rec.finish_pending()
+                        rec.file.close()
+            finally:
+                buf.destroy()
     return rec.summary
 
 
-def _restore_policy(was):
-    """Put back the scheduling policy (policy, param) a background recorder left."""
+@contextlib.contextmanager
+def _idle_priority(on):
+    """SCHED_IDLE inside the block if `on` (a background recorder), the
+    scheduling policy from before after it."""
+    if not on:
+        yield
+        return
+    was = (os.sched_getscheduler(0), os.sched_getparam(0))
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     try:
-        os.sched_setscheduler(0, *was)
-    except PermissionError:  # leaving SCHED_IDLE may need RLIMIT_NICE room
-        pass
+        yield
+    finally:
+        try:
+            os.sched_setscheduler(0, *was)
+        except PermissionError:  # leaving SCHED_IDLE may need RLIMIT_NICE room
+            pass
 
 
 def _loop(rec, buf, *, duration, samples, streams, chunk, progress, stop):
