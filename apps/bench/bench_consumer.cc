@@ -1,10 +1,11 @@
 /*
  * bench_consumer: bench_transport.py's consumer in C++ (--cxx-consumer), so
- * that a view's cost is the transport's and a sum, not Python's and NumPy's.
+ * that a view's cost is the transport's and a read of every sample
+ * (bench_util.hpp's touch), not Python's and NumPy's.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- *   bench_consumer zc NAME SAMPLES VIEW    doppler: wait(VIEW), sum, consume
- *   bench_consumer zmq ADDRESS SAMPLES     ZeroMQ PULL: each message, sum
+ *   bench_consumer zc NAME SAMPLES VIEW    doppler: wait(VIEW), touch, consume
+ *   bench_consumer zmq ADDRESS SAMPLES     ZeroMQ PULL: each message, touch
  *
  * The driver's protocol (bench_transport.py): prints "ready" once attached
  * or connected, reads the driver's lines on stdin ("t0 ...", "close"),
@@ -13,6 +14,8 @@
  * streaming, getrusage), and then (ZeroMQ) drains the socket until "close"
  * or the end of stdin, so that the sending flowgraph can stop.
  */
+#include "bench_util.hpp"
+
 #include <doppler/ring.hpp>
 
 #include <zmq.h>
@@ -24,19 +27,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <ctime>
 #include <iostream>
 #include <string>
 #include <thread>
 
 namespace {
 
+/// CLOCK_MONOTONIC in seconds, as Python's time.monotonic().
 double monotonic()
 {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+    return double(bench::now_ns()) * 1e-9;
 }
 
 double cpu_seconds()
@@ -45,23 +45,6 @@ double cpu_seconds()
     getrusage(RUSAGE_SELF, &ru);
     auto s = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
     return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
-/// What the consumer does with every view: read each float once (eight
-/// partial sums, so the compiler can keep them in vector registers).
-double touch(const float* x, uint64_t n)
-{
-    float acc[8] = {};
-    uint64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; ++k)
-            acc[k] += x[i + k];
-    double sum = 0;
-    for (; i < n; ++i)
-        sum += x[i];
-    for (float a : acc)
-        sum += a;
-    return sum;
 }
 
 std::atomic<bool> closed { false };
@@ -77,15 +60,15 @@ void read_stdin()
 }
 
 void report(
-    double t_end, double cpu, uint64_t n, double sum, uint64_t msgs, uint64_t biggest)
+    double t_end, double cpu, uint64_t n, uint64_t sum, uint64_t msgs, uint64_t biggest)
 {
     std::printf(
-        "RESULT {\"t_end\": %.9f, \"cpu\": %.6f, \"received\": %llu, \"sum\": %.17g, "
+        "RESULT {\"t_end\": %.9f, \"cpu\": %.6f, \"received\": %llu, \"touch\": %llu, "
         "\"msgs\": %llu, \"biggest\": %llu}\n",
         t_end,
         cpu,
         static_cast<unsigned long long>(n),
-        sum,
+        static_cast<unsigned long long>(sum),
         static_cast<unsigned long long>(msgs),
         static_cast<unsigned long long>(biggest));
     std::fflush(stdout);
@@ -97,8 +80,7 @@ int run_zc(const std::string& name, uint64_t total, uint64_t view)
     std::printf("ready\n");
     std::fflush(stdout);
     const double c0 = cpu_seconds();
-    uint64_t n = 0;
-    double sum = 0;
+    uint64_t n = 0, sum = 0;
     while (n < total) {
         const uint64_t want = std::min(view, total - n);
         auto v = r->wait(want, 60'000'000'000);
@@ -107,7 +89,7 @@ int run_zc(const std::string& name, uint64_t total, uint64_t view)
                 stderr, "consumer: wait ended: %s\n", doppler::status_name(v.why));
             return 1;
         }
-        sum += touch(reinterpret_cast<const float*>(v.data), 2 * want);
+        sum ^= bench::touch(v.data, want);
         if (!r->consume(want))
             return 1;
         n += want;
@@ -130,8 +112,7 @@ int run_zmq(const std::string& address, uint64_t total)
     std::printf("ready\n");
     std::fflush(stdout);
     const double c0 = cpu_seconds();
-    uint64_t n = 0, msgs = 0, biggest = 0;
-    double sum = 0;
+    uint64_t n = 0, msgs = 0, biggest = 0, sum = 0;
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     while (n < total) {
@@ -140,7 +121,7 @@ int run_zmq(const std::string& address, uint64_t total)
             return 1;
         }
         const uint64_t k = zmq_msg_size(&msg) / 8;
-        sum += touch(static_cast<const float*>(zmq_msg_data(&msg)), 2 * k);
+        sum ^= bench::touch(static_cast<const doppler::f32*>(zmq_msg_data(&msg)), k);
         n += k;
         ++msgs;
         biggest = std::max(biggest, k);
