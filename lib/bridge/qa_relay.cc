@@ -756,6 +756,46 @@ BOOST_AUTO_TEST_CASE(a_repeated_line_is_shown_once_a_second_with_the_count_held_
     std::fclose(f);
 }
 
+BOOST_AUTO_TEST_CASE(a_line_exactly_a_second_after_the_last_one_shown_is_shown)
+{
+    FILE* f = std::tmpfile();
+    BOOST_REQUIRE(f);
+    constexpr int64_t ms = 1'000'000;
+    fake_now = 1000 * ms;
+    logger log("send", false, f, fake_clock);
+    const auto warn = logger::level::warn;
+    log.limited(line::gap, warn, "gap %d", 1); // shown
+    fake_now = 2000 * ms;
+    log.limited(line::gap, warn, "gap %d", 2); // its second is over: shown
+    fake_now = 2999 * ms;
+    log.limited(line::gap, warn, "gap %d", 3); // within a second of gap 2: held back
+    BOOST_TEST(contents(f) == "doppler-bridge send: gap 1\ndoppler-bridge send: gap 2\n");
+    std::fclose(f);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_line_shown_after_held_back_ones_leaves_nothing_for_the_stop_to_show)
+{
+    // The held-back line is reported by the next line shown (its count);
+    // flushing at the stop must not show it again.
+    FILE* f = std::tmpfile();
+    BOOST_REQUIRE(f);
+    constexpr int64_t ms = 1'000'000;
+    fake_now = 1000 * ms;
+    logger log("recv", false, f, fake_clock);
+    const auto warn = logger::level::warn;
+    log.limited(line::gap, warn, "gap %d", 1); // shown
+    fake_now = 1500 * ms;
+    log.limited(line::gap, warn, "gap %d", 2); // held back
+    fake_now = 2100 * ms;
+    log.limited(line::gap, warn, "gap %d", 3); // shown, counting gap 2
+    log.flush(true);
+    BOOST_TEST(contents(f) ==
+               "doppler-bridge recv: gap 1\n"
+               "doppler-bridge recv: gap 3 (and 1 more like it not shown)\n");
+    std::fclose(f);
+}
+
 BOOST_AUTO_TEST_CASE(a_sender_claims_a_tethered_reader_unless_told_otherwise)
 {
     // The default reader is always tethered (bridge.hpp): a sender that left
