@@ -231,6 +231,28 @@ BOOST_AUTO_TEST_CASE(a_consume_that_wakes_nobody_is_counted_as_a_missed_wake)
     BOOST_TEST(r.missed_wakes() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_producer_about_to_park_wakes_a_parked_reader_its_samples_satisfy)
+{
+    // A reader announced in the mask, asleep for samples that are already
+    // published: what is left when its barrier did not order the last
+    // publish before its own look (seen with membarrier on a virtualised
+    // kernel). A producer that parks for room wakes it, behind the full
+    // fence of its own announcement, rather than both sides sleeping.
+    ring<f32> r(1);
+    control* c = r.seg()->ctl();
+    auto a = seq<f32>(0, r.capacity());
+    BOOST_REQUIRE(r.write(a.data(), r.capacity())); // full
+    reader_slot& me = c->readers[0];
+    me.wake_at.store(4, std::memory_order_relaxed);
+    me.parked.store(1, std::memory_order_relaxed);
+    c->parked_mask.fetch_or(1u, std::memory_order_seq_cst);
+    BOOST_TEST(r.wait_space(1, 1'000'000) ==
+               status::timeout); // parks for room, none comes
+    BOOST_TEST(me.parked.load(std::memory_order_seq_cst) == 0u,
+               "the parking producer left the reader asleep");
+    c->parked_mask.fetch_and(~1u, std::memory_order_seq_cst);
+}
+
 BOOST_AUTO_TEST_CASE(the_counter_is_shared_by_every_handle_and_the_c_abi)
 {
     const std::string name = unique_name("missed");

@@ -518,6 +518,14 @@ status producer_park(control* c,
         // seq_cst: announce, then re-check (Dekker with a reader's
         // store-read_idx-then-load-parked).
         c->producer_parked.store(1, std::memory_order_seq_cst);
+        // Behind that full fence, wake any reader that the samples published
+        // so far satisfy: one that announced itself as the last publish looked
+        // at the mask, and whose barrier did not order that publish before
+        // its own look (a membarrier that did not reach this thread: seen on
+        // a virtualised kernel), would otherwise sleep out its slice while
+        // both sides wait. Once per park, off the hot path.
+        if (const uint32_t m = c->parked_mask.load(std::memory_order_seq_cst))
+            wake_readers(c, m, w, false);
         run_hook(park_hook);
         // Membarrier handshake: as in reader_park, for the readers' consumes.
         const bool fenced = !how.barrier || process_barrier();
